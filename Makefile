@@ -1,0 +1,21 @@
+# Developer entry points: make venv | make run | make test
+PYTHON ?= $(or $(shell command -v python3.11 2>/dev/null),python3)
+VENV := .venv
+
+.PHONY: venv run test
+
+venv: $(VENV)/.installed
+
+# Reinstalls when pyproject.toml changes; the stamp keeps `make test` from reinstalling every time.
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "rdflow needs Python >= 3.11 and $(PYTHON) is missing or older; try make PYTHON=/path/to/python3.11" >&2; exit 1; }
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -e '.[test]'
+	touch $@
+
+run: venv
+	$(VENV)/bin/rdflow migrate && $(VENV)/bin/rdflow serve
+
+test: venv
+	$(VENV)/bin/python -m pytest -q

@@ -1,0 +1,82 @@
+"""The contract of each AI step (prd, decompose, code, review): output schema, context keys, prompts, checks.
+
+Validation choice: the domain checks outputs itself with `schema_check`, a small pure-Python checker of
+exactly the JSON Schema keywords these schemas use (a test proves no other keyword slips in, and that it
+agrees with the `jsonschema` library on valid and broken outputs). So every LLM adapter's answer is checked
+the same way before a job writes anything, without the domain importing a library; adapters may validate
+again with `jsonschema` for richer messages.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from domain.ai import prompts, schemas, semantics
+from domain.ai.schema_check import Violation, violations
+from domain.errors import AIOutputError, InvalidInput
+
+STEPS: tuple[str, ...] = tuple(schemas.BY_STEP)
+
+
+def _known(step: str) -> str:
+    if step not in schemas.BY_STEP:
+        raise InvalidInput(f"unknown AI step {step!r}; known steps: {', '.join(STEPS)}", field="step")
+    return step
+
+
+def schema(step: str) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the step's output; callers must not mutate it."""
+    return schemas.BY_STEP[_known(step)]
+
+
+def system_prompt(step: str) -> str:
+    return prompts.SYSTEMS[_known(step)]
+
+
+def default_prompt(step: str) -> str:
+    """The default prompt template; its `{placeholders}` are the step's context keys."""
+    return prompts.TEMPLATES[_known(step)]
+
+
+def context_keys(step: str) -> tuple[str, ...]:
+    """The keys of the `context` the step receives (also the template variables)."""
+    return tuple(prompts.CONTEXT[_known(step)])
+
+
+def context_help(step: str) -> dict[str, str]:
+    """Each context key with a one-line description (for prompt template editors)."""
+    return dict(prompts.CONTEXT[_known(step)])
+
+
+def prompt_values(step: str, context: Mapping[str, Any]) -> dict[str, str]:
+    """The context as template values: lists and files rendered as readable text."""
+    _known(step)
+    return {key: prompts.shown(value) for key, value in context.items()}
+
+
+def violations_of(step: str, data: Any) -> list[Violation]:
+    """Every schema violation of `data`; when it fits the schema, every semantic one (keys, references, cycles)."""
+    found = violations(schema(step), data)
+    if found:
+        return found
+    rules = semantics.BY_STEP.get(step)
+    return rules(data) if rules else []
+
+
+def problems(step: str, data: Any) -> str | None:
+    """What is wrong with `data` as the step's output, naming JSON paths; None when it is usable."""
+    found = violations_of(step, data)
+    return _summary(found) if found else None
+
+
+def validate(step: str, data: Any) -> dict[str, Any]:
+    """Return `data` when it is a usable output of `step`; otherwise raise AIOutputError naming the JSON paths."""
+    found = violations_of(step, data)
+    if found:
+        raise AIOutputError(f"the {step} output is invalid: {_summary(found)}", field="output",
+                            details={"step": step, "violations": [str(v) for v in found]})
+    return data
+
+
+def _summary(found: list[Violation], shown: int = 3) -> str:
+    more = f" (and {len(found) - shown} more)" if len(found) > shown else ""
+    return "; ".join(map(str, found[:shown])) + more

@@ -1,0 +1,108 @@
+"""Enumerations of the data model (roles, statuses, priorities, kinds)."""
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Role(str, Enum):
+    SUPER_ADMIN = "SUPER_ADMIN"
+    PROJECT_ADMIN = "PROJECT_ADMIN"
+    DEVELOPER = "DEVELOPER"
+    TESTER = "TESTER"
+    GUEST = "GUEST"
+
+
+class UserStatus(str, Enum):
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+
+
+class ProjectStatus(str, Enum):
+    PLANNING = "PLANNING"
+    ACTIVE = "ACTIVE"
+    ON_HOLD = "ON_HOLD"
+    COMPLETED = "COMPLETED"
+    ARCHIVED = "ARCHIVED"
+
+
+class Priority(str, Enum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    CRITICAL = "CRITICAL"
+
+
+class RequirementStatus(str, Enum):
+    DRAFT = "DRAFT"
+    ANALYZING = "ANALYZING"
+    APPROVED = "APPROVED"
+    IN_PROGRESS = "IN_PROGRESS"
+    DONE = "DONE"
+    REJECTED = "REJECTED"
+
+
+class TaskType(str, Enum):
+    BACKEND = "BACKEND"
+    FRONTEND = "FRONTEND"
+    TESTING = "TESTING"
+    DEVOPS = "DEVOPS"
+    DESIGN = "DESIGN"
+    DOCS = "DOCS"
+
+
+class TaskStatus(str, Enum):
+    PENDING = "PENDING"
+    IN_PROGRESS = "IN_PROGRESS"
+    IN_REVIEW = "IN_REVIEW"
+    DONE = "DONE"
+    BLOCKED = "BLOCKED"
+    CANCELLED = "CANCELLED"
+
+
+class ReviewStatus(str, Enum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    CHANGES_REQUESTED = "CHANGES_REQUESTED"
+    REJECTED = "REJECTED"
+
+
+class TestType(str, Enum):
+    __test__ = False  # not a pytest class
+    UNIT = "UNIT"
+    INTEGRATION = "INTEGRATION"
+    E2E = "E2E"
+
+
+class TestRunStatus(str, Enum):
+    __test__ = False
+    PASSED = "PASSED"
+    FAILED = "FAILED"
+    ERROR = "ERROR"
+
+
+class Environment(str, Enum):
+    DEV = "DEV"
+    STAGING = "STAGING"
+    PROD = "PROD"
+
+
+class DeploymentStatus(str, Enum):
+    PENDING = "PENDING"
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    ROLLED_BACK = "ROLLED_BACK"
+
+
+class JobStatus(str, Enum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class SortDirection(str, Enum):
+    ASC = "ASC"
+    DESC = "DESC"

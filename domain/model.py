@@ -1,0 +1,253 @@
+"""Entities of the R&D pipeline as plain dataclasses; persistence maps them, the domain owns them."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from domain.enums import (
+    DeploymentStatus,
+    Environment,
+    JobStatus,
+    Priority,
+    ProjectStatus,
+    RequirementStatus,
+    ReviewStatus,
+    Role,
+    TaskStatus,
+    TaskType,
+    TestRunStatus,
+    TestType,
+    UserStatus,
+)
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+@dataclass(eq=False)
+class User:
+    username: str
+    email: str
+    password_hash: str
+    role: Role = Role.DEVELOPER
+    department: str | None = None
+    status: UserStatus = UserStatus.ACTIVE
+    id: uuid.UUID = field(default_factory=new_id)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    last_login_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class Project:
+    name: str
+    created_by: uuid.UUID | None
+    description: str | None = None
+    status: ProjectStatus = ProjectStatus.PLANNING
+    tech_stack: list[str] = field(default_factory=list)
+    start_date: date | None = None
+    end_date: date | None = None
+    id: uuid.UUID = field(default_factory=new_id)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class ProjectMember:
+    project_id: uuid.UUID
+    user_id: uuid.UUID
+    added_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class Requirement:
+    project_id: uuid.UUID
+    title: str
+    content: str
+    created_by: uuid.UUID | None
+    priority: Priority = Priority.MEDIUM
+    status: RequirementStatus = RequirementStatus.DRAFT
+    assigned_to: uuid.UUID | None = None
+    prd_document_id: uuid.UUID | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    id: uuid.UUID = field(default_factory=new_id)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class PrdDocument:
+    requirement_id: uuid.UUID
+    project_id: uuid.UUID
+    version: int
+    sections: list[dict[str, Any]]
+    ai_generated: bool = True
+    approved: bool = False
+    review: dict[str, Any] = field(default_factory=dict)
+    created_by: uuid.UUID | None = None
+    id: uuid.UUID = field(default_factory=new_id)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class Task:
+    requirement_id: uuid.UUID
+    project_id: uuid.UUID
+    name: str
+    task_type: TaskType
+    description: str | None = None
+    status: TaskStatus = TaskStatus.PENDING
+    priority: Priority = Priority.MEDIUM
+    assigned_to: uuid.UUID | None = None
+    estimated_hours: Decimal | None = None
+    actual_hours: Decimal | None = None
+    parent_id: uuid.UUID | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    id: uuid.UUID = field(default_factory=new_id)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class TaskDependency:
+    task_id: uuid.UUID
+    depends_on_id: uuid.UUID
+
+
+@dataclass(eq=False)
+class CodeArtifact:
+    task_id: uuid.UUID
+    project_id: uuid.UUID
+    file_path: str
+    file_name: str
+    language: str
+    storage_key: str
+    checksum: str
+    version: int = 1
+    size_bytes: int = 0
+    lines_of_code: int = 0
+    generated_by: str = "human"
+    review_status: ReviewStatus = ReviewStatus.PENDING
+    review_findings: list[dict[str, Any]] = field(default_factory=list)
+    review_recommendation: str | None = None
+    review_comments: str | None = None
+    reviewed_by: uuid.UUID | None = None
+    created_by: uuid.UUID | None = None
+    id: uuid.UUID = field(default_factory=new_id)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class TestResult:
+    __test__ = False  # not a pytest class
+    artifact_id: uuid.UUID
+    project_id: uuid.UUID
+    test_type: TestType
+    status: TestRunStatus
+    framework: str = "pytest"
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    coverage_percent: Decimal | None = None
+    execution_time_ms: int = 0
+    error_message: str | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+    executed_by: uuid.UUID | None = None
+    executed_at: datetime | None = None
+    id: uuid.UUID = field(default_factory=new_id)
+
+
+@dataclass(eq=False)
+class Deployment:
+    project_id: uuid.UUID
+    environment: Environment
+    version: str
+    artifact_ids: list[str] = field(default_factory=list)
+    status: DeploymentStatus = DeploymentStatus.PENDING
+    k8s_namespace: str | None = None
+    k8s_deployment_name: str | None = None
+    approved_by: uuid.UUID | None = None
+    deployed_by: uuid.UUID | None = None
+    rollback_to: uuid.UUID | None = None
+    logs: str = ""
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    id: uuid.UUID = field(default_factory=new_id)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class Job:
+    kind: str
+    subject_type: str
+    subject_id: uuid.UUID
+    project_id: uuid.UUID | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    status: JobStatus = JobStatus.QUEUED
+    progress: int = 0
+    message: str | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    attempts: int = 0
+    max_attempts: int = 3
+    cancel_requested: bool = False
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: Decimal = Decimal("0")
+    requested_by: uuid.UUID | None = None
+    id: uuid.UUID = field(default_factory=new_id)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class AuditEntry:
+    action: str
+    entity_type: str
+    outcome: str = "OK"
+    actor_id: uuid.UUID | None = None
+    entity_id: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    request_id: str | None = None
+    client_address: str | None = None
+    id: uuid.UUID = field(default_factory=new_id)
+    at: datetime | None = None
+
+
+@dataclass(eq=False)
+class AiModelConfig:
+    name: str
+    provider: str
+    model: str
+    base_url: str | None = None
+    api_key_encrypted: str | None = None
+    max_tokens: int = 4096
+    temperature: float = 0.2
+    is_default: bool = False
+    id: uuid.UUID = field(default_factory=new_id)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class PromptTemplate:
+    identifier: str
+    category: str
+    content: str
+    variables: list[str] = field(default_factory=list)
+    id: uuid.UUID = field(default_factory=new_id)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None

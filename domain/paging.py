@@ -1,0 +1,75 @@
+"""Listing value objects: filters, ordering and Relay-style page windows by offset."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from domain.enums import SortDirection
+from domain.errors import InvalidInput
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """first/after/last/before with cursors already decoded to row offsets."""
+
+    first: int | None = None
+    after: int | None = None
+    last: int | None = None
+    before: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("first", "last"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= MAX_PAGE_SIZE:
+                raise InvalidInput(f"{name} must be between 0 and {MAX_PAGE_SIZE}", field=name)
+        if self.first is not None and self.last is not None:
+            raise InvalidInput("pass either first or last, not both", field="last")
+
+    @property
+    def size(self) -> int:
+        if self.first is None and self.last is None:
+            return MAX_PAGE_SIZE if self.before is None else self.before
+        return self.first if self.first is not None else self.last  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What to list: equality filters (hashable), an ordering, and a page window."""
+
+    filters: tuple[tuple[str, Any], ...] = ()
+    order_by: str = "created_at"
+    direction: SortDirection = SortDirection.ASC
+    page: PageRequest = field(default_factory=PageRequest)
+    member_id: Any = None  # restrict to projects this user is a member of; None = no restriction
+
+    def with_filters(self, **filters: Any) -> "ListQuery":
+        extra = tuple((k, v) for k, v in filters.items() if v is not None)
+        return ListQuery(self.filters + extra, self.order_by, self.direction, self.page, self.member_id)
+
+    def scoped_to(self, member_id: Any) -> "ListQuery":
+        return ListQuery(self.filters, self.order_by, self.direction, self.page, member_id)
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    offsets: list[int]
+    total: int
+    has_previous: bool
+    has_next: bool
+
+    @classmethod
+    def empty(cls) -> "Page[T]":
+        return cls([], [], 0, False, False)
+
+
+@dataclass(frozen=True)
+class Between:
+    """A range filter value: low <= column <= high, either bound optional."""
+
+    low: Any = None
+    high: Any = None

@@ -1,0 +1,136 @@
+"""The brief's permission matrix and the viewer it is checked against."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from domain.enums import Environment, Role, TaskType, TestType
+from domain.errors import Forbidden, Unauthenticated
+
+
+class Permission(str, Enum):
+    USER_MANAGE = "user:manage"
+    PROJECT_READ = "project:read"
+    PROJECT_WRITE = "project:write"
+    MEMBER_MANAGE = "project:members"
+    REQUIREMENT_READ = "requirement:read"
+    REQUIREMENT_WRITE = "requirement:write"
+    TASK_MANAGE = "task:manage"
+    TASK_EXECUTE_ANY = "task:execute:any"
+    TASK_EXECUTE_ASSIGNED = "task:execute:assigned"
+    TASK_EXECUTE_TESTING = "task:execute:testing"
+    CODE_ANY = "code:any"
+    CODE_OWN = "code:own"
+    TEST_RUN_ANY = "test:run:any"
+    TEST_RUN_UNIT = "test:run:unit"
+    DEPLOY_ANY = "deploy:any"
+    DEPLOY_DEV = "deploy:dev"
+    DEPLOY_APPROVE = "deploy:approve"
+    SYSTEM_CONFIG = "system:config"
+    AUDIT_READ = "audit:read"
+
+
+P = Permission
+_READ = {P.PROJECT_READ, P.REQUIREMENT_READ}
+
+MATRIX: dict[Role, frozenset[Permission]] = {
+    Role.SUPER_ADMIN: frozenset(Permission),
+    Role.PROJECT_ADMIN: frozenset(
+        _READ
+        | {P.PROJECT_WRITE, P.MEMBER_MANAGE, P.REQUIREMENT_WRITE, P.TASK_MANAGE, P.TASK_EXECUTE_ANY, P.CODE_ANY,
+           P.TEST_RUN_ANY, P.DEPLOY_ANY, P.DEPLOY_APPROVE}
+    ),
+    Role.DEVELOPER: frozenset(
+        _READ | {P.REQUIREMENT_WRITE, P.TASK_MANAGE, P.TASK_EXECUTE_ASSIGNED, P.CODE_OWN, P.TEST_RUN_UNIT, P.DEPLOY_DEV}
+    ),
+    Role.TESTER: frozenset(_READ | {P.TASK_EXECUTE_TESTING, P.TEST_RUN_ANY}),
+    Role.GUEST: frozenset(_READ),
+}
+
+
+def permissions_of(role: Role) -> frozenset[Permission]:
+    return MATRIX[role]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking, and from where; anonymous when user_id is None."""
+
+    user_id: uuid.UUID | None = None
+    role: Role | None = None
+    username: str | None = None
+    request_id: str | None = None
+    client_address: str | None = None
+    token_jti: str | None = None
+    token_family: str | None = None
+    token_expires_at: datetime | None = None
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def is_super_admin(self) -> bool:
+        return self.role is Role.SUPER_ADMIN
+
+    def has(self, permission: Permission) -> bool:
+        return self.role is not None and permission in MATRIX[self.role]
+
+    def require_login(self) -> uuid.UUID:
+        if self.user_id is None:
+            raise Unauthenticated("authentication required: send Authorization: Bearer <access token>")
+        return self.user_id
+
+    def require(self, permission: Permission) -> None:
+        self.require_login()
+        if not self.has(permission):
+            raise Forbidden(permission.value, f"role {self.role.value} lacks permission {permission.value}")  # type: ignore[union-attr]
+
+    def require_any(self, *permissions: Permission) -> Permission:
+        self.require_login()
+        for p in permissions:
+            if self.has(p):
+                return p
+        raise Forbidden(permissions[0].value, f"role {self.role.value} lacks permission {permissions[0].value}")  # type: ignore[union-attr]
+
+
+def require_task_execution(viewer: Viewer, task_type: TaskType, assigned_to: uuid.UUID | None) -> None:
+    """Admins run any task; developers the ones assigned to them; testers testing tasks."""
+    viewer.require_login()
+    if viewer.has(P.TASK_EXECUTE_ANY):
+        return
+    if viewer.has(P.TASK_EXECUTE_ASSIGNED) and assigned_to == viewer.user_id:
+        return
+    if viewer.has(P.TASK_EXECUTE_TESTING) and task_type is TaskType.TESTING:
+        return
+    missing = P.TASK_EXECUTE_ASSIGNED if viewer.has(P.TASK_EXECUTE_ASSIGNED) else P.TASK_EXECUTE_ANY
+    raise Forbidden(missing.value, f"role {viewer.role.value} may not execute this task ({missing.value})")  # type: ignore[union-attr]
+
+
+def require_code_access(viewer: Viewer, owner_id: uuid.UUID | None) -> None:
+    """Admins submit and review any code; developers only their own artifacts."""
+    viewer.require_login()
+    if viewer.has(P.CODE_ANY):
+        return
+    if viewer.has(P.CODE_OWN) and (owner_id is None or owner_id == viewer.user_id):
+        return
+    missing = P.CODE_OWN if viewer.has(P.CODE_OWN) else P.CODE_ANY
+    raise Forbidden(missing.value, f"role {viewer.role.value} may not submit or review this code ({missing.value})")  # type: ignore[union-attr]
+
+
+def require_test_run(viewer: Viewer, test_type: TestType) -> None:
+    viewer.require_login()
+    if viewer.has(P.TEST_RUN_ANY) or (viewer.has(P.TEST_RUN_UNIT) and test_type is TestType.UNIT):
+        return
+    missing = P.TEST_RUN_ANY if viewer.has(P.TEST_RUN_UNIT) else P.TEST_RUN_UNIT
+    raise Forbidden(missing.value, f"role {viewer.role.value} may not run {test_type.value} tests ({missing.value})")  # type: ignore[union-attr]
+
+
+def require_deploy(viewer: Viewer, environment: Environment) -> None:
+    viewer.require_login()
+    if viewer.has(P.DEPLOY_ANY) or (viewer.has(P.DEPLOY_DEV) and environment is Environment.DEV):
+        return
+    missing = P.DEPLOY_ANY if viewer.has(P.DEPLOY_DEV) else P.DEPLOY_DEV
+    raise Forbidden(missing.value, f"role {viewer.role.value} may not deploy to {environment.value} ({missing.value})")  # type: ignore[union-attr]

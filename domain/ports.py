@@ -1,0 +1,147 @@
+"""Ports: the Protocols the domain needs from the outside world; adapters implement them."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, AsyncContextManager, AsyncIterator, Callable, Generic, Iterable, Protocol, Sequence, TypeVar
+
+from domain.events import DomainEvent, SubscriberOverflow
+from domain.paging import ListQuery, Page
+
+T = TypeVar("T")
+
+
+class Repository(Protocol, Generic[T]):
+    async def get(self, entity_id: Any) -> T | None: ...
+    async def get_for_update(self, entity_id: Any) -> T | None:
+        """The entity, locked until the transaction ends (concurrent writers wait)."""
+        ...
+    async def get_many(self, ids: Iterable[Any]) -> list[T]: ...
+    async def find(self, **equals: Any) -> list[T]: ...
+    async def find_one(self, **equals: Any) -> T | None: ...
+    async def find_in(self, field: str, values: Iterable[Any]) -> list[T]: ...
+    async def list(self, query: ListQuery) -> Page[T]: ...
+    async def list_by(self, field: str, keys: Sequence[Any], query: ListQuery) -> dict[Any, Page[T]]: ...
+    def add(self, entity: T) -> None: ...
+    async def delete(self, entity: T) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository; `commit` makes the changes durable."""
+
+    users: Repository
+    projects: Repository
+    members: Repository
+    requirements: Repository
+    prds: Repository
+    tasks: Repository
+    dependencies: Repository
+    artifacts: Repository
+    test_results: Repository
+    deployments: Repository
+    jobs: Repository
+    audit: Repository
+    ai_models: Repository
+    prompts: Repository
+
+    async def __aenter__(self) -> "UnitOfWork": ...
+    async def __aexit__(self, *exc: Any) -> None: ...
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+    async def flush(self) -> None: ...
+    async def sum_by(self, repo: str, group_field: str, keys: Sequence[Any], fields: Sequence[str]) -> dict[Any, dict[str, Any]]: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class EventBus(Protocol):
+    """Delivers committed domain events to subscribers on every replica."""
+
+    async def publish(self, event: DomainEvent) -> None: ...
+
+    def subscribe(self, topics: Sequence[str], on_overflow: Callable[[SubscriberOverflow], None] | None = None
+                  ) -> AsyncContextManager[AsyncIterator[DomainEvent]]:
+        """Events on `topics` until the context ends; a subscriber `max_pending` events behind is dropped:
+        its iterator raises SubscriberOverflow and `on_overflow` is called at once (from the publisher)."""
+        ...
+
+
+class JobQueue(Protocol):
+    """Runs job rows by id; enqueueing the same id twice runs the work once."""
+
+    async def enqueue(self, job_id: uuid.UUID, kind: str) -> None: ...
+    async def cancel(self, job_id: uuid.UUID) -> None: ...
+
+
+@dataclass(frozen=True)
+class LLMResult:
+    data: dict[str, Any]
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class LLM(Protocol):
+    """A structured-output language model: returns JSON matching `schema`."""
+
+    name: str
+
+    async def complete_json(
+        self, *, step: str, system: str, prompt: str, schema: dict[str, Any], context: dict[str, Any]
+    ) -> LLMResult: ...
+
+
+class ArtifactStore(Protocol):
+    """Content-addressed blob storage for generated files."""
+
+    async def put(self, content: bytes, *, content_type: str = "text/plain") -> str: ...
+    async def get(self, key: str) -> bytes: ...
+    async def exists(self, key: str) -> bool: ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+    def verify(self, password: str, password_hash: str) -> bool: ...
+
+
+class SecretBox(Protocol):
+    """Symmetric encryption of secrets at rest (API keys)."""
+
+    def encrypt(self, plaintext: str) -> str: ...
+    def decrypt(self, token: str) -> str: ...
+
+
+class LLMFactory(Protocol):
+    """Builds the LLM for a stored model configuration (None: the deployment's default provider)."""
+
+    def create(self, config: Any, api_key: str | None) -> LLM: ...
+
+
+class TokenCodecPort(Protocol):
+    """Signs and verifies tokens carrying the brief's claims."""
+
+    def issue(self, user: Any, typ: str, now: datetime, *, family: str | None = None) -> tuple[str, dict[str, Any]]: ...
+    def decode(self, token: str, typ: str) -> dict[str, Any]: ...
+
+
+class TokenStore(Protocol):
+    """Revocation state shared by every replica. Keys: `jti:<id>`, `family:<id>`, `refresh:<id>`."""
+
+    async def revoke(self, key: str, expires_at: datetime) -> None: ...
+    async def is_revoked(self, *keys: str) -> bool: ...
+    async def claim_once(self, key: str, expires_at: datetime) -> bool:
+        """Record `key`; True the first time, False when it was already recorded (a reuse)."""
+        ...
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, limit: int, window_s: int) -> int:
+        """Count one attempt; returns seconds to wait when over `limit` in the window, else 0."""
+        ...

@@ -1,0 +1,136 @@
+"""AI model configurations and prompt templates: system configuration, super admins only."""
+from __future__ import annotations
+
+import uuid
+
+from domain import validation as v
+from domain.errors import Conflict, InvalidInput
+from domain.model import AiModelConfig, PromptTemplate
+from domain.paging import ListQuery, Page
+from domain.permissions import Permission, Viewer
+from domain.ports import SecretBox
+from domain.services.access import load
+from domain.services.base import Deps, Tx, snapshot
+from domain.services.prompting import STEPS, check_template
+
+PROVIDERS = ("anthropic", "offline")
+UNSET = object()
+
+
+def _check_model(provider: str, max_tokens: int, temperature: float) -> None:
+    if provider not in PROVIDERS:
+        raise InvalidInput(f"provider must be one of {', '.join(PROVIDERS)}", field="provider")
+    if not 1 <= max_tokens <= 200_000:
+        raise InvalidInput("maxTokens must be between 1 and 200000", field="maxTokens")
+    if not 0 <= temperature <= 1:
+        raise InvalidInput("temperature must be between 0 and 1", field="temperature")
+
+
+class AiConfigService:
+    def __init__(self, deps: Deps, secrets: SecretBox):
+        self.deps = deps
+        self.secrets = secrets
+
+    async def list_models(self, viewer: Viewer, query: ListQuery) -> Page[AiModelConfig]:
+        viewer.require(Permission.SYSTEM_CONFIG)
+        async with self.deps.uow() as uow:
+            return await uow.ai_models.list(query)
+
+    async def create_model(self, viewer: Viewer, *, name: str, provider: str, model: str,
+                           base_url: str | None = None, api_key: str | None = None, max_tokens: int = 4096,
+                           temperature: float = 0.2, is_default: bool = False) -> AiModelConfig:
+        async with Tx(self.deps, viewer, "ai_model.create") as tx:
+            viewer.require(Permission.SYSTEM_CONFIG)
+            _check_model(provider, max_tokens, temperature)
+            name = v.text(name, "name", max_length=100)  # type: ignore[assignment]
+            if await tx.uow.ai_models.find_one(name=name):
+                raise Conflict(f"a model configuration named {name!r} exists")
+            now = tx.now()
+            config = AiModelConfig(
+                name=name, provider=provider, model=v.text(model, "model", max_length=100),  # type: ignore[arg-type]
+                base_url=v.text(base_url, "baseUrl", max_length=500, required=False),
+                api_key_encrypted=self.secrets.encrypt(api_key) if api_key else None,
+                max_tokens=max_tokens, temperature=temperature, is_default=is_default,
+                created_at=now, updated_at=now,
+            )
+            if is_default:
+                await self._clear_default(tx)
+            tx.uow.ai_models.add(config)
+            tx.audit("ai_model.create", "AiModelConfig", config.id, None, config)
+        return config
+
+    async def update_model(self, viewer: Viewer, config_id: uuid.UUID, *, model: str | None = None,
+                           base_url: object = UNSET, api_key: object = UNSET, max_tokens: int | None = None,
+                           temperature: float | None = None, is_default: bool | None = None) -> AiModelConfig:
+        async with Tx(self.deps, viewer, "ai_model.update") as tx:
+            viewer.require(Permission.SYSTEM_CONFIG)
+            config = await load(tx.uow.ai_models, "AiModelConfig", config_id)
+            before = snapshot(config)
+            if model is not None:
+                config.model = v.text(model, "model", max_length=100)  # type: ignore[assignment]
+            if base_url is not UNSET:
+                config.base_url = v.text(base_url, "baseUrl", max_length=500, required=False)  # type: ignore[arg-type]
+            if api_key is not UNSET:
+                config.api_key_encrypted = self.secrets.encrypt(api_key) if api_key else None  # type: ignore[arg-type]
+            config.max_tokens = max_tokens if max_tokens is not None else config.max_tokens
+            config.temperature = temperature if temperature is not None else config.temperature
+            _check_model(config.provider, config.max_tokens, config.temperature)
+            if is_default:
+                await self._clear_default(tx)
+            if is_default is not None:
+                config.is_default = is_default
+            config.updated_at = tx.now()
+            tx.audit("ai_model.update", "AiModelConfig", config.id, before, config)
+        return config
+
+    async def delete_model(self, viewer: Viewer, config_id: uuid.UUID) -> uuid.UUID:
+        async with Tx(self.deps, viewer, "ai_model.delete") as tx:
+            viewer.require(Permission.SYSTEM_CONFIG)
+            config = await load(tx.uow.ai_models, "AiModelConfig", config_id)
+            tx.audit("ai_model.delete", "AiModelConfig", config.id, config, None)
+            await tx.uow.ai_models.delete(config)
+        return config_id
+
+    @staticmethod
+    async def _clear_default(tx: Tx) -> None:
+        for other in await tx.uow.ai_models.find(is_default=True):
+            other.is_default = False
+
+    async def list_prompts(self, viewer: Viewer, query: ListQuery) -> Page[PromptTemplate]:
+        viewer.require(Permission.SYSTEM_CONFIG)
+        async with self.deps.uow() as uow:
+            return await uow.prompts.list(query)
+
+    async def save_prompt(self, viewer: Viewer, *, identifier: str, category: str, content: str,
+                          variables: list[str]) -> PromptTemplate:
+        """Create or replace the template `identifier` (e.g. `prd.default`, used by the `prd` step)."""
+        async with Tx(self.deps, viewer, "prompt.save") as tx:
+            viewer.require(Permission.SYSTEM_CONFIG)
+            identifier = v.text(identifier, "identifier", max_length=100)  # type: ignore[assignment]
+            if category not in STEPS:
+                raise InvalidInput(f"category must be one of {', '.join(STEPS)}", field="category")
+            content = v.text(content, "content", max_length=50_000)  # type: ignore[assignment]
+            variables = v.string_list(variables, "variables", max_items=30, max_length=50)
+            check_template(content, variables)
+            now = tx.now()
+            template = await tx.uow.prompts.find_one(identifier=identifier)
+            before = snapshot(template) if template else None
+            if template is None:
+                template = PromptTemplate(identifier=identifier, category=category, content=content,
+                                          variables=variables, created_at=now, updated_at=now)
+                tx.uow.prompts.add(template)
+            else:
+                template.category, template.content, template.variables = category, content, variables
+                template.updated_at = now
+            tx.audit("prompt.save", "PromptTemplate", template.id, before, template)
+        return template
+
+    async def delete_prompt(self, viewer: Viewer, identifier: str) -> str:
+        async with Tx(self.deps, viewer, "prompt.delete") as tx:
+            viewer.require(Permission.SYSTEM_CONFIG)
+            template = await tx.uow.prompts.find_one(identifier=identifier)
+            if template is None:
+                raise InvalidInput(f"no prompt template {identifier!r}", field="identifier")
+            tx.audit("prompt.delete", "PromptTemplate", template.id, template, None)
+            await tx.uow.prompts.delete(template)
+        return identifier

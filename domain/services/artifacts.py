@@ -1,0 +1,120 @@
+"""Code artifacts: versioned files of a task, stored by content hash, and their human review."""
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import uuid
+
+from domain import status as machines
+from domain import validation as v
+from domain.enums import ReviewStatus
+from domain.errors import InvalidInput, ServiceUnavailable
+from domain.model import CodeArtifact
+from domain.paging import ListQuery, Page
+from domain.permissions import Permission, Viewer, require_code_access
+from domain.ports import ArtifactStore
+from domain.services.access import load, load_in_project, require_member, scoped
+from domain.services.base import Deps, Tx
+
+MAX_CONTENT_BYTES = 1_000_000
+
+
+def clean_path(file_path: str) -> str:
+    """A relative POSIX path inside the project; refuses absolute paths and `..`."""
+    raw = v.text(file_path, "filePath", max_length=500) or ""
+    norm = posixpath.normpath(raw.replace("\\", "/"))
+    if norm.startswith("/") or norm == "." or norm.startswith("..") or "/../" in f"/{norm}/":
+        raise InvalidInput(f"filePath {file_path!r} must be a relative path inside the project", field="filePath")
+    return norm
+
+
+async def store_artifact(tx: Tx, store: ArtifactStore, *, task_id: uuid.UUID, project_id: uuid.UUID,
+                         file_path: str, content: str, language: str, generated_by: str) -> CodeArtifact:
+    """Store `content` and add the next version of `file_path` for the task."""
+    path = clean_path(file_path)
+    data = content.encode()
+    if len(data) > MAX_CONTENT_BYTES:
+        raise InvalidInput(f"content is {len(data)} bytes; at most {MAX_CONTENT_BYTES} allowed", field="content")
+    key = await store.put(data)
+    previous = await tx.uow.artifacts.find(task_id=task_id, file_path=path)
+    now = tx.now()
+    artifact = CodeArtifact(
+        task_id=task_id, project_id=project_id, file_path=path, file_name=posixpath.basename(path),
+        language=v.text(language, "language", max_length=30),  # type: ignore[arg-type]
+        storage_key=key, checksum=hashlib.sha256(data).hexdigest(),
+        version=max((a.version for a in previous), default=0) + 1, size_bytes=len(data),
+        lines_of_code=sum(1 for line in content.splitlines() if line.strip()),
+        generated_by=generated_by, created_by=tx.viewer.user_id, created_at=now, updated_at=now,
+    )
+    tx.uow.artifacts.add(artifact)
+    tx.audit("artifact.create", "CodeArtifact", artifact.id, None, artifact)
+    tx.emit("CodeArtifact", artifact.id, "created", project_id=project_id, new_status=artifact.review_status)
+    return artifact
+
+
+class ArtifactService:
+    def __init__(self, deps: Deps):
+        self.deps = deps
+
+    @property
+    def store(self) -> ArtifactStore:
+        if self.deps.store is None:
+            raise ServiceUnavailable("no artifact store is configured")
+        return self.deps.store
+
+    async def get(self, viewer: Viewer, artifact_id: uuid.UUID) -> CodeArtifact:
+        async with self.deps.uow() as uow:
+            return await load_in_project(uow, viewer, uow.artifacts, "CodeArtifact", artifact_id,
+                                         Permission.REQUIREMENT_READ)
+
+    async def list(self, viewer: Viewer, query: ListQuery) -> Page[CodeArtifact]:
+        viewer.require(Permission.REQUIREMENT_READ)
+        async with self.deps.uow() as uow:
+            return await uow.artifacts.list(scoped(viewer, query))
+
+    async def content(self, viewer: Viewer, artifact: CodeArtifact) -> str:
+        """The stored text, for a viewer who may read the artifact's project."""
+        async with self.deps.uow() as uow:
+            viewer.require(Permission.REQUIREMENT_READ)
+            await require_member(uow, viewer, artifact.project_id)
+        return (await self.store.get(artifact.storage_key)).decode()
+
+    async def submit(self, viewer: Viewer, *, task_id: uuid.UUID, file_path: str, content: str,
+                     language: str) -> CodeArtifact:
+        async with Tx(self.deps, viewer, "artifact.create") as tx:
+            require_code_access(viewer, None)
+            task = await load(tx.uow.tasks, "Task", task_id)
+            await require_member(tx.uow, viewer, task.project_id)
+            return await store_artifact(tx, self.store, task_id=task.id, project_id=task.project_id,
+                                        file_path=file_path, content=content, language=language,
+                                        generated_by="human")
+
+    async def submit_review(self, viewer: Viewer, artifact_id: uuid.UUID, decision: ReviewStatus,
+                            comments: str | None) -> CodeArtifact:
+        async with Tx(self.deps, viewer, "artifact.review") as tx:
+            artifact = await load(tx.uow.artifacts, "CodeArtifact", artifact_id)
+            require_code_access(viewer, artifact.created_by)
+            await require_member(tx.uow, viewer, artifact.project_id)
+            if decision is ReviewStatus.PENDING:
+                raise InvalidInput("decision must be APPROVED, CHANGES_REQUESTED or REJECTED", field="decision")
+            old = artifact.review_status
+            machines.check_transition(machines.REVIEW, "artifact review", old, decision)
+            artifact.review_status = decision
+            artifact.review_comments = v.text(comments, "comments", max_length=10_000, required=False)
+            artifact.reviewed_by = viewer.user_id
+            artifact.updated_at = tx.now()
+            tx.audit("artifact.review", "CodeArtifact", artifact.id, {"reviewStatus": old.value},
+                     {"reviewStatus": decision.value, "comments": artifact.review_comments})
+            tx.emit("CodeArtifact", artifact.id, "reviewed", project_id=artifact.project_id,
+                    old_status=old, new_status=decision)
+        return artifact
+
+    async def delete(self, viewer: Viewer, artifact_id: uuid.UUID) -> uuid.UUID:
+        async with Tx(self.deps, viewer, "artifact.delete") as tx:
+            artifact = await load(tx.uow.artifacts, "CodeArtifact", artifact_id)
+            require_code_access(viewer, artifact.created_by)
+            await require_member(tx.uow, viewer, artifact.project_id)
+            tx.audit("artifact.delete", "CodeArtifact", artifact.id, artifact, None)
+            await tx.uow.artifacts.delete(artifact)
+            tx.emit("CodeArtifact", artifact.id, "deleted", project_id=artifact.project_id)
+        return artifact_id

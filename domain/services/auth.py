@@ -1,0 +1,142 @@
+"""Sign-in and sessions: register, login (rate limited), refresh rotation with reuse detection, logout."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from domain.enums import Role, UserStatus
+from domain.errors import InvalidInput, RateLimited, Unauthenticated
+from domain.model import User
+from domain.permissions import Viewer
+from domain.ports import PasswordHasher, RateLimiter, TokenCodecPort, TokenStore
+from domain.services.base import Deps, Tx
+from domain.services.users import UserService, check_password
+
+ACCESS, REFRESH = "access", "refresh"
+LOGIN_FAILED = "invalid username/email or password"
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    per_account: int = 5
+    per_address: int = 30
+    window_s: int = 300
+
+
+@dataclass(frozen=True)
+class Session:
+    user: User
+    access_token: str
+    refresh_token: str
+    expires_at: datetime
+
+
+def _expiry(claims: dict[str, Any]) -> datetime:
+    return datetime.fromtimestamp(claims["exp"], timezone.utc)
+
+
+class AuthService:
+    def __init__(self, deps: Deps, users: UserService, hasher: PasswordHasher, tokens: TokenCodecPort,
+                 store: TokenStore, limiter: RateLimiter, refresh_ttl: timedelta,
+                 limits: LoginLimits = LoginLimits()):
+        self.deps = deps
+        self.users = users
+        self.hasher = hasher
+        self.tokens = tokens
+        self.store = store
+        self.limiter = limiter
+        self.limits = limits
+        self.refresh_ttl = refresh_ttl
+        self._dummy_hash = hasher.hash(uuid.uuid4().hex)
+
+    def _session(self, user: User, family: str) -> Session:
+        now = self.deps.clock.now()
+        access, claims = self.tokens.issue(user, ACCESS, now, family=family)
+        refresh, _ = self.tokens.issue(user, REFRESH, now, family=family)
+        return Session(user=user, access_token=access, refresh_token=refresh, expires_at=_expiry(claims))
+
+    async def register(self, viewer: Viewer, *, username: str, email: str, password: str) -> Session:
+        """Self-service sign-up gets the least privileged role; a super admin grants more."""
+        async with Tx(self.deps, viewer, "auth.register") as tx:
+            user = await self.users.new_user(tx, username, email, password, Role.GUEST, None)
+        return self._session(user, uuid.uuid4().hex)
+
+    async def _throttle(self, identifier: str, address: str | None) -> None:
+        for key, limit in ((f"login:account:{identifier}", self.limits.per_account),
+                           (f"login:address:{address or 'unknown'}", self.limits.per_address)):
+            wait = await self.limiter.hit(key, limit, self.limits.window_s)
+            if wait:
+                raise RateLimited(f"too many sign-in attempts; try again in {wait} s",
+                                  details={"retryAfterSeconds": wait})
+
+    async def login(self, viewer: Viewer, raw_identifier: str, password: str) -> Session:
+        identifier = (raw_identifier or "").strip().lower()
+        if not identifier or not password:
+            raise InvalidInput("username (or email) and password are required", field="username")
+        await self._throttle(identifier, viewer.client_address)
+        async with Tx(self.deps, viewer, "auth.login") as tx:
+            user = (await tx.uow.users.find_one(email=identifier)
+                    or await tx.uow.users.find_one(username=raw_identifier.strip()))
+            # Same work and the same answer whether or not the user exists; the refusal is audited by Tx.
+            ok = self.hasher.verify(password, user.password_hash if user else self._dummy_hash)
+            if user is None or not ok or user.status is not UserStatus.ACTIVE:
+                raise Unauthenticated(LOGIN_FAILED)
+            user.last_login_at = tx.now()
+            tx.audit("auth.login", "User", user.id, None, {"username": user.username})
+        return self._session(user, uuid.uuid4().hex)
+
+    async def refresh(self, viewer: Viewer, refresh_token: str) -> Session:
+        claims = self.tokens.decode(refresh_token, REFRESH)
+        family, jti = claims.get("fam"), claims["jti"]
+        if not family:
+            raise Unauthenticated("refresh token has no session family")
+        expires = _expiry(claims)
+        if await self.store.is_revoked(f"family:{family}", f"jti:{jti}"):
+            raise Unauthenticated("this session was revoked; sign in again")
+        if not await self.store.claim_once(f"refresh:{jti}", expires):
+            await self.store.revoke(f"family:{family}", expires)
+            async with Tx(self.deps, viewer, "auth.refresh") as tx:
+                tx.uow.audit.add(tx._entry("auth.refresh.reuse", "User", claims["sub"], None,
+                                           {"family": family}, outcome="DENIED"))
+            raise Unauthenticated("refresh token reuse detected: every session of this sign-in is revoked")
+        async with self.deps.uow() as uow:
+            user = await uow.users.get(uuid.UUID(claims["sub"]))
+        if user is None or user.status is not UserStatus.ACTIVE:
+            raise Unauthenticated("the token's user does not exist or is deactivated")
+        return self._session(user, family)
+
+    async def logout(self, viewer: Viewer, refresh_token: str | None = None) -> bool:
+        """Revoke this access token until it expires, and the whole sign-in when its refresh token is given."""
+        viewer.require_login()
+        async with Tx(self.deps, viewer, "auth.logout") as tx:
+            if viewer.token_jti and viewer.token_expires_at:
+                await self.store.revoke(f"jti:{viewer.token_jti}", viewer.token_expires_at)
+            if viewer.token_family:
+                await self.store.revoke(f"family:{viewer.token_family}", self.deps.clock.now() + self.refresh_ttl)
+            if refresh_token:
+                claims = self.tokens.decode(refresh_token, REFRESH)
+                if claims.get("fam"):
+                    await self.store.revoke(f"family:{claims['fam']}", _expiry(claims))
+            tx.audit("auth.logout", "User", viewer.user_id, None, {"jti": viewer.token_jti})
+        return True
+
+    async def change_password(self, viewer: Viewer, current: str, new: str) -> bool:
+        async with Tx(self.deps, viewer, "auth.password") as tx:
+            user = await tx.uow.users.get(viewer.require_login())
+            if user is None or not self.hasher.verify(current, user.password_hash):
+                raise InvalidInput("current password is wrong", field="currentPassword")
+            check_password(new, "newPassword")
+            if new == current:
+                raise InvalidInput("the new password must differ from the current one", field="newPassword")
+            user.password_hash = self.hasher.hash(new)
+            user.updated_at = tx.now()
+            tx.audit("auth.password", "User", user.id, None, {"changed": True})
+        return True
+
+    async def check(self, claims: dict[str, Any]) -> None:
+        """Refuse a revoked access token (logout) or one from a revoked sign-in (refresh reuse)."""
+        keys = [f"jti:{claims['jti']}"] + ([f"family:{claims['fam']}"] if claims.get("fam") else [])
+        if await self.store.is_revoked(*keys):
+            raise Unauthenticated("token revoked")

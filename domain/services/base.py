@@ -1,0 +1,119 @@
+"""What every service needs (ports) and the transaction that commits, audits, then publishes."""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Awaitable, Callable
+
+from domain.errors import Forbidden, Unauthenticated
+from domain.events import DomainEvent
+from domain.model import AuditEntry
+from domain.permissions import Viewer
+from domain.ports import ArtifactStore, Clock, EventBus, JobQueue, UnitOfWork
+
+SECRET_FIELDS = frozenset({"password_hash", "api_key_encrypted"})
+
+
+@dataclass
+class Deps:
+    uow: Callable[[], UnitOfWork]
+    bus: EventBus
+    clock: Clock
+    queue: JobQueue | None = None
+    store: ArtifactStore | None = None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (uuid.UUID, Decimal)):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def snapshot(entity: Any) -> dict[str, Any]:
+    """A JSON-safe copy of an entity's fields, without secrets (for audit before/after)."""
+    return {
+        f.name: _plain(getattr(entity, f.name))
+        for f in dataclasses.fields(entity)
+        if f.name not in SECRET_FIELDS
+    }
+
+
+class Tx:
+    """`async with Tx(deps, viewer) as tx`: commits on success, then publishes collected events.
+
+    Audit rows are written in the same transaction as the change; a refused
+    (Forbidden) attempt is audited in its own transaction after the rollback.
+    """
+
+    def __init__(self, deps: Deps, viewer: Viewer, action: str | None = None):
+        self.deps = deps
+        self.viewer = viewer
+        self.action = action
+        self.events: list[DomainEvent] = []
+        self.after_commit: list[Callable[[], Awaitable[Any]]] = []
+        self.uow: UnitOfWork
+
+    async def __aenter__(self) -> "Tx":
+        self.uow = self.deps.uow()
+        await self.uow.__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        try:
+            if exc is None:
+                await self.uow.commit()
+            else:
+                await self.uow.rollback()
+        finally:
+            await self.uow.__aexit__(exc_type, exc, tb)
+        if exc is None:
+            for event in self.events:
+                await self.deps.bus.publish(event)
+            for action in self.after_commit:
+                await action()
+        elif isinstance(exc, (Forbidden, Unauthenticated)) and self.action:
+            await self._audit_refusal(exc)
+
+    async def _audit_refusal(self, exc: Exception) -> None:
+        async with self.deps.uow() as uow:
+            uow.audit.add(self._entry(self.action or "unknown", "authorization", None, None,
+                                      {"error": str(exc)}, outcome="DENIED"))
+            await uow.commit()
+
+    def now(self) -> datetime:
+        return self.deps.clock.now()
+
+    def _entry(self, action: str, entity_type: str, entity_id: Any, before: Any, after: Any,
+               outcome: str = "OK") -> AuditEntry:
+        return AuditEntry(
+            action=action, entity_type=entity_type, outcome=outcome,
+            actor_id=self.viewer.user_id, entity_id=str(entity_id) if entity_id is not None else None,
+            before=before, after=after, request_id=self.viewer.request_id,
+            client_address=self.viewer.client_address, at=self.now(),
+        )
+
+    def audit(self, action: str, entity_type: str, entity_id: Any, before: Any = None, after: Any = None) -> None:
+        before = snapshot(before) if dataclasses.is_dataclass(before) else before
+        after = snapshot(after) if dataclasses.is_dataclass(after) else after
+        self.uow.audit.add(self._entry(action, entity_type, entity_id, before, after))
+
+    def emit(self, entity_type: str, entity_id: Any, action: str, *, project_id: Any = None,
+             old_status: Any = None, new_status: Any = None, data: dict[str, Any] | None = None) -> None:
+        self.events.append(DomainEvent(
+            entity_type=entity_type, entity_id=str(entity_id), action=action, at=self.now(),
+            project_id=str(project_id) if project_id else None,
+            old_status=_plain(old_status), new_status=_plain(new_status),
+            actor_id=str(self.viewer.user_id) if self.viewer.user_id else None, data=_plain(data or {}),
+        ))

@@ -1,0 +1,58 @@
+"""`Services`: every use case of the pipeline, built from one set of ports."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from datetime import timedelta
+
+from domain.ports import LLMFactory, PasswordHasher, RateLimiter, SecretBox, TokenCodecPort, TokenStore
+from domain.services.ai_config import AiConfigService
+from domain.services.artifacts import ArtifactService
+from domain.services.audit import AuditService
+from domain.services.auth import AuthService, LoginLimits
+from domain.services.base import Deps
+from domain.services.deployments import DeploymentService
+from domain.services.jobs import JobLifecycle, JobService
+from domain.services.pipeline import PipelineService
+from domain.services.pipeline_steps import PipelineSteps
+from domain.services.projects import ProjectService
+from domain.services.reads import ReadService
+from domain.services.requirements import RequirementService
+from domain.services.tasks import TaskService
+from domain.services.test_results import TestResultService
+from domain.services.users import UserService
+
+
+@dataclass
+class Services:
+    deps: Deps
+    users: UserService
+    projects: ProjectService
+    requirements: RequirementService
+    tasks: TaskService
+    artifacts: ArtifactService
+    test_results: TestResultService
+    deployments: DeploymentService
+    reads: ReadService
+    jobs: JobService
+    job_lifecycle: JobLifecycle
+    pipeline: PipelineService
+    pipeline_steps: PipelineSteps
+    ai_config: AiConfigService
+    auth: AuthService
+    audit: AuditService
+
+    @classmethod
+    def build(cls, deps: Deps, hasher: PasswordHasher, secrets: SecretBox, llms: LLMFactory, tokens: TokenCodecPort,
+              token_store: TokenStore, limiter: RateLimiter, refresh_ttl: timedelta,
+              login_limits: LoginLimits = LoginLimits()) -> "Services":
+        users = UserService(deps, hasher)
+        return cls(
+            deps=deps, users=users, projects=ProjectService(deps),
+            requirements=RequirementService(deps), tasks=TaskService(deps), artifacts=ArtifactService(deps),
+            test_results=TestResultService(deps), deployments=DeploymentService(deps), reads=ReadService(deps),
+            jobs=JobService(deps), job_lifecycle=JobLifecycle(deps), pipeline=PipelineService(deps),
+            pipeline_steps=PipelineSteps(deps, llms, secrets), ai_config=AiConfigService(deps, secrets),
+            auth=AuthService(deps, users, hasher, tokens, token_store, limiter, refresh_ttl, login_limits),
+            audit=AuditService(deps),
+        )

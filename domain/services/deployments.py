@@ -1,0 +1,105 @@
+"""Deployments: a project version rolled out to an environment, PROD behind approval."""
+from __future__ import annotations
+
+import re
+import uuid
+
+from domain import status as machines
+from domain import validation as v
+from domain.enums import DeploymentStatus, Environment
+from domain.errors import InvalidInput
+from domain.model import Deployment
+from domain.paging import ListQuery, Page
+from domain.permissions import Permission, Viewer, require_deploy
+from domain.services.access import load, load_in_project, require_member, scoped
+from domain.services.base import Deps, Tx
+
+VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,49}$")
+_K8S_NAME = re.compile(r"[^a-z0-9-]+")
+
+
+def k8s_name(text: str) -> str:
+    return (_K8S_NAME.sub("-", text.lower()).strip("-") or "app")[:50]
+
+
+class DeploymentService:
+    def __init__(self, deps: Deps):
+        self.deps = deps
+
+    async def get(self, viewer: Viewer, deployment_id: uuid.UUID) -> Deployment:
+        async with self.deps.uow() as uow:
+            return await load_in_project(uow, viewer, uow.deployments, "Deployment", deployment_id,
+                                         Permission.PROJECT_READ)
+
+    async def list(self, viewer: Viewer, query: ListQuery) -> Page[Deployment]:
+        viewer.require(Permission.PROJECT_READ)
+        async with self.deps.uow() as uow:
+            return await uow.deployments.list(scoped(viewer, query))
+
+    async def create(self, viewer: Viewer, *, project_id: uuid.UUID, environment: Environment, version: str,
+                     artifact_ids: list[uuid.UUID] | None = None) -> Deployment:
+        async with Tx(self.deps, viewer, "deployment.create") as tx:
+            require_deploy(viewer, environment)
+            project = await load(tx.uow.projects, "Project", project_id)
+            await require_member(tx.uow, viewer, project.id)
+            version = v.text(version, "version", max_length=50)  # type: ignore[assignment]
+            if not VERSION.match(version):
+                raise InvalidInput(f"version {version!r} may use letters, digits and . _ + - only", field="version")
+            ids = list(dict.fromkeys(artifact_ids or []))
+            found = {a.id: a for a in await tx.uow.artifacts.get_many(ids)}
+            for aid in ids:
+                if aid not in found or found[aid].project_id != project.id:
+                    raise InvalidInput(f"artifact {aid} is not an artifact of project {project_id}",
+                                       field="artifactIds")
+            now = tx.now()
+            deployment = Deployment(
+                project_id=project.id, environment=environment, version=version,
+                artifact_ids=[str(a) for a in ids], deployed_by=viewer.user_id,
+                status=DeploymentStatus.AWAITING_APPROVAL if environment is Environment.PROD
+                else DeploymentStatus.PENDING,
+                k8s_namespace=f"rdflow-{environment.value.lower()}", k8s_deployment_name=k8s_name(project.name),
+                created_at=now, updated_at=now,
+            )
+            tx.uow.deployments.add(deployment)
+            tx.audit("deployment.create", "Deployment", deployment.id, None, deployment)
+            tx.emit("Deployment", deployment.id, "created", project_id=project.id, new_status=deployment.status)
+        return deployment
+
+    async def approve(self, viewer: Viewer, deployment_id: uuid.UUID) -> Deployment:
+        async with Tx(self.deps, viewer, "deployment.approve") as tx:
+            deployment = await load_in_project(tx.uow, viewer, tx.uow.deployments, "Deployment", deployment_id,
+                                               Permission.DEPLOY_APPROVE)
+            if deployment.status is not DeploymentStatus.AWAITING_APPROVAL:
+                raise InvalidInput(f"deployment is {deployment.status.value}, not AWAITING_APPROVAL",
+                                   field="deploymentId",
+                                   details={"currentStatus": deployment.status.value,
+                                            "requestedStatus": DeploymentStatus.PENDING.value})
+            deployment.approved_by = viewer.user_id
+            set_deployment_status(tx, deployment, DeploymentStatus.PENDING)
+        return deployment
+
+    async def change_status(self, viewer: Viewer, deployment_id: uuid.UUID,
+                            status: DeploymentStatus) -> Deployment:
+        async with Tx(self.deps, viewer, "deployment.status") as tx:
+            deployment = await load(tx.uow.deployments, "Deployment", deployment_id)
+            require_deploy(viewer, deployment.environment)
+            await require_member(tx.uow, viewer, deployment.project_id)
+            if deployment.status is DeploymentStatus.AWAITING_APPROVAL and status is DeploymentStatus.PENDING:
+                raise InvalidInput("use approveDeployment to release a deployment awaiting approval", field="status")
+            set_deployment_status(tx, deployment, status)
+        return deployment
+
+
+def set_deployment_status(tx: Tx, deployment: Deployment, status: DeploymentStatus) -> None:
+    old = deployment.status
+    machines.check_transition(machines.DEPLOYMENT, "deployment", old, status)
+    deployment.status = status
+    now = tx.now()
+    deployment.updated_at = now
+    if status is DeploymentStatus.IN_PROGRESS:
+        deployment.started_at = now
+    if status in (DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED):
+        deployment.completed_at = now
+    tx.audit("deployment.status", "Deployment", deployment.id, {"status": old.value}, {"status": status.value})
+    tx.emit("Deployment", deployment.id, "status_changed", project_id=deployment.project_id,
+            old_status=old, new_status=status)

@@ -1,0 +1,124 @@
+"""Projects and their members."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from domain import status as machines
+from domain import validation as v
+from domain.enums import ProjectStatus
+from domain.errors import Conflict, InvalidInput
+from domain.model import Project, ProjectMember
+from domain.paging import ListQuery, Page
+from domain.permissions import Permission, Viewer
+from domain.services.access import load, load_in_project, scoped
+from domain.services.base import Deps, Tx, snapshot
+
+UNSET = object()
+
+
+class ProjectService:
+    def __init__(self, deps: Deps):
+        self.deps = deps
+
+    async def get(self, viewer: Viewer, project_id: uuid.UUID) -> Project:
+        async with self.deps.uow() as uow:
+            return await load_in_project(uow, viewer, uow.projects, "Project", project_id, Permission.PROJECT_READ)
+
+    async def list(self, viewer: Viewer, query: ListQuery) -> Page[Project]:
+        viewer.require(Permission.PROJECT_READ)
+        async with self.deps.uow() as uow:
+            return await uow.projects.list(scoped(viewer, query))
+
+    async def create(self, viewer: Viewer, *, name: str, description: str | None = None,
+                     tech_stack: list[str] | None = None, start_date: date | None = None,
+                     end_date: date | None = None) -> Project:
+        async with Tx(self.deps, viewer, "project.create") as tx:
+            viewer.require(Permission.PROJECT_WRITE)
+            v.date_range(start_date, end_date)
+            now = tx.now()
+            project = Project(
+                name=v.text(name, "name", max_length=100), created_by=viewer.user_id,
+                description=v.text(description, "description", max_length=10_000, required=False),
+                tech_stack=v.string_list(tech_stack, "techStack"), start_date=start_date, end_date=end_date,
+                created_at=now, updated_at=now,
+            )
+            tx.uow.projects.add(project)
+            tx.uow.members.add(ProjectMember(project_id=project.id, user_id=viewer.user_id, added_at=now))
+            tx.audit("project.create", "Project", project.id, None, project)
+            tx.emit("Project", project.id, "created", project_id=project.id, new_status=project.status)
+        return project
+
+    async def update(self, viewer: Viewer, project_id: uuid.UUID, *, name: str | None = None,
+                     description: object = UNSET, tech_stack: list[str] | None = None,
+                     start_date: object = UNSET, end_date: object = UNSET) -> Project:
+        async with Tx(self.deps, viewer, "project.update") as tx:
+            project = await load_in_project(tx.uow, viewer, tx.uow.projects, "Project", project_id,
+                                            Permission.PROJECT_WRITE)
+            before = snapshot(project)
+            if name is not None:
+                project.name = v.text(name, "name", max_length=100)  # type: ignore[assignment]
+            if description is not UNSET:
+                project.description = v.text(description, "description", max_length=10_000, required=False)  # type: ignore[arg-type]
+            if tech_stack is not None:
+                project.tech_stack = v.string_list(tech_stack, "techStack")
+            if start_date is not UNSET:
+                project.start_date = start_date  # type: ignore[assignment]
+            if end_date is not UNSET:
+                project.end_date = end_date  # type: ignore[assignment]
+            v.date_range(project.start_date, project.end_date)
+            project.updated_at = tx.now()
+            tx.audit("project.update", "Project", project.id, before, project)
+            tx.emit("Project", project.id, "updated", project_id=project.id, new_status=project.status)
+        return project
+
+    async def change_status(self, viewer: Viewer, project_id: uuid.UUID, status: ProjectStatus) -> Project:
+        async with Tx(self.deps, viewer, "project.status") as tx:
+            project = await load_in_project(tx.uow, viewer, tx.uow.projects, "Project", project_id,
+                                            Permission.PROJECT_WRITE)
+            old = project.status
+            machines.check_transition(machines.PROJECT, "project", old, status)
+            project.status = status
+            project.updated_at = tx.now()
+            tx.audit("project.status", "Project", project.id, {"status": old.value}, {"status": status.value})
+            tx.emit("Project", project.id, "status_changed", project_id=project.id, old_status=old, new_status=status)
+        return project
+
+    async def delete(self, viewer: Viewer, project_id: uuid.UUID) -> uuid.UUID:
+        async with Tx(self.deps, viewer, "project.delete") as tx:
+            project = await load_in_project(tx.uow, viewer, tx.uow.projects, "Project", project_id,
+                                            Permission.PROJECT_WRITE)
+            if await tx.uow.deployments.find_one(project_id=project.id) is not None:
+                raise Conflict(f"project {project_id} has deployments; archive it instead")
+            tx.audit("project.delete", "Project", project.id, project, None)
+            await tx.uow.projects.delete(project)
+            tx.emit("Project", project.id, "deleted", project_id=project.id, old_status=project.status)
+        return project_id
+
+    async def members(self, viewer: Viewer, project_id: uuid.UUID) -> list[ProjectMember]:
+        async with self.deps.uow() as uow:
+            await load_in_project(uow, viewer, uow.projects, "Project", project_id, Permission.PROJECT_READ)
+            return await uow.members.find(project_id=project_id)
+
+    async def add_member(self, viewer: Viewer, project_id: uuid.UUID, user_id: uuid.UUID) -> ProjectMember:
+        async with Tx(self.deps, viewer, "project.member.add") as tx:
+            await load_in_project(tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.MEMBER_MANAGE)
+            await load(tx.uow.users, "User", user_id)
+            if await tx.uow.members.find_one(project_id=project_id, user_id=user_id):
+                raise Conflict(f"user {user_id} is already a member of project {project_id}")
+            member = ProjectMember(project_id=project_id, user_id=user_id, added_at=tx.now())
+            tx.uow.members.add(member)
+            tx.audit("project.member.add", "Project", project_id, None, {"userId": str(user_id)})
+            tx.emit("Project", project_id, "member_added", project_id=project_id, data={"userId": user_id})
+        return member
+
+    async def remove_member(self, viewer: Viewer, project_id: uuid.UUID, user_id: uuid.UUID) -> uuid.UUID:
+        async with Tx(self.deps, viewer, "project.member.remove") as tx:
+            await load_in_project(tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.MEMBER_MANAGE)
+            member = await tx.uow.members.find_one(project_id=project_id, user_id=user_id)
+            if member is None:
+                raise InvalidInput(f"user {user_id} is not a member of project {project_id}", field="userId")
+            await tx.uow.members.delete(member)
+            tx.audit("project.member.remove", "Project", project_id, {"userId": str(user_id)}, None)
+            tx.emit("Project", project_id, "member_removed", project_id=project_id, data={"userId": user_id})
+        return user_id

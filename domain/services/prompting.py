@@ -1,0 +1,39 @@
+"""Prompt templates: placeholders `{name}` checked against declared variables, and rendering."""
+from __future__ import annotations
+
+import string
+from typing import Any, Mapping
+
+from domain.errors import InvalidInput
+
+STEPS = ("prd", "decompose", "code", "review")
+
+
+def placeholders(content: str) -> set[str]:
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(content) if name}
+    except ValueError as exc:
+        raise InvalidInput(f"content is not a valid template: {exc}", field="content") from exc
+
+
+def check_template(content: str, variables: list[str]) -> None:
+    used = placeholders(content)
+    undeclared = sorted(used - set(variables))
+    if undeclared:
+        raise InvalidInput(f"content uses undeclared variables: {', '.join(undeclared)}", field="variables")
+    bad = [v for v in used if not v.isidentifier()]
+    if bad:
+        raise InvalidInput(f"placeholders must be plain names, got: {', '.join(sorted(bad))}", field="content")
+
+
+def render(content: str, values: Mapping[str, Any]) -> str:
+    """Fill a template; a variable without a value renders empty rather than failing a job."""
+    return string.Formatter().vformat(content, (), _Defaulting(values))
+
+
+class _Defaulting(dict):
+    def __init__(self, values: Mapping[str, Any]):
+        super().__init__({k: ("" if v is None else v) for k, v in values.items()})
+
+    def __missing__(self, key: str) -> str:
+        return ""

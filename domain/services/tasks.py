@@ -1,0 +1,213 @@
+"""Tasks: typed work items of a requirement, with subtasks, dependencies and assignment."""
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from decimal import Decimal
+
+from domain import status as machines
+from domain import validation as v
+from domain.enums import Priority, TaskStatus, TaskType
+from domain.errors import Conflict, InvalidInput
+from domain.model import Task, TaskDependency
+from domain.paging import ListQuery, Page
+from domain.permissions import Permission, Viewer, require_task_execution
+from domain.ports import UnitOfWork
+from domain.services.access import load, load_in_project, require_member, scoped
+from domain.services.base import Deps, Tx, snapshot
+from domain.services.projects import UNSET
+
+
+async def _dependency_graph(uow: UnitOfWork, project_id: uuid.UUID) -> dict[uuid.UUID, set[uuid.UUID]]:
+    task_ids = [t.id for t in await uow.tasks.find(project_id=project_id)]
+    graph: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+    for dep in await uow.dependencies.find_in("task_id", task_ids):
+        graph[dep.task_id].add(dep.depends_on_id)
+    return graph
+
+
+def _reaches(graph: dict[uuid.UUID, set[uuid.UUID]], start: uuid.UUID, target: uuid.UUID) -> bool:
+    seen, stack = set(), [start]
+    while stack:
+        node = stack.pop()
+        if node == target:
+            return True
+        if node not in seen:
+            seen.add(node)
+            stack.extend(graph.get(node, ()))
+    return False
+
+
+async def add_dependency(tx: Tx, task: Task, depends_on_id: uuid.UUID,
+                         graph: dict[uuid.UUID, set[uuid.UUID]] | None = None) -> None:
+    """Record that `task` waits for `depends_on_id`; refuses self-, cross-project and cyclic edges."""
+    if depends_on_id == task.id:
+        raise InvalidInput("a task cannot depend on itself", field="dependsOnId")
+    other = await load(tx.uow.tasks, "Task", depends_on_id)
+    if other.project_id != task.project_id:
+        raise InvalidInput(f"task {depends_on_id} belongs to another project", field="dependsOnId")
+    graph = graph if graph is not None else await _dependency_graph(tx.uow, task.project_id)
+    if depends_on_id in graph.get(task.id, ()):
+        raise Conflict(f"task {task.id} already depends on {depends_on_id}")
+    if _reaches(graph, depends_on_id, task.id):
+        raise InvalidInput(f"dependency {task.id} -> {depends_on_id} would create a cycle", field="dependsOnId")
+    graph[task.id].add(depends_on_id)
+    tx.uow.dependencies.add(TaskDependency(task_id=task.id, depends_on_id=depends_on_id))
+
+
+async def _check_parent(tx: Tx, task: Task, parent_id: uuid.UUID | None) -> None:
+    if parent_id is None:
+        return
+    parent = await load(tx.uow.tasks, "Task", parent_id)
+    if parent.requirement_id != task.requirement_id:
+        raise InvalidInput(f"parent task {parent_id} belongs to another requirement", field="parentId")
+    node: Task | None = parent
+    while node is not None:
+        if node.id == task.id:
+            raise InvalidInput(f"task {task.id} cannot be its own ancestor", field="parentId")
+        node = await tx.uow.tasks.get(node.parent_id) if node.parent_id else None
+
+
+class TaskService:
+    def __init__(self, deps: Deps):
+        self.deps = deps
+
+    async def get(self, viewer: Viewer, task_id: uuid.UUID) -> Task:
+        async with self.deps.uow() as uow:
+            return await load_in_project(uow, viewer, uow.tasks, "Task", task_id, Permission.REQUIREMENT_READ)
+
+    async def list(self, viewer: Viewer, query: ListQuery) -> Page[Task]:
+        viewer.require(Permission.REQUIREMENT_READ)
+        async with self.deps.uow() as uow:
+            return await uow.tasks.list(scoped(viewer, query))
+
+    async def create(self, viewer: Viewer, *, requirement_id: uuid.UUID, name: str, task_type: TaskType,
+                     description: str | None = None, priority: Priority = Priority.MEDIUM,
+                     assigned_to: uuid.UUID | None = None, estimated_hours: float | Decimal | None = None,
+                     parent_id: uuid.UUID | None = None, dependency_ids: list[uuid.UUID] | None = None) -> Task:
+        async with Tx(self.deps, viewer, "task.create") as tx:
+            req = await load_in_project(tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id,
+                                        Permission.TASK_MANAGE)
+            now = tx.now()
+            task = Task(
+                requirement_id=req.id, project_id=req.project_id, name=v.text(name, "name", max_length=200),  # type: ignore[arg-type]
+                task_type=task_type, description=v.text(description, "description", max_length=20_000, required=False),
+                priority=priority, estimated_hours=v.hours(estimated_hours, "estimatedHours"),
+                created_at=now, updated_at=now,
+            )
+            await _check_parent(tx, task, parent_id)
+            task.parent_id = parent_id
+            if assigned_to is not None:
+                await self._check_assignee(tx, task, assigned_to)
+                task.assigned_to = assigned_to
+            tx.uow.tasks.add(task)
+            await tx.uow.flush()
+            graph = await _dependency_graph(tx.uow, task.project_id)
+            for dep_id in dict.fromkeys(dependency_ids or []):
+                await add_dependency(tx, task, dep_id, graph)
+            tx.audit("task.create", "Task", task.id, None, task)
+            tx.emit("Task", task.id, "created", project_id=task.project_id, new_status=task.status)
+        return task
+
+    @staticmethod
+    async def _check_assignee(tx: Tx, task: Task, user_id: uuid.UUID) -> None:
+        user = await load(tx.uow.users, "User", user_id)
+        if await tx.uow.members.find_one(project_id=task.project_id, user_id=user.id) is None:
+            raise InvalidInput(f"user {user_id} is not a member of project {task.project_id}", field="assignedTo")
+
+    async def update(self, viewer: Viewer, task_id: uuid.UUID, *, name: str | None = None,
+                     description: object = UNSET, priority: Priority | None = None,
+                     task_type: TaskType | None = None, estimated_hours: object = UNSET,
+                     actual_hours: object = UNSET, parent_id: object = UNSET) -> Task:
+        async with Tx(self.deps, viewer, "task.update") as tx:
+            task = await load_in_project(tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE)
+            before = snapshot(task)
+            if name is not None:
+                task.name = v.text(name, "name", max_length=200)  # type: ignore[assignment]
+            if description is not UNSET:
+                task.description = v.text(description, "description", max_length=20_000, required=False)  # type: ignore[arg-type]
+            if priority is not None:
+                task.priority = priority
+            if task_type is not None:
+                task.task_type = task_type
+            if estimated_hours is not UNSET:
+                task.estimated_hours = v.hours(estimated_hours, "estimatedHours")  # type: ignore[arg-type]
+            if actual_hours is not UNSET:
+                task.actual_hours = v.hours(actual_hours, "actualHours")  # type: ignore[arg-type]
+            if parent_id is not UNSET:
+                await _check_parent(tx, task, parent_id)  # type: ignore[arg-type]
+                task.parent_id = parent_id  # type: ignore[assignment]
+            task.updated_at = tx.now()
+            tx.audit("task.update", "Task", task.id, before, task)
+            tx.emit("Task", task.id, "updated", project_id=task.project_id, new_status=task.status)
+        return task
+
+    async def assign(self, viewer: Viewer, task_id: uuid.UUID, user_id: uuid.UUID | None) -> Task:
+        async with Tx(self.deps, viewer, "task.assign") as tx:
+            task = await load_in_project(tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE)
+            before = task.assigned_to
+            if user_id is not None:
+                await self._check_assignee(tx, task, user_id)
+            task.assigned_to = user_id
+            task.updated_at = tx.now()
+            tx.audit("task.assign", "Task", task.id, {"assignedTo": str(before) if before else None},
+                     {"assignedTo": str(user_id) if user_id else None})
+            tx.emit("Task", task.id, "assigned", project_id=task.project_id, new_status=task.status,
+                    data={"assignedTo": user_id})
+        return task
+
+    async def add_dependency(self, viewer: Viewer, task_id: uuid.UUID, depends_on_id: uuid.UUID) -> Task:
+        async with Tx(self.deps, viewer, "task.dependency.add") as tx:
+            task = await load_in_project(tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE)
+            await add_dependency(tx, task, depends_on_id)
+            tx.audit("task.dependency.add", "Task", task.id, None, {"dependsOnId": str(depends_on_id)})
+            tx.emit("Task", task.id, "dependency_added", project_id=task.project_id,
+                    data={"dependsOnId": depends_on_id})
+        return task
+
+    async def remove_dependency(self, viewer: Viewer, task_id: uuid.UUID, depends_on_id: uuid.UUID) -> Task:
+        async with Tx(self.deps, viewer, "task.dependency.remove") as tx:
+            task = await load_in_project(tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE)
+            dep = await tx.uow.dependencies.find_one(task_id=task.id, depends_on_id=depends_on_id)
+            if dep is None:
+                raise InvalidInput(f"task {task_id} does not depend on {depends_on_id}", field="dependsOnId")
+            await tx.uow.dependencies.delete(dep)
+            tx.audit("task.dependency.remove", "Task", task.id, {"dependsOnId": str(depends_on_id)}, None)
+            tx.emit("Task", task.id, "dependency_removed", project_id=task.project_id,
+                    data={"dependsOnId": depends_on_id})
+        return task
+
+    async def change_status(self, viewer: Viewer, task_id: uuid.UUID, status: TaskStatus) -> Task:
+        async with Tx(self.deps, viewer, "task.status") as tx:
+            task = await load(tx.uow.tasks, "Task", task_id)
+            require_task_execution(viewer, task.task_type, task.assigned_to)
+            await require_member(tx.uow, viewer, task.project_id)
+            await set_task_status(tx, task, status)
+        return task
+
+    async def delete(self, viewer: Viewer, task_id: uuid.UUID) -> uuid.UUID:
+        async with Tx(self.deps, viewer, "task.delete") as tx:
+            task = await load_in_project(tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE)
+            tx.audit("task.delete", "Task", task.id, task, None)
+            await tx.uow.tasks.delete(task)
+            tx.emit("Task", task.id, "deleted", project_id=task.project_id, old_status=task.status)
+        return task_id
+
+
+async def set_task_status(tx: Tx, task: Task, status: TaskStatus) -> None:
+    """Move a task along its machine; starting it needs every dependency DONE."""
+    old = task.status
+    machines.check_transition(machines.TASK, "task", old, status)
+    if status is TaskStatus.IN_PROGRESS:
+        deps = await tx.uow.dependencies.find(task_id=task.id)
+        blocking = [t for t in await tx.uow.tasks.get_many([d.depends_on_id for d in deps])
+                    if t.status is not TaskStatus.DONE]
+        if blocking:
+            names = ", ".join(f"{t.name} ({t.status.value})" for t in blocking)
+            raise InvalidInput(f"task cannot start: dependencies not done: {names}", field="status",
+                               details={"blockingTaskIds": [str(t.id) for t in blocking]})
+    task.status = status
+    task.updated_at = tx.now()
+    task.completed_at = tx.now() if status is TaskStatus.DONE else None
+    tx.audit("task.status", "Task", task.id, {"status": old.value}, {"status": status.value})
+    tx.emit("Task", task.id, "status_changed", project_id=task.project_id, old_status=old, new_status=status)

@@ -1,0 +1,1 @@
+"""SQLAlchemy 2.0 async persistence: tables, mapping of domain entities, repositories, unit of work."""

@@ -1,0 +1,33 @@
+"""Classical (imperative) mapping of the domain dataclasses onto the tables; no relationships, loaders batch."""
+from __future__ import annotations
+
+from sqlalchemy.orm import registry
+
+from domain import model
+from persistence import tables
+
+mapper_registry = registry(metadata=tables.metadata)
+
+ENTITY_TABLES = {
+    model.User: tables.users,
+    model.Project: tables.projects,
+    model.ProjectMember: tables.project_members,
+    model.Requirement: tables.requirements,
+    model.PrdDocument: tables.prd_documents,
+    model.Task: tables.tasks,
+    model.TaskDependency: tables.task_dependencies,
+    model.CodeArtifact: tables.code_artifacts,
+    model.TestResult: tables.test_results,
+    model.Deployment: tables.deployments,
+    model.Job: tables.jobs,
+    model.AuditEntry: tables.audit_log,
+    model.AiModelConfig: tables.ai_model_configs,
+    model.PromptTemplate: tables.prompt_templates,
+}
+
+
+def start_mappers() -> None:
+    """Map every entity once per process (idempotent)."""
+    for cls, table in ENTITY_TABLES.items():
+        if not hasattr(cls, "__mapper__"):
+            mapper_registry.map_imperatively(cls, table)

@@ -1,0 +1,68 @@
+"""The SQLAlchemy unit of work: one AsyncSession, every repository, commit/rollback."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain import model
+from persistence.mapping import ENTITY_TABLES
+from persistence.repository import SqlRepository
+
+REPOSITORIES = {
+    "users": model.User,
+    "projects": model.Project,
+    "members": model.ProjectMember,
+    "requirements": model.Requirement,
+    "prds": model.PrdDocument,
+    "tasks": model.Task,
+    "dependencies": model.TaskDependency,
+    "artifacts": model.CodeArtifact,
+    "test_results": model.TestResult,
+    "deployments": model.Deployment,
+    "jobs": model.Job,
+    "audit": model.AuditEntry,
+    "ai_models": model.AiModelConfig,
+    "prompts": model.PromptTemplate,
+}
+
+
+class SqlUnitOfWork:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+        self._sessions = sessions
+        self.session: AsyncSession
+
+    async def __aenter__(self) -> "SqlUnitOfWork":
+        self.session = self._sessions()
+        for name, cls in REPOSITORIES.items():
+            setattr(self, name, SqlRepository(self.session, cls, ENTITY_TABLES[cls]))
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def sum_by(self, repo: str, group_field: str, keys: Sequence[Any],
+                     fields: Sequence[str]) -> dict[Any, dict[str, Any]]:
+        table = ENTITY_TABLES[REPOSITORIES[repo]]
+        group = table.c[group_field]
+        stmt = (select(group, *(func.coalesce(func.sum(table.c[f]), 0) for f in fields))
+                .where(group.in_(list(keys))).group_by(group))
+        return {row[0]: dict(zip(fields, row[1:])) for row in (await self.session.execute(stmt)).all()}
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+        self.sessions = sessions
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.sessions)
