@@ -1,0 +1,1 @@
+"""Authentication: password hashing, JWT issue/verify, revocation, request and WebSocket authentication."""

@@ -1,0 +1,57 @@
+"""JWT access/refresh tokens with the brief's claims, via pyjwt (algorithm pinned, iss/aud/exp verified)."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+
+from domain.errors import Unauthenticated
+from domain.model import User
+from domain.permissions import permissions_of
+
+ALGORITHM = "HS256"
+ACCESS = "access"
+REFRESH = "refresh"
+
+
+@dataclass(frozen=True)
+class TokenConfig:
+    secret: str
+    issuer: str
+    audience: str
+    access_ttl: timedelta
+    refresh_ttl: timedelta
+
+
+class TokenCodec:
+    def __init__(self, config: TokenConfig):
+        self.config = config
+
+    def issue(self, user: User, typ: str, now: datetime, *, family: str | None = None) -> tuple[str, dict[str, Any]]:
+        ttl = self.config.access_ttl if typ == ACCESS else self.config.refresh_ttl
+        claims: dict[str, Any] = {
+            "sub": str(user.id), "username": user.username, "email": user.email, "role": user.role.value,
+            "permissions": sorted(p.value for p in permissions_of(user.role)),
+            "iat": int(now.timestamp()), "exp": int((now + ttl).timestamp()),
+            "iss": self.config.issuer, "aud": self.config.audience, "jti": uuid.uuid4().hex, "typ": typ,
+        }
+        if family:
+            claims["fam"] = family
+        return jwt.encode(claims, self.config.secret, algorithm=ALGORITHM), claims
+
+    def decode(self, token: str, typ: str) -> dict[str, Any]:
+        try:
+            claims = jwt.decode(
+                token, self.config.secret, algorithms=[ALGORITHM], audience=self.config.audience,
+                issuer=self.config.issuer, options={"require": ["sub", "exp", "iat", "iss", "aud", "jti", "typ"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("token expired") from exc
+        except jwt.InvalidTokenError as exc:
+            raise Unauthenticated(f"invalid token: {exc}") from exc
+        if claims.get("typ") != typ:
+            raise Unauthenticated(f"expected a {typ} token, got {claims.get('typ')}")
+        return claims

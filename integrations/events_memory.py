@@ -1,0 +1,75 @@
+"""The embedded-mode event bus: an in-process broadcaster with a bounded queue per subscriber."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from typing import AsyncIterator, Callable, Sequence
+
+from domain.events import DomainEvent, SubscriberOverflow, topics_of
+
+_CLOSED = object()
+
+
+class Subscription:
+    """One subscriber's queue; overflow ends the subscription instead of blocking the publisher."""
+
+    def __init__(self, topics: Sequence[str], max_pending: int,
+                 on_overflow: Callable[[SubscriberOverflow], None] | None = None):
+        self.topics = tuple(topics)
+        self.queue: asyncio.Queue = asyncio.Queue(maxsize=max_pending + 1)
+        self.max_pending = max_pending
+        self.on_overflow = on_overflow
+        self.overflowed = False
+
+    def offer(self, event: DomainEvent) -> None:
+        if self.overflowed:
+            return
+        if self.queue.qsize() >= self.max_pending:
+            self.overflowed = True
+            self.queue.put_nowait(_CLOSED)
+            if self.on_overflow is not None:
+                # The reader may be stuck writing to its client; tell its owner now, not at its next read.
+                self.on_overflow(SubscriberOverflow(self.max_pending))
+            return
+        self.queue.put_nowait(event)
+
+    async def __aiter__(self) -> AsyncIterator[DomainEvent]:
+        while True:
+            item = await self.queue.get()
+            if item is _CLOSED:
+                raise SubscriberOverflow(self.max_pending)
+            yield item
+
+
+class InProcessEventBus:
+    def __init__(self, max_pending: int = 1000):
+        self.max_pending = max_pending
+        self._by_topic: dict[str, set[Subscription]] = defaultdict(set)
+
+    async def publish(self, event: DomainEvent) -> None:
+        delivered: set[int] = set()
+        for topic in topics_of(event):
+            for sub in tuple(self._by_topic.get(topic, ())):
+                if id(sub) not in delivered:
+                    delivered.add(id(sub))
+                    sub.offer(event)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, topics: Sequence[str], on_overflow: Callable[[SubscriberOverflow], None] | None = None
+                        ) -> AsyncIterator[AsyncIterator[DomainEvent]]:
+        sub = Subscription(topics, self.max_pending, on_overflow)
+        for topic in sub.topics:
+            self._by_topic[topic].add(sub)
+        try:
+            yield sub.__aiter__()
+        finally:
+            for topic in sub.topics:
+                subs = self._by_topic.get(topic)
+                if subs is not None:
+                    subs.discard(sub)
+                    if not subs:
+                        del self._by_topic[topic]
+
+    def subscriber_count(self) -> int:
+        return len({id(s) for subs in self._by_topic.values() for s in subs})

@@ -1,0 +1,54 @@
+"""The LLM port without a model: deterministic rule-based PRDs, task plans, code and reviews (embedded default)."""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Callable
+
+from domain.ai import contracts
+from domain.errors import InvalidInput
+from domain.ports import LLMResult
+from integrations.offline.codegen import build_code
+from integrations.offline.decompose import build_tasks
+from integrations.offline.prd import build_prd
+from integrations.offline.review import review_files
+
+MODEL = "offline-v1"
+CHARS_PER_TOKEN = 4
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters per token, the usual rule of thumb for English text and code."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def _review(ctx: dict[str, Any], prompt: str) -> dict[str, Any]:
+    files = [f for f in ctx.get("files") or [] if isinstance(f, dict) and f.get("path")]
+    if not files:
+        raise InvalidInput("the review step needs context['files']: a list of {path, language, content}",
+                           field="files")
+    return review_files(files, ctx.get("focus"))
+
+
+STEPS: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
+    "prd": build_prd, "decompose": build_tasks, "code": build_code, "review": _review,
+}
+
+
+class OfflineLLM:
+    """Reads the step's structured `context` (the prompt is the fallback text) and answers the step's contract.
+
+    Same input, same output: nothing here depends on time, randomness or hash ordering.
+    """
+
+    name = "offline"
+    model = MODEL
+
+    async def complete_json(self, *, step: str, system: str, prompt: str, schema: dict[str, Any],
+                            context: dict[str, Any]) -> LLMResult:
+        if step not in STEPS:
+            raise InvalidInput(f"the offline provider has no {step!r} step; known: {', '.join(STEPS)}",
+                               field="step")
+        data = contracts.validate(step, STEPS[step](dict(context or {}), prompt))
+        return LLMResult(data=data, model=MODEL, input_tokens=estimate_tokens(system + prompt),
+                         output_tokens=estimate_tokens(json.dumps(data, ensure_ascii=False)))

@@ -1,0 +1,1 @@
+"""The offline AI provider's step implementations: rule-based, deterministic, no network."""

@@ -1,0 +1,40 @@
+"""Token revocation in the database (embedded mode): one row per revoked or used key, until it expires."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.ports import Clock
+from persistence.tables import token_revocations as t
+
+
+class SqlTokenStore:
+    def __init__(self, engine: AsyncEngine, clock: Clock):
+        self.engine = engine
+        self.clock = clock
+
+    async def revoke(self, key: str, expires_at: datetime) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(t).where(t.c.key == key))
+            await conn.execute(insert(t).values(key=key, expires_at=expires_at))
+
+    async def is_revoked(self, *keys: str) -> bool:
+        async with self.engine.connect() as conn:
+            found = await conn.execute(select(t.c.key).where(t.c.key.in_(keys), t.c.expires_at > self.clock.now())
+                                       .limit(1))
+            return found.first() is not None
+
+    async def claim_once(self, key: str, expires_at: datetime) -> bool:
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(t).values(key=key, expires_at=expires_at))
+            return True
+        except IntegrityError:
+            return False
+
+    async def purge_expired(self) -> int:
+        async with self.engine.begin() as conn:
+            return (await conn.execute(delete(t).where(t.c.expires_at <= self.clock.now()))).rowcount

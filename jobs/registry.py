@@ -1,0 +1,34 @@
+"""Job kinds and their handlers; a handler gets a JobContext and returns the job's result."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from domain.model import Job
+from domain.services.pipeline_steps import PipelineSteps
+
+
+@dataclass
+class JobContext:
+    job: Job
+    progress: Callable[[int, str], Awaitable[None]]
+
+
+Handler = Callable[[JobContext], Awaitable[dict[str, Any]]]
+
+
+def pipeline_handlers(steps: PipelineSteps) -> dict[str, Handler]:
+    """The AI pipeline's kinds: each asks the model, then writes its results in one transaction."""
+    def step(run: Callable[[Job], Awaitable[Any]], asking: str) -> Handler:
+        async def handle(ctx: JobContext) -> dict[str, Any]:
+            await ctx.progress(10, asking)
+            outcome = await run(ctx.job)
+            return outcome.result
+        return handle
+
+    return {
+        "ai.prd": step(steps.prd, "drafting the PRD"),
+        "ai.decompose": step(steps.decompose, "planning tasks"),
+        "ai.code": step(steps.code, "generating code"),
+        "ai.review": step(steps.review, "reviewing code"),
+    }
