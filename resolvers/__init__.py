@@ -1,0 +1,1 @@
+"""Thin resolvers: GraphQL arguments -> domain call -> domain objects the schema types present."""

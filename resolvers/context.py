@@ -1,0 +1,26 @@
+"""The per-request context every resolver receives: who asks, the services, the loaders."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from domain.permissions import Viewer
+from domain.services.bundle import Services
+from resolvers.loaders import Loaders
+
+
+@dataclass
+class RequestContext:
+    viewer: Viewer
+    services: Services
+    extras: dict[str, Any] = field(default_factory=dict)
+    connection_params: dict[str, Any] | None = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.services, self.viewer)
+
+    def sign_in(self, viewer: Viewer) -> None:
+        """A WebSocket authenticates after the context exists (in connection_init)."""
+        self.viewer = viewer
+        self.loaders = Loaders(self.services, viewer)

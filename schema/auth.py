@@ -1,0 +1,107 @@
+"""Sign-in mutations, the session payload, and the audit log query."""
+import datetime
+from enum import Enum
+from typing import Optional
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from domain import model
+from resolvers import auth, relations
+from resolvers.listing import ConnectionArgs
+from schema import enums as e
+from schema.relay import Connection, Node, node_id
+from schema.types import UserNode
+
+
+@strawberry.type(description="Tokens for `Authorization: Bearer <accessToken>`; refresh before `expiresAt`.")
+class AuthPayload:
+    access_token: str
+    refresh_token: str
+    expires_at: datetime.datetime
+    user: UserNode
+
+
+@strawberry.type(name="AuditEntry")
+class AuditNode(Node):
+    id: strawberry.ID = node_id("AuditEntry")
+    action: str
+    outcome: str
+    entity_type: str
+    entity_id: Optional[str]
+    before: Optional[JSON]
+    after: Optional[JSON]
+    request_id: Optional[str]
+    client_address: Optional[str]
+    at: datetime.datetime
+    is_type_of = classmethod(lambda cls, obj, _info: isinstance(obj, model.AuditEntry))
+
+    @strawberry.field
+    async def actor(self, info: Info) -> Optional[UserNode]:
+        return await relations.one(info.context, "users", self.actor_id)
+
+
+@strawberry.enum
+class AuditOrderField(Enum):
+    AT = "at"
+    ACTION = "action"
+
+
+@strawberry.input
+class AuditOrder:
+    field: AuditOrderField = AuditOrderField.AT
+    direction: e.SortDirection = e.SortDirection.DESC  # type: ignore[attr-defined]
+
+
+@strawberry.input
+class AuditFilter:
+    actor_id: Optional[strawberry.ID] = None
+    action: Optional[str] = None
+    entity_type: Optional[str] = None
+    entity_id: Optional[str] = None
+    outcome: Optional[str] = None
+    since: Optional[datetime.datetime] = None
+    until: Optional[datetime.datetime] = None
+
+
+def _payload(session) -> AuthPayload:  # noqa: ANN001
+    return AuthPayload(access_token=session.access_token, refresh_token=session.refresh_token,
+                       expires_at=session.expires_at, user=session.user)
+
+
+@strawberry.type
+class AuthQuery:
+    @strawberry.field(description="Who did what, when, from where (super admins). Newest first by default.")
+    async def audit_log(self, info: Info, first: Optional[int] = None, after: Optional[str] = None,
+                        last: Optional[int] = None, before: Optional[str] = None,
+                        filter: Optional[AuditFilter] = None,  # noqa: A002
+                        order_by: Optional[AuditOrder] = None) -> Connection[AuditNode]:
+        f = filter or AuditFilter()
+        order = order_by or AuditOrder()
+        return await auth.audit_log(info.context, ConnectionArgs(first, after, last, before, None, order, "at"),
+                                    since=f.since, until=f.until, actor_id=f.actor_id, entity_type=f.entity_type,
+                                    entity_id=f.entity_id, action=f.action, outcome=f.outcome)
+
+
+@strawberry.type
+class AuthMutation:
+    @strawberry.mutation(description="Create an account (role GUEST until an admin grants more) and sign in.")
+    async def register(self, info: Info, username: str, email: str, password: str) -> AuthPayload:
+        return _payload(await auth.register(info.context, username, email, password))
+
+    @strawberry.mutation(description="Sign in with a username or email. Failures never say which part was wrong.")
+    async def login(self, info: Info, username: str, password: str) -> AuthPayload:
+        return _payload(await auth.login(info.context, username, password))
+
+    @strawberry.mutation(description="Trade a refresh token (single use) for a new pair; reuse revokes the sign-in.")
+    async def refresh_token(self, info: Info, refresh_token: str) -> AuthPayload:
+        return _payload(await auth.refresh(info.context, refresh_token))
+
+    @strawberry.mutation(description="Revoke this access token and its sign-in on every replica.")
+    async def logout(self, info: Info, refresh_token: Optional[str] = None) -> bool:
+        return await auth.logout(info.context, refresh_token)
+
+    @strawberry.mutation
+    async def change_password(self, info: Info, current_password: str, new_password: str) -> bool:
+        return await auth.change_password(info.context, current_password, new_password)

@@ -1,0 +1,58 @@
+"""Assembling the Schema with its validation limits and error presentation."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import strawberry
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+
+from strawberry.tools import merge_types
+
+from schema.auth import AuthMutation, AuthQuery
+from schema.errors import ErrorPresenter
+from schema.mutation import Mutation
+from schema.pipeline import PipelineMutation, PipelineQuery
+from schema.pipeline_types import JobNode, PrdNode
+from schema.subscriptions import Subscription
+from schema.query import Query
+from schema.types import ArtifactNode, DeploymentNode, ProjectNode, RequirementNode, TaskNode, TestResultNode, UserNode
+
+
+# Each area contributes its own root classes; they are merged into one Query and one Mutation.
+QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery)
+MUTATIONS: tuple[type, ...] = (Mutation, PipelineMutation, AuthMutation)
+SUBSCRIPTIONS: tuple[type, ...] = (Subscription,)
+
+
+@dataclass(frozen=True)
+class SchemaLimits:
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5_000
+    introspection: bool = True
+
+
+class RdflowSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:  # noqa: ANN001
+        """Logged by ErrorPresenter (unexpected ones only); client errors are not server faults."""
+
+
+def build_schema(limits: SchemaLimits = SchemaLimits()) -> strawberry.Schema:
+    extensions: list = [
+        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        ErrorPresenter,
+    ]
+    if not limits.introspection:
+        extensions.insert(0, lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return RdflowSchema(
+        query=merge_types("Query", QUERIES), mutation=merge_types("Mutation", MUTATIONS),
+        subscription=merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None,
+        extensions=extensions,
+        types=[ProjectNode, RequirementNode, TaskNode, ArtifactNode, TestResultNode, DeploymentNode, UserNode,
+               JobNode, PrdNode],
+        config=StrawberryConfig(auto_camel_case=True),
+    )

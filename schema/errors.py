@@ -1,0 +1,39 @@
+"""Error presentation: domain errors get their code and error id; anything unexpected is masked and logged."""
+from __future__ import annotations
+
+import logging
+import uuid
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from domain.errors import DomainError, InvalidInput
+
+log = logging.getLogger("rdflow.errors")
+
+
+def present(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if isinstance(original, DomainError):
+        extensions = {"code": original.code, "errorId": original.error_id, **original.details}
+        if original.field:
+            extensions["field"] = original.field
+        return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path,
+                            None, extensions)
+    if original is None or error.path is None:
+        # Parse, validation and variable-coercion failures: the client's input, described by graphql-core.
+        bad = InvalidInput(error.message)
+        return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path, None,
+                            {"code": bad.code, "errorId": bad.error_id, **(error.extensions or {})})
+    incident = uuid.uuid4().hex
+    log.error("unexpected error, incident %s, path %s", incident, error.path, exc_info=original)
+    return GraphQLError(f"Internal server error (incident {incident})", error.nodes, error.source,
+                        error.positions, error.path, None,
+                        {"code": "INTERNAL_SERVER_ERROR", "errorId": "ERR_500_001", "incident": incident})
+
+
+class ErrorPresenter(MaskErrors):
+    """Runs after every operation (queries, mutations and subscription events)."""
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [present(e) for e in errors]

@@ -1,0 +1,158 @@
+"""Query and Mutation roots of the AI pipeline and its configuration."""
+from enum import Enum
+from typing import Optional
+
+import strawberry
+from strawberry.types import Info
+
+from domain.services.pipeline import Strategy as DomainStrategy
+from resolvers import pipeline
+from resolvers.ids import decode_id
+from schema import enums as e
+from schema.pipeline_types import AiModelNode, JobNode, PrdNode, PromptNode
+from schema.relay import root_connection
+
+Strategy = strawberry.enum(DomainStrategy, name="DecompositionStrategy")
+
+
+@strawberry.enum
+class AiModelOrderField(Enum):
+    NAME = "name"
+    UPDATED_AT = "updated_at"
+
+
+@strawberry.enum
+class PromptOrderField(Enum):
+    IDENTIFIER = "identifier"
+    UPDATED_AT = "updated_at"
+
+
+@strawberry.input
+class AiModelOrder:
+    field: AiModelOrderField = AiModelOrderField.NAME
+    direction: e.SortDirection = e.SortDirection.ASC  # type: ignore[attr-defined]
+
+
+@strawberry.input
+class PromptOrder:
+    field: PromptOrderField = PromptOrderField.IDENTIFIER
+    direction: e.SortDirection = e.SortDirection.ASC  # type: ignore[attr-defined]
+
+
+@strawberry.input
+class AiModelFilter:
+    provider: Optional[str] = None
+
+
+@strawberry.input
+class PromptFilter:
+    category: Optional[str] = None
+
+
+@strawberry.input
+class CodeSpecifications:
+    include_tests: bool = True
+    include_docs: bool = False
+    coding_standards: Optional[str] = None
+
+
+@strawberry.input
+class CreateAiModelInput:
+    name: str
+    provider: str
+    model: str
+    base_url: Optional[str] = None
+    api_key: Optional[str] = None
+    max_tokens: int = 4096
+    temperature: float = 0.2
+    is_default: bool = False
+
+
+@strawberry.input
+class UpdateAiModelInput:
+    model: Optional[str] = strawberry.UNSET
+    base_url: Optional[str] = strawberry.UNSET
+    api_key: Optional[str] = strawberry.UNSET
+    max_tokens: Optional[int] = strawberry.UNSET
+    temperature: Optional[float] = strawberry.UNSET
+    is_default: Optional[bool] = strawberry.UNSET
+
+
+@strawberry.input
+class SavePromptTemplateInput:
+    identifier: str
+    category: str
+    content: str
+    variables: list[str]
+
+
+@strawberry.type
+class PipelineQuery:
+    @strawberry.field
+    async def prd(self, info: Info, id: strawberry.ID) -> PrdNode:  # noqa: A002
+        return await info.context.services.pipeline.prd(info.context.viewer, decode_id(id, "PrdDocument", "id"))
+
+    @strawberry.field
+    async def job(self, info: Info, id: strawberry.ID) -> JobNode:  # noqa: A002
+        return await info.context.services.jobs.get(info.context.viewer, decode_id(id, "Job", "id"))
+
+    ai_models = root_connection(AiModelNode, pipeline.list_models, AiModelFilter, AiModelOrder,
+                                "AI model configurations (super admins).")
+    prompt_templates = root_connection(PromptNode, pipeline.list_prompts, PromptFilter, PromptOrder,
+                                       "Prompt templates by step category (super admins).")
+
+
+@strawberry.type
+class PipelineMutation:
+    @strawberry.mutation(description="Draft a PRD for the requirement (a job); the requirement moves to ANALYZING.")
+    async def generate_prd(self, info: Info, requirement_id: strawberry.ID) -> JobNode:
+        return await pipeline.generate_prd(info.context, requirement_id)
+
+    @strawberry.mutation(description="Break the requirement into typed tasks (a job); unstarted AI tasks are replaced.")
+    async def decompose_requirement(self, info: Info, requirement_id: strawberry.ID,
+                                    strategy: Strategy = DomainStrategy.ROLE_BASED,  # type: ignore[valid-type]
+                                    target_roles: Optional[list[e.TaskType]] = None) -> JobNode:
+        return await pipeline.decompose(info.context, requirement_id, strategy, target_roles)
+
+    @strawberry.mutation(description="Generate code artifacts for the task (a job); the task moves to IN_REVIEW.")
+    async def generate_code(self, info: Info, task_id: strawberry.ID, language: str,
+                            framework: Optional[str] = None,
+                            specifications: Optional[CodeSpecifications] = None) -> JobNode:
+        return await pipeline.generate_code(info.context, task_id, language, framework, specifications)
+
+    @strawberry.mutation(description="Review an artifact with static checks and the AI (a job).")
+    async def review_code(self, info: Info, artifact_id: strawberry.ID) -> JobNode:
+        return await pipeline.review_code(info.context, artifact_id)
+
+    @strawberry.mutation(description="Cancel a queued or running job; it ends CANCELLED.")
+    async def cancel_job(self, info: Info, id: strawberry.ID) -> JobNode:  # noqa: A002
+        return await info.context.services.jobs.cancel(info.context.viewer, decode_id(id, "Job", "id"))
+
+    @strawberry.mutation
+    async def update_prd_section(self, info: Info, prd_id: strawberry.ID, section_id: str,
+                                 title: Optional[str] = None, content: Optional[str] = None) -> PrdNode:
+        return await pipeline.update_prd_section(info.context, prd_id, section_id, title, content)
+
+    @strawberry.mutation(description="Approve the current PRD; the requirement moves to APPROVED.")
+    async def approve_prd(self, info: Info, prd_id: strawberry.ID) -> PrdNode:
+        return await pipeline.approve_prd(info.context, prd_id)
+
+    @strawberry.mutation
+    async def create_ai_model(self, info: Info, input: CreateAiModelInput) -> AiModelNode:  # noqa: A002
+        return await pipeline.create_model(info.context, input)
+
+    @strawberry.mutation
+    async def update_ai_model(self, info: Info, id: strawberry.ID, input: UpdateAiModelInput) -> AiModelNode:  # noqa: A002
+        return await pipeline.update_model(info.context, id, input)
+
+    @strawberry.mutation
+    async def delete_ai_model(self, info: Info, id: strawberry.ID) -> strawberry.ID:  # noqa: A002
+        return await pipeline.delete_model(info.context, id)
+
+    @strawberry.mutation(description="Create or replace a prompt template; `<step>.default` is used by that step.")
+    async def save_prompt_template(self, info: Info, input: SavePromptTemplateInput) -> PromptNode:  # noqa: A002
+        return await pipeline.save_prompt(info.context, input)
+
+    @strawberry.mutation
+    async def delete_prompt_template(self, info: Info, identifier: str) -> str:
+        return await pipeline.delete_prompt(info.context, identifier)

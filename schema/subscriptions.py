@@ -1,0 +1,55 @@
+"""The Subscription root: jobs, deployments and everything that happens in a project, live."""
+import datetime
+import uuid
+from typing import AsyncGenerator, Optional
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from domain.events import DomainEvent
+from resolvers import relations, subscriptions
+from resolvers.ids import to_global_id
+from schema.pipeline_types import JobNode
+from schema.types import DeploymentNode, UserNode
+
+
+@strawberry.type(description="A change of one entity in a project: created, updated, status_changed, ...")
+class ProjectEvent:
+    entity_type: str
+    action: str
+    old_status: Optional[str]
+    new_status: Optional[str]
+    at: datetime.datetime
+    data: JSON
+
+    @strawberry.field(description="Global id of the changed entity.")
+    def entity_id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id(self.entity_type, self.entity_id))
+
+    @strawberry.field
+    async def actor(self, info: Info) -> Optional[UserNode]:
+        return await relations.one(info.context, "users", uuid.UUID(self.actor_id) if self.actor_id else None)
+
+    is_type_of = classmethod(lambda cls, obj, _info: isinstance(obj, DomainEvent))
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="The job now, then every change until it ends.")
+    async def job_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[JobNode, None]:  # noqa: A002
+        async for job in subscriptions.closing_on_overflow(
+                info.context, subscriptions.job_updates(info.context, id)):
+            yield job
+
+    @strawberry.subscription(description="The deployment now, then every change.")
+    async def deployment_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[DeploymentNode, None]:  # noqa: A002
+        async for deployment in subscriptions.closing_on_overflow(
+                info.context, subscriptions.deployment_updates(info.context, id)):
+            yield deployment
+
+    @strawberry.subscription(description="A snapshot event with the project's status, then every change in it.")
+    async def project_events(self, info: Info, project_id: strawberry.ID) -> AsyncGenerator[ProjectEvent, None]:
+        async for event in subscriptions.closing_on_overflow(
+                info.context, subscriptions.project_events(info.context, project_id)):
+            yield event

@@ -1,0 +1,228 @@
+"""Object types of the pipeline. Resolvers return domain entities; these types present them."""
+import datetime
+from typing import Annotated, Any, Optional
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from domain import model
+from resolvers import delivery, pipeline as pipeline_resolvers, projects as project_resolvers, relations
+from resolvers.ids import to_global_id
+from schema import enums as e
+from schema import inputs as i
+from schema.pipeline_types import AiUsage, JobNode, PrdNode
+from schema.relay import Node, child_connection, node_id, ref_id
+
+LazyProject = Annotated["ProjectNode", strawberry.lazy("schema.types")]
+LazyRequirement = Annotated["RequirementNode", strawberry.lazy("schema.types")]
+LazyTask = Annotated["TaskNode", strawberry.lazy("schema.types")]
+
+
+def _is(cls: type):
+    return classmethod(lambda _cls, obj, _info: isinstance(obj, cls))
+
+
+def _user_field(attribute: str) -> Any:
+    async def resolve(root: strawberry.Parent[Any], info: Info) -> Optional["UserNode"]:
+        return await relations.one(info.context, "users", getattr(root, attribute))
+    return strawberry.field(resolver=resolve)
+
+
+@strawberry.type(name="User")
+class UserNode(Node):
+    id: strawberry.ID = node_id("User")
+    username: str
+    email: str
+    role: e.Role
+    department: Optional[str]
+    status: e.UserStatus
+    created_at: datetime.datetime
+    last_login_at: Optional[datetime.datetime]
+    is_type_of = _is(model.User)
+
+
+@strawberry.type(name="TestResult")
+class TestResultNode(Node):
+    __test__ = False
+    id: strawberry.ID = node_id("TestResult")
+    artifact_id: strawberry.ID = ref_id("CodeArtifact", "artifact_id")
+    test_type: e.TestType
+    status: e.TestRunStatus
+    framework: str
+    total: int
+    passed: int
+    failed: int
+    skipped: int
+    coverage_percent: Optional[float]
+    execution_time_ms: int
+    error_message: Optional[str]
+    report: JSON
+    executed_at: datetime.datetime
+    executed_by: Optional[UserNode] = _user_field("executed_by")
+    is_type_of = _is(model.TestResult)
+
+
+@strawberry.type
+class ReviewFinding:
+    severity: str
+    file: str
+    line: Optional[int]
+    rule: str
+    message: str
+    suggestion: Optional[str]
+
+
+@strawberry.type(name="CodeArtifact")
+class ArtifactNode(Node):
+    id: strawberry.ID = node_id("CodeArtifact")
+    file_path: str
+    file_name: str
+    language: str
+    version: int
+    checksum: str
+    size_bytes: int
+    lines_of_code: int
+    generated_by: str
+    review_status: e.ReviewStatus
+    review_recommendation: Optional[e.ReviewStatus]
+    review_comments: Optional[str]
+    created_at: datetime.datetime
+    created_by: Optional[UserNode] = _user_field("created_by")
+    reviewed_by: Optional[UserNode] = _user_field("reviewed_by")
+    test_results = child_connection(TestResultNode, "test_results", "artifact_id", i.TestResultFilter,
+                                    i.TestResultOrder, default_order="executed_at")
+    is_type_of = _is(model.CodeArtifact)
+
+    @strawberry.field
+    def review_findings(self) -> list[ReviewFinding]:
+        return [ReviewFinding(severity=f.get("severity", "INFO"), file=f.get("file", ""), line=f.get("line"),
+                              rule=f.get("rule", ""), message=f.get("message", ""), suggestion=f.get("suggestion"))
+                for f in self.review_findings]
+
+    @strawberry.field(description="The file's text, fetched from the artifact store.")
+    async def content(self, info: Info) -> str:
+        return await delivery.artifact_content(info.context, self)
+
+    @strawberry.field
+    async def task(self, info: Info) -> LazyTask:
+        return await relations.one(info.context, "tasks", self.task_id)
+
+
+@strawberry.type(name="Task")
+class TaskNode(Node):
+    id: strawberry.ID = node_id("Task")
+    name: str
+    description: Optional[str]
+    task_type: e.TaskType
+    status: e.TaskStatus
+    priority: e.Priority
+    estimated_hours: Optional[float]
+    actual_hours: Optional[float]
+    meta: JSON
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    completed_at: Optional[datetime.datetime]
+    assigned_to: Optional[UserNode] = _user_field("assigned_to")
+    artifacts = child_connection(ArtifactNode, "artifacts", "task_id", i.ArtifactFilter, i.ArtifactOrder)
+    is_type_of = _is(model.Task)
+
+    @strawberry.field
+    async def requirement(self, info: Info) -> LazyRequirement:
+        return await relations.one(info.context, "requirements", self.requirement_id)
+
+    @strawberry.field
+    async def parent(self, info: Info) -> Optional[LazyTask]:
+        return await relations.one(info.context, "tasks", self.parent_id)
+
+    @strawberry.field
+    async def subtasks(self, info: Info) -> list[LazyTask]:
+        return await relations.children(info.context, "tasks", "parent_id", self.id)
+
+    @strawberry.field(description="Tasks that must be DONE before this one can start.")
+    async def dependencies(self, info: Info) -> list[LazyTask]:
+        return await relations.task_dependencies(info.context, self.id)
+
+
+@strawberry.type(name="Requirement")
+class RequirementNode(Node):
+    id: strawberry.ID = node_id("Requirement")
+    title: str
+    content: str
+    priority: e.Priority
+    status: e.RequirementStatus
+    meta: JSON
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    created_by: Optional[UserNode] = _user_field("created_by")
+    assigned_to: Optional[UserNode] = _user_field("assigned_to")
+    tasks = child_connection(TaskNode, "tasks", "requirement_id", i.TaskFilter, i.TaskOrder)
+    is_type_of = _is(model.Requirement)
+
+    @strawberry.field
+    async def project(self, info: Info) -> LazyProject:
+        return await relations.one(info.context, "projects", self.project_id)
+
+    @strawberry.field(description="The current PRD (the latest generated version).")
+    async def prd(self, info: Info) -> Optional[PrdNode]:
+        return await relations.one(info.context, "prds", self.prd_document_id)
+
+    @strawberry.field(description="Every PRD version, oldest first.")
+    async def prd_versions(self, info: Info) -> list[PrdNode]:
+        return sorted(await relations.children(info.context, "prds", "requirement_id", self.id),
+                      key=lambda p: p.version)
+
+
+@strawberry.type(name="Deployment")
+class DeploymentNode(Node):
+    id: strawberry.ID = node_id("Deployment")
+    environment: e.Environment
+    version: str
+    status: e.DeploymentStatus
+    k8s_namespace: Optional[str]
+    k8s_deployment_name: Optional[str]
+    logs: str
+    started_at: Optional[datetime.datetime]
+    completed_at: Optional[datetime.datetime]
+    created_at: datetime.datetime
+    approved_by: Optional[UserNode] = _user_field("approved_by")
+    deployed_by: Optional[UserNode] = _user_field("deployed_by")
+    rollback_to: Optional[strawberry.ID] = ref_id("Deployment", "rollback_to")
+    is_type_of = _is(model.Deployment)
+
+    @strawberry.field(name="artifactIds")
+    def artifact_global_ids(self) -> list[strawberry.ID]:
+        return [strawberry.ID(to_global_id("CodeArtifact", a)) for a in self.artifact_ids]
+
+    @strawberry.field
+    async def project(self, info: Info) -> LazyProject:
+        return await relations.one(info.context, "projects", self.project_id)
+
+
+@strawberry.type(name="Project")
+class ProjectNode(Node):
+    id: strawberry.ID = node_id("Project")
+    name: str
+    description: Optional[str]
+    status: e.ProjectStatus
+    tech_stack: list[str]
+    start_date: Optional[datetime.date]
+    end_date: Optional[datetime.date]
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    created_by: Optional[UserNode] = _user_field("created_by")
+    requirements = child_connection(RequirementNode, "requirements", "project_id", i.RequirementFilter,
+                                         i.RequirementOrder)
+    tasks = child_connection(TaskNode, "tasks", "project_id", i.TaskFilter, i.TaskOrder)
+    deployments = child_connection(DeploymentNode, "deployments", "project_id", i.DeploymentFilter,
+                                   i.DeploymentOrder)
+    jobs = child_connection(JobNode, "jobs", "project_id", i.JobFilter, i.JobOrder)
+    is_type_of = _is(model.Project)
+
+    @strawberry.field
+    async def members(self, info: Info) -> list[UserNode]:
+        return await project_resolvers.members(info.context, self.id)
+
+    @strawberry.field(description="AI tokens and estimated cost summed over the project's jobs.")
+    async def ai_usage(self, info: Info) -> AiUsage:
+        return AiUsage.of(await pipeline_resolvers.ai_usage(info.context, self.id))

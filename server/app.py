@@ -1,0 +1,84 @@
+"""The ASGI application: /graphql, /health and /ready, built from Settings through the container."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+
+from jobs.inprocess import InProcessJobQueue
+from jobs.reconciler import reconcile_forever
+from schema.build import SchemaLimits, build_schema
+from server.body_limit import BodySizeLimit
+from server.container import Container, build_container
+from server.graphql_view import GraphQLView
+from server.settings import Settings
+
+log = logging.getLogger("rdflow")
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> Starlette:
+    settings = settings or Settings()
+    container = container or build_container(settings)
+    schema = build_schema(SchemaLimits(
+        max_depth=settings.max_query_depth, max_aliases=settings.max_aliases, max_tokens=settings.max_tokens,
+        introspection=settings.introspection_enabled,
+    ))
+    graphql = GraphQLView(container, schema, graphql_ide="graphiql" if settings.env != "production" else None,
+                          keep_alive=True, keep_alive_interval=15)
+
+    async def health(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def ready(_: Request) -> JSONResponse:
+        checks: dict[str, Any] = {}
+        try:
+            async with container.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            checks["database"] = f"error: {exc.__class__.__name__}"
+        ping = getattr(container.bus, "ping", None)
+        if ping is not None:
+            try:
+                await ping()
+                checks["broker"] = "ok"
+            except Exception as exc:  # noqa: BLE001
+                checks["broker"] = f"error: {exc.__class__.__name__}"
+        else:
+            checks["broker"] = "in-process"
+        ok = all(v in ("ok", "in-process") for v in checks.values())
+        return JSONResponse({"status": "ready" if ok else "unavailable", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette):
+        reconciler = None
+        if isinstance(container.queue, InProcessJobQueue):
+            # Embedded mode has no worker cron: this process requeues jobs a previous run left RUNNING.
+            reconciler = asyncio.create_task(reconcile_forever(
+                container.services.job_lifecycle, container.queue,
+                timedelta(seconds=settings.job_stale_after_s), settings.job_reconcile_every_s))
+        yield
+        if reconciler is not None:
+            reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reconciler
+        await container.aclose()
+
+    app = Starlette(
+        routes=[Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql),
+                Route("/health", health), Route("/ready", ready)],
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    return app

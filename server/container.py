@@ -1,0 +1,125 @@
+"""The one composition root: builds every adapter from Settings and the Services on top of them."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from auth.passwords import Argon2PasswordHasher
+from auth.secrets import FernetSecretBox, development_key
+from auth.tokens import TokenCodec, TokenConfig
+from domain.ports import ArtifactStore, Clock, EventBus, JobQueue, RateLimiter, TokenStore
+from domain.services.base import Deps
+from domain.services.auth import LoginLimits
+from domain.services.bundle import Services
+from integrations.clock import SystemClock
+from integrations.llm_anthropic import AnthropicPool
+from integrations.llm_factory import AnthropicDefaults, ConfiguredLLMFactory
+from jobs.executor import JobExecutor
+from jobs.plugins import load_handler_modules
+from jobs.registry import pipeline_handlers
+from persistence.engine import create_engine, session_factory
+from persistence.uow import SqlUnitOfWorkFactory
+from server.settings import Settings
+
+log = logging.getLogger("rdflow")
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: AsyncEngine
+    services: Services
+    bus: EventBus
+    store: ArtifactStore
+    queue: JobQueue
+    executor: JobExecutor
+    tokens: TokenCodec
+    closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        for close in reversed(self.closers):
+            await close()
+        await self.engine.dispose()
+
+
+def _event_bus(settings: Settings) -> EventBus:
+    if settings.redis_url:
+        from integrations.events_redis import RedisEventBus
+
+        return RedisEventBus(settings.redis_url, prefix=settings.redis_prefix)
+    from integrations.events_memory import InProcessEventBus
+
+    return InProcessEventBus()
+
+
+def _artifact_store(settings: Settings) -> ArtifactStore:
+    from integrations.artifacts_local import LocalArtifactStore
+
+    return LocalArtifactStore(settings.data_dir / "artifacts")
+
+
+def _job_queue(settings: Settings) -> JobQueue:
+    if settings.redis_url:
+        from jobs.arq_queue import ArqJobQueue, queue_name
+
+        return ArqJobQueue(settings.redis_url, queue_name=queue_name(settings.redis_prefix))
+    from jobs.inprocess import InProcessJobQueue
+
+    return InProcessJobQueue(concurrency=settings.job_concurrency, timeout_s=settings.job_timeout_s)
+
+
+def _sessions(settings: Settings, engine: AsyncEngine, clock: Clock) -> tuple[TokenStore, RateLimiter]:
+    """Revocations and login counters: Redis when configured (shared by replicas), else database and memory."""
+    if settings.redis_url:
+        from integrations.rate_limit import RedisRateLimiter
+        from integrations.tokens_redis import RedisTokenStore
+
+        return (RedisTokenStore(settings.redis_url, clock, settings.redis_prefix),
+                RedisRateLimiter(settings.redis_url, settings.redis_prefix))
+    from integrations.rate_limit import MemoryRateLimiter
+    from integrations.tokens_sql import SqlTokenStore
+
+    return SqlTokenStore(engine, clock), MemoryRateLimiter()
+
+
+def build_container(settings: Settings) -> Container:
+    engine = create_engine(settings.effective_database_url)
+    bus = _event_bus(settings)
+    store = _artifact_store(settings)
+    queue = _job_queue(settings)
+    deps = Deps(uow=SqlUnitOfWorkFactory(session_factory(engine)), bus=bus, clock=SystemClock(), queue=queue,
+                store=store)
+    secrets = FernetSecretBox(settings.fernet_key or development_key(settings.data_dir))
+    pool = AnthropicPool(timeout_s=settings.anthropic_timeout_s, max_retries=settings.anthropic_max_retries,
+                         breaker_fail_max=settings.anthropic_breaker_fail_max,
+                         breaker_reset_s=settings.anthropic_breaker_reset_s)
+    llms = ConfiguredLLMFactory(pool, AnthropicDefaults(
+        api_key=settings.anthropic_api_key, model=settings.anthropic_model, base_url=settings.anthropic_base_url,
+        max_tokens=settings.anthropic_max_tokens))
+    tokens = TokenCodec(TokenConfig(
+        secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+        access_ttl=timedelta(minutes=settings.access_token_minutes),
+        refresh_ttl=timedelta(days=settings.refresh_token_days),
+    ))
+    token_store, limiter = _sessions(settings, engine, deps.clock)
+    services = Services.build(
+        deps, Argon2PasswordHasher(), secrets, llms, tokens, token_store, limiter, tokens.config.refresh_ttl,
+        LoginLimits(per_account=settings.login_max_per_account, per_address=settings.login_max_per_address,
+                    window_s=settings.login_window_s))
+    handlers = pipeline_handlers(services.pipeline_steps)
+    handlers.update(load_handler_modules(settings.job_module_names, known=handlers))
+    executor = JobExecutor(services.job_lifecycle, handlers, heartbeat_s=settings.job_heartbeat_s,
+                           backoff_base_s=settings.job_backoff_base_s)
+    if hasattr(queue, "bind"):
+        queue.bind(executor)  # type: ignore[attr-defined]
+    container = Container(settings=settings, engine=engine, services=services, bus=bus, store=store, queue=queue,
+                          executor=executor, tokens=tokens)
+    container.closers.append(pool.aclose)
+    for adapter in (bus, queue, token_store, limiter):
+        if hasattr(adapter, "aclose"):
+            container.closers.append(adapter.aclose)  # type: ignore[attr-defined]
+    return container

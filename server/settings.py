@@ -1,0 +1,101 @@
+"""Configuration read from the environment once, by the composition root (never at import time)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from cryptography.fernet import Fernet
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_JWT_SECRET = "rdflow-development-secret-not-for-production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RDFLOW_", extra="ignore", populate_by_name=True)
+
+    env: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "info"
+    data_dir: Path = Path("var")
+
+    database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "RDFLOW_DATABASE_URL"))
+    redis_url: str | None = Field(None, validation_alias=AliasChoices("REDIS_URL", "RDFLOW_REDIS_URL"))
+    redis_prefix: str = "rdflow"
+
+    jwt_secret: str = Field(DEFAULT_JWT_SECRET, validation_alias=AliasChoices("JWT_SECRET", "RDFLOW_JWT_SECRET"))
+    jwt_issuer: str = "rdflow"
+    jwt_audience: str = "rdflow-api"
+    access_token_minutes: int = 30
+    refresh_token_days: int = 7
+
+    fernet_key: str | None = None
+
+    anthropic_api_key: str | None = Field(None, validation_alias=AliasChoices("ANTHROPIC_API_KEY",
+                                                                            "RDFLOW_ANTHROPIC_API_KEY"))
+    anthropic_base_url: str | None = Field(None, validation_alias=AliasChoices("ANTHROPIC_BASE_URL",
+                                                                             "RDFLOW_ANTHROPIC_BASE_URL"))
+    anthropic_model: str = Field("claude-sonnet-5-5", validation_alias=AliasChoices("ANTHROPIC_MODEL",
+                                                                                   "RDFLOW_ANTHROPIC_MODEL"))
+    anthropic_max_tokens: int = 4096
+    anthropic_timeout_s: float = 60.0
+    anthropic_max_retries: int = 3
+    anthropic_breaker_fail_max: int = 5
+    anthropic_breaker_reset_s: float = 30.0
+
+    job_concurrency: int = Field(4, ge=1)
+    job_heartbeat_s: float = Field(2.0, gt=0)
+    job_stale_after_s: float = Field(60.0, gt=0)
+    job_timeout_s: float = Field(300.0, gt=0)
+    job_backoff_base_s: float = Field(2.0, gt=0)
+    job_reconcile_every_s: int = Field(30, ge=1, le=60)
+    job_modules: str = ""
+
+    login_max_per_account: int = 5
+    login_max_per_address: int = 30
+    login_window_s: int = 300
+
+    max_body_bytes: int = 1_000_000
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5_000
+    introspection: bool | None = None
+
+    @model_validator(mode="after")
+    def _production_needs_a_secret(self) -> "Settings":
+        if len(self.jwt_secret) < 32:
+            raise ValueError("JWT_SECRET must be at least 32 characters")
+        if self.env == "production" and self.jwt_secret == DEFAULT_JWT_SECRET:
+            raise ValueError("RDFLOW_ENV=production refuses the default JWT secret: set JWT_SECRET")
+        if self.env == "production" and not self.fernet_key:
+            raise ValueError("RDFLOW_ENV=production needs RDFLOW_FERNET_KEY to encrypt stored API keys")
+        if self.fernet_key:
+            try:
+                Fernet(self.fernet_key)
+            except ValueError as exc:
+                raise ValueError("RDFLOW_FERNET_KEY must be 32 url-safe base64-encoded bytes "
+                                 "(make one with: python -c 'from cryptography.fernet import Fernet; "
+                                 "print(Fernet.generate_key().decode())')") from exc
+        return self
+
+    @model_validator(mode="after")
+    def _heartbeats_beat_staleness(self) -> "Settings":
+        if self.job_stale_after_s <= 2 * self.job_heartbeat_s:
+            raise ValueError("RDFLOW_JOB_STALE_AFTER_S must exceed twice RDFLOW_JOB_HEARTBEAT_S, or the reconciler "
+                             "re-queues jobs that are still running")
+        return self
+
+    @property
+    def job_module_names(self) -> list[str]:
+        """Extra job-kind modules from RDFLOW_JOB_MODULES (comma-separated), e.g. test kinds."""
+        return [name.strip() for name in self.job_modules.split(",") if name.strip()]
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'rdflow.db'}"
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.introspection if self.introspection is not None else self.env != "production"
