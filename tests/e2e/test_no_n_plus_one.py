@@ -1,0 +1,82 @@
+"""Nested connections cost the same number of SQL statements whatever the number of rows."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from sqlalchemy import event
+
+from domain.enums import TaskType, TestRunStatus, TestType
+from domain.model import CodeArtifact, Project, ProjectMember, Requirement, Task, TestResult
+from tests.api import Api
+
+NESTED = """{ projects(first: 100) { totalCount edges { cursor node { name createdBy { username }
+  requirements(first: 100) { totalCount nodes { title project { name }
+    tasks(first: 100) { totalCount nodes { name assignedTo { username } dependencies { id }
+      artifacts(first: 100) { totalCount nodes { filePath task { name }
+        testResults(first: 100) { totalCount nodes { passed executedBy { username } } } } } } } } } } } } }"""
+
+
+async def seed(api: Api, tasks_total: int) -> None:
+    admin = api.users["admin"]
+    now = api.container.services.deps.clock.now()
+    per_project = tasks_total // 4 // 5
+    async with api.container.services.deps.uow() as uow:
+        for p in range(4):
+            project = Project(name=f"p{p}", created_by=admin.id, created_at=now, updated_at=now)
+            uow.projects.add(project)
+            uow.members.add(ProjectMember(project_id=project.id, user_id=admin.id, added_at=now))
+            for r in range(per_project):
+                req = Requirement(project_id=project.id, title=f"r{r}", content="c", created_by=admin.id,
+                                  created_at=now, updated_at=now)
+                uow.requirements.add(req)
+                for t in range(5):
+                    task = Task(requirement_id=req.id, project_id=project.id, name=f"t{t}",
+                                task_type=TaskType.BACKEND, assigned_to=admin.id, created_at=now, updated_at=now)
+                    uow.tasks.add(task)
+                    art = CodeArtifact(task_id=task.id, project_id=project.id, file_path="a.py", file_name="a.py",
+                                       language="python", storage_key="k", checksum=hashlib.sha256(b"").hexdigest(),
+                                       created_by=admin.id, created_at=now, updated_at=now)
+                    uow.artifacts.add(art)
+                    uow.test_results.add(TestResult(artifact_id=art.id, project_id=project.id,
+                                                    test_type=TestType.UNIT, status=TestRunStatus.PASSED,
+                                                    total=1, passed=1, executed_by=admin.id, executed_at=now))
+        await uow.commit()
+
+
+async def statements_for_nested_query(api: Api, tasks_total: int) -> tuple[int, int]:
+    await seed(api, tasks_total)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # noqa: ANN001
+        statements.append(statement)
+
+    engine = api.container.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        data = await api.gql(NESTED)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    leaves = sum(t["artifacts"]["nodes"][0]["testResults"]["totalCount"]
+                 for e in data["projects"]["edges"] for r in e["node"]["requirements"]["nodes"]
+                 for t in r["tasks"]["nodes"])
+    return len(statements), leaves
+
+
+@pytest.mark.parametrize("sizes", [(20, 100, 500)])
+async def test_statement_count_is_constant(sizes, tmp_path):
+    from tests.e2e.conftest import make_api
+    from server.settings import Settings
+
+    counts = []
+    for n in sizes:
+        api, container = await make_api(Settings(database_url=f"sqlite:///{tmp_path}/n{n}.db", data_dir=tmp_path))
+        try:
+            statements, leaves = await statements_for_nested_query(api, n)
+        finally:
+            await api.client.aclose()
+            await container.aclose()
+        assert leaves == n
+        counts.append(statements)
+    assert counts[0] == counts[1] == counts[2], counts
+    assert counts[0] <= 20, counts

@@ -1,0 +1,145 @@
+"""Subscriptions over real WebSockets: authentication on both subprotocols, live pipeline events, cleanup."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+import websockets
+
+from domain.enums import Role
+from domain.events import DomainEvent
+from resolvers.ids import from_global_id
+from tests.api import Api
+from tests.e2e.test_crud_api import CREATE_PROJECT, CREATE_REQ
+from tests.live import LegacyWs, LiveServer, TransportWs
+
+PROJECT_EVENTS = """subscription($p: ID!) { projectEvents(projectId: $p) { entityType entityId action oldStatus
+  newStatus actor { username } } }"""
+JOB_UPDATES = "subscription($id: ID!) { jobUpdated(id: $id) { status progress message } }"
+
+
+@pytest.fixture
+async def live(sqlite_api: Api):
+    async with LiveServer(sqlite_api.client._transport.app) as server:  # type: ignore[attr-defined]
+        yield server
+
+
+def bearer(api: Api, name: str = "admin") -> dict:
+    return {"authorization": f"Bearer {api.tokens[name]}"}
+
+
+@pytest.mark.parametrize("client", [TransportWs, LegacyWs])
+async def test_project_events_arrive_live_with_a_snapshot_first(sqlite_api: Api, live: LiveServer, client):
+    pid = (await sqlite_api.gql(CREATE_PROJECT, {"input": {"name": "Live"}}))["createProject"]["id"]
+    async with client(live.ws_url) as ws:
+        assert (await ws.init(bearer(sqlite_api)))["type"] == "connection_ack"
+        await ws.subscribe("1", PROJECT_EVENTS, {"p": pid})
+        snapshot = (await ws.next_payload())["data"]["projectEvents"]
+        assert snapshot["action"] == "snapshot" and snapshot["newStatus"] == "PLANNING"
+        rid = (await sqlite_api.gql(CREATE_REQ, {"input": {"projectId": pid, "title": "t", "content": "c"}}))[
+            "createRequirement"]["id"]
+        created = (await ws.next_payload())["data"]["projectEvents"]
+        assert created == {"entityType": "Requirement", "entityId": rid, "action": "created", "oldStatus": None,
+                           "newStatus": "DRAFT", "actor": {"username": "admin"}}
+        await sqlite_api.gql("mutation($id: ID!) { changeRequirementStatus(id: $id, status: ANALYZING) { id } }",
+                             {"id": rid})
+        moved = (await ws.next_payload())["data"]["projectEvents"]
+        assert (moved["action"], moved["oldStatus"], moved["newStatus"]) == ("status_changed", "DRAFT", "ANALYZING")
+
+
+async def test_job_updates_follow_a_pipeline_job_to_the_end(sqlite_api: Api, live: LiveServer):
+    pid = (await sqlite_api.gql(CREATE_PROJECT, {"input": {"name": "Jobs"}}))["createProject"]["id"]
+    rid = (await sqlite_api.gql(CREATE_REQ, {"input": {"projectId": pid, "title": "Export invoices",
+                                                       "content": "Managers export invoices as CSV."}}))[
+        "createRequirement"]["id"]
+    async with TransportWs(live.ws_url) as ws:
+        await ws.init(bearer(sqlite_api))
+        events_ready = asyncio.Event()
+        job = (await sqlite_api.gql("mutation($r: ID!) { generatePrd(requirementId: $r) { id } }", {"r": rid}))[
+            "generatePrd"]
+        await ws.subscribe("1", JOB_UPDATES, {"id": job["id"]})
+        events_ready.set()
+        statuses = []
+        while True:
+            message = await ws.recv()
+            if message["type"] == "complete":
+                break
+            statuses.append(message["payload"]["data"]["jobUpdated"]["status"])
+        assert statuses[-1] == "SUCCEEDED"
+        assert statuses == sorted(statuses, key=["QUEUED", "RUNNING", "SUCCEEDED"].index)
+
+
+@pytest.mark.parametrize("client", [TransportWs, LegacyWs])
+@pytest.mark.parametrize("payload", [None, {"authorization": "Bearer not-a-token"}, {"token": ""}])
+async def test_unauthenticated_sockets_are_closed_before_any_operation(sqlite_api: Api, live: LiveServer, client,
+                                                                       payload):
+    async with client(live.ws_url) as ws:
+        await ws.ws.send('{"type": "connection_init", "payload": %s}' % ("{}" if payload is None else
+                                                                           __import__("json").dumps(payload)))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+        assert closed.value.rcvd.code in (4401, 4403)
+
+
+@pytest.mark.parametrize("client", [TransportWs, LegacyWs])
+async def test_skipping_connection_init_gets_nothing(sqlite_api: Api, live: LiveServer, client):
+    pid = (await sqlite_api.gql(CREATE_PROJECT, {"input": {"name": "Secret"}}))["createProject"]["id"]
+    async with client(live.ws_url) as ws:
+        await ws.subscribe("1", PROJECT_EVENTS, {"p": pid})
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+        assert closed.value.rcvd.code == 4401
+
+
+async def test_non_members_cannot_subscribe_to_a_project(sqlite_api: Api, live: LiveServer):
+    pid = (await sqlite_api.gql(CREATE_PROJECT, {"input": {"name": "Private"}}))["createProject"]["id"]
+    await sqlite_api.user("outsider", Role.DEVELOPER)
+    async with TransportWs(live.ws_url) as ws:
+        await ws.init(bearer(sqlite_api, "outsider"))
+        await ws.subscribe("1", PROJECT_EVENTS, {"p": pid})
+        message = await ws.recv()
+        assert message["type"] in ("error", "next"), message
+        errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+        assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_subscriber_that_falls_behind_is_closed_with_the_reason(sqlite_api: Api, live: LiveServer):
+    bus = sqlite_api.container.bus
+    bus.max_pending = 2
+    busy = (await sqlite_api.gql(CREATE_PROJECT, {"input": {"name": "Busy"}}))["createProject"]["id"]
+    calm = (await sqlite_api.gql(CREATE_PROJECT, {"input": {"name": "Calm"}}))["createProject"]["id"]
+    async with TransportWs(live.ws_url) as slow, TransportWs(live.ws_url) as other:
+        for ws, pid in ((slow, busy), (other, calm)):
+            await ws.init(bearer(sqlite_api))
+            await ws.subscribe("1", PROJECT_EVENTS, {"p": pid})
+            await ws.next_payload()  # snapshot
+        # A burst with no pause: the busy subscriber's sender cannot run in between, so it falls 3 behind.
+        for i in range(3):
+            await bus.publish(DomainEvent(entity_type="Requirement", entity_id=str(uuid.uuid4()), action="updated",
+                                          at=datetime.now(timezone.utc), project_id=str(from_global_id(busy)[1])))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await slow.recv(timeout=10)
+        assert closed.value.rcvd.code == 4008 and "too slow: 2 events pending" in closed.value.rcvd.reason
+        await sqlite_api.gql(CREATE_REQ, {"input": {"projectId": calm, "title": "t", "content": "c"}})
+        assert (await other.next_payload())["data"]["projectEvents"]["action"] == "created"
+
+
+async def test_disconnecting_cleans_up_subscriptions(sqlite_api: Api, live: LiveServer):
+    pid = (await sqlite_api.gql(CREATE_PROJECT, {"input": {"name": "Tidy"}}))["createProject"]["id"]
+    bus = sqlite_api.container.bus
+    before = len(asyncio.all_tasks())
+    for _ in range(3):
+        async with TransportWs(live.ws_url) as ws:
+            await ws.init(bearer(sqlite_api))
+            await ws.subscribe("1", PROJECT_EVENTS, {"p": pid})
+            await ws.next_payload()
+            assert bus.subscriber_count() == 1
+    for _ in range(100):
+        if bus.subscriber_count() == 0 and len(asyncio.all_tasks()) <= before:
+            break
+        await asyncio.sleep(0.05)
+    assert bus.subscriber_count() == 0
+    assert len(asyncio.all_tasks()) <= before

@@ -1,0 +1,1 @@
+"""Local servers that speak vendors' protocols, for tests that drive real clients."""

@@ -1,0 +1,114 @@
+"""The reconciler on a real (SQLite) database: silent RUNNING jobs are queued again or failed, waiting QUEUED jobs
+are handed back to the queue, and everything else is left alone."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from domain.enums import JobStatus
+from domain.events import DomainEvent
+from domain.model import Job
+from domain.services.base import Deps
+from domain.services.jobs import JobLifecycle
+from integrations.events_memory import InProcessEventBus
+from jobs.executor import JobExecutor
+from jobs.inprocess import InProcessJobQueue
+from jobs.reconciler import reconcile_once
+from persistence.engine import create_engine, session_factory
+from persistence.migrations import upgrade
+from persistence.uow import SqlUnitOfWorkFactory
+from tests.jobkinds import HANDLERS, traced
+
+NOW = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+STALE = timedelta(seconds=60)
+
+
+class SettableClock:
+    def __init__(self, now: datetime):
+        self.now_value = now
+
+    def now(self) -> datetime:
+        return self.now_value
+
+
+@pytest.fixture
+async def deps(tmp_path):
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    upgrade(url)
+    engine = create_engine(url)
+    yield Deps(uow=SqlUnitOfWorkFactory(session_factory(engine)), bus=InProcessEventBus(), clock=SettableClock(NOW))
+    await engine.dispose()
+
+
+async def add(deps: Deps, status: JobStatus, seen_ago: timedelta, *, attempts: int = 1, max_attempts: int = 3,
+              payload: dict | None = None) -> Job:
+    seen = NOW - seen_ago
+    job = Job(kind="test.sleep", subject_type="Test", subject_id=uuid.uuid4(), status=status, attempts=attempts,
+              max_attempts=max_attempts, payload=payload or {}, created_at=seen - timedelta(seconds=5),
+              updated_at=seen, heartbeat_at=seen if status is JobStatus.RUNNING else None)
+    async with deps.uow() as uow:
+        uow.jobs.add(job)
+        await uow.commit()
+    return job
+
+
+async def reload(deps: Deps, job: Job) -> Job:
+    async with deps.uow() as uow:
+        return await uow.jobs.get(job.id)
+
+
+async def test_a_silent_running_job_is_queued_again(deps):
+    job = await add(deps, JobStatus.RUNNING, timedelta(seconds=61), attempts=1)
+    async with deps.bus.subscribe([f"Job:{job.id}"]) as stream:
+        returned = await JobLifecycle(deps).reconcile(STALE)
+        event: DomainEvent = await anext(stream)
+
+    assert [j.id for j in returned] == [job.id]
+    after = await reload(deps, job)
+    assert (after.status, after.attempts, after.finished_at, after.updated_at) == (JobStatus.QUEUED, 1, None, NOW)
+    assert after.message.startswith("worker lost (no heartbeat since 2030-01-01T11:58:59")
+    assert (event.action, event.old_status, event.new_status) == ("reconciled", "RUNNING", "QUEUED")
+
+
+async def test_a_silent_running_job_out_of_attempts_fails_with_the_reason(deps):
+    job = await add(deps, JobStatus.RUNNING, timedelta(minutes=5), attempts=3, max_attempts=3)
+
+    assert await JobLifecycle(deps).reconcile(STALE) == []
+    after = await reload(deps, job)
+    assert (after.status, after.finished_at) == (JobStatus.FAILED, NOW)
+    assert after.error == "worker lost (no heartbeat since 2030-01-01T11:55:00+00:00) after 3 attempts"
+
+
+async def test_live_and_finished_jobs_are_left_alone_and_long_queued_ones_are_returned(deps):
+    beating = await add(deps, JobStatus.RUNNING, timedelta(seconds=59))
+    fresh = await add(deps, JobStatus.QUEUED, timedelta(seconds=10))
+    waiting = await add(deps, JobStatus.QUEUED, timedelta(minutes=10))
+    finished = [await add(deps, status, timedelta(hours=1))
+                for status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)]
+
+    returned = await JobLifecycle(deps).reconcile(STALE)
+
+    assert [j.id for j in returned] == [waiting.id]
+    assert (await reload(deps, waiting)).status is JobStatus.QUEUED
+    for job in (beating, fresh, *finished):
+        after = await reload(deps, job)
+        assert (after.status, after.updated_at, after.message) == (job.status, job.updated_at, job.message)
+
+
+async def test_reconcile_once_hands_the_lost_job_to_a_queue_that_runs_it(deps, tmp_path):
+    log = tmp_path / "trace.log"
+    job = await add(deps, JobStatus.RUNNING, timedelta(minutes=2), attempts=1,
+                    payload={"seconds": 0.01, "steps": 1, "log": str(log)})
+    queue = InProcessJobQueue()
+    deps.queue = queue
+    queue.bind(JobExecutor(JobLifecycle(deps), HANDLERS, heartbeat_s=0.05))
+
+    assert await reconcile_once(JobLifecycle(deps), queue, STALE) == 1
+    await queue.join()
+
+    after = await reload(deps, job)
+    assert (after.status, after.attempts, after.result) == (JobStatus.SUCCEEDED, 2, {"slept": 0.01, "attempt": 2})
+    assert traced(log) == ["started attempt 2", "finished"]
+    assert await reconcile_once(JobLifecycle(deps), queue, STALE) == 0
