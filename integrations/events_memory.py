@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
+from collections import defaultdict, deque
 from typing import AsyncIterator, Callable, Sequence
 
 from domain.events import DomainEvent, SubscriberOverflow, topics_of
@@ -21,10 +21,16 @@ class Subscription:
         self.max_pending = max_pending
         self.on_overflow = on_overflow
         self.overflowed = False
+        # A broker that publishes one event per topic delivers it once per matching topic; keep the first.
+        self._recent: deque[str] | None = deque(maxlen=256) if len(self.topics) > 1 else None
 
     def offer(self, event: DomainEvent) -> None:
         if self.overflowed:
             return
+        if self._recent is not None:
+            if event.id in self._recent:
+                return
+            self._recent.append(event.id)
         if self.queue.qsize() >= self.max_pending:
             self.overflowed = True
             self.queue.put_nowait(_CLOSED)
@@ -48,12 +54,9 @@ class InProcessEventBus:
         self._by_topic: dict[str, set[Subscription]] = defaultdict(set)
 
     async def publish(self, event: DomainEvent) -> None:
-        delivered: set[int] = set()
         for topic in topics_of(event):
             for sub in tuple(self._by_topic.get(topic, ())):
-                if id(sub) not in delivered:
-                    delivered.add(id(sub))
-                    sub.offer(event)
+                sub.offer(event)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, topics: Sequence[str], on_overflow: Callable[[SubscriberOverflow], None] | None = None
@@ -73,3 +76,6 @@ class InProcessEventBus:
 
     def subscriber_count(self) -> int:
         return len({id(s) for subs in self._by_topic.values() for s in subs})
+
+    def topic_count(self) -> int:
+        return len(self._by_topic)

@@ -1,0 +1,170 @@
+"""The production event bus: Redis pub/sub fan-out to every replica, one PubSub connection per process."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import defaultdict
+from typing import Any, AsyncIterator, Callable, Sequence
+
+import orjson
+import redis.asyncio as redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from domain.events import DomainEvent, SubscriberOverflow, topics_of
+from integrations.events_memory import Subscription
+
+log = logging.getLogger("rdflow.events")
+
+_TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class RedisEventBus:
+    """Publishes each event on `<prefix>:events:<topic>`; a reader task dispatches to local subscribers.
+
+    Channels are reference-counted: the first local subscriber of a topic subscribes its channel,
+    the last one to leave unsubscribes it, so an idle replica holds no Redis subscriptions.
+    """
+
+    def __init__(self, redis_url: str, prefix: str = "rdflow", max_pending: int = 1000,
+                 subscribe_timeout_s: float = 5.0, publish_attempts: int = 3):
+        # Named so operators (and tests) can tell this replica's connections apart in CLIENT LIST.
+        self.client_name = f"{prefix}-events-{uuid.uuid4().hex[:8]}"
+        self.redis = redis.Redis.from_url(redis_url, client_name=self.client_name)
+        self.prefix = f"{prefix}:events:"
+        self.max_pending = max_pending
+        self.subscribe_timeout_s = subscribe_timeout_s
+        self.publish_attempts = publish_attempts
+        self._pubsub = self.redis.pubsub()
+        self._by_topic: dict[str, set[Subscription]] = defaultdict(set)
+        self._confirmations: dict[bytes, asyncio.Future] = {}
+        self._lock = asyncio.Lock()  # serialises SUBSCRIBE/UNSUBSCRIBE bookkeeping
+        self._reader: asyncio.Task | None = None
+        self._closed = False
+
+    def _channel(self, topic: str) -> str:
+        return self.prefix + topic
+
+    async def publish(self, event: DomainEvent) -> None:
+        payload = orjson.dumps(event.to_dict())
+        try:
+            async for attempt in AsyncRetrying(retry=retry_if_exception_type(_TRANSIENT),
+                                               stop=stop_after_attempt(self.publish_attempts),
+                                               wait=wait_exponential(multiplier=0.05, max=1), reraise=True):
+                with attempt:
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        for topic in topics_of(event):
+                            pipe.publish(self._channel(topic), payload)
+                        await pipe.execute()
+        except _TRANSIENT:
+            # The change is committed already; failing the request would not undo it.
+            log.exception("event %s (%s %s) not published: Redis unreachable after %d attempts",
+                          event.id, event.entity_type, event.entity_id, self.publish_attempts)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, topics: Sequence[str], on_overflow: Callable[[SubscriberOverflow], None] | None = None
+                        ) -> AsyncIterator[AsyncIterator[DomainEvent]]:
+        sub = Subscription(topics, self.max_pending, on_overflow)
+        await self._attach(sub)
+        try:
+            yield sub.__aiter__()
+        finally:
+            # Shielded so a cancelled subscriber still releases its channels.
+            await asyncio.shield(self._detach(sub))
+
+    async def _attach(self, sub: Subscription) -> None:
+        async with self._lock:
+            new = [t for t in sub.topics if not self._by_topic.get(t)]
+            for topic in sub.topics:
+                self._by_topic[topic].add(sub)
+            if not new:
+                return
+            channels = [self._channel(t).encode() for t in new]
+            loop = asyncio.get_running_loop()
+            waits = [self._confirmations.setdefault(c, loop.create_future()) for c in channels]
+            try:
+                await self._pubsub.subscribe(*channels)
+                self._start_reader()
+                await asyncio.wait_for(asyncio.gather(*waits), self.subscribe_timeout_s)
+            except BaseException:
+                for c in channels:
+                    self._confirmations.pop(c, None)
+                self._remove(sub)
+                raise
+
+    async def _detach(self, sub: Subscription) -> None:
+        async with self._lock:
+            emptied = self._remove(sub)
+            if emptied and not self._closed:
+                with contextlib.suppress(*_TRANSIENT):
+                    await self._pubsub.unsubscribe(*(self._channel(t) for t in emptied))
+
+    def _remove(self, sub: Subscription) -> list[str]:
+        emptied = []
+        for topic in sub.topics:
+            subs = self._by_topic.get(topic)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self._by_topic[topic]
+                    emptied.append(topic)
+        return emptied
+
+    def _start_reader(self) -> None:
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read_forever(), name="rdflow-event-reader")
+
+    async def _read_forever(self) -> None:
+        while not self._closed:
+            try:
+                message = await self._pubsub.get_message(timeout=None)
+            except _TRANSIENT as exc:
+                log.warning("event bus lost Redis (%s); reconnecting", exc.__class__.__name__)
+                await self._reconnect()
+                continue
+            if message is not None:
+                self._handle(message)
+
+    async def _reconnect(self) -> None:
+        # connect() re-subscribes every channel through redis-py's on_connect callback.
+        async for attempt in AsyncRetrying(retry=retry_if_exception_type(_TRANSIENT),
+                                           wait=wait_exponential(multiplier=0.1, max=5)):
+            with attempt:
+                await self._pubsub.connect()
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        kind, channel = message["type"], message["channel"]
+        if kind == "subscribe":
+            waiter = self._confirmations.pop(channel, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+        elif kind == "message":
+            try:
+                event = DomainEvent.from_dict(orjson.loads(message["data"]))
+            except (ValueError, TypeError, KeyError):
+                log.error("dropping an undecodable event on %r", channel)
+                return
+            topic = channel.decode()[len(self.prefix):]
+            for sub in tuple(self._by_topic.get(topic, ())):
+                sub.offer(event)
+
+    async def ping(self) -> None:
+        await self.redis.ping()
+
+    def subscriber_count(self) -> int:
+        return len({id(s) for subs in self._by_topic.values() for s in subs})
+
+    def topic_count(self) -> int:
+        return len(self._by_topic)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, *_TRANSIENT):
+                await self._reader
+        await self._pubsub.aclose()
+        await self.redis.aclose()
