@@ -12,6 +12,7 @@ from strawberry.tools import merge_types
 
 from schema.auth import AuthMutation, AuthQuery
 from schema.errors import ErrorPresenter
+from schema.limits import MaxCostLimiter
 from schema.mutation import Mutation
 from schema.pipeline import PipelineMutation, PipelineQuery
 from schema.pipeline_types import JobNode, PrdNode
@@ -31,6 +32,7 @@ class SchemaLimits:
     max_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5_000
+    max_cost: int = 50_000
     introspection: bool = True
 
 
@@ -44,6 +46,7 @@ def build_schema(limits: SchemaLimits = SchemaLimits()) -> strawberry.Schema:
         lambda: QueryDepthLimiter(max_depth=limits.max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: MaxCostLimiter(max_cost=limits.max_cost),
         ErrorPresenter,
     ]
     if not limits.introspection:

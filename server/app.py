@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     container = container or build_container(settings)
     schema = build_schema(SchemaLimits(
         max_depth=settings.max_query_depth, max_aliases=settings.max_aliases, max_tokens=settings.max_tokens,
+        max_cost=settings.max_cost,
         introspection=settings.introspection_enabled,
     ))
     graphql = GraphQLView(container, schema, graphql_ide="graphiql" if settings.env != "production" else None,

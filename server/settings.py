@@ -33,6 +33,17 @@ class Settings(BaseSettings):
 
     fernet_key: str | None = None
 
+    # Artifact storage: S3 (or any S3-compatible server) when a bucket is set, else files under data_dir.
+    s3_bucket: str | None = Field(None, validation_alias=AliasChoices("S3_BUCKET", "RDFLOW_S3_BUCKET"))
+    s3_endpoint_url: str | None = Field(None, validation_alias=AliasChoices("S3_ENDPOINT_URL",
+                                                                          "RDFLOW_S3_ENDPOINT_URL"))
+    s3_region: str = Field("us-east-1", validation_alias=AliasChoices("S3_REGION", "RDFLOW_S3_REGION"))
+    s3_access_key_id: str | None = Field(None, validation_alias=AliasChoices("S3_ACCESS_KEY_ID",
+                                                                           "RDFLOW_S3_ACCESS_KEY_ID"))
+    s3_secret_access_key: str | None = Field(None, validation_alias=AliasChoices("S3_SECRET_ACCESS_KEY",
+                                                                               "RDFLOW_S3_SECRET_ACCESS_KEY"))
+    s3_prefix: str = Field("artifacts", validation_alias=AliasChoices("S3_PREFIX", "RDFLOW_S3_PREFIX"))
+
     anthropic_api_key: str | None = Field(None, validation_alias=AliasChoices("ANTHROPIC_API_KEY",
                                                                             "RDFLOW_ANTHROPIC_API_KEY"))
     anthropic_base_url: str | None = Field(None, validation_alias=AliasChoices("ANTHROPIC_BASE_URL",
@@ -61,6 +72,7 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5_000
+    max_cost: int = Field(50_000, ge=1)
     introspection: bool | None = None
 
     @model_validator(mode="after")

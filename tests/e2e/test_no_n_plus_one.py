@@ -10,11 +10,12 @@ from domain.enums import TaskType, TestRunStatus, TestType
 from domain.model import CodeArtifact, Project, ProjectMember, Requirement, Task, TestResult
 from tests.api import Api
 
-NESTED = """{ projects(first: 100) { totalCount edges { cursor node { name createdBy { username }
-  requirements(first: 100) { totalCount nodes { title project { name }
-    tasks(first: 100) { totalCount nodes { name assignedTo { username } dependencies { id }
-      artifacts(first: 100) { totalCount nodes { filePath task { name }
-        testResults(first: 100) { totalCount nodes { passed executedBy { username } } } } } } } } } } } } }"""
+# Pages just wide enough for the largest seed (4 projects x 25 requirements x 5 tasks), within the cost limit.
+NESTED = """{ projects(first: 10) { totalCount edges { cursor node { name createdBy { username }
+  requirements(first: 25) { totalCount nodes { title project { name }
+    tasks(first: 5) { totalCount nodes { name assignedTo { username } dependencies { id }
+      artifacts(first: 2) { totalCount nodes { filePath task { name }
+        testResults(first: 2) { totalCount nodes { passed executedBy { username } } } } } } } } } } } } }"""
 
 
 async def seed(api: Api, tasks_total: int) -> None:

@@ -1,0 +1,125 @@
+"""Abuse limits over HTTP: depth, aliases through fragments, tokens, connection cost, body size, introspection."""
+from __future__ import annotations
+
+import secrets
+
+import pytest
+from cryptography.fernet import Fernet
+
+from server.settings import Settings
+from tests.api import Api
+from tests.e2e.conftest import make_api
+
+LIMITS = dict(max_query_depth=6, max_aliases=3, max_tokens=300, max_cost=1_000, max_body_bytes=4_000)
+
+
+@pytest.fixture
+async def limited(tmp_path):
+    api, container = await make_api(Settings(database_url=f"sqlite:///{tmp_path}/rdflow.db", data_dir=tmp_path,
+                                             **LIMITS))
+    yield api
+    await api.client.aclose()
+    await container.aclose()
+
+
+async def project_count(api: Api) -> int:
+    return (await api.gql("{ projects { totalCount } }"))["projects"]["totalCount"]
+
+
+def refused(error: dict, *needles: str) -> None:
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    for needle in needles:
+        assert needle in error["message"], error
+
+
+async def test_depth_at_the_limit_passes_and_beyond_it_is_refused(limited: Api):
+    at_limit = "{ projects(first: 3) { nodes { requirements(first: 3) { nodes { project { createdBy { id } } } } } } }"
+    await limited.gql(at_limit)
+    too_deep = """{ projects(first: 3) { nodes { requirements(first: 3) { nodes {
+      tasks(first: 3) { nodes { project { name } } } } } } } }"""
+    refused(await limited.error(too_deep), "maximum operation depth of 6")
+
+
+async def test_depth_is_counted_through_fragments(limited: Api):
+    query = """{ projects(first: 3) { nodes { ...Deep } } }
+      fragment Deep on Project { requirements(first: 3) { nodes { tasks(first: 3) { nodes { project { name } } } } } }"""
+    refused(await limited.error(query), "maximum operation depth of 6")
+
+
+async def test_aliases_are_counted_through_fragments_and_nothing_runs(limited: Api):
+    await limited.gql("{ a: me { id } b: me { id } c: me { id } }")
+    mutation = """mutation { a: createProject(input: {name: "a"}) { ...P } b: createProject(input: {name: "b"}) { id } }
+      fragment P on Project { x: id y: name }"""
+    refused(await limited.error(mutation), "4 aliases found. Allowed: 3")
+    assert await project_count(limited) == 0
+
+
+async def test_token_count_is_capped(limited: Api):
+    fields = " ".join(["id"] * 400)
+    refused(await limited.error(f"{{ me {{ {fields} }} }}"), "token", "300")
+
+
+async def test_connection_cost_is_priced_with_first_and_nesting(limited: Api):
+    # Cost 10 + 10 * 10 = 110: within the budget of 1,000.
+    await limited.gql("{ projects(first: 10) { nodes { requirements(first: 10) { nodes { id } } } } }")
+    # Without first, a connection is priced at the page cap (100): 100 + 100 * 100.
+    error = await limited.error("{ projects { nodes { requirements { nodes { id } } } } }")
+    refused(error, "query cost 10100 exceeds the limit of 1000")
+    assert (error["extensions"]["cost"], error["extensions"]["maxCost"]) == (10100, 1000)
+
+
+async def test_connection_cost_reads_variables_and_fragments(limited: Api):
+    query = """query Q($n: Int = 5) { ...Root }
+      fragment Root on Query { projects(first: $n) { edges { node { ... on Project { tasks(first: $n) { nodes { id } } } } } } }"""
+    await limited.gql(query)  # 5 + 25
+    await limited.gql(query, {"n": 30})  # 30 + 900
+    refused(await limited.error(query, {"n": 40}), "query cost 1640 exceeds the limit of 1000")
+
+
+async def test_oversize_bodies_get_413_whether_declared_or_streamed(limited: Api):
+    headers = {"authorization": f"Bearer {limited.tokens['admin']}", "content-type": "application/json"}
+    padding = "x" * LIMITS["max_body_bytes"]
+    body = f'{{"query": "mutation {{ createProject(input: {{name: \\"{padding}\\"}}) {{ id }} }}"}}'.encode()
+
+    declared = await limited.client.post("/graphql", content=body, headers=headers)
+
+    async def chunks():
+        for start in range(0, len(body), 1_000):
+            yield body[start:start + 1_000]
+
+    streamed = await limited.client.post("/graphql", content=chunks(), headers=headers)
+    for response in (declared, streamed):
+        assert response.status_code == 413
+        error = response.json()["errors"][0]
+        assert "request body exceeds 4000 bytes" in error["message"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert await project_count(limited) == 0
+
+
+INTROSPECTION = "{ __schema { queryType { name } } }"
+
+
+async def test_introspection_is_off_in_production_and_on_in_development(tmp_path, limited: Api):
+    assert (await limited.gql(INTROSPECTION))["__schema"]["queryType"]["name"] == "Query"
+    production = Settings(env="production", database_url=f"sqlite:///{tmp_path}/prod.db", data_dir=tmp_path,
+                          jwt_secret=secrets.token_urlsafe(48), fernet_key=Fernet.generate_key().decode())
+    api, container = await make_api(production)
+    try:
+        error = await api.error(INTROSPECTION)
+        refused(error, "introspection")
+        assert (await api.gql("{ me { username } }"))["me"]["username"] == "admin"
+        ide = await api.client.get("/graphql", headers={"accept": "text/html"})
+        assert "graphiql" not in ide.text.lower()
+    finally:
+        await api.client.aclose()
+        await container.aclose()
+
+
+async def test_introspection_can_be_turned_off_explicitly(tmp_path):
+    api, container = await make_api(Settings(database_url=f"sqlite:///{tmp_path}/rdflow.db", data_dir=tmp_path,
+                                             introspection=False))
+    try:
+        refused(await api.error("{ __type(name: \"Project\") { name } }"), "introspection")
+    finally:
+        await api.client.aclose()
+        await container.aclose()
