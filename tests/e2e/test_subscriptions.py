@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import datetime, timezone
 
@@ -56,11 +57,9 @@ async def test_job_updates_follow_a_pipeline_job_to_the_end(sqlite_api: Api, liv
         "createRequirement"]["id"]
     async with TransportWs(live.ws_url) as ws:
         await ws.init(bearer(sqlite_api))
-        events_ready = asyncio.Event()
         job = (await sqlite_api.gql("mutation($r: ID!) { generatePrd(requirementId: $r) { id } }", {"r": rid}))[
             "generatePrd"]
         await ws.subscribe("1", JOB_UPDATES, {"id": job["id"]})
-        events_ready.set()
         statuses = []
         while True:
             message = await ws.recv()
@@ -76,8 +75,7 @@ async def test_job_updates_follow_a_pipeline_job_to_the_end(sqlite_api: Api, liv
 async def test_unauthenticated_sockets_are_closed_before_any_operation(sqlite_api: Api, live: LiveServer, client,
                                                                        payload):
     async with client(live.ws_url) as ws:
-        await ws.ws.send('{"type": "connection_init", "payload": %s}' % ("{}" if payload is None else
-                                                                           __import__("json").dumps(payload)))
+        await ws.ws.send(json.dumps({"type": "connection_init", "payload": payload or {}}))
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await ws.recv()
         assert closed.value.rcvd.code in (4401, 4403)
