@@ -12,13 +12,16 @@ from server.settings import Settings
 from tests.api import Api
 
 
-async def make_api(settings: Settings) -> tuple[Api, object]:
-    upgrade(settings.effective_database_url)
+async def make_api(settings: Settings, *, first: bool = True) -> tuple[Api, object]:
+    """An API over `settings`; `first=False` for another replica of a database already set up."""
+    if first:
+        upgrade(settings.effective_database_url)
     container = build_container(settings)
     app = create_app(settings, container)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rdflow.test")
     api = Api(client=client, container=container)
-    await api.user("admin", Role.SUPER_ADMIN)
+    if first:
+        await api.user("admin", Role.SUPER_ADMIN)
     return api, container
 
 

@@ -132,3 +132,19 @@ async def test_audit_log_records_changes_logins_and_refusals(api: Api):
     assert logins == 0  # sign_up registers; it does not log in
     error = await api.error("{ auditLog { totalCount } }", as_="guest")
     assert error["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_audit_log_pages_with_cursors(sqlite_api: Api):
+    for i in range(5):
+        await sqlite_api.gql('mutation($n: String!) { createProject(input: {name: $n}) { id } }', {"n": f"p{i}"})
+    q = """query($after: String) { auditLog(first: 2, after: $after, filter: {action: "project.create"}) {
+        totalCount pageInfo { hasNextPage endCursor } nodes { after } } }"""
+    names, after = [], None
+    while True:
+        page = (await sqlite_api.gql(q, {"after": after}))["auditLog"]
+        assert page["totalCount"] == 5 and len(page["nodes"]) <= 2
+        names += [n["after"]["name"] for n in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert sorted(names) == [f"p{i}" for i in range(5)]

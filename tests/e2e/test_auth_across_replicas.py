@@ -1,0 +1,62 @@
+"""Two API replicas sharing PostgreSQL and Redis: a logout and a login throttle on one hold on the other."""
+from __future__ import annotations
+
+import jwt
+import pytest
+import redis.asyncio as redis
+
+from server.settings import Settings
+from tests.api import Api
+from tests.e2e.conftest import make_api
+from tests.e2e.test_auth import LOGIN, PASSWORD, me, sign_up
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+@pytest.fixture
+async def replicas(fresh_postgres_url, redis_url, redis_prefix, tmp_path):
+    made = []
+    for name in ("a", "b"):
+        settings = Settings(database_url=fresh_postgres_url, redis_url=redis_url, redis_prefix=redis_prefix,
+                            data_dir=tmp_path / name, login_max_per_account=3, login_max_per_address=6)
+        made.append(await make_api(settings, first=not made))
+    yield [api for api, _ in made]
+    for api, container in made:
+        await api.client.aclose()
+        await container.aclose()
+
+
+async def test_a_token_revoked_on_one_replica_is_refused_on_the_other(replicas: list[Api], redis_url, redis_prefix):
+    a, b = replicas
+    session = await sign_up(a)
+    assert (await me(b, session["accessToken"]))["data"]["me"]["username"] == "maria"
+    logout = await a.client.post("/graphql", json={"query": "mutation { logout }"},
+                                 headers={"authorization": f"Bearer {session['accessToken']}"})
+    assert logout.json() == {"data": {"logout": True}}
+    refused = await me(b, session["accessToken"])
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    jti = jwt.decode(session["accessToken"], options={"verify_signature": False})["jti"]
+    client = redis.from_url(redis_url)
+    try:  # the revocation lives in Redis until the token would have expired anyway
+        assert 0 < await client.ttl(f"{redis_prefix}:token:blacklist:{jti}") <= 30 * 60
+    finally:
+        await client.aclose()
+
+
+async def test_login_attempts_are_counted_across_replicas(replicas: list[Api]):
+    a, b = replicas
+    await sign_up(a)
+    for api in (a, b, a):
+        await api.error(LOGIN, {"u": "maria", "p": "wrong password!"}, as_=None)
+    throttled = await b.error(LOGIN, {"u": "maria", "p": PASSWORD}, as_=None)
+    assert throttled["extensions"]["code"] == "TOO_MANY_REQUESTS", throttled
+
+
+async def test_login_attempts_are_counted_per_client_address(replicas: list[Api]):
+    a, b = replicas
+    for i in range(6):  # different accounts, one address: the per-account limit never trips
+        await (a if i % 2 else b).error(LOGIN, {"u": f"nobody{i}", "p": "wrong password!"}, as_=None)
+    await sign_up(a, "fresh")
+    throttled = await a.error(LOGIN, {"u": "fresh", "p": PASSWORD}, as_=None)
+    assert throttled["extensions"]["code"] == "TOO_MANY_REQUESTS", throttled
+    assert throttled["extensions"]["retryAfterSeconds"] > 0
