@@ -16,7 +16,7 @@ def key_for(content: bytes) -> str:
 
 def check_key(key: str) -> str:
     """The key's digest; refuses anything not of the key's exact form (guards path traversal)."""
-    match = KEY.match(key)
+    match = KEY.fullmatch(key)
     if match is None or match.group(2)[:2] != match.group(1):
         raise InvalidInput(f"artifact key {key!r} is not of the form sha256/<xx>/<64 hex digits>", field="key")
     return match.group(2)

@@ -57,6 +57,12 @@ def _event_bus(settings: Settings) -> EventBus:
 
 
 def _artifact_store(settings: Settings) -> ArtifactStore:
+    if settings.s3_bucket:
+        from integrations.artifacts_s3 import S3ArtifactStore
+
+        return S3ArtifactStore(settings.s3_bucket, settings.s3_prefix, endpoint_url=settings.s3_endpoint_url,
+                               region=settings.s3_region, access_key_id=settings.s3_access_key_id,
+                               secret_access_key=settings.s3_secret_access_key)
     from integrations.artifacts_local import LocalArtifactStore
 
     return LocalArtifactStore(settings.data_dir / "artifacts")
@@ -119,7 +125,7 @@ def build_container(settings: Settings) -> Container:
     container = Container(settings=settings, engine=engine, services=services, bus=bus, store=store, queue=queue,
                           executor=executor, tokens=tokens)
     container.closers.append(pool.aclose)
-    for adapter in (bus, queue, token_store, limiter):
+    for adapter in (bus, store, queue, token_store, limiter):
         if hasattr(adapter, "aclose"):
             container.closers.append(adapter.aclose)  # type: ignore[attr-defined]
     return container
