@@ -1,4 +1,6 @@
-"""The brief's permission matrix and the viewer it is checked against."""
+"""The brief's permission matrix and the viewer it is checked against.
+
+A refusal names the weakest permission that would have allowed the action, so the error says what to ask for."""
 from __future__ import annotations
 
 import uuid
@@ -18,6 +20,7 @@ class Permission(str, Enum):
     REQUIREMENT_READ = "requirement:read"
     REQUIREMENT_WRITE = "requirement:write"
     TASK_MANAGE = "task:manage"
+    TASK_ASSIGN = "task:assign"
     TASK_EXECUTE_ANY = "task:execute:any"
     TASK_EXECUTE_ASSIGNED = "task:execute:assigned"
     TASK_EXECUTE_TESTING = "task:execute:testing"
@@ -39,7 +42,8 @@ MATRIX: dict[Role, frozenset[Permission]] = {
     Role.SUPER_ADMIN: frozenset(Permission),
     Role.PROJECT_ADMIN: frozenset(
         _READ
-        | {P.PROJECT_WRITE, P.MEMBER_MANAGE, P.REQUIREMENT_WRITE, P.TASK_MANAGE, P.TASK_EXECUTE_ANY, P.CODE_ANY,
+        | {P.PROJECT_WRITE, P.MEMBER_MANAGE, P.REQUIREMENT_WRITE, P.TASK_MANAGE, P.TASK_ASSIGN, P.TASK_EXECUTE_ANY,
+           P.CODE_ANY,
            P.TEST_RUN_ANY, P.DEPLOY_ANY, P.DEPLOY_APPROVE}
     ),
     Role.DEVELOPER: frozenset(
@@ -105,8 +109,23 @@ def require_task_execution(viewer: Viewer, task_type: TaskType, assigned_to: uui
         return
     if viewer.has(P.TASK_EXECUTE_TESTING) and task_type is TaskType.TESTING:
         return
-    missing = P.TASK_EXECUTE_ASSIGNED if viewer.has(P.TASK_EXECUTE_ASSIGNED) else P.TASK_EXECUTE_ANY
+    if task_type is TaskType.TESTING:
+        missing = P.TASK_EXECUTE_TESTING
+    else:
+        missing = P.TASK_EXECUTE_ASSIGNED if assigned_to == viewer.user_id else P.TASK_EXECUTE_ANY
     raise Forbidden(missing.value, f"role {viewer.role.value} may not execute this task ({missing.value})")  # type: ignore[union-attr]
+
+
+def require_assignment(viewer: Viewer, current: uuid.UUID | None, new: uuid.UUID | None) -> None:
+    """Admins assign anyone; others may only take an unassigned task for themselves or give back their own,
+    so "tasks assigned to them" cannot be widened by reassigning."""
+    viewer.require(P.TASK_MANAGE)
+    if viewer.has(P.TASK_ASSIGN) or current == new:
+        return
+    if (current is None and new == viewer.user_id) or (current == viewer.user_id and new is None):
+        return
+    raise Forbidden(P.TASK_ASSIGN.value, f"role {viewer.role.value} may only take unassigned tasks for themselves "  # type: ignore[union-attr]
+                                         f"or give back their own ({P.TASK_ASSIGN.value})")
 
 
 def require_code_access(viewer: Viewer, owner_id: uuid.UUID | None) -> None:
@@ -116,7 +135,7 @@ def require_code_access(viewer: Viewer, owner_id: uuid.UUID | None) -> None:
         return
     if viewer.has(P.CODE_OWN) and (owner_id is None or owner_id == viewer.user_id):
         return
-    missing = P.CODE_OWN if viewer.has(P.CODE_OWN) else P.CODE_ANY
+    missing = P.CODE_OWN if owner_id is None or owner_id == viewer.user_id else P.CODE_ANY
     raise Forbidden(missing.value, f"role {viewer.role.value} may not submit or review this code ({missing.value})")  # type: ignore[union-attr]
 
 
@@ -124,7 +143,7 @@ def require_test_run(viewer: Viewer, test_type: TestType) -> None:
     viewer.require_login()
     if viewer.has(P.TEST_RUN_ANY) or (viewer.has(P.TEST_RUN_UNIT) and test_type is TestType.UNIT):
         return
-    missing = P.TEST_RUN_ANY if viewer.has(P.TEST_RUN_UNIT) else P.TEST_RUN_UNIT
+    missing = P.TEST_RUN_UNIT if test_type is TestType.UNIT else P.TEST_RUN_ANY
     raise Forbidden(missing.value, f"role {viewer.role.value} may not run {test_type.value} tests ({missing.value})")  # type: ignore[union-attr]
 
 
@@ -132,5 +151,5 @@ def require_deploy(viewer: Viewer, environment: Environment) -> None:
     viewer.require_login()
     if viewer.has(P.DEPLOY_ANY) or (viewer.has(P.DEPLOY_DEV) and environment is Environment.DEV):
         return
-    missing = P.DEPLOY_ANY if viewer.has(P.DEPLOY_DEV) else P.DEPLOY_DEV
+    missing = P.DEPLOY_DEV if environment is Environment.DEV else P.DEPLOY_ANY
     raise Forbidden(missing.value, f"role {viewer.role.value} may not deploy to {environment.value} ({missing.value})")  # type: ignore[union-attr]

@@ -11,7 +11,7 @@ from domain.enums import ReviewStatus
 from domain.errors import InvalidInput, ServiceUnavailable
 from domain.model import CodeArtifact
 from domain.paging import ListQuery, Page
-from domain.permissions import Permission, Viewer, require_code_access
+from domain.permissions import Permission, Viewer, require_code_access, require_task_execution
 from domain.ports import ArtifactStore
 from domain.services.access import load, load_in_project, require_member, scoped
 from domain.services.base import Deps, Tx
@@ -85,6 +85,7 @@ class ArtifactService:
             require_code_access(viewer, None)
             task = await load(tx.uow.tasks, "Task", task_id)
             await require_member(tx.uow, viewer, task.project_id)
+            require_task_execution(viewer, task.task_type, task.assigned_to)
             return await store_artifact(tx, self.store, task_id=task.id, project_id=task.project_id,
                                         file_path=file_path, content=content, language=language,
                                         generated_by="human")

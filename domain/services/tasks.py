@@ -11,7 +11,7 @@ from domain.enums import Priority, TaskStatus, TaskType
 from domain.errors import Conflict, InvalidInput
 from domain.model import Task, TaskDependency
 from domain.paging import ListQuery, Page
-from domain.permissions import Permission, Viewer, require_task_execution
+from domain.permissions import Permission, Viewer, require_assignment, require_task_execution
 from domain.ports import UnitOfWork
 from domain.services.access import load, load_in_project, require_member, scoped
 from domain.services.base import Deps, Tx, snapshot
@@ -98,6 +98,7 @@ class TaskService:
             await _check_parent(tx, task, parent_id)
             task.parent_id = parent_id
             if assigned_to is not None:
+                require_assignment(viewer, None, assigned_to)
                 await self._check_assignee(tx, task, assigned_to)
                 task.assigned_to = assigned_to
             tx.uow.tasks.add(task)
@@ -146,6 +147,7 @@ class TaskService:
         async with Tx(self.deps, viewer, "task.assign") as tx:
             task = await load_in_project(tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE)
             before = task.assigned_to
+            require_assignment(viewer, before, user_id)
             if user_id is not None:
                 await self._check_assignee(tx, task, user_id)
             task.assigned_to = user_id
