@@ -1,4 +1,7 @@
-"""Benchmark: event-delivery latency p50/p95/p99 to N concurrent subscribers in one process, per bus: `.venv/bin/python -m bench.event_latency [--bus memory|redis|both] [--subscribers 1000] [--events 200]`."""
+"""Benchmark: event-delivery latency p50/p95/p99 to N concurrent subscribers in one process, per event bus.
+
+    .venv/bin/python -m bench.event_latency [--bus memory|redis|both] [--subscribers 1000] [--events 200]
+"""
 from __future__ import annotations
 
 import argparse
