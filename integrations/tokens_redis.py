@@ -24,7 +24,10 @@ class RedisTokenStore:
         return max(1, int((expires_at - self.clock.now()).total_seconds()))
 
     async def revoke(self, key: str, expires_at: datetime) -> None:
-        await self.redis.set(self._key(key), 1, ex=self._ttl(expires_at))
+        """A second revocation can only lengthen the first (EXPIRE GT), as in the SQL store."""
+        name, ttl = self._key(key), self._ttl(expires_at)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            await pipe.set(name, 1, ex=ttl, nx=True).expire(name, ttl, gt=True).execute()
 
     async def is_revoked(self, *keys: str) -> bool:
         return bool(await self.redis.exists(*(self._key(k) for k in keys)))

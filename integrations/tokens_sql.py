@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,9 +19,14 @@ class SqlTokenStore:
         self.clock = clock
 
     async def revoke(self, key: str, expires_at: datetime) -> None:
+        """Idempotent under concurrency (one upsert); a second revocation can only lengthen the first."""
+        dialect_insert = postgresql_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        statement = dialect_insert(t).values(key=key, expires_at=expires_at)
+        statement = statement.on_conflict_do_update(
+            index_elements=[t.c.key], set_={"expires_at": statement.excluded.expires_at},
+            where=t.c.expires_at < statement.excluded.expires_at)
         async with self.engine.begin() as conn:
-            await conn.execute(delete(t).where(t.c.key == key))
-            await conn.execute(insert(t).values(key=key, expires_at=expires_at))
+            await conn.execute(statement)
 
     async def is_revoked(self, *keys: str) -> bool:
         async with self.engine.connect() as conn:

@@ -14,6 +14,7 @@ async def node(ctx: RequestContext, global_id: str) -> Any:
         "Project": s.projects.get, "Requirement": s.requirements.get, "Task": s.tasks.get,
         "CodeArtifact": s.artifacts.get, "TestResult": s.test_results.get, "Deployment": s.deployments.get,
         "User": s.users.get, "Job": s.jobs.get, "PrdDocument": s.pipeline.prd,
+        "AiModelConfig": s.ai_config.get_model, "PromptTemplate": s.ai_config.get_prompt, "AuditEntry": s.audit.get,
     }
     getter = getters.get(type_name)
     if getter is None:

@@ -36,6 +36,11 @@ class AiConfigService:
         async with self.deps.uow() as uow:
             return await uow.ai_models.list(query)
 
+    async def get_model(self, viewer: Viewer, config_id: uuid.UUID) -> AiModelConfig:
+        viewer.require(Permission.SYSTEM_CONFIG)
+        async with self.deps.uow() as uow:
+            return await load(uow.ai_models, "AiModelConfig", config_id)
+
     async def create_model(self, viewer: Viewer, *, name: str, provider: str, model: str,
                            base_url: str | None = None, api_key: str | None = None, max_tokens: int = 4096,
                            temperature: float = 0.2, is_default: bool = False) -> AiModelConfig:
@@ -100,6 +105,11 @@ class AiConfigService:
         viewer.require(Permission.SYSTEM_CONFIG)
         async with self.deps.uow() as uow:
             return await uow.prompts.list(query)
+
+    async def get_prompt(self, viewer: Viewer, template_id: uuid.UUID) -> PromptTemplate:
+        viewer.require(Permission.SYSTEM_CONFIG)
+        async with self.deps.uow() as uow:
+            return await load(uow.prompts, "PromptTemplate", template_id)
 
     async def save_prompt(self, viewer: Viewer, *, identifier: str, category: str, content: str,
                           variables: list[str]) -> PromptTemplate:

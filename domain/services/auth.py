@@ -96,7 +96,8 @@ class AuthService:
         if await self.store.is_revoked(f"family:{family}", f"jti:{jti}"):
             raise Unauthenticated("this session was revoked; sign in again")
         if not await self.store.claim_once(f"refresh:{jti}", expires):
-            await self.store.revoke(f"family:{family}", expires)
+            # Tokens rotated from this one outlive it: the sign-in stays revoked for a whole refresh lifetime.
+            await self.store.revoke(f"family:{family}", self.deps.clock.now() + self.refresh_ttl)
             async with Tx(self.deps, viewer, "auth.refresh") as tx:
                 tx.uow.audit.add(tx._entry("auth.refresh.reuse", "User", claims["sub"], None,
                                            {"family": family}, outcome="DENIED"))
@@ -118,7 +119,7 @@ class AuthService:
             if refresh_token:
                 claims = self.tokens.decode(refresh_token, REFRESH)
                 if claims.get("fam"):
-                    await self.store.revoke(f"family:{claims['fam']}", _expiry(claims))
+                    await self.store.revoke(f"family:{claims['fam']}", self.deps.clock.now() + self.refresh_ttl)
             tx.audit("auth.logout", "User", viewer.user_id, None, {"jti": viewer.token_jti})
         return True
 

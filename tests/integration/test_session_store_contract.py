@@ -1,0 +1,197 @@
+"""One contract for the session adapters: TokenStore (SQL on SQLite and PostgreSQL, Redis) and RateLimiter
+(memory, Redis): revocation and its expiry, single-use claims under concurrency, fixed-window counting."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from integrations.rate_limit import MemoryRateLimiter, RedisRateLimiter
+from integrations.tokens_redis import RedisTokenStore
+from integrations.tokens_sql import SqlTokenStore
+from persistence.engine import create_engine
+from persistence.migrations import upgrade
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.at = datetime.now(timezone.utc)
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+@dataclass
+class StoreUnderTest:
+    store: Any
+    clock: ManualClock
+    real_time: bool  # Redis expires keys by its own clock: time must really pass
+
+    async def elapse(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        if self.real_time:
+            await asyncio.sleep(seconds)
+
+
+_migrated: set[str] = set()
+
+
+def migrated(url: str) -> str:
+    if url not in _migrated:
+        upgrade(url)
+        _migrated.add(url)
+    return url
+
+
+@pytest.fixture(params=["sql-sqlite", pytest.param("sql-postgres", marks=pytest.mark.postgres),
+                        pytest.param("redis", marks=pytest.mark.redis)])
+async def tokens(request, tmp_path):
+    clock = ManualClock()
+    if request.param == "redis":
+        store = RedisTokenStore(request.getfixturevalue("redis_url"), clock,
+                                prefix=request.getfixturevalue("redis_prefix"))
+        yield StoreUnderTest(store, clock, real_time=True)
+        await store.aclose()
+        return
+    url = f"sqlite:///{tmp_path}/tokens.db" if request.param == "sql-sqlite" else \
+        request.getfixturevalue("postgres_url")
+    engine = create_engine(migrated(url))
+    yield StoreUnderTest(SqlTokenStore(engine, clock), clock, real_time=False)
+    await engine.dispose()
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def limiter(request):
+    if request.param == "memory":
+        yield MemoryRateLimiter()
+        return
+    made = RedisRateLimiter(request.getfixturevalue("redis_url"), prefix=request.getfixturevalue("redis_prefix"))
+    yield made
+    await made.aclose()
+
+
+def key(kind: str = "jti") -> str:
+    return f"{kind}:{uuid.uuid4().hex}"
+
+
+# --- TokenStore -----------------------------------------------------------------------------------------------
+
+async def test_a_revoked_key_is_revoked_and_no_other(tokens: StoreUnderTest):
+    store, later = tokens.store, tokens.clock.now() + timedelta(hours=1)
+    revoked, other, family = key("jti"), key("jti"), key("family")
+    assert not await store.is_revoked(revoked)
+    await store.revoke(revoked, later)
+    assert await store.is_revoked(revoked)
+    assert not await store.is_revoked(other)
+    assert not await store.is_revoked(f"family:{revoked.partition(':')[2]}")  # same id, another kind
+    assert not await store.is_revoked(other, family)
+    assert await store.is_revoked(other, revoked, family)
+    await store.revoke(family, later)
+    assert await store.is_revoked(other, family)
+
+
+async def test_revoking_twice_keeps_the_key_revoked(tokens: StoreUnderTest):
+    store, now = tokens.store, tokens.clock.now()
+    k = key("family")
+    await store.revoke(k, now + timedelta(hours=1))
+    await store.revoke(k, now + timedelta(hours=2))
+    assert await store.is_revoked(k)
+
+
+async def test_a_revocation_ends_at_its_expiry(tokens: StoreUnderTest):
+    store, now = tokens.store, tokens.clock.now()
+    short, long_lived, past = key("jti"), key("jti"), key("family")
+    await store.revoke(short, now + timedelta(seconds=1))
+    await store.revoke(long_lived, now + timedelta(hours=1))
+    await store.revoke(past, now - timedelta(hours=1))
+    assert await store.is_revoked(short) and await store.is_revoked(long_lived)
+    await tokens.elapse(1.5)
+    assert not await store.is_revoked(short)
+    assert not await store.is_revoked(past)
+    assert not await store.is_revoked(short, past)
+    assert await store.is_revoked(short, past, long_lived)
+
+
+async def test_claim_once_is_true_only_the_first_time(tokens: StoreUnderTest):
+    store, later = tokens.store, tokens.clock.now() + timedelta(hours=1)
+    first, second = key("refresh"), key("refresh")
+    assert await store.claim_once(first, later) is True
+    assert await store.claim_once(first, later) is False
+    assert await store.claim_once(first, later) is False
+    assert await store.claim_once(second, later) is True
+
+
+async def test_a_revoked_key_cannot_be_claimed(tokens: StoreUnderTest):
+    store, later = tokens.store, tokens.clock.now() + timedelta(hours=1)
+    k = key("refresh")
+    await store.revoke(k, later)
+    assert await store.claim_once(k, later) is False
+
+
+async def test_concurrent_claims_of_one_key_yield_exactly_one_winner(tokens: StoreUnderTest):
+    store, later = tokens.store, tokens.clock.now() + timedelta(hours=1)
+    k = key("refresh")
+    results = await asyncio.gather(*(store.claim_once(k, later) for _ in range(20)))
+    assert sorted(results) == [False] * 19 + [True]
+    assert await store.is_revoked(k)  # a claimed key reads as recorded
+
+
+async def test_concurrent_revocations_of_one_key_all_succeed(tokens: StoreUnderTest):
+    """Two requests revoking the same family at once (refresh reuse raced, double logout) must both succeed."""
+    store, later = tokens.store, tokens.clock.now() + timedelta(hours=1)
+    for _ in range(5):
+        k = key("family")
+        results = await asyncio.gather(*(store.revoke(k, later) for _ in range(20)), return_exceptions=True)
+        assert [r for r in results if isinstance(r, BaseException)] == []
+        assert await store.is_revoked(k)
+
+
+# --- RateLimiter ----------------------------------------------------------------------------------------------
+
+async def test_under_the_limit_is_free_and_over_it_says_how_long_to_wait(limiter):
+    k = f"login:account:{uuid.uuid4().hex}"
+    assert [await limiter.hit(k, 3, 60) for _ in range(3)] == [0, 0, 0]
+    for _ in range(2):
+        wait = await limiter.hit(k, 3, 60)
+        assert 0 < wait <= 60 and wait >= 55
+
+
+async def test_keys_are_counted_separately(limiter):
+    a, b = f"login:account:{uuid.uuid4().hex}", f"login:address:{uuid.uuid4().hex}"
+    assert [await limiter.hit(a, 2, 60) for _ in range(2)] == [0, 0]
+    assert await limiter.hit(a, 2, 60) > 0
+    assert [await limiter.hit(b, 2, 60) for _ in range(2)] == [0, 0]
+    assert await limiter.hit(b, 2, 60) > 0
+    assert await limiter.hit(a, 2, 60) > 0
+
+
+async def test_the_count_resets_when_the_window_passes(limiter):
+    k = f"login:account:{uuid.uuid4().hex}"
+    assert await limiter.hit(k, 1, 1) == 0
+    wait = await limiter.hit(k, 1, 1)
+    assert wait == 1
+    await asyncio.sleep(1.2)
+    assert await limiter.hit(k, 1, 1) == 0
+    assert await limiter.hit(k, 1, 1) == 1
+
+
+async def test_concurrent_hits_let_exactly_the_limit_through(limiter):
+    k = f"login:address:{uuid.uuid4().hex}"
+    waits = await asyncio.gather(*(limiter.hit(k, 5, 60) for _ in range(20)))
+    assert waits.count(0) == 5 and all(0 < w <= 60 for w in waits if w)
+
+
+async def test_a_later_revocation_never_shortens_an_earlier_one(tokens: StoreUnderTest):
+    store, now = tokens.store, tokens.clock.now()
+    k = key("family")
+    await store.revoke(k, now + timedelta(hours=2))
+    await store.revoke(k, now + timedelta(seconds=1))
+    await tokens.elapse(1.5)
+    assert await store.is_revoked(k)
