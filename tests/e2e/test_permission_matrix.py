@@ -185,11 +185,17 @@ async def total(w: World, query: str, variables: dict[str, Any] | None = None) -
 PROJECT_COUNT = "{ projects { totalCount } }"
 
 
+async def _adds_one(w: World, user: str, count_query: str, mutation: str, variables: dict[str, Any],
+                    count_variables: dict[str, Any] | None = None) -> Probe:
+    """An allowed call adds exactly one to what `count_query` counts."""
+    before = await total(w, count_query, count_variables)
+    body = await w.attempt(user, mutation, variables)
+    return Probe(body, before, await total(w, count_query, count_variables), before + 1)
+
+
 @action
 async def create_project(w: World, user: str) -> Probe:
-    before = await total(w, PROJECT_COUNT)
-    body = await w.attempt(user, CREATE_PROJECT, {"n": w.unique("new")})
-    return Probe(body, before, await total(w, PROJECT_COUNT), before + 1)
+    return await _adds_one(w, user, PROJECT_COUNT, CREATE_PROJECT, {"n": w.unique("new")})
 
 
 async def _update_description(w: World, user: str, project_id: str) -> Probe:
@@ -253,9 +259,8 @@ REQ_COUNT = "query($id: ID!) { project(id: $id) { requirements { totalCount } } 
 
 @action
 async def create_requirement(w: World, user: str) -> Probe:
-    before = await total(w, REQ_COUNT, {"id": w.project})
-    body = await w.attempt(user, CREATE_REQ, {"p": w.project, "t": w.unique("ask")})
-    return Probe(body, before, await total(w, REQ_COUNT, {"id": w.project}), before + 1)
+    return await _adds_one(w, user, REQ_COUNT, CREATE_REQ, {"p": w.project, "t": w.unique("ask")},
+                           {"id": w.project})
 
 
 @action
@@ -283,10 +288,8 @@ TASK_COUNT = "query($id: ID!) { requirement(id: $id) { tasks { totalCount } } }"
 
 @action
 async def create_task(w: World, user: str) -> Probe:
-    before = await total(w, TASK_COUNT, {"id": w.requirement})
     spec = {"requirementId": w.requirement, "name": w.unique("work"), "taskType": "BACKEND"}
-    body = await w.attempt(user, CREATE_TASK, {"input": spec})
-    return Probe(body, before, await total(w, TASK_COUNT, {"id": w.requirement}), before + 1)
+    return await _adds_one(w, user, TASK_COUNT, CREATE_TASK, {"input": spec}, {"id": w.requirement})
 
 
 @action
@@ -349,10 +352,8 @@ async def start_testing_task(w: World, user: str) -> Probe:
 async def generate_code_own_task(w: World, user: str) -> Probe:
     task = await new_task(w, f"{user}'s feature", assignee=user)
     jobs = "query($id: ID!) { project(id: $id) { jobs { totalCount } } }"
-    before = await total(w, jobs, {"id": w.project})
-    body = await w.attempt(user, 'mutation($id: ID!) { generateCode(taskId: $id, language: "python") { id } }',
-                           {"id": task})
-    return Probe(body, before, await total(w, jobs, {"id": w.project}), before + 1)
+    return await _adds_one(w, user, jobs, 'mutation($id: ID!) { generateCode(taskId: $id, language: "python") '
+                           "{ id } }", {"id": task}, {"id": w.project})
 
 
 # --- code -------------------------------------------------------------------------------------------
@@ -429,9 +430,8 @@ DEPLOY_COUNT = """query($id: ID!, $e: Environment!, $s: DeploymentStatus!) {
 
 async def _deploy(w: World, user: str, environment: str, status: str) -> Probe:
     where = {"id": w.project, "e": environment, "s": status}
-    before = await total(w, DEPLOY_COUNT, where)
-    body = await w.attempt(user, CREATE_DEPLOYMENT, {"p": w.project, "e": environment, "v": w.unique("1.0")})
-    return Probe(body, before, await total(w, DEPLOY_COUNT, where), before + 1)
+    return await _adds_one(w, user, DEPLOY_COUNT, CREATE_DEPLOYMENT,
+                           {"p": w.project, "e": environment, "v": w.unique("1.0")}, where)
 
 
 @action
@@ -479,10 +479,9 @@ USER_COUNT = "{ users { totalCount } }"
 @action
 async def create_user(w: World, user: str) -> Probe:
     name = w.unique("hire").replace("-", "_")
-    before = await total(w, USER_COUNT)
-    body = await w.attempt(user, """mutation($u: String!, $e: String!) { createUser(input: {username: $u, email: $e,
-        password: "Correct-Horse-9", role: DEVELOPER}) { id } }""", {"u": name, "e": f"{name}@example.com"})
-    return Probe(body, before, await total(w, USER_COUNT), before + 1)
+    return await _adds_one(w, user, USER_COUNT, """mutation($u: String!, $e: String!) { createUser(input: {
+        username: $u, email: $e, password: "Correct-Horse-9", role: DEVELOPER}) { id } }""",
+                           {"u": name, "e": f"{name}@example.com"})
 
 
 @action
@@ -514,9 +513,7 @@ MODEL_COUNT = "{ aiModels { totalCount } }"
 
 @action
 async def create_ai_model(w: World, user: str) -> Probe:
-    before = await total(w, MODEL_COUNT)
-    body = await w.attempt(user, CREATE_MODEL, {"n": w.unique("model")})
-    return Probe(body, before, await total(w, MODEL_COUNT), before + 1)
+    return await _adds_one(w, user, MODEL_COUNT, CREATE_MODEL, {"n": w.unique("model")})
 
 
 @action
@@ -542,12 +539,9 @@ async def delete_ai_model(w: World, user: str) -> Probe:
 
 @action
 async def save_prompt_template(w: World, user: str) -> Probe:
-    count = "{ promptTemplates { totalCount } }"
-    before = await total(w, count)
-    body = await w.attempt(user, """mutation($i: String!) { savePromptTemplate(input: {identifier: $i,
-        category: "prd", content: "Draft a PRD for {title}", variables: ["title"]}) { id } }""",
-                           {"i": w.unique("matrix")})
-    return Probe(body, before, await total(w, count), before + 1)
+    return await _adds_one(w, user, "{ promptTemplates { totalCount } }", """mutation($i: String!) {
+        savePromptTemplate(input: {identifier: $i, category: "prd", content: "Draft a PRD for {title}",
+        variables: ["title"]}) { id } }""", {"i": w.unique("matrix")})
 
 
 @action
