@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         introspection=settings.introspection_enabled,
     ))
     graphql = GraphQLView(container, schema, graphql_ide="graphiql" if settings.env != "production" else None,
-                          keep_alive=True, keep_alive_interval=15)
+                          keep_alive=True, keep_alive_interval=settings.ws_keepalive_s)
 
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

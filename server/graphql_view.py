@@ -20,6 +20,7 @@ from auth.request import authenticate, bearer_token
 from domain.errors import DomainError, InvalidInput, Unauthenticated
 from resolvers.context import RequestContext
 from server.container import Container
+from server.ws_keepalive import KeepAliveTransportWSHandler
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
@@ -36,6 +37,8 @@ HTTP_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "BAD_USER_INPUT": 400, 
 
 
 class GraphQLView(GraphQL):
+    graphql_transport_ws_handler_class = KeepAliveTransportWSHandler
+
     def __init__(self, container: Container, schema: Any, **kwargs: Any):
         super().__init__(schema, **kwargs)
         self.container = container

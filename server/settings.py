@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     login_max_per_address: int = 30
     login_window_s: int = 300
 
+    ws_keepalive_s: float = Field(15.0, gt=0)
+
     max_body_bytes: int = 1_000_000
     max_query_depth: int = 12
     max_aliases: int = 30

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from datetime import datetime, timezone
@@ -141,3 +142,32 @@ async def test_disconnecting_cleans_up_subscriptions(sqlite_api: Api, live: Live
         await asyncio.sleep(0.05)
     assert bus.subscriber_count() == 0
     assert len(asyncio.all_tasks()) <= before
+
+
+@pytest.mark.parametrize("client, keep_alive", [(TransportWs, "ping"), (LegacyWs, "ka")])
+async def test_idle_sockets_get_keep_alives_at_the_configured_interval(tmp_path, client, keep_alive):
+    from server.settings import Settings
+    from tests.e2e.conftest import make_api
+
+    api, container = await make_api(Settings(database_url=f"sqlite:///{tmp_path}/rdflow.db", data_dir=tmp_path,
+                                             ws_keepalive_s=0.2))
+    try:
+        async with LiveServer(api.client._transport.app) as server:  # type: ignore[attr-defined]
+            async with client(server.ws_url) as ws:
+                assert (await ws.init(bearer(api)))["type"] == "connection_ack"
+                seen: list[str] = []
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 1.1
+                while (left := deadline - loop.time()) > 0:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        seen.append(json.loads(await asyncio.wait_for(ws.ws.recv(), left))["type"])
+                assert 3 <= seen.count(keep_alive) <= 6, seen
+                assert set(seen) == {keep_alive}, seen
+                if keep_alive == "ping":  # the client answers; the connection stays usable
+                    await ws.ws.send(json.dumps({"type": "pong"}))
+                    await ws.ws.send(json.dumps({"type": "ping"}))
+                    answers = [json.loads(await asyncio.wait_for(ws.ws.recv(), 2))["type"] for _ in range(2)]
+                    assert "pong" in answers, answers
+    finally:
+        await api.client.aclose()
+        await container.aclose()

@@ -1,0 +1,35 @@
+"""Server pings on graphql-transport-ws (strawberry sends keep-alives only on legacy graphql-ws)."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+
+
+class KeepAliveTransportWSHandler(BaseGraphQLTransportWSHandler):
+    """After connection_ack, a `ping` every `view.keep_alive_interval` seconds (either side may ping in this
+    protocol; clients answer `pong`), so idle proxies keep the socket open and a dead peer is noticed."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._pinger: asyncio.Task | None = None
+
+    async def handle_connection_init(self, message: Any) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged and self.view.keep_alive and self._pinger is None:
+            self._pinger = asyncio.create_task(self._ping_until_closed())
+
+    async def _ping_until_closed(self) -> None:
+        with contextlib.suppress(Exception):  # the socket closed: shutdown() cancels us anyway
+            while True:
+                await asyncio.sleep(self.view.keep_alive_interval)
+                await self.send_message({"type": "ping"})
+
+    async def shutdown(self) -> None:
+        if self._pinger is not None:
+            self._pinger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pinger
+        await super().shutdown()
