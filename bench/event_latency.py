@@ -32,6 +32,11 @@ class Result:
         self.elapsed = 0.0
         self.last_receive = 0.0
 
+    @property
+    def ok(self) -> bool:
+        """Every subscriber got every event once, with no overflow and no error."""
+        return len(self.latencies) == self.expected and not (self.errors or self.duplicates or self.overflows)
+
 
 def event(project_id: str, seq: int) -> DomainEvent:
     return DomainEvent(entity_type="Project", entity_id=project_id, action="bench", at=datetime.now(timezone.utc),
@@ -141,14 +146,12 @@ async def main() -> int:
           f"{args.interval_ms:g} ms apart, one topic, one process, cores: {os.cpu_count()}", flush=True)
     ok = True
     if args.bus in ("memory", "both"):
-        result = await measure("memory", InProcessEventBus(max_pending=max_pending), args)
-        ok &= len(result.latencies) == result.expected and not result.errors
+        ok &= (await measure("memory", InProcessEventBus(max_pending=max_pending), args)).ok
     if args.bus in ("redis", "both"):
         bus = RedisEventBus(args.redis_url, prefix=f"rdflow-bench-{uuid.uuid4().hex[:8]}", max_pending=max_pending)
         try:
             await bus.ping()
-            result = await measure("redis", bus, args)
-            ok &= len(result.latencies) == result.expected and not result.errors
+            ok &= (await measure("redis", bus, args)).ok
         finally:
             await bus.aclose()
     return 0 if ok else 1

@@ -128,4 +128,3 @@ class MaxCostLimiter(SchemaExtension):
 
         context.validation_rules = (*context.validation_rules, MaxCostRule)
         yield
-

@@ -1,6 +1,10 @@
 """An API per test over real HTTP, on a fresh SQLite file or (marked) a fresh PostgreSQL database."""
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+from typing import Any, AsyncIterator
+
 import httpx
 import pytest
 
@@ -12,34 +16,39 @@ from server.settings import Settings
 from tests.api import Api
 
 
-async def make_api(settings: Settings, *, first: bool = True) -> tuple[Api, object]:
-    """An API over `settings`; `first=False` for another replica of a database already set up."""
+def sqlite_settings(data_dir: Path, name: str = "rdflow", **fields: Any) -> Settings:
+    """Settings for an embedded API on `<data_dir>/<name>.db`, with `fields` overridden."""
+    return Settings(database_url=f"sqlite:///{data_dir}/{name}.db", data_dir=data_dir, **fields)
+
+
+@contextlib.asynccontextmanager
+async def running_api(settings: Settings, *, first: bool = True) -> AsyncIterator[Api]:
+    """An API over `settings`, closed on exit; `first=False` for another replica of a database already set up
+    (no migration, no admin user)."""
     if first:
         upgrade(settings.effective_database_url)
     container = build_container(settings)
-    app = create_app(settings, container)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rdflow.test")
-    api = Api(client=client, container=container)
-    if first:
-        await api.user("admin", Role.SUPER_ADMIN)
-    return api, container
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, container)),
+                               base_url="http://rdflow.test")
+    try:
+        api = Api(client=client, container=container)
+        if first:
+            await api.user("admin", Role.SUPER_ADMIN)
+        yield api
+    finally:
+        await client.aclose()
+        await container.aclose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def api(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/rdflow.db"
-    else:
-        url = request.getfixturevalue("fresh_postgres_url")
-    api, container = await make_api(Settings(database_url=url, data_dir=tmp_path))
-    yield api
-    await api.client.aclose()
-    await container.aclose()
+    settings = sqlite_settings(tmp_path) if request.param == "sqlite" else \
+        Settings(database_url=request.getfixturevalue("fresh_postgres_url"), data_dir=tmp_path)
+    async with running_api(settings) as api:
+        yield api
 
 
 @pytest.fixture
 async def sqlite_api(tmp_path):
-    api, container = await make_api(Settings(database_url=f"sqlite:///{tmp_path}/rdflow.db", data_dir=tmp_path))
-    yield api
-    await api.client.aclose()
-    await container.aclose()
+    async with running_api(sqlite_settings(tmp_path)) as api:
+        yield api

@@ -6,20 +6,16 @@ import secrets
 import pytest
 from cryptography.fernet import Fernet
 
-from server.settings import Settings
 from tests.api import Api
-from tests.e2e.conftest import make_api
+from tests.e2e.conftest import running_api, sqlite_settings
 
 LIMITS = dict(max_query_depth=6, max_aliases=3, max_tokens=300, max_cost=1_000, max_body_bytes=4_000)
 
 
 @pytest.fixture
 async def limited(tmp_path):
-    api, container = await make_api(Settings(database_url=f"sqlite:///{tmp_path}/rdflow.db", data_dir=tmp_path,
-                                             **LIMITS))
-    yield api
-    await api.client.aclose()
-    await container.aclose()
+    async with running_api(sqlite_settings(tmp_path, **LIMITS)) as api:
+        yield api
 
 
 async def project_count(api: Api) -> int:
@@ -101,25 +97,15 @@ INTROSPECTION = "{ __schema { queryType { name } } }"
 
 async def test_introspection_is_off_in_production_and_on_in_development(tmp_path, limited: Api):
     assert (await limited.gql(INTROSPECTION))["__schema"]["queryType"]["name"] == "Query"
-    production = Settings(env="production", database_url=f"sqlite:///{tmp_path}/prod.db", data_dir=tmp_path,
-                          jwt_secret=secrets.token_urlsafe(48), fernet_key=Fernet.generate_key().decode())
-    api, container = await make_api(production)
-    try:
-        error = await api.error(INTROSPECTION)
-        refused(error, "introspection")
+    production = sqlite_settings(tmp_path, "prod", env="production", jwt_secret=secrets.token_urlsafe(48),
+                                 fernet_key=Fernet.generate_key().decode())
+    async with running_api(production) as api:
+        refused(await api.error(INTROSPECTION), "introspection")
         assert (await api.gql("{ me { username } }"))["me"]["username"] == "admin"
         ide = await api.client.get("/graphql", headers={"accept": "text/html"})
         assert "graphiql" not in ide.text.lower()
-    finally:
-        await api.client.aclose()
-        await container.aclose()
 
 
 async def test_introspection_can_be_turned_off_explicitly(tmp_path):
-    api, container = await make_api(Settings(database_url=f"sqlite:///{tmp_path}/rdflow.db", data_dir=tmp_path,
-                                             introspection=False))
-    try:
+    async with running_api(sqlite_settings(tmp_path, introspection=False)) as api:
         refused(await api.error("{ __type(name: \"Project\") { name } }"), "introspection")
-    finally:
-        await api.client.aclose()
-        await container.aclose()

@@ -1,13 +1,15 @@
 """Two API replicas sharing PostgreSQL and Redis: a logout and a login throttle on one hold on the other."""
 from __future__ import annotations
 
+import contextlib
+
 import jwt
 import pytest
 import redis.asyncio as redis
 
 from server.settings import Settings
 from tests.api import Api
-from tests.e2e.conftest import make_api
+from tests.e2e.conftest import running_api
 from tests.e2e.test_auth import LOGIN, PASSWORD, me, sign_up
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -15,15 +17,13 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 @pytest.fixture
 async def replicas(fresh_postgres_url, redis_url, redis_prefix, tmp_path):
-    made = []
-    for name in ("a", "b"):
-        settings = Settings(database_url=fresh_postgres_url, redis_url=redis_url, redis_prefix=redis_prefix,
-                            data_dir=tmp_path / name, login_max_per_account=3, login_max_per_address=6)
-        made.append(await make_api(settings, first=not made))
-    yield [api for api, _ in made]
-    for api, container in made:
-        await api.client.aclose()
-        await container.aclose()
+    async with contextlib.AsyncExitStack() as stack:
+        made = []
+        for name in ("a", "b"):
+            settings = Settings(database_url=fresh_postgres_url, redis_url=redis_url, redis_prefix=redis_prefix,
+                                data_dir=tmp_path / name, login_max_per_account=3, login_max_per_address=6)
+            made.append(await stack.enter_async_context(running_api(settings, first=not made)))
+        yield made
 
 
 async def test_a_token_revoked_on_one_replica_is_refused_on_the_other(replicas: list[Api], redis_url, redis_prefix):

@@ -9,6 +9,7 @@ from sqlalchemy import event
 from domain.enums import TaskType, TestRunStatus, TestType
 from domain.model import CodeArtifact, Project, ProjectMember, Requirement, Task, TestResult
 from tests.api import Api
+from tests.e2e.conftest import running_api, sqlite_settings
 
 # Pages just wide enough for the largest seed (4 projects x 25 requirements x 5 tasks), within the cost limit.
 NESTED = """{ projects(first: 10) { totalCount edges { cursor node { name createdBy { username }
@@ -66,17 +67,10 @@ async def statements_for_nested_query(api: Api, tasks_total: int) -> tuple[int, 
 
 @pytest.mark.parametrize("sizes", [(20, 100, 500)])
 async def test_statement_count_is_constant(sizes, tmp_path):
-    from tests.e2e.conftest import make_api
-    from server.settings import Settings
-
     counts = []
     for n in sizes:
-        api, container = await make_api(Settings(database_url=f"sqlite:///{tmp_path}/n{n}.db", data_dir=tmp_path))
-        try:
+        async with running_api(sqlite_settings(tmp_path, f"n{n}")) as api:
             statements, leaves = await statements_for_nested_query(api, n)
-        finally:
-            await api.client.aclose()
-            await container.aclose()
         assert leaves == n
         counts.append(statements)
     assert counts[0] == counts[1] == counts[2], counts

@@ -21,7 +21,7 @@ from resolvers.ids import to_global_id
 from server.settings import Settings
 from tests import services
 from tests.api import Api
-from tests.e2e.conftest import make_api
+from tests.e2e.conftest import running_api, sqlite_settings
 
 SA, PA, DEV, QA, GUEST = Role.SUPER_ADMIN, Role.PROJECT_ADMIN, Role.DEVELOPER, Role.TESTER, Role.GUEST
 ROLES = (SA, PA, DEV, QA, GUEST)
@@ -138,8 +138,7 @@ DEPLOYMENT = "query($id: ID!) { deployment(id: $id) { status approvedBy { userna
 USER = "query($id: ID!) { node(id: $id) { ... on User { role status } } }"
 
 
-async def build_world(settings: Settings) -> tuple[World, Any]:
-    api, container = await make_api(settings)
+async def build_world(api: Api) -> World:
     for name, role in (("pa", PA), ("dev", DEV), ("tester", QA), ("guest", GUEST), ("dev2", DEV)):
         await api.user(name, role)
     w = World(api)
@@ -150,7 +149,7 @@ async def build_world(settings: Settings) -> tuple[World, Any]:
     w.requirement = (await w.admin(CREATE_REQ, {"p": w.project, "t": "Invoices"}))["createRequirement"]["id"]
     w.artifact = await artifact_of(w, "dev2")
     w.ai_model = (await w.admin(CREATE_MODEL, {"n": "shared"}))["createAiModel"]["id"]
-    return w, container
+    return w
 
 
 async def new_task(w: World, name: str, task_type: str = "BACKEND", assignee: str | None = None) -> str:
@@ -591,22 +590,18 @@ def test_the_table_covers_every_action_and_role():
 
 @pytest.fixture(scope="module")
 async def sqlite_world(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("matrix")
-    world, container = await build_world(Settings(database_url=f"sqlite:///{tmp}/rdflow.db", data_dir=tmp))
-    yield world
-    await world.api.client.aclose()
-    await container.aclose()
+    async with running_api(sqlite_settings(tmp_path_factory.mktemp("matrix"))) as api:
+        yield await build_world(api)
 
 
 @pytest.fixture(scope="module")
 async def postgres_world(tmp_path_factory):
     url, name = services.create_database()
-    tmp = tmp_path_factory.mktemp("matrix_pg")
-    world, container = await build_world(Settings(database_url=url, data_dir=tmp))
-    yield world
-    await world.api.client.aclose()
-    await container.aclose()
-    services.drop_database(name)
+    try:
+        async with running_api(Settings(database_url=url, data_dir=tmp_path_factory.mktemp("matrix_pg"))) as api:
+            yield await build_world(api)
+    finally:
+        services.drop_database(name)
 
 
 @pytest.mark.parametrize(("name", "role"), [cell(n, r) for n in TABLE for r in ROLES])

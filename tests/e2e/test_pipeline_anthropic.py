@@ -4,9 +4,8 @@ from __future__ import annotations
 import pytest
 
 from domain.ai.schemas import PRD_SECTION_IDS
-from server.settings import Settings
 from tests.api import Api
-from tests.e2e.conftest import make_api
+from tests.e2e.conftest import running_api, sqlite_settings
 from tests.e2e.test_crud_api import CREATE_PROJECT
 from tests.fakes.anthropic_server import FakeAnthropic, overloaded, rate_limited, tool_call
 
@@ -33,13 +32,11 @@ def fake():
 @pytest.fixture
 async def anthropic_api(fake, tmp_path):
     fake.reset()
-    api, container = await make_api(Settings(
-        database_url=f"sqlite:///{tmp_path}/rdflow.db", data_dir=tmp_path, anthropic_api_key=KEY,
-        anthropic_base_url=fake.base_url, anthropic_model=MODEL, anthropic_max_retries=2,
-        anthropic_timeout_s=5, job_backoff_base_s=0.05))
-    yield api
-    await api.client.aclose()
-    await container.aclose()
+    settings = sqlite_settings(tmp_path, anthropic_api_key=KEY, anthropic_base_url=fake.base_url,
+                               anthropic_model=MODEL, anthropic_max_retries=2, anthropic_timeout_s=5,
+                               job_backoff_base_s=0.05)
+    async with running_api(settings) as api:
+        yield api
 
 
 async def generate_prd(api: Api) -> tuple[str, dict]:

@@ -15,6 +15,7 @@ from domain.events import DomainEvent
 from resolvers.ids import from_global_id
 from tests.api import Api
 from tests.e2e.test_crud_api import CREATE_PROJECT, CREATE_REQ
+from tests.e2e.conftest import running_api, sqlite_settings
 from tests.live import LegacyWs, LiveServer, TransportWs
 
 PROJECT_EVENTS = """subscription($p: ID!) { projectEvents(projectId: $p) { entityType entityId action oldStatus
@@ -146,12 +147,7 @@ async def test_disconnecting_cleans_up_subscriptions(sqlite_api: Api, live: Live
 
 @pytest.mark.parametrize("client, keep_alive", [(TransportWs, "ping"), (LegacyWs, "ka")])
 async def test_idle_sockets_get_keep_alives_at_the_configured_interval(tmp_path, client, keep_alive):
-    from server.settings import Settings
-    from tests.e2e.conftest import make_api
-
-    api, container = await make_api(Settings(database_url=f"sqlite:///{tmp_path}/rdflow.db", data_dir=tmp_path,
-                                             ws_keepalive_s=0.2))
-    try:
+    async with running_api(sqlite_settings(tmp_path, ws_keepalive_s=0.2)) as api:
         async with LiveServer(api.client._transport.app) as server:  # type: ignore[attr-defined]
             async with client(server.ws_url) as ws:
                 assert (await ws.init(bearer(api)))["type"] == "connection_ack"
@@ -168,6 +164,3 @@ async def test_idle_sockets_get_keep_alives_at_the_configured_interval(tmp_path,
                     await ws.ws.send(json.dumps({"type": "ping"}))
                     answers = [json.loads(await asyncio.wait_for(ws.ws.recv(), 2))["type"] for _ in range(2)]
                     assert "pong" in answers, answers
-    finally:
-        await api.client.aclose()
-        await container.aclose()
