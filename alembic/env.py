@@ -1,4 +1,5 @@
 """Alembic environment: one migration history run through an async engine on SQLite or PostgreSQL."""
+
 from __future__ import annotations
 
 import asyncio

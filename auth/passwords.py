@@ -1,4 +1,5 @@
 """Password hashing with argon2 through pwdlib (the PasswordHasher port adapter)."""
+
 from __future__ import annotations
 
 from pwdlib import PasswordHash

@@ -1,8 +1,9 @@
 """Who is asking: a Viewer from a bearer access token (HTTP header or WebSocket connection_init)."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from auth.tokens import ACCESS, TokenCodec
 from domain.enums import UserStatus
@@ -20,8 +21,9 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
-async def authenticate(services: Services, tokens: TokenCodec, token: str | None, *,
-                       request_id: str | None, client_address: str | None) -> Viewer:
+async def authenticate(
+    services: Services, tokens: TokenCodec, token: str | None, *, request_id: str | None, client_address: str | None
+) -> Viewer:
     """Anonymous without a token; otherwise the token's active user, with the role stored now."""
     if token is None:
         return Viewer(request_id=request_id, client_address=client_address)
@@ -34,6 +36,13 @@ async def authenticate(services: Services, tokens: TokenCodec, token: str | None
     user = (await services.reads.users_by_ids([user_id])).get(user_id)
     if user is None or user.status is not UserStatus.ACTIVE:
         raise Unauthenticated("the token's user does not exist or is deactivated")
-    return Viewer(user_id=user.id, role=user.role, username=user.username, request_id=request_id,
-                  client_address=client_address, token_jti=claims["jti"], token_family=claims.get("fam"),
-                  token_expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc))
+    return Viewer(
+        user_id=user.id,
+        role=user.role,
+        username=user.username,
+        request_id=request_id,
+        client_address=client_address,
+        token_jti=claims["jti"],
+        token_family=claims.get("fam"),
+        token_expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+    )

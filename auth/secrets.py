@@ -1,4 +1,5 @@
 """Secrets at rest (AI provider keys) encrypted with Fernet: the SecretBox port adapter."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,7 +20,9 @@ class FernetSecretBox:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:
-            raise ServiceUnavailable("a stored secret cannot be decrypted with the configured RDFLOW_FERNET_KEY") from exc
+            raise ServiceUnavailable(
+                "a stored secret cannot be decrypted with the configured RDFLOW_FERNET_KEY"
+            ) from exc
 
 
 def development_key(data_dir: Path) -> bytes:

@@ -1,4 +1,5 @@
 """JWT access/refresh tokens with the brief's claims, via pyjwt (algorithm pinned, iss/aud/exp verified)."""
+
 from __future__ import annotations
 
 import uuid
@@ -33,10 +34,17 @@ class TokenCodec:
     def issue(self, user: User, typ: str, now: datetime, *, family: str | None = None) -> tuple[str, dict[str, Any]]:
         ttl = self.config.access_ttl if typ == ACCESS else self.config.refresh_ttl
         claims: dict[str, Any] = {
-            "sub": str(user.id), "username": user.username, "email": user.email, "role": user.role.value,
+            "sub": str(user.id),
+            "username": user.username,
+            "email": user.email,
+            "role": user.role.value,
             "permissions": sorted(p.value for p in permissions_of(user.role)),
-            "iat": int(now.timestamp()), "exp": int((now + ttl).timestamp()),
-            "iss": self.config.issuer, "aud": self.config.audience, "jti": uuid.uuid4().hex, "typ": typ,
+            "iat": int(now.timestamp()),
+            "exp": int((now + ttl).timestamp()),
+            "iss": self.config.issuer,
+            "aud": self.config.audience,
+            "jti": uuid.uuid4().hex,
+            "typ": typ,
         }
         if family:
             claims["fam"] = family
@@ -45,8 +53,12 @@ class TokenCodec:
     def decode(self, token: str, typ: str) -> dict[str, Any]:
         try:
             claims = jwt.decode(
-                token, self.config.secret, algorithms=[ALGORITHM], audience=self.config.audience,
-                issuer=self.config.issuer, options={"require": ["sub", "exp", "iat", "iss", "aud", "jti", "typ"]},
+                token,
+                self.config.secret,
+                algorithms=[ALGORITHM],
+                audience=self.config.audience,
+                issuer=self.config.issuer,
+                options={"require": ["sub", "exp", "iat", "iss", "aud", "jti", "typ"]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("token expired") from exc

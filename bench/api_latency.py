@@ -5,6 +5,7 @@
 Seeds a project tree, starts `rdflow serve` in a subprocess on a free port, fires a bounded number of
 requests from concurrent httpx clients, and prints p50/p95/p99 and requests per second per query.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,20 +48,40 @@ async def seed(database_url: str, data_dir: Path) -> str:
     try:
         now = container.services.deps.clock.now()
         async with container.services.deps.uow() as uow:
-            user = User(username="bench", email="bench@example.com", password_hash="!", role=Role.DEVELOPER,
-                        created_at=now, updated_at=now)
+            user = User(
+                username="bench",
+                email="bench@example.com",
+                password_hash="!",
+                role=Role.DEVELOPER,
+                created_at=now,
+                updated_at=now,
+            )
             uow.users.add(user)
             for p in range(5):
                 project = Project(name=f"project {p}", created_by=user.id, created_at=now, updated_at=now)
                 uow.projects.add(project)
                 uow.members.add(ProjectMember(project_id=project.id, user_id=user.id, added_at=now))
                 for r in range(10):
-                    req = Requirement(project_id=project.id, title=f"req {r}", content="c", created_by=user.id,
-                                      created_at=now, updated_at=now)
+                    req = Requirement(
+                        project_id=project.id,
+                        title=f"req {r}",
+                        content="c",
+                        created_by=user.id,
+                        created_at=now,
+                        updated_at=now,
+                    )
                     uow.requirements.add(req)
                     for t in range(10):
-                        uow.tasks.add(Task(requirement_id=req.id, project_id=project.id, name=f"task {t}",
-                                           task_type=TaskType.BACKEND, created_at=now, updated_at=now))
+                        uow.tasks.add(
+                            Task(
+                                requirement_id=req.id,
+                                project_id=project.id,
+                                name=f"task {t}",
+                                task_type=TaskType.BACKEND,
+                                created_at=now,
+                                updated_at=now,
+                            )
+                        )
             await uow.commit()
         return container.tokens.issue(user, ACCESS, now)[0]
     finally:
@@ -103,8 +124,15 @@ async def main() -> None:
     database_url = args.database_url or f"sqlite:///{data_dir}/bench.db"
     token = await seed(database_url, data_dir)
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "RDFLOW_DATA_DIR": str(data_dir), "RDFLOW_PORT": str(port),
-           "RDFLOW_WORKERS": str(args.workers), "RDFLOW_LOG_LEVEL": "warning", "RDFLOW_MAX_TOKENS": "20000"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "RDFLOW_DATA_DIR": str(data_dir),
+        "RDFLOW_PORT": str(port),
+        "RDFLOW_WORKERS": str(args.workers),
+        "RDFLOW_LOG_LEVEL": "warning",
+        "RDFLOW_MAX_TOKENS": "20000",
+    }
     server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=env, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -114,13 +142,17 @@ async def main() -> None:
                     break
             except httpx.HTTPError:
                 await asyncio.sleep(0.1)
-        print(f"database: {database_url.split('://')[0]}, clients: {args.clients}, requests per query: "
-              f"{args.requests}, uvicorn workers: {args.workers}, cores: {os.cpu_count()}")
+        print(
+            f"database: {database_url.split('://')[0]}, clients: {args.clients}, requests per query: "
+            f"{args.requests}, uvicorn workers: {args.workers}, cores: {os.cpu_count()}"
+        )
         for name, query in QUERIES.items():
             await fire(url, token, query, 5, 50)  # warm-up
             lat, elapsed, errors = await fire(url, token, query, args.clients, args.requests)
-            print(f"{name:32s} p50 {pct(lat, 50):7.1f} ms  p95 {pct(lat, 95):7.1f} ms  p99 {pct(lat, 99):7.1f} ms"
-                  f"  {len(lat) / elapsed:7.0f} req/s  errors {errors}")
+            print(
+                f"{name:32s} p50 {pct(lat, 50):7.1f} ms  p95 {pct(lat, 95):7.1f} ms  p99 {pct(lat, 99):7.1f} ms"
+                f"  {len(lat) / elapsed:7.0f} req/s  errors {errors}"
+            )
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -1,7 +1,8 @@
 """Benchmark: event-delivery latency p50/p95/p99 to N concurrent subscribers in one process, per event bus.
 
-    .venv/bin/python -m bench.event_latency [--bus memory|redis|both] [--subscribers 1000] [--events 200]
+.venv/bin/python -m bench.event_latency [--bus memory|redis|both] [--subscribers 1000] [--events 200]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -10,7 +11,7 @@ import os
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bench.api_latency import pct
 from domain.events import DomainEvent, SubscriberOverflow, project_topic
@@ -39,12 +40,19 @@ class Result:
 
 
 def event(project_id: str, seq: int) -> DomainEvent:
-    return DomainEvent(entity_type="Project", entity_id=project_id, action="bench", at=datetime.now(timezone.utc),
-                       project_id=project_id, data={"seq": seq, "t": time.perf_counter()})
+    return DomainEvent(
+        entity_type="Project",
+        entity_id=project_id,
+        action="bench",
+        at=datetime.now(UTC),
+        project_id=project_id,
+        data={"seq": seq, "t": time.perf_counter()},
+    )
 
 
-async def subscriber(bus, topic: str, index: int, events: int, warmup: int, result: Result,
-                     ready: asyncio.Queue) -> None:
+async def subscriber(
+    bus, topic: str, index: int, events: int, warmup: int, result: Result, ready: asyncio.Queue
+) -> None:
     seen: set[int] = set()
     subscribed = False
 
@@ -82,8 +90,10 @@ async def measure(label: str, bus, args: argparse.Namespace) -> Result:
     topic = project_topic(project_id)
     result = Result(args.subscribers, args.events)
     ready: asyncio.Queue = asyncio.Queue()
-    tasks = [asyncio.create_task(subscriber(bus, topic, i, args.events, args.warmup, result, ready))
-             for i in range(args.subscribers)]
+    tasks = [
+        asyncio.create_task(subscriber(bus, topic, i, args.events, args.warmup, result, ready))
+        for i in range(args.subscribers)
+    ]
     try:
         for _ in range(args.subscribers):
             await asyncio.wait_for(ready.get(), timeout=30)
@@ -113,14 +123,18 @@ def report(label: str, args: argparse.Namespace, r: Result) -> None:
     got = len(r.latencies)
     line = f"{label:<7} deliveries {got}/{r.expected}"
     if r.latencies:
-        line += (f"  p50 {pct(r.latencies, 50):7.2f} ms  p95 {pct(r.latencies, 95):7.2f} ms"
-                 f"  p99 {pct(r.latencies, 99):7.2f} ms  max {max(r.latencies):7.2f} ms"
-                 f"  {got / r.elapsed if r.elapsed > 0 else 0:9.0f} deliveries/s")
+        line += (
+            f"  p50 {pct(r.latencies, 50):7.2f} ms  p95 {pct(r.latencies, 95):7.2f} ms"
+            f"  p99 {pct(r.latencies, 99):7.2f} ms  max {max(r.latencies):7.2f} ms"
+            f"  {got / r.elapsed if r.elapsed > 0 else 0:9.0f} deliveries/s"
+        )
     print(line, flush=True)
     if got != r.expected:
         short = sum(1 for n in r.received if n < args.events)
-        print(f"!!! {label}: MISSING {r.expected - got} deliveries ({short} of {args.subscribers} subscribers short)",
-              flush=True)
+        print(
+            f"!!! {label}: MISSING {r.expected - got} deliveries ({short} of {args.subscribers} subscribers short)",
+            flush=True,
+        )
     if r.duplicates:
         print(f"!!! {label}: {r.duplicates} duplicate deliveries", flush=True)
     if r.overflows:
@@ -136,14 +150,21 @@ async def main() -> int:
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--interval-ms", type=float, default=5.0, help="pause between publishes")
     parser.add_argument("--warmup", type=int, default=5, help="events published first and not measured")
-    parser.add_argument("--drain-timeout", type=float, default=10.0,
-                        help="seconds to wait after the last publish before counting deliveries missing")
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait after the last publish before counting deliveries missing",
+    )
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args()
     # max_pending above what one subscriber can ever hold, so the benchmark measures latency, not shedding.
     max_pending = args.events + args.warmup + 1
-    print(f"subscribers: {args.subscribers}, events: {args.events} (+{args.warmup} warm-up), "
-          f"{args.interval_ms:g} ms apart, one topic, one process, cores: {os.cpu_count()}", flush=True)
+    print(
+        f"subscribers: {args.subscribers}, events: {args.events} (+{args.warmup} warm-up), "
+        f"{args.interval_ms:g} ms apart, one topic, one process, cores: {os.cpu_count()}",
+        flush=True,
+    )
     ok = True
     if args.bus in ("memory", "both"):
         ok &= (await measure("memory", InProcessEventBus(max_pending=max_pending), args)).ok

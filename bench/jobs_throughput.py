@@ -7,6 +7,7 @@ A job is the trivial `test.count` kind: what is measured is the job machinery (a
 and finished in committed transactions, each change published), not the work. Requesting all jobs is one
 transaction; the clock runs from its start until every row is SUCCEEDED.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,19 @@ from tests.jobstack import JobStack, job_settings, open_stack
 
 async def request_many(stack: JobStack, n: int) -> list[uuid.UUID]:
     async with Tx(stack.deps, stack.admin) as tx:
-        return [(await request_job(tx, kind="test.count", subject_type="Project", subject_id=stack.project_id,
-                                   project_id=stack.project_id, payload={})).id for _ in range(n)]
+        return [
+            (
+                await request_job(
+                    tx,
+                    kind="test.count",
+                    subject_type="Project",
+                    subject_id=stack.project_id,
+                    project_id=stack.project_id,
+                    payload={},
+                )
+            ).id
+            for _ in range(n)
+        ]
 
 
 async def wait_all(stack: JobStack, ids: list[uuid.UUID]) -> list[JobStatus]:
@@ -58,8 +70,10 @@ async def measure(label: str, fields: dict, n: int, data_dir: Path) -> None:
     finally:
         await stack.aclose()
     ok = statuses.count(JobStatus.SUCCEEDED)
-    print(f"{label:<28} {n} jobs in {elapsed:6.2f} s = {n / elapsed:7.1f} jobs/s "
-          f"(requesting {requested:.2f} s; {ok}/{n} succeeded)")
+    print(
+        f"{label:<28} {n} jobs in {elapsed:6.2f} s = {n / elapsed:7.1f} jobs/s "
+        f"(requesting {requested:.2f} s; {ok}/{n} succeeded)"
+    )
 
 
 async def main() -> None:
@@ -68,14 +82,21 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=10, help="jobs at once (RDFLOW_JOB_CONCURRENCY)")
     args = parser.parse_args()
     redis_url = services.check_redis()
-    for label, extra in (("in-process queue", {"redis_url": None}),
-                         ("arq, one worker process", {"redis_url": redis_url,
-                                                      "redis_prefix": f"rdflow-bench-{uuid.uuid4().hex[:8]}"})):
+    for label, extra in (
+        ("in-process queue", {"redis_url": None}),
+        ("arq, one worker process", {"redis_url": redis_url, "redis_prefix": f"rdflow-bench-{uuid.uuid4().hex[:8]}"}),
+    ):
         url, database = services.create_database()
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                fields = job_settings(url, Path(tmp), job_concurrency=args.concurrency, job_heartbeat_s=2.0,
-                                      job_stale_after_s=60.0, **extra)
+                fields = job_settings(
+                    url,
+                    Path(tmp),
+                    job_concurrency=args.concurrency,
+                    job_heartbeat_s=2.0,
+                    job_stale_after_s=60.0,
+                    **extra,
+                )
                 await measure(label, fields, args.jobs, Path(tmp))
         finally:
             services.drop_database(database)

@@ -1,4 +1,5 @@
 """Estimated cost of a model call: list prices per model family, in USD per million tokens."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Content-addressed keys of stored artifacts: `sha256/<first two hex>/<full hex digest>`."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Enumerations of the data model (roles, statuses, priorities, kinds)."""
+
 from __future__ import annotations
 
 from enum import Enum

@@ -1,4 +1,5 @@
 """Domain errors; each maps to one GraphQL error code and the brief's error id."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Domain events: what changed, published after the change commits."""
+
 from __future__ import annotations
 
 import uuid
@@ -28,7 +29,7 @@ class DomainEvent:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DomainEvent":
+    def from_dict(cls, d: dict[str, Any]) -> DomainEvent:
         return cls(**{**d, "at": datetime.fromisoformat(d["at"])})
 
 

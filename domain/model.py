@@ -1,4 +1,5 @@
 """Entities of the R&D pipeline as plain dataclasses; persistence maps them, the domain owns them."""
+
 from __future__ import annotations
 
 import uuid
@@ -202,7 +203,7 @@ class Job:
     cancel_requested: bool = False
     input_tokens: int = 0
     output_tokens: int = 0
-    cost_usd: Decimal = Decimal("0")
+    cost_usd: Decimal = Decimal(0)
     requested_by: uuid.UUID | None = None
     id: uuid.UUID = field(default_factory=new_id)
     created_at: datetime | None = None

@@ -1,4 +1,5 @@
 """Listing value objects: filters, ordering and Relay-style page windows by offset."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -46,11 +47,11 @@ class ListQuery:
     page: PageRequest = field(default_factory=PageRequest)
     member_id: Any = None  # restrict to projects this user is a member of; None = no restriction
 
-    def with_filters(self, **filters: Any) -> "ListQuery":
+    def with_filters(self, **filters: Any) -> ListQuery:
         extra = tuple((k, v) for k, v in filters.items() if v is not None)
         return ListQuery(self.filters + extra, self.order_by, self.direction, self.page, self.member_id)
 
-    def scoped_to(self, member_id: Any) -> "ListQuery":
+    def scoped_to(self, member_id: Any) -> ListQuery:
         return ListQuery(self.filters, self.order_by, self.direction, self.page, member_id)
 
 
@@ -63,7 +64,7 @@ class Page(Generic[T]):
     has_next: bool
 
     @classmethod
-    def empty(cls) -> "Page[T]":
+    def empty(cls) -> Page[T]:
         return cls([], [], 0, False, False)
 
 

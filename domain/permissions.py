@@ -1,6 +1,7 @@
 """The brief's permission matrix and the viewer it is checked against.
 
 A refusal names the weakest permission that would have allowed the action, so the error says what to ask for."""
+
 from __future__ import annotations
 
 import uuid
@@ -42,9 +43,18 @@ MATRIX: dict[Role, frozenset[Permission]] = {
     Role.SUPER_ADMIN: frozenset(Permission),
     Role.PROJECT_ADMIN: frozenset(
         _READ
-        | {P.PROJECT_WRITE, P.MEMBER_MANAGE, P.REQUIREMENT_WRITE, P.TASK_MANAGE, P.TASK_ASSIGN, P.TASK_EXECUTE_ANY,
-           P.CODE_ANY,
-           P.TEST_RUN_ANY, P.DEPLOY_ANY, P.DEPLOY_APPROVE}
+        | {
+            P.PROJECT_WRITE,
+            P.MEMBER_MANAGE,
+            P.REQUIREMENT_WRITE,
+            P.TASK_MANAGE,
+            P.TASK_ASSIGN,
+            P.TASK_EXECUTE_ANY,
+            P.CODE_ANY,
+            P.TEST_RUN_ANY,
+            P.DEPLOY_ANY,
+            P.DEPLOY_APPROVE,
+        }
     ),
     Role.DEVELOPER: frozenset(
         _READ | {P.REQUIREMENT_WRITE, P.TASK_MANAGE, P.TASK_EXECUTE_ASSIGNED, P.CODE_OWN, P.TEST_RUN_UNIT, P.DEPLOY_DEV}
@@ -124,8 +134,11 @@ def require_assignment(viewer: Viewer, current: uuid.UUID | None, new: uuid.UUID
         return
     if (current is None and new == viewer.user_id) or (current == viewer.user_id and new is None):
         return
-    raise Forbidden(P.TASK_ASSIGN.value, f"role {viewer.role.value} may only take unassigned tasks for themselves "  # type: ignore[union-attr]
-                                         f"or give back their own ({P.TASK_ASSIGN.value})")
+    raise Forbidden(
+        P.TASK_ASSIGN.value,
+        f"role {viewer.role.value} may only take unassigned tasks for themselves "  # type: ignore[union-attr]
+        f"or give back their own ({P.TASK_ASSIGN.value})",
+    )
 
 
 def require_code_access(viewer: Viewer, owner_id: uuid.UUID | None) -> None:

@@ -1,10 +1,12 @@
 """Ports: the Protocols the domain needs from the outside world; adapters implement them."""
+
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, AsyncContextManager, AsyncIterator, Callable, Generic, Iterable, Protocol, Sequence, TypeVar
+from typing import Any, AsyncContextManager, Generic, Protocol, TypeVar
 
 from domain.events import DomainEvent, SubscriberOverflow
 from domain.paging import ListQuery, Page
@@ -17,6 +19,7 @@ class Repository(Protocol, Generic[T]):
     async def get_for_update(self, entity_id: Any) -> T | None:
         """The entity, locked until the transaction ends (concurrent writers wait)."""
         ...
+
     async def get_many(self, ids: Iterable[Any]) -> list[T]: ...
     async def find(self, **equals: Any) -> list[T]: ...
     async def find_one(self, **equals: Any) -> T | None: ...
@@ -45,12 +48,14 @@ class UnitOfWork(Protocol):
     ai_models: Repository
     prompts: Repository
 
-    async def __aenter__(self) -> "UnitOfWork": ...
-    async def __aexit__(self, *exc: Any) -> None: ...
+    async def __aenter__(self) -> UnitOfWork: ...
+    async def __aexit__(self, *exc: object) -> None: ...
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...
     async def flush(self) -> None: ...
-    async def sum_by(self, repo: str, group_field: str, keys: Sequence[Any], fields: Sequence[str]) -> dict[Any, dict[str, Any]]: ...
+    async def sum_by(
+        self, repo: str, group_field: str, keys: Sequence[Any], fields: Sequence[str]
+    ) -> dict[Any, dict[str, Any]]: ...
 
 
 class UnitOfWorkFactory(Protocol):
@@ -66,8 +71,9 @@ class EventBus(Protocol):
 
     async def publish(self, event: DomainEvent) -> None: ...
 
-    def subscribe(self, topics: Sequence[str], on_overflow: Callable[[SubscriberOverflow], None] | None = None
-                  ) -> AsyncContextManager[AsyncIterator[DomainEvent]]:
+    def subscribe(
+        self, topics: Sequence[str], on_overflow: Callable[[SubscriberOverflow], None] | None = None
+    ) -> AsyncContextManager[AsyncIterator[DomainEvent]]:
         """Events on `topics` until the context ends; a subscriber `max_pending` events behind is dropped:
         its iterator raises SubscriberOverflow and `on_overflow` is called at once (from the publisher)."""
         ...

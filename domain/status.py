@@ -1,8 +1,9 @@
 """Status machines: which status may follow which, per entity."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
-from typing import Mapping
 
 from domain.enums import DeploymentStatus as D
 from domain.enums import JobStatus as J

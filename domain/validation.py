@@ -1,4 +1,5 @@
 """Input checks shared by services; each failure names the offending field."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -27,7 +28,7 @@ def hours(value: float | Decimal | None, field: str) -> Decimal | None:
         d = Decimal(str(value)).quantize(Decimal("0.01"))
     except InvalidOperation as exc:
         raise InvalidInput(f"{field} is not a number", field=field) from exc
-    if not Decimal("0") <= d <= Decimal("999.99"):
+    if not Decimal(0) <= d <= Decimal("999.99"):
         raise InvalidInput(f"{field} must be between 0 and 999.99", field=field)
     return d
 

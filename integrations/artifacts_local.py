@@ -1,4 +1,5 @@
 """The embedded-mode artifact store: content-addressed files under a local directory."""
+
 from __future__ import annotations
 
 import asyncio
@@ -51,5 +52,3 @@ class LocalArtifactStore:
 
     async def exists(self, key: str) -> bool:
         return await asyncio.to_thread(self._path(key).exists)
-
-

@@ -1,4 +1,5 @@
 """The production artifact store: content-addressed objects in an S3-compatible bucket via aioboto3."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,17 +25,30 @@ def _missing(exc: ClientError) -> bool:
 
 
 class S3ArtifactStore:
-    def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None,
-                 region: str | None = "us-east-1", access_key_id: str | None = None,
-                 secret_access_key: str | None = None, connect_timeout_s: float = 5, read_timeout_s: float = 30,
-                 max_attempts: int = 3):
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = "us-east-1",
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        connect_timeout_s: float = 5,
+        read_timeout_s: float = 30,
+        max_attempts: int = 3,
+    ):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self._endpoint_url = endpoint_url
-        self._session = aioboto3.Session(aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
-                                         region_name=region)
-        self._config = Config(retries={"max_attempts": max_attempts, "mode": "standard"},
-                              connect_timeout=connect_timeout_s, read_timeout=read_timeout_s)
+        self._session = aioboto3.Session(
+            aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key, region_name=region
+        )
+        self._config = Config(
+            retries={"max_attempts": max_attempts, "mode": "standard"},
+            connect_timeout=connect_timeout_s,
+            read_timeout=read_timeout_s,
+        )
         self._stack: contextlib.AsyncExitStack | None = None
         self._client: Any = None
         self._lock = asyncio.Lock()
@@ -48,7 +62,8 @@ class S3ArtifactStore:
             if self._client is None:
                 stack = contextlib.AsyncExitStack()
                 self._client = await stack.enter_async_context(
-                    self._session.client("s3", endpoint_url=self._endpoint_url, config=self._config))
+                    self._session.client("s3", endpoint_url=self._endpoint_url, config=self._config)
+                )
                 self._stack = stack
             return self._client
 
@@ -75,8 +90,9 @@ class S3ArtifactStore:
         s3 = await self._s3()
         checksum = base64.b64encode(hashlib.sha256(content).digest()).decode()
         try:
-            await s3.put_object(Bucket=self.bucket, Key=object_key, Body=content, ContentType=content_type,
-                                ChecksumSHA256=checksum)
+            await s3.put_object(
+                Bucket=self.bucket, Key=object_key, Body=content, ContentType=content_type, ChecksumSHA256=checksum
+            )
         except (BotoCoreError, ClientError) as exc:
             raise self._unavailable("store", object_key, exc) from exc
         return key
@@ -95,8 +111,9 @@ class S3ArtifactStore:
         except BotoCoreError as exc:
             raise self._unavailable("read", object_key, exc) from exc
         if hashlib.sha256(content).hexdigest() != check_key(key):
-            raise ServiceUnavailable(f"stored artifact {key} in S3 bucket {self.bucket!r} is corrupt "
-                                     "(checksum mismatch)")
+            raise ServiceUnavailable(
+                f"stored artifact {key} in S3 bucket {self.bucket!r} is corrupt (checksum mismatch)"
+            )
         return content
 
     async def exists(self, key: str) -> bool:

@@ -1,10 +1,11 @@
 """The embedded-mode event bus: an in-process broadcaster with a bounded queue per subscriber."""
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections import defaultdict, deque
-from typing import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from domain.events import DomainEvent, SubscriberOverflow, topics_of
 
@@ -14,8 +15,9 @@ _CLOSED = object()
 class Subscription:
     """One subscriber's queue; overflow ends the subscription instead of blocking the publisher."""
 
-    def __init__(self, topics: Sequence[str], max_pending: int,
-                 on_overflow: Callable[[SubscriberOverflow], None] | None = None):
+    def __init__(
+        self, topics: Sequence[str], max_pending: int, on_overflow: Callable[[SubscriberOverflow], None] | None = None
+    ):
         self.topics = tuple(topics)
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=max_pending + 1)
         self.max_pending = max_pending
@@ -59,8 +61,9 @@ class InProcessEventBus:
                 sub.offer(event)
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, topics: Sequence[str], on_overflow: Callable[[SubscriberOverflow], None] | None = None
-                        ) -> AsyncIterator[AsyncIterator[DomainEvent]]:
+    async def subscribe(
+        self, topics: Sequence[str], on_overflow: Callable[[SubscriberOverflow], None] | None = None
+    ) -> AsyncIterator[AsyncIterator[DomainEvent]]:
         sub = Subscription(topics, self.max_pending, on_overflow)
         for topic in sub.topics:
             self._by_topic[topic].add(sub)

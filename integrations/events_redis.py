@@ -1,4 +1,5 @@
 """The production event bus: Redis pub/sub fan-out to every replica, one PubSub connection per process."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,7 +7,8 @@ import contextlib
 import logging
 import uuid
 from collections import defaultdict
-from typing import Any, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 import orjson
 import redis.asyncio as redis
@@ -29,8 +31,14 @@ class RedisEventBus:
     the last one to leave unsubscribes it, so an idle replica holds no Redis subscriptions.
     """
 
-    def __init__(self, redis_url: str, prefix: str = "rdflow", max_pending: int = 1000,
-                 subscribe_timeout_s: float = 5.0, publish_attempts: int = 3):
+    def __init__(
+        self,
+        redis_url: str,
+        prefix: str = "rdflow",
+        max_pending: int = 1000,
+        subscribe_timeout_s: float = 5.0,
+        publish_attempts: int = 3,
+    ):
         # Named so operators (and tests) can tell this replica's connections apart in CLIENT LIST.
         self.client_name = f"{prefix}-events-{uuid.uuid4().hex[:8]}"
         self.redis = redis.Redis.from_url(redis_url, client_name=self.client_name)
@@ -51,9 +59,12 @@ class RedisEventBus:
     async def publish(self, event: DomainEvent) -> None:
         payload = orjson.dumps(event.to_dict())
         try:
-            async for attempt in AsyncRetrying(retry=retry_if_exception_type(_TRANSIENT),
-                                               stop=stop_after_attempt(self.publish_attempts),
-                                               wait=wait_exponential(multiplier=0.05, max=1), reraise=True):
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(_TRANSIENT),
+                stop=stop_after_attempt(self.publish_attempts),
+                wait=wait_exponential(multiplier=0.05, max=1),
+                reraise=True,
+            ):
                 with attempt:
                     async with self.redis.pipeline(transaction=False) as pipe:
                         for topic in topics_of(event):
@@ -61,12 +72,18 @@ class RedisEventBus:
                         await pipe.execute()
         except _TRANSIENT:
             # The change is committed already; failing the request would not undo it.
-            log.exception("event %s (%s %s) not published: Redis unreachable after %d attempts",
-                          event.id, event.entity_type, event.entity_id, self.publish_attempts)
+            log.exception(
+                "event %s (%s %s) not published: Redis unreachable after %d attempts",
+                event.id,
+                event.entity_type,
+                event.entity_id,
+                self.publish_attempts,
+            )
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, topics: Sequence[str], on_overflow: Callable[[SubscriberOverflow], None] | None = None
-                        ) -> AsyncIterator[AsyncIterator[DomainEvent]]:
+    async def subscribe(
+        self, topics: Sequence[str], on_overflow: Callable[[SubscriberOverflow], None] | None = None
+    ) -> AsyncIterator[AsyncIterator[DomainEvent]]:
         sub = Subscription(topics, self.max_pending, on_overflow)
         await self._attach(sub)
         try:
@@ -130,8 +147,9 @@ class RedisEventBus:
 
     async def _reconnect(self) -> None:
         # connect() re-subscribes every channel through redis-py's on_connect callback.
-        async for attempt in AsyncRetrying(retry=retry_if_exception_type(_TRANSIENT),
-                                           wait=wait_exponential(multiplier=0.1, max=5)):
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(_TRANSIENT), wait=wait_exponential(multiplier=0.1, max=5)
+        ):
             with attempt:
                 await self._pubsub.connect()
 
@@ -147,7 +165,7 @@ class RedisEventBus:
             except (ValueError, TypeError, KeyError):
                 log.error("dropping an undecodable event on %r", channel)
                 return
-            topic = channel.decode()[len(self.prefix):]
+            topic = channel.decode()[len(self.prefix) :]
             for sub in tuple(self._by_topic.get(topic, ())):
                 sub.offer(event)
 

@@ -1,4 +1,5 @@
 """The LLM port over Anthropic's Messages API: forced tool use for JSON output, retries, circuit breaker."""
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,12 @@ def new_circuit_breaker(fail_max: int = 5, reset_timeout_s: float = 30.0) -> Cir
 
     Share one per endpoint (API key + base URL): it only protects calls that go through the same instance.
     """
-    return CircuitBreaker(fail_max=fail_max, timeout_duration=timedelta(seconds=reset_timeout_s),
-                          exclude=[lambda exc: not is_outage(exc)], name="anthropic")
+    return CircuitBreaker(
+        fail_max=fail_max,
+        timeout_duration=timedelta(seconds=reset_timeout_s),
+        exclude=[lambda exc: not is_outage(exc)],
+        name="anthropic",
+    )
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -46,9 +51,18 @@ class AnthropicLLM:
 
     name = "anthropic"
 
-    def __init__(self, api_key: str, model: str, base_url: str | None = None, *, max_tokens: int = 4096,
-                 timeout_s: float = 60.0, max_retries: int = 3, breaker: CircuitBreaker | None = None,
-                 client: anthropic.AsyncAnthropic | None = None):
+    def __init__(
+        self,
+        api_key: str,
+        model: str,
+        base_url: str | None = None,
+        *,
+        max_tokens: int = 4096,
+        timeout_s: float = 60.0,
+        max_retries: int = 3,
+        breaker: CircuitBreaker | None = None,
+        client: anthropic.AsyncAnthropic | None = None,
+    ):
         if not api_key:
             raise InvalidInput("an Anthropic model needs an API key", field="apiKey")
         if not model:
@@ -58,28 +72,35 @@ class AnthropicLLM:
         self.breaker = breaker or new_circuit_breaker()
         self._owns_client = client is None
         self.client = client or anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=max_retries)
+            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=max_retries
+        )
         self.max_retries = self.client.max_retries
 
     async def aclose(self) -> None:
         if self._owns_client:
             await self.client.close()
 
-    async def complete_json(self, *, step: str, system: str, prompt: str, schema: dict[str, Any],
-                            context: dict[str, Any]) -> LLMResult:
+    async def complete_json(
+        self, *, step: str, system: str, prompt: str, schema: dict[str, Any], context: dict[str, Any]
+    ) -> LLMResult:
         tool = f"submit_{step}"
         if not TOOL_NAME.match(tool):
             raise ValueError(f"step {step!r} cannot name a tool")
         validator = validator_for(schema)
         validator.check_schema(schema)
         message = await self._create(
-            model=self.model, max_tokens=self.max_tokens, system=system,
+            model=self.model,
+            max_tokens=self.max_tokens,
+            system=system,
             messages=[{"role": "user", "content": prompt}],
             tools=[{"name": tool, "description": f"Submit the {step} result.", "input_schema": schema}],
             tool_choice={"type": "tool", "name": tool},
         )
-        usage = {"model": message.model, "input_tokens": message.usage.input_tokens,
-                 "output_tokens": message.usage.output_tokens}
+        usage = {
+            "model": message.model,
+            "input_tokens": message.usage.input_tokens,
+            "output_tokens": message.usage.output_tokens,
+        }
         note = f" (the answer hit max_tokens={self.max_tokens})" if message.stop_reason == "max_tokens" else ""
         data = _tool_input(message, tool, usage, note)
         _check_against_schema(step, data, validator(schema), usage, note)
@@ -93,14 +114,17 @@ class AnthropicLLM:
             raise RetryableError(
                 f"Anthropic API circuit is open after {self.breaker.fail_max} consecutive failures; calls fail fast "
                 f"for {self.breaker.timeout_duration.total_seconds():g}s{cause}",
-                details={"provider": self.name, "circuit": "open"}) from exc
+                details={"provider": self.name, "circuit": "open"},
+            ) from exc
         except anthropic.APIError as exc:
             if is_outage(exc):
                 raise RetryableError(
                     f"Anthropic API unavailable after {self.max_retries + 1} attempts: {_describe(exc)}",
-                    details={"provider": self.name, "attempts": self.max_retries + 1}) from exc
-            raise ServiceUnavailable(f"Anthropic API refused the request: {_describe(exc)}",
-                                     details={"provider": self.name}) from exc
+                    details={"provider": self.name, "attempts": self.max_retries + 1},
+                ) from exc
+            raise ServiceUnavailable(
+                f"Anthropic API refused the request: {_describe(exc)}", details={"provider": self.name}
+            ) from exc
 
 
 class AnthropicPool:
@@ -110,8 +134,9 @@ class AnthropicPool:
     with a closed circuit and a cold connection pool.
     """
 
-    def __init__(self, *, timeout_s: float = 60.0, max_retries: int = 3, breaker_fail_max: int = 5,
-                 breaker_reset_s: float = 30.0):
+    def __init__(
+        self, *, timeout_s: float = 60.0, max_retries: int = 3, breaker_fail_max: int = 5, breaker_reset_s: float = 30.0
+    ):
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.breaker_fail_max = breaker_fail_max
@@ -123,10 +148,13 @@ class AnthropicPool:
             raise InvalidInput("an Anthropic model needs an API key", field="apiKey")
         endpoint = self._endpoints.get((api_key, base_url))
         if endpoint is None:
-            client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, timeout=self.timeout_s,
-                                              max_retries=self.max_retries)
+            client = anthropic.AsyncAnthropic(
+                api_key=api_key, base_url=base_url, timeout=self.timeout_s, max_retries=self.max_retries
+            )
             endpoint = self._endpoints[(api_key, base_url)] = (
-                client, new_circuit_breaker(self.breaker_fail_max, self.breaker_reset_s))
+                client,
+                new_circuit_breaker(self.breaker_fail_max, self.breaker_reset_s),
+            )
         client, breaker = endpoint
         return AnthropicLLM(api_key, model, base_url, max_tokens=max_tokens, breaker=breaker, client=client)
 
@@ -152,21 +180,28 @@ def _tool_input(message: anthropic.types.Message, tool: str, usage: dict[str, An
     for block in message.content:
         if block.type == "tool_use" and block.name == tool:
             if not isinstance(block.input, dict):
-                raise AIOutputError(f"the {tool} tool input is not a JSON object{note}", field="output",
-                                    details=usage)
+                raise AIOutputError(f"the {tool} tool input is not a JSON object{note}", field="output", details=usage)
             return block.input
     seen = ", ".join(b.type for b in message.content) or "no content"
-    raise AIOutputError(f"the model answered without calling the {tool} tool: got {seen}, "
-                        f"stop_reason {message.stop_reason}{note}", field="output", details=usage)
+    raise AIOutputError(
+        f"the model answered without calling the {tool} tool: got {seen}, stop_reason {message.stop_reason}{note}",
+        field="output",
+        details=usage,
+    )
 
 
-def _check_against_schema(step: str, data: dict[str, Any], validator: Validator, usage: dict[str, Any],
-                          note: str) -> None:
-    violations = sorted(validator.iter_errors(data),
-                        key=lambda e: [(0, p) if isinstance(p, int) else (1, p) for p in e.absolute_path])
+def _check_against_schema(
+    step: str, data: dict[str, Any], validator: Validator, usage: dict[str, Any], note: str
+) -> None:
+    violations = sorted(
+        validator.iter_errors(data), key=lambda e: [(0, p) if isinstance(p, int) else (1, p) for p in e.absolute_path]
+    )
     if not violations:
         return
     shown = "; ".join(f"{e.json_path}: {e.message[:SHOWN_CHARS]}" for e in violations[:SHOWN_VIOLATIONS])
     more = f" (and {len(violations) - SHOWN_VIOLATIONS} more)" if len(violations) > SHOWN_VIOLATIONS else ""
-    raise AIOutputError(f"the {step} answer does not match its schema{note}: {shown}{more}", field="output",
-                        details={**usage, "violations": [e.json_path for e in violations]})
+    raise AIOutputError(
+        f"the {step} answer does not match its schema{note}: {shown}{more}",
+        field="output",
+        details={**usage, "violations": [e.json_path for e in violations]},
+    )

@@ -1,4 +1,5 @@
 """Chooses the LLM adapter per model configuration: Anthropic when configured with a key, else offline."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,5 +34,6 @@ class ConfiguredLLMFactory:
             return self.offline
         if config.provider == "offline":
             return self.offline
-        return self.pool.llm(api_key or d.api_key or "", config.model, config.base_url or d.base_url,
-                             max_tokens=config.max_tokens)
+        return self.pool.llm(
+            api_key or d.api_key or "", config.model, config.base_url or d.base_url, max_tokens=config.max_tokens
+        )

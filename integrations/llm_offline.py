@@ -1,9 +1,11 @@
 """The LLM port without a model: deterministic rule-based PRDs, task plans, code and reviews (embedded default)."""
+
 from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from domain.ai import contracts
 from domain.errors import InvalidInput
@@ -25,13 +27,15 @@ def estimate_tokens(text: str) -> int:
 def _review(ctx: dict[str, Any], prompt: str) -> dict[str, Any]:
     files = [f for f in ctx.get("files") or [] if isinstance(f, dict) and f.get("path")]
     if not files:
-        raise InvalidInput("the review step needs context['files']: a list of {path, language, content}",
-                           field="files")
+        raise InvalidInput("the review step needs context['files']: a list of {path, language, content}", field="files")
     return review_files(files, ctx.get("focus"))
 
 
 STEPS: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
-    "prd": build_prd, "decompose": build_tasks, "code": build_code, "review": _review,
+    "prd": build_prd,
+    "decompose": build_tasks,
+    "code": build_code,
+    "review": _review,
 }
 
 
@@ -44,11 +48,15 @@ class OfflineLLM:
     name = "offline"
     model = MODEL
 
-    async def complete_json(self, *, step: str, system: str, prompt: str, schema: dict[str, Any],
-                            context: dict[str, Any]) -> LLMResult:
+    async def complete_json(
+        self, *, step: str, system: str, prompt: str, schema: dict[str, Any], context: dict[str, Any]
+    ) -> LLMResult:
         if step not in STEPS:
-            raise InvalidInput(f"the offline provider has no {step!r} step; known: {', '.join(STEPS)}",
-                               field="step")
+            raise InvalidInput(f"the offline provider has no {step!r} step; known: {', '.join(STEPS)}", field="step")
         data = contracts.validate(step, STEPS[step](dict(context or {}), prompt))
-        return LLMResult(data=data, model=MODEL, input_tokens=estimate_tokens(system + prompt),
-                         output_tokens=estimate_tokens(json.dumps(data, ensure_ascii=False)))
+        return LLMResult(
+            data=data,
+            model=MODEL,
+            input_tokens=estimate_tokens(system + prompt),
+            output_tokens=estimate_tokens(json.dumps(data, ensure_ascii=False)),
+        )

@@ -1,4 +1,5 @@
 """Fixed-window attempt counters: in memory (embedded mode) and in Redis (shared by every replica)."""
+
 from __future__ import annotations
 
 import time

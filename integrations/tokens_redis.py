@@ -1,4 +1,5 @@
 """Token revocation in Redis (production): `token:blacklist:{jti}` and friends, each with a TTL to its expiry."""
+
 from __future__ import annotations
 
 from datetime import datetime

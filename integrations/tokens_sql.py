@@ -1,4 +1,5 @@
 """Token revocation in the database (embedded mode): one row per revoked or used key, until it expires."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -23,15 +24,18 @@ class SqlTokenStore:
         dialect_insert = postgresql_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         statement = dialect_insert(t).values(key=key, expires_at=expires_at)
         statement = statement.on_conflict_do_update(
-            index_elements=[t.c.key], set_={"expires_at": statement.excluded.expires_at},
-            where=t.c.expires_at < statement.excluded.expires_at)
+            index_elements=[t.c.key],
+            set_={"expires_at": statement.excluded.expires_at},
+            where=t.c.expires_at < statement.excluded.expires_at,
+        )
         async with self.engine.begin() as conn:
             await conn.execute(statement)
 
     async def is_revoked(self, *keys: str) -> bool:
         async with self.engine.connect() as conn:
-            found = await conn.execute(select(t.c.key).where(t.c.key.in_(keys), t.c.expires_at > self.clock.now())
-                                       .limit(1))
+            found = await conn.execute(
+                select(t.c.key).where(t.c.key.in_(keys), t.c.expires_at > self.clock.now()).limit(1)
+            )
             return found.first() is not None
 
     async def claim_once(self, key: str, expires_at: datetime) -> bool:

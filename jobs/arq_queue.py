@@ -1,4 +1,5 @@
 """The production job queue: one arq job per job row, keyed by the row's id, run by `rdflow worker`."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Runs one job id through its lifecycle: claim, heartbeat, handler, then success, retry, failure or cancel."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,8 +24,14 @@ DONE = Outcome()
 
 
 class JobExecutor:
-    def __init__(self, lifecycle: JobLifecycle, handlers: dict[str, Handler], *, heartbeat_s: float = 2.0,
-                 backoff_base_s: float = 2.0):
+    def __init__(
+        self,
+        lifecycle: JobLifecycle,
+        handlers: dict[str, Handler],
+        *,
+        heartbeat_s: float = 2.0,
+        backoff_base_s: float = 2.0,
+    ):
         self.lifecycle = lifecycle
         self.handlers = handlers
         self.heartbeat_s = heartbeat_s
@@ -58,7 +65,7 @@ class JobExecutor:
             await self.lifecycle.fail(job_id, f"{exc.message} (gave up after {job.attempts} attempts)")
         except DomainError as exc:
             await self.lifecycle.fail(job_id, exc.message)
-        except Exception as exc:  # noqa: BLE001 - any handler fault ends the job with its reason
+        except Exception as exc:
             log.exception("job %s (%s) failed", job_id, job.kind)
             await self.lifecycle.fail(job_id, f"{type(exc).__name__}: {exc}")
         else:

@@ -1,4 +1,5 @@
 """The embedded-mode job queue: asyncio tasks in the API process, deduplicated by job id."""
+
 from __future__ import annotations
 
 import asyncio

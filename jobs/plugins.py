@@ -1,8 +1,9 @@
 """Extra job kinds named by configuration (RDFLOW_JOB_MODULES): each module exposes `HANDLERS: dict[str, Handler]`."""
+
 from __future__ import annotations
 
 import importlib
-from typing import Iterable
+from collections.abc import Iterable
 
 from jobs.registry import Handler
 

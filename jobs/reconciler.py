@@ -1,4 +1,5 @@
 """One reconciler pass: jobs whose worker went silent are queued again (or failed) and handed back to the queue."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,6 +25,6 @@ async def reconcile_forever(lifecycle: JobLifecycle, queue: JobQueue, stale_afte
     while True:
         try:
             await reconcile_once(lifecycle, queue, stale_after)
-        except Exception:  # noqa: BLE001 - a failed pass is logged and retried at the next tick
+        except Exception:
             log.exception("reconciler pass failed")
         await asyncio.sleep(every_s)

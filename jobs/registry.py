@@ -1,8 +1,10 @@
 """Job kinds and their handlers; a handler gets a JobContext and returns the job's result."""
+
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from domain.model import Job
 from domain.services.pipeline_steps import PipelineSteps
@@ -19,11 +21,13 @@ Handler = Callable[[JobContext], Awaitable[dict[str, Any]]]
 
 def pipeline_handlers(steps: PipelineSteps) -> dict[str, Handler]:
     """The AI pipeline's kinds: each asks the model, then writes its results in one transaction."""
+
     def step(run: Callable[[Job], Awaitable[Any]], asking: str) -> Handler:
         async def handle(ctx: JobContext) -> dict[str, Any]:
             await ctx.progress(10, asking)
             outcome = await run(ctx.job)
             return outcome.result
+
         return handle
 
     return {

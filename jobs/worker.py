@@ -1,4 +1,5 @@
 """`rdflow worker`: arq runs job rows by id through the shared executor, and reconciles silent jobs on a cron."""
+
 from __future__ import annotations
 
 import uuid
@@ -27,7 +28,7 @@ MAX_DELIVERIES = 20
 POLL_DELAY_S = 0.05
 
 
-def _container(ctx: dict[str, Any]) -> "Container":
+def _container(ctx: dict[str, Any]) -> Container:
     return ctx["container"]
 
 
@@ -46,7 +47,7 @@ async def reconcile(ctx: dict[str, Any]) -> int:
     return await reconcile_once(container.services.job_lifecycle, container.queue, stale_after)
 
 
-def worker_settings(settings: "Settings") -> dict[str, Any]:
+def worker_settings(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for arq's Worker, from the same Settings as the API."""
     if not settings.redis_url:
         raise ValueError("rdflow worker needs REDIS_URL (without it the API runs jobs in-process)")
@@ -69,8 +70,14 @@ def worker_settings(settings: "Settings") -> dict[str, Any]:
         "functions": [func(run_job, name=RUN_JOB, timeout=timeout, max_tries=MAX_DELIVERIES, keep_result=0)],
         # The name carries the queue: arq derives cron job ids from it, and ids are global in Redis. Its timeout
         # must not exceed run_job's: arq holds a dead worker's jobs for the longest function timeout + 10 s.
-        "cron_jobs": [cron(reconcile, name=f"reconcile@{name}",
-                           second=set(range(0, 60, settings.job_reconcile_every_s)), timeout=timeout)],
+        "cron_jobs": [
+            cron(
+                reconcile,
+                name=f"reconcile@{name}",
+                second=set(range(0, 60, settings.job_reconcile_every_s)),
+                timeout=timeout,
+            )
+        ],
         "queue_name": name,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "on_startup": startup,
@@ -85,6 +92,6 @@ def worker_settings(settings: "Settings") -> dict[str, Any]:
     }
 
 
-def run(settings: "Settings") -> None:
+def run(settings: Settings) -> None:
     """Block running a worker until SIGINT/SIGTERM; running jobs are handed back to the queue on the way out."""
     run_worker(worker_settings(settings))

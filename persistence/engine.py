@@ -1,4 +1,5 @@
 """Engine and session factory from a database URL; SQLite gets WAL, foreign keys and a busy timeout."""
+
 from __future__ import annotations
 
 from sqlalchemy import event
@@ -25,7 +26,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+        def _sqlite_pragmas(dbapi_conn, _record):
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")

@@ -1,8 +1,10 @@
 """Windowed listing: one COUNT and one ROW_NUMBER query serve a page, or a page per parent key."""
+
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Table, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,8 +23,14 @@ def conditions(table: Table, query: ListQuery) -> list[Any]:
         if column is None:
             raise InvalidInput(f"cannot filter by {name}", field=name)
         if isinstance(value, Between):
-            conds.extend(c for c in (column >= value.low if value.low is not None else None,
-                                     column <= value.high if value.high is not None else None) if c is not None)
+            conds.extend(
+                c
+                for c in (
+                    column >= value.low if value.low is not None else None,
+                    column <= value.high if value.high is not None else None,
+                )
+                if c is not None
+            )
         else:
             conds.append(column.in_(value) if isinstance(value, (tuple, list, frozenset)) else column == value)
     if query.member_id is not None:
@@ -56,8 +64,14 @@ def _window(query: ListQuery, rn: Any, rn_desc: Any) -> list[Any]:
     return conds
 
 
-async def list_pages(session: AsyncSession, cls: type, table: Table, query: ListQuery,
-                     partition: str | None = None, keys: Sequence[Any] = ()) -> dict[Any, Page]:
+async def list_pages(
+    session: AsyncSession,
+    cls: type,
+    table: Table,
+    query: ListQuery,
+    partition: str | None = None,
+    keys: Sequence[Any] = (),
+) -> dict[Any, Page]:
     """Pages of `cls` rows matching `query`, one per value of `partition` in `keys` (or one under None)."""
     conds = conditions(table, query)
     part = table.c[partition] if partition else None
@@ -69,11 +83,17 @@ async def list_pages(session: AsyncSession, cls: type, table: Table, query: List
     inner = select(table, rn, rn_desc).where(*conds).subquery()
     entity = aliased(cls, inner)
     part_col = inner.c[partition] if partition else None
-    stmt = (select(entity, inner.c.rn).where(*_window(query, inner.c.rn, inner.c.rn_desc))
-            .order_by(*( [part_col] if part_col is not None else []), inner.c.rn))
+    stmt = (
+        select(entity, inner.c.rn)
+        .where(*_window(query, inner.c.rn, inner.c.rn_desc))
+        .order_by(*([part_col] if part_col is not None else []), inner.c.rn)
+    )
 
-    count_stmt = (select(part, func.count()).where(*conds).group_by(part) if part is not None
-                  else select(true(), func.count()).select_from(table).where(*conds))
+    count_stmt = (
+        select(part, func.count()).where(*conds).group_by(part)
+        if part is not None
+        else select(true(), func.count()).select_from(table).where(*conds)
+    )
     totals = {k if part is not None else None: n for k, n in (await session.execute(count_stmt)).all()}
 
     rows: dict[Any, list[tuple[Any, int]]] = defaultdict(list)
@@ -81,12 +101,14 @@ async def list_pages(session: AsyncSession, cls: type, table: Table, query: List
         rows[getattr(obj, partition) if partition else None].append((obj, offset))
 
     result = {}
-    for key in (keys if part is not None else [None]):
+    for key in keys if part is not None else [None]:
         found, total = rows.get(key, []), totals.get(key, 0)
         lo = query.page.after + 1 if query.page.after is not None else 0
         offsets = [o for _, o in found]
         result[key] = Page(
-            items=[o for o, _ in found], offsets=offsets, total=total,
+            items=[o for o, _ in found],
+            offsets=offsets,
+            total=total,
             has_previous=(offsets[0] > 0) if offsets else lo > 0 and total > 0,
             has_next=(offsets[-1] < total - 1) if offsets else lo < total,
         )

@@ -1,4 +1,5 @@
 """Classical (imperative) mapping of the domain dataclasses onto the tables; no relationships, loaders batch."""
+
 from __future__ import annotations
 
 from sqlalchemy.orm import registry

@@ -1,7 +1,9 @@
 """A generic SQLAlchemy repository implementing the domain's Repository port for one entity."""
+
 from __future__ import annotations
 
-from typing import Any, Generic, Iterable, Sequence, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession

@@ -1,24 +1,41 @@
 """Table definitions, portable across SQLite and PostgreSQL (UUID, JSON/JSONB, tz-aware timestamps)."""
+
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 from sqlalchemy import (
-    JSON, Boolean, Column, Date, DateTime, Enum, ForeignKey, Index, Integer, MetaData, Numeric, String, Table, Text,
-    UniqueConstraint, Uuid,
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
 from domain import enums
 
-metadata = MetaData(naming_convention={
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
 
 Json = JSON().with_variant(JSONB(), "postgresql")
 
@@ -32,19 +49,19 @@ class UtcDateTime(TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value is not None and value.tzinfo is None:
             raise ValueError("naive datetime given for a timezone-aware column")
-        return value.astimezone(timezone.utc) if value is not None else None
+        return value.astimezone(UTC) if value is not None else None
 
     def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=UTC)
         return value
 
 
-def Ts():  # noqa: N802 - reads like a type in column lists
+def Ts():
     return UtcDateTime()
 
 
-def En(enum):  # noqa: N802
+def En(enum):
     return Enum(enum, native_enum=False, length=30, validate_strings=True)
 
 
@@ -58,7 +75,8 @@ def fk(target: str, ondelete: str | None = None, **kw) -> Column:
 
 
 users = Table(
-    "users", metadata,
+    "users",
+    metadata,
     Column("id", Uuid, primary_key=True),
     Column("username", String(50), nullable=False, unique=True),
     Column("email", String(100), nullable=False, unique=True),
@@ -72,7 +90,8 @@ users = Table(
 )
 
 projects = Table(
-    "projects", metadata,
+    "projects",
+    metadata,
     Column("id", Uuid, primary_key=True),
     Column("name", String(100), nullable=False),
     Column("description", Text),
@@ -86,14 +105,16 @@ projects = Table(
 )
 
 project_members = Table(
-    "project_members", metadata,
+    "project_members",
+    metadata,
     Column("project_id", Uuid, ref("projects.id", "CASCADE"), primary_key=True),
     Column("user_id", Uuid, ref("users.id", "CASCADE"), primary_key=True, index=True),
     Column("added_at", Ts(), nullable=False),
 )
 
 requirements = Table(
-    "requirements", metadata,
+    "requirements",
+    metadata,
     Column("id", Uuid, primary_key=True),
     fk("projects.id", "CASCADE", name="project_id", nullable=False),
     Column("title", String(200), nullable=False),
@@ -110,7 +131,8 @@ requirements = Table(
 )
 
 prd_documents = Table(
-    "prd_documents", metadata,
+    "prd_documents",
+    metadata,
     Column("id", Uuid, primary_key=True),
     fk("requirements.id", "CASCADE", name="requirement_id", nullable=False),
     fk("projects.id", "CASCADE", name="project_id", nullable=False),
@@ -126,7 +148,8 @@ prd_documents = Table(
 )
 
 tasks = Table(
-    "tasks", metadata,
+    "tasks",
+    metadata,
     Column("id", Uuid, primary_key=True),
     fk("requirements.id", "CASCADE", name="requirement_id", nullable=False),
     fk("projects.id", "CASCADE", name="project_id", nullable=False),
@@ -147,13 +170,15 @@ tasks = Table(
 )
 
 task_dependencies = Table(
-    "task_dependencies", metadata,
+    "task_dependencies",
+    metadata,
     Column("task_id", Uuid, ref("tasks.id", "CASCADE"), primary_key=True),
     Column("depends_on_id", Uuid, ref("tasks.id", "CASCADE"), primary_key=True, index=True),
 )
 
 code_artifacts = Table(
-    "code_artifacts", metadata,
+    "code_artifacts",
+    metadata,
     Column("id", Uuid, primary_key=True),
     fk("tasks.id", "CASCADE", name="task_id", nullable=False),
     fk("projects.id", "CASCADE", name="project_id", nullable=False),
@@ -179,7 +204,8 @@ code_artifacts = Table(
 )
 
 test_results = Table(
-    "test_results", metadata,
+    "test_results",
+    metadata,
     Column("id", Uuid, primary_key=True),
     fk("code_artifacts.id", "CASCADE", name="artifact_id", nullable=False),
     fk("projects.id", "CASCADE", name="project_id", nullable=False),
@@ -199,7 +225,8 @@ test_results = Table(
 )
 
 deployments = Table(
-    "deployments", metadata,
+    "deployments",
+    metadata,
     Column("id", Uuid, primary_key=True),
     fk("projects.id", "CASCADE", name="project_id", nullable=False),
     Column("environment", En(enums.Environment), nullable=False, index=True),
@@ -219,7 +246,8 @@ deployments = Table(
 )
 
 jobs = Table(
-    "jobs", metadata,
+    "jobs",
+    metadata,
     Column("id", Uuid, primary_key=True),
     Column("kind", String(50), nullable=False),
     Column("subject_type", String(50), nullable=False),
@@ -247,7 +275,8 @@ jobs = Table(
 )
 
 audit_log = Table(
-    "audit_log", metadata,
+    "audit_log",
+    metadata,
     Column("id", Uuid, primary_key=True),
     fk("users.id", "SET NULL", name="actor_id"),
     Column("action", String(60), nullable=False, index=True),
@@ -263,7 +292,8 @@ audit_log = Table(
 )
 
 ai_model_configs = Table(
-    "ai_model_configs", metadata,
+    "ai_model_configs",
+    metadata,
     Column("id", Uuid, primary_key=True),
     Column("name", String(100), nullable=False, unique=True),
     Column("provider", String(30), nullable=False),
@@ -278,7 +308,8 @@ ai_model_configs = Table(
 )
 
 prompt_templates = Table(
-    "prompt_templates", metadata,
+    "prompt_templates",
+    metadata,
     Column("id", Uuid, primary_key=True),
     Column("identifier", String(100), nullable=False, unique=True),
     Column("category", String(50), nullable=False, index=True),
@@ -289,7 +320,8 @@ prompt_templates = Table(
 )
 
 token_revocations = Table(
-    "token_revocations", metadata,
+    "token_revocations",
+    metadata,
     Column("key", String(120), primary_key=True),
     Column("expires_at", Ts(), nullable=False, index=True),
 )

@@ -1,7 +1,9 @@
 """The SQLAlchemy unit of work: one AsyncSession, every repository, commit/rollback."""
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,13 +35,13 @@ class SqlUnitOfWork:
         self._sessions = sessions
         self.session: AsyncSession
 
-    async def __aenter__(self) -> "SqlUnitOfWork":
+    async def __aenter__(self) -> SqlUnitOfWork:
         self.session = self._sessions()
         for name, cls in REPOSITORIES.items():
             setattr(self, name, SqlRepository(self.session, cls, ENTITY_TABLES[cls]))
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.session.close()
 
     async def commit(self) -> None:
@@ -51,12 +53,16 @@ class SqlUnitOfWork:
     async def flush(self) -> None:
         await self.session.flush()
 
-    async def sum_by(self, repo: str, group_field: str, keys: Sequence[Any],
-                     fields: Sequence[str]) -> dict[Any, dict[str, Any]]:
+    async def sum_by(
+        self, repo: str, group_field: str, keys: Sequence[Any], fields: Sequence[str]
+    ) -> dict[Any, dict[str, Any]]:
         table = ENTITY_TABLES[REPOSITORIES[repo]]
         group = table.c[group_field]
-        stmt = (select(group, *(func.coalesce(func.sum(table.c[f]), 0) for f in fields))
-                .where(group.in_(list(keys))).group_by(group))
+        stmt = (
+            select(group, *(func.coalesce(func.sum(table.c[f]), 0) for f in fields))
+            .where(group.in_(list(keys)))
+            .group_by(group)
+        )
         return {row[0]: dict(zip(fields, row[1:])) for row in (await self.session.execute(stmt)).all()}
 
 

@@ -1,4 +1,5 @@
 """Sign-in, sessions and the audit log."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,10 +30,24 @@ async def change_password(ctx: RequestContext, current: str, new: str) -> bool:
     return await ctx.services.auth.change_password(ctx.viewer, current, new)
 
 
-async def audit_log(ctx: RequestContext, args: ConnectionArgs, since: Any = None, until: Any = None,
-                    actor_id: str | None = None, entity_type: str | None = None, entity_id: str | None = None,
-                    action: str | None = None, outcome: str | None = None):
-    query = to_list_query(args, actor_id=decode_optional(actor_id, "User", "actorId"), entity_type=entity_type,
-                          entity_id=entity_id, action=action, outcome=outcome,
-                          at=Between(since, until) if since or until else None)
+async def audit_log(
+    ctx: RequestContext,
+    args: ConnectionArgs,
+    since: Any = None,
+    until: Any = None,
+    actor_id: str | None = None,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    action: str | None = None,
+    outcome: str | None = None,
+):
+    query = to_list_query(
+        args,
+        actor_id=decode_optional(actor_id, "User", "actorId"),
+        entity_type=entity_type,
+        entity_id=entity_id,
+        action=action,
+        outcome=outcome,
+        at=Between(since, until) if since or until else None,
+    )
     return await ctx.services.audit.list(ctx.viewer, query)

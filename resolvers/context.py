@@ -1,4 +1,5 @@
 """The per-request context every resolver receives: who asks, the services, the loaders."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """Code artifacts, test results and deployments: queries and mutations."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,13 +11,18 @@ from resolvers.ids import decode_id
 
 async def submit_artifact(ctx: RequestContext, data: Any):
     return await ctx.services.artifacts.submit(
-        ctx.viewer, task_id=decode_id(data.task_id, "Task", "taskId"), file_path=data.file_path,
-        content=data.content, language=data.language)
+        ctx.viewer,
+        task_id=decode_id(data.task_id, "Task", "taskId"),
+        file_path=data.file_path,
+        content=data.content,
+        language=data.language,
+    )
 
 
 async def submit_review(ctx: RequestContext, artifact_id: str, decision: ReviewStatus, comments: str | None):
     return await ctx.services.artifacts.submit_review(
-        ctx.viewer, decode_id(artifact_id, "CodeArtifact", "artifactId"), decision, comments)
+        ctx.viewer, decode_id(artifact_id, "CodeArtifact", "artifactId"), decision, comments
+    )
 
 
 async def delete_artifact(ctx: RequestContext, artifact_id: str) -> str:
@@ -35,9 +41,12 @@ async def record_test_result(ctx: RequestContext, data: Any):
 
 async def create_deployment(ctx: RequestContext, data: Any):
     return await ctx.services.deployments.create(
-        ctx.viewer, project_id=decode_id(data.project_id, "Project", "projectId"), environment=data.environment,
+        ctx.viewer,
+        project_id=decode_id(data.project_id, "Project", "projectId"),
+        environment=data.environment,
         version=data.version,
-        artifact_ids=[decode_id(a, "CodeArtifact", "artifactIds") for a in data.artifact_ids or []])
+        artifact_ids=[decode_id(a, "CodeArtifact", "artifactIds") for a in data.artifact_ids or []],
+    )
 
 
 async def approve_deployment(ctx: RequestContext, deployment_id: str):
@@ -46,4 +55,5 @@ async def approve_deployment(ctx: RequestContext, deployment_id: str):
 
 async def change_deployment_status(ctx: RequestContext, deployment_id: str, status: DeploymentStatus):
     return await ctx.services.deployments.change_status(
-        ctx.viewer, decode_id(deployment_id, "Deployment", "id"), status)
+        ctx.viewer, decode_id(deployment_id, "Deployment", "id"), status
+    )

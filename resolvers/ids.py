@@ -1,4 +1,5 @@
 """Relay global ids and opaque cursors."""
+
 from __future__ import annotations
 
 import base64
@@ -46,7 +47,7 @@ def decode_cursor(cursor: str | None, field: str) -> int | None:
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
         if not text.startswith(CURSOR_PREFIX):
             raise ValueError(text)
-        offset = int(text[len(CURSOR_PREFIX):])
+        offset = int(text[len(CURSOR_PREFIX) :])
         if offset < 0:
             raise ValueError(text)
         return offset

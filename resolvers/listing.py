@@ -1,8 +1,10 @@
 """Turning connection arguments (filters, ordering, cursors) into a domain ListQuery."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from domain.enums import SortDirection
 from domain.paging import ListQuery, PageRequest
@@ -58,6 +60,10 @@ def to_list_query(args: ConnectionArgs, **fixed: Any) -> ListQuery:
     if args.order_by is not None:
         order_field = args.order_by.field.value
         direction = SortDirection(args.order_by.direction.value)
-    page = PageRequest(first=args.first, after=decode_cursor(args.after, "after"),
-                       last=args.last, before=decode_cursor(args.before, "before"))
+    page = PageRequest(
+        first=args.first,
+        after=decode_cursor(args.after, "after"),
+        last=args.last,
+        before=decode_cursor(args.before, "before"),
+    )
     return ListQuery(filters=tuple(filters), order_by=order_field, direction=direction, page=page)

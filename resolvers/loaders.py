@@ -1,8 +1,10 @@
 """Per-request DataLoaders: every relation is one batched query per distinct argument set."""
+
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from strawberry.dataloader import DataLoader
 
@@ -17,7 +19,7 @@ class Loaders:
         self.viewer = viewer
         self._loaders: dict[tuple, DataLoader] = {}
 
-    def _get(self, key: tuple, load_fn) -> DataLoader:  # noqa: ANN001
+    def _get(self, key: tuple, load_fn) -> DataLoader:
         loader = self._loaders.get(key)
         if loader is None:
             loader = self._loaders[key] = DataLoader(load_fn=load_fn)
@@ -25,30 +27,38 @@ class Loaders:
 
     def by_id(self, repo: str) -> DataLoader[Any, Any]:
         """Entity (or None) by primary key."""
+
         async def load(ids: Sequence[Any]) -> list[Any]:
             found = await self.services.reads.by_ids(self.viewer, repo, list(ids))
             return [found.get(i) for i in ids]
+
         return self._get(("id", repo), load)
 
     def page_of(self, repo: str, field: str, query: ListQuery) -> DataLoader[Any, Page]:
         """A connection page of `repo` rows per value of `field` (e.g. requirements per project_id)."""
+
         async def load(keys: Sequence[Any]) -> list[Page]:
             pages = await self.services.reads.pages_by(self.viewer, repo, field, list(keys), query)
             return [pages.get(k, Page.empty()) for k in keys]
+
         return self._get(("page", repo, field, query), load)
 
     def all_of(self, repo: str, field: str) -> DataLoader[Any, list[Any]]:
         """Every `repo` row per value of `field` (small fan-outs such as task dependencies)."""
+
         async def load(keys: Sequence[Any]) -> list[list[Any]]:
             grouped: dict[Any, list[Any]] = defaultdict(list)
             for row in await self.services.reads.find_in(self.viewer, repo, field, list(keys)):
                 grouped[getattr(row, field)].append(row)
             return [grouped.get(k, []) for k in keys]
+
         return self._get(("all", repo, field), load)
 
     def sums_of(self, repo: str, field: str, columns: tuple[str, ...]) -> DataLoader[Any, dict[str, Any]]:
         """Column totals of `repo` rows per value of `field`."""
+
         async def load(keys: Sequence[Any]) -> list[dict[str, Any]]:
             totals = await self.services.reads.sums(self.viewer, repo, field, list(keys), columns)
             return [totals[k] for k in keys]
+
         return self._get(("sums", repo, field, columns), load)

@@ -1,4 +1,5 @@
 """AI pipeline mutations and reads: PRDs, decomposition, code generation and review, AI configuration."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,29 +13,32 @@ from resolvers.projects import provided
 
 
 async def generate_prd(ctx: RequestContext, requirement_id: str):
-    return await ctx.services.pipeline.generate_prd(ctx.viewer, decode_id(requirement_id, "Requirement",
-                                                                          "requirementId"))
+    return await ctx.services.pipeline.generate_prd(
+        ctx.viewer, decode_id(requirement_id, "Requirement", "requirementId")
+    )
 
 
 async def decompose(ctx: RequestContext, requirement_id: str, strategy: Strategy, target_roles: list[TaskType] | None):
     return await ctx.services.pipeline.decompose(
-        ctx.viewer, decode_id(requirement_id, "Requirement", "requirementId"), strategy, target_roles)
+        ctx.viewer, decode_id(requirement_id, "Requirement", "requirementId"), strategy, target_roles
+    )
 
 
 async def generate_code(ctx: RequestContext, task_id: str, language: str, framework: str | None, specs: Any):
     options = {} if specs is None else vars(specs)
-    return await ctx.services.pipeline.generate_code(ctx.viewer, decode_id(task_id, "Task", "taskId"),
-                                                     language=language, framework=framework, **options)
+    return await ctx.services.pipeline.generate_code(
+        ctx.viewer, decode_id(task_id, "Task", "taskId"), language=language, framework=framework, **options
+    )
 
 
 async def review_code(ctx: RequestContext, artifact_id: str):
     return await ctx.services.pipeline.review_code(ctx.viewer, decode_id(artifact_id, "CodeArtifact", "artifactId"))
 
 
-async def update_prd_section(ctx: RequestContext, prd_id: str, section_id: str, title: str | None,
-                             content: str | None):
+async def update_prd_section(ctx: RequestContext, prd_id: str, section_id: str, title: str | None, content: str | None):
     return await ctx.services.pipeline.update_prd_section(
-        ctx.viewer, decode_id(prd_id, "PrdDocument", "prdId"), section_id, title=title, content=content)
+        ctx.viewer, decode_id(prd_id, "PrdDocument", "prdId"), section_id, title=title, content=content
+    )
 
 
 async def approve_prd(ctx: RequestContext, prd_id: str):
@@ -50,8 +54,9 @@ async def create_model(ctx: RequestContext, data: Any):
 
 
 async def update_model(ctx: RequestContext, config_id: str, data: Any):
-    return await ctx.services.ai_config.update_model(ctx.viewer, decode_id(config_id, "AiModelConfig", "id"),
-                                                     **provided(data))
+    return await ctx.services.ai_config.update_model(
+        ctx.viewer, decode_id(config_id, "AiModelConfig", "id"), **provided(data)
+    )
 
 
 async def delete_model(ctx: RequestContext, config_id: str) -> str:

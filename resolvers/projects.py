@@ -1,4 +1,5 @@
 """Project queries and mutations."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -38,14 +39,16 @@ async def delete(ctx: RequestContext, project_id: str) -> str:
 
 
 async def add_member(ctx: RequestContext, project_id: str, user_id: str):
-    await ctx.services.projects.add_member(ctx.viewer, decode_id(project_id, "Project", "projectId"),
-                                           decode_id(user_id, "User", "userId"))
+    await ctx.services.projects.add_member(
+        ctx.viewer, decode_id(project_id, "Project", "projectId"), decode_id(user_id, "User", "userId")
+    )
     return await ctx.services.projects.get(ctx.viewer, decode_id(project_id, "Project", "projectId"))
 
 
 async def remove_member(ctx: RequestContext, project_id: str, user_id: str):
-    await ctx.services.projects.remove_member(ctx.viewer, decode_id(project_id, "Project", "projectId"),
-                                              decode_id(user_id, "User", "userId"))
+    await ctx.services.projects.remove_member(
+        ctx.viewer, decode_id(project_id, "Project", "projectId"), decode_id(user_id, "User", "userId")
+    )
     return await ctx.services.projects.get(ctx.viewer, decode_id(project_id, "Project", "projectId"))
 
 

@@ -1,4 +1,5 @@
 """Relations between nodes, all through the request's DataLoaders."""
+
 from __future__ import annotations
 
 import uuid

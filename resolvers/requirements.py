@@ -1,4 +1,5 @@
 """Requirement queries and mutations."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,13 +22,13 @@ async def update(ctx: RequestContext, requirement_id: str, data: Any):
     fields = provided(data)
     if "assigned_to" in fields:
         fields["assigned_to"] = decode_optional(fields["assigned_to"], "User", "assignedTo")
-    return await ctx.services.requirements.update(
-        ctx.viewer, decode_id(requirement_id, "Requirement", "id"), **fields)
+    return await ctx.services.requirements.update(ctx.viewer, decode_id(requirement_id, "Requirement", "id"), **fields)
 
 
 async def change_status(ctx: RequestContext, requirement_id: str, status: RequirementStatus):
     return await ctx.services.requirements.change_status(
-        ctx.viewer, decode_id(requirement_id, "Requirement", "id"), status)
+        ctx.viewer, decode_id(requirement_id, "Requirement", "id"), status
+    )
 
 
 async def delete(ctx: RequestContext, requirement_id: str) -> str:

@@ -1,8 +1,10 @@
 """Live updates: each subscription authorizes, subscribes, sends the current state, then every change."""
+
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.websockets import WebSocket
 
@@ -11,11 +13,10 @@ from domain.services.jobs import TERMINAL
 from resolvers.context import RequestContext
 from resolvers.ids import decode_id
 
-
 OVERFLOW_CLOSE_CODE = 4008
 
 
-def _subscribe(ctx: RequestContext, topics: list[str]):  # noqa: ANN202
+def _subscribe(ctx: RequestContext, topics: list[str]):
     """Subscribe; a client that stops reading loses its connection, with the reason, instead of slowing others."""
     socket = ctx.extras.get("request")
 
@@ -55,9 +56,14 @@ async def project_events(ctx: RequestContext, global_id: str) -> AsyncIterator[D
     await ctx.services.projects.get(ctx.viewer, project_id)
     async with _subscribe(ctx, [project_topic(str(project_id))]) as events:
         project = await ctx.services.projects.get(ctx.viewer, project_id)
-        yield DomainEvent(entity_type="Project", entity_id=str(project.id), action="snapshot",
-                          at=ctx.services.deps.clock.now(), project_id=str(project.id),
-                          new_status=project.status.value)
+        yield DomainEvent(
+            entity_type="Project",
+            entity_id=str(project.id),
+            action="snapshot",
+            at=ctx.services.deps.clock.now(),
+            project_id=str(project.id),
+            new_status=project.status.value,
+        )
         async for event in events:
             yield event
 

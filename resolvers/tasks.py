@@ -1,4 +1,5 @@
 """Task queries and mutations."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,13 +41,15 @@ async def assign(ctx: RequestContext, task_id: str, user_id: str | None):
 
 
 async def add_dependency(ctx: RequestContext, task_id: str, depends_on_id: str):
-    return await ctx.services.tasks.add_dependency(ctx.viewer, _task_id(task_id, "taskId"),
-                                                   _task_id(depends_on_id, "dependsOnId"))
+    return await ctx.services.tasks.add_dependency(
+        ctx.viewer, _task_id(task_id, "taskId"), _task_id(depends_on_id, "dependsOnId")
+    )
 
 
 async def remove_dependency(ctx: RequestContext, task_id: str, depends_on_id: str):
-    return await ctx.services.tasks.remove_dependency(ctx.viewer, _task_id(task_id, "taskId"),
-                                                      _task_id(depends_on_id, "dependsOnId"))
+    return await ctx.services.tasks.remove_dependency(
+        ctx.viewer, _task_id(task_id, "taskId"), _task_id(depends_on_id, "dependsOnId")
+    )
 
 
 async def change_status(ctx: RequestContext, task_id: str, status: TaskStatus):

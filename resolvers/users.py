@@ -1,4 +1,5 @@
 """User queries and administration mutations."""
+
 from __future__ import annotations
 
 from typing import Any

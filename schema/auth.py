@@ -1,7 +1,7 @@
 """Sign-in mutations, the session payload, and the audit log query."""
+
 import datetime
 from enum import Enum
-from typing import Optional
 
 import strawberry
 from strawberry.scalars import JSON
@@ -29,16 +29,16 @@ class AuditNode(Node):
     action: str
     outcome: str
     entity_type: str
-    entity_id: Optional[str]
-    before: Optional[JSON]
-    after: Optional[JSON]
-    request_id: Optional[str]
-    client_address: Optional[str]
+    entity_id: str | None
+    before: JSON | None
+    after: JSON | None
+    request_id: str | None
+    client_address: str | None
     at: datetime.datetime
     is_type_of = classmethod(lambda cls, obj, _info: isinstance(obj, model.AuditEntry))
 
     @strawberry.field
-    async def actor(self, info: Info) -> Optional[UserNode]:
+    async def actor(self, info: Info) -> UserNode | None:
         return await relations.one(info.context, "users", self.actor_id)
 
 
@@ -56,32 +56,50 @@ class AuditOrder:
 
 @strawberry.input
 class AuditFilter:
-    actor_id: Optional[strawberry.ID] = None
-    action: Optional[str] = None
-    entity_type: Optional[str] = None
-    entity_id: Optional[str] = None
-    outcome: Optional[str] = None
-    since: Optional[datetime.datetime] = None
-    until: Optional[datetime.datetime] = None
+    actor_id: strawberry.ID | None = None
+    action: str | None = None
+    entity_type: str | None = None
+    entity_id: str | None = None
+    outcome: str | None = None
+    since: datetime.datetime | None = None
+    until: datetime.datetime | None = None
 
 
-def _payload(session) -> AuthPayload:  # noqa: ANN001
-    return AuthPayload(access_token=session.access_token, refresh_token=session.refresh_token,
-                       expires_at=session.expires_at, user=session.user)
+def _payload(session) -> AuthPayload:
+    return AuthPayload(
+        access_token=session.access_token,
+        refresh_token=session.refresh_token,
+        expires_at=session.expires_at,
+        user=session.user,
+    )
 
 
 @strawberry.type
 class AuthQuery:
     @strawberry.field(description="Who did what, when, from where (super admins). Newest first by default.")
-    async def audit_log(self, info: Info, first: Optional[int] = None, after: Optional[str] = None,
-                        last: Optional[int] = None, before: Optional[str] = None,
-                        filter: Optional[AuditFilter] = None,  # noqa: A002
-                        order_by: Optional[AuditOrder] = None) -> Connection[AuditNode]:
+    async def audit_log(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: AuditFilter | None = None,
+        order_by: AuditOrder | None = None,
+    ) -> Connection[AuditNode]:
         f = filter or AuditFilter()
         order = order_by or AuditOrder()
-        return await auth.audit_log(info.context, ConnectionArgs(first, after, last, before, None, order, "at"),
-                                    since=f.since, until=f.until, actor_id=f.actor_id, entity_type=f.entity_type,
-                                    entity_id=f.entity_id, action=f.action, outcome=f.outcome)
+        return await auth.audit_log(
+            info.context,
+            ConnectionArgs(first, after, last, before, None, order, "at"),
+            since=f.since,
+            until=f.until,
+            actor_id=f.actor_id,
+            entity_type=f.entity_type,
+            entity_id=f.entity_id,
+            action=f.action,
+            outcome=f.outcome,
+        )
 
 
 @strawberry.type
@@ -99,7 +117,7 @@ class AuthMutation:
         return _payload(await auth.refresh(info.context, refresh_token))
 
     @strawberry.mutation(description="Revoke this access token and its sign-in on every replica.")
-    async def logout(self, info: Info, refresh_token: Optional[str] = None) -> bool:
+    async def logout(self, info: Info, refresh_token: str | None = None) -> bool:
         return await auth.logout(info.context, refresh_token)
 
     @strawberry.mutation

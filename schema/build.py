@@ -1,4 +1,5 @@
 """Assembling the Schema with its validation limits and error presentation."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,7 +8,6 @@ import strawberry
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
-
 from strawberry.tools import merge_types
 
 from schema.auth import AuthMutation, AuthQuery
@@ -16,10 +16,9 @@ from schema.limits import MaxCostLimiter
 from schema.mutation import Mutation
 from schema.pipeline import PipelineMutation, PipelineQuery
 from schema.pipeline_types import JobNode, PrdNode
-from schema.subscriptions import Subscription
 from schema.query import Query
+from schema.subscriptions import Subscription
 from schema.types import ArtifactNode, DeploymentNode, ProjectNode, RequirementNode, TaskNode, TestResultNode, UserNode
-
 
 # Each area contributes its own root classes; they are merged into one Query and one Mutation.
 QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery)
@@ -37,7 +36,7 @@ class SchemaLimits:
 
 
 class RdflowSchema(strawberry.Schema):
-    def process_errors(self, errors, execution_context=None) -> None:  # noqa: ANN001
+    def process_errors(self, errors, execution_context=None) -> None:
         """Logged by ErrorPresenter (unexpected ones only); client errors are not server faults."""
 
 
@@ -52,10 +51,20 @@ def build_schema(limits: SchemaLimits = SchemaLimits()) -> strawberry.Schema:
     if not limits.introspection:
         extensions.insert(0, lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return RdflowSchema(
-        query=merge_types("Query", QUERIES), mutation=merge_types("Mutation", MUTATIONS),
+        query=merge_types("Query", QUERIES),
+        mutation=merge_types("Mutation", MUTATIONS),
         subscription=merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None,
         extensions=extensions,
-        types=[ProjectNode, RequirementNode, TaskNode, ArtifactNode, TestResultNode, DeploymentNode, UserNode,
-               JobNode, PrdNode],
+        types=[
+            ProjectNode,
+            RequirementNode,
+            TaskNode,
+            ArtifactNode,
+            TestResultNode,
+            DeploymentNode,
+            UserNode,
+            JobNode,
+            PrdNode,
+        ],
         config=StrawberryConfig(auto_camel_case=True),
     )

@@ -1,4 +1,5 @@
 """The domain's enums exposed as GraphQL enums, plus the ordering fields of each connection."""
+
 from enum import Enum
 
 import strawberry

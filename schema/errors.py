@@ -1,4 +1,5 @@
 """Error presentation: domain errors get their code and error id; anything unexpected is masked and logged."""
+
 from __future__ import annotations
 
 import logging
@@ -18,18 +19,30 @@ def present(error: GraphQLError) -> GraphQLError:
         extensions = {"code": original.code, "errorId": original.error_id, **original.details}
         if original.field:
             extensions["field"] = original.field
-        return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path,
-                            None, extensions)
+        return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path, None, extensions)
     if original is None or error.path is None:
         # Parse, validation and variable-coercion failures: the client's input, described by graphql-core.
         bad = InvalidInput(error.message)
-        return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path, None,
-                            {"code": bad.code, "errorId": bad.error_id, **(error.extensions or {})})
+        return GraphQLError(
+            error.message,
+            error.nodes,
+            error.source,
+            error.positions,
+            error.path,
+            None,
+            {"code": bad.code, "errorId": bad.error_id, **(error.extensions or {})},
+        )
     incident = uuid.uuid4().hex
     log.error("unexpected error, incident %s, path %s", incident, error.path, exc_info=original)
-    return GraphQLError(f"Internal server error (incident {incident})", error.nodes, error.source,
-                        error.positions, error.path, None,
-                        {"code": "INTERNAL_SERVER_ERROR", "errorId": "ERR_500_001", "incident": incident})
+    return GraphQLError(
+        f"Internal server error (incident {incident})",
+        error.nodes,
+        error.source,
+        error.positions,
+        error.path,
+        None,
+        {"code": "INTERNAL_SERVER_ERROR", "errorId": "ERR_500_001", "incident": incident},
+    )
 
 
 class ErrorPresenter(MaskErrors):

@@ -1,6 +1,6 @@
 """Input types: filters, orderings, and the payloads of create/update mutations."""
+
 import datetime
-from typing import Optional
 
 import strawberry
 
@@ -12,6 +12,7 @@ def _order(name: str, field_enum: type, default: object) -> type:
     class Order:
         field: field_enum = default  # type: ignore[valid-type]
         direction: e.SortDirection = e.SortDirection.ASC  # type: ignore[attr-defined]
+
     return Order
 
 
@@ -27,69 +28,69 @@ JobOrder = _order("JobOrder", e.JobOrderField, e.JobOrderField.CREATED_AT)
 
 @strawberry.input
 class ProjectFilter:
-    status: Optional[list[e.ProjectStatus]] = None
+    status: list[e.ProjectStatus] | None = None
 
 
 @strawberry.input
 class RequirementFilter:
-    status: Optional[list[e.RequirementStatus]] = None
-    priority: Optional[list[e.Priority]] = None
-    assigned_to: Optional[strawberry.ID] = None
+    status: list[e.RequirementStatus] | None = None
+    priority: list[e.Priority] | None = None
+    assigned_to: strawberry.ID | None = None
 
 
 @strawberry.input
 class TaskFilter:
-    status: Optional[list[e.TaskStatus]] = None
-    priority: Optional[list[e.Priority]] = None
-    task_type: Optional[list[e.TaskType]] = None
-    assigned_to: Optional[strawberry.ID] = None
+    status: list[e.TaskStatus] | None = None
+    priority: list[e.Priority] | None = None
+    task_type: list[e.TaskType] | None = None
+    assigned_to: strawberry.ID | None = None
 
 
 @strawberry.input
 class ArtifactFilter:
-    review_status: Optional[list[e.ReviewStatus]] = None
-    language: Optional[str] = None
+    review_status: list[e.ReviewStatus] | None = None
+    language: str | None = None
 
 
 @strawberry.input
 class TestResultFilter:
     __test__ = False
-    test_type: Optional[list[e.TestType]] = None
-    status: Optional[list[e.TestRunStatus]] = None
+    test_type: list[e.TestType] | None = None
+    status: list[e.TestRunStatus] | None = None
 
 
 @strawberry.input
 class DeploymentFilter:
-    environment: Optional[list[e.Environment]] = None
-    status: Optional[list[e.DeploymentStatus]] = None
+    environment: list[e.Environment] | None = None
+    status: list[e.DeploymentStatus] | None = None
 
 
 @strawberry.input
 class JobFilter:
-    status: Optional[list[e.JobStatus]] = None
+    status: list[e.JobStatus] | None = None
 
 
 @strawberry.input
 class UserFilter:
-    role: Optional[list[e.Role]] = None
+    role: list[e.Role] | None = None
 
 
 @strawberry.input
 class CreateProjectInput:
     name: str
-    description: Optional[str] = None
-    tech_stack: Optional[list[str]] = None
-    start_date: Optional[datetime.date] = None
-    end_date: Optional[datetime.date] = None
+    description: str | None = None
+    tech_stack: list[str] | None = None
+    start_date: datetime.date | None = None
+    end_date: datetime.date | None = None
 
 
 @strawberry.input
 class UpdateProjectInput:
-    name: Optional[str] = strawberry.UNSET
-    description: Optional[str] = strawberry.UNSET
-    tech_stack: Optional[list[str]] = strawberry.UNSET
-    start_date: Optional[datetime.date] = strawberry.UNSET
-    end_date: Optional[datetime.date] = strawberry.UNSET
+    name: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    tech_stack: list[str] | None = strawberry.UNSET
+    start_date: datetime.date | None = strawberry.UNSET
+    end_date: datetime.date | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -98,19 +99,19 @@ class CreateRequirementInput:
     title: str
     content: str
     priority: e.Priority = e.Priority.MEDIUM  # type: ignore[attr-defined]
-    assigned_to: Optional[strawberry.ID] = None
-    tags: Optional[list[str]] = None
-    estimate_hours: Optional[float] = None
+    assigned_to: strawberry.ID | None = None
+    tags: list[str] | None = None
+    estimate_hours: float | None = None
 
 
 @strawberry.input
 class UpdateRequirementInput:
-    title: Optional[str] = strawberry.UNSET
-    content: Optional[str] = strawberry.UNSET
-    priority: Optional[e.Priority] = strawberry.UNSET
-    assigned_to: Optional[strawberry.ID] = strawberry.UNSET
-    tags: Optional[list[str]] = strawberry.UNSET
-    estimate_hours: Optional[float] = strawberry.UNSET
+    title: str | None = strawberry.UNSET
+    content: str | None = strawberry.UNSET
+    priority: e.Priority | None = strawberry.UNSET
+    assigned_to: strawberry.ID | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+    estimate_hours: float | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -118,23 +119,23 @@ class CreateTaskInput:
     requirement_id: strawberry.ID
     name: str
     task_type: e.TaskType
-    description: Optional[str] = None
+    description: str | None = None
     priority: e.Priority = e.Priority.MEDIUM  # type: ignore[attr-defined]
-    assigned_to: Optional[strawberry.ID] = None
-    estimated_hours: Optional[float] = None
-    parent_id: Optional[strawberry.ID] = None
-    dependency_ids: Optional[list[strawberry.ID]] = None
+    assigned_to: strawberry.ID | None = None
+    estimated_hours: float | None = None
+    parent_id: strawberry.ID | None = None
+    dependency_ids: list[strawberry.ID] | None = None
 
 
 @strawberry.input
 class UpdateTaskInput:
-    name: Optional[str] = strawberry.UNSET
-    description: Optional[str] = strawberry.UNSET
-    priority: Optional[e.Priority] = strawberry.UNSET
-    task_type: Optional[e.TaskType] = strawberry.UNSET
-    estimated_hours: Optional[float] = strawberry.UNSET
-    actual_hours: Optional[float] = strawberry.UNSET
-    parent_id: Optional[strawberry.ID] = strawberry.UNSET
+    name: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    priority: e.Priority | None = strawberry.UNSET
+    task_type: e.TaskType | None = strawberry.UNSET
+    estimated_hours: float | None = strawberry.UNSET
+    actual_hours: float | None = strawberry.UNSET
+    parent_id: strawberry.ID | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -155,9 +156,9 @@ class RecordTestResultInput:
     passed: int = 0
     failed: int = 0
     skipped: int = 0
-    coverage_percent: Optional[float] = None
+    coverage_percent: float | None = None
     execution_time_ms: int = 0
-    error_message: Optional[str] = None
+    error_message: str | None = None
 
 
 @strawberry.input
@@ -165,7 +166,7 @@ class CreateDeploymentInput:
     project_id: strawberry.ID
     environment: e.Environment
     version: str
-    artifact_ids: Optional[list[strawberry.ID]] = None
+    artifact_ids: list[strawberry.ID] | None = None
 
 
 @strawberry.input
@@ -174,4 +175,4 @@ class CreateUserInput:
     email: str
     password: str
     role: e.Role
-    department: Optional[str] = None
+    department: str | None = None

@@ -1,12 +1,26 @@
 """The connection cost limit: refuses operations that could return more nodes than the configured budget."""
+
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from graphql import (
-    FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError, GraphQLList, GraphQLNonNull,
-    GraphQLSchema, InlineFragmentNode, IntValueNode, OperationDefinitionNode, SelectionSetNode,
-    ValidationContext, ValidationRule, VariableNode, get_named_type,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+    VariableNode,
+    get_named_type,
 )
 from strawberry.extensions import SchemaExtension
 
@@ -21,21 +35,30 @@ class _Cost:
     """Potential nodes of one operation: each connection counts `first`/`last` (default the page cap) times the
     pages around it; fragments are followed with the type they apply to."""
 
-    def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode],
-                 variables: Mapping[str, Any], defaults: Mapping[str, Any]):
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+        defaults: Mapping[str, Any],
+    ):
         self.schema, self.fragments, self.variables, self.defaults = schema, fragments, variables, defaults
 
     def of_operation(self, operation: OperationDefinitionNode) -> int:
         root = self.schema.get_root_type(operation.operation)
         return self._selection(operation.selection_set, root, 1, frozenset()) if root else 0
 
-    def _selection(self, selection_set: SelectionSetNode | None, parent: Any, multiplier: int,
-                   seen: frozenset[str]) -> int:
-        return sum(self._field(node, type_, multiplier, seen)
-                   for node, type_, seen in self._fields(selection_set, parent, seen))
+    def _selection(
+        self, selection_set: SelectionSetNode | None, parent: Any, multiplier: int, seen: frozenset[str]
+    ) -> int:
+        return sum(
+            self._field(node, type_, multiplier, seen)
+            for node, type_, seen in self._fields(selection_set, parent, seen)
+        )
 
-    def _fields(self, selection_set: SelectionSetNode | None, parent: Any, seen: frozenset[str]
-                ) -> Iterator[tuple[FieldNode, Any, frozenset[str]]]:
+    def _fields(
+        self, selection_set: SelectionSetNode | None, parent: Any, seen: frozenset[str]
+    ) -> Iterator[tuple[FieldNode, Any, frozenset[str]]]:
         for node in selection_set.selections if selection_set else ():
             if isinstance(node, FieldNode):
                 yield node, parent, seen
@@ -44,8 +67,9 @@ class _Cost:
             elif isinstance(node, FragmentSpreadNode):
                 fragment = self.fragments.get(node.name.value)
                 if fragment is not None and fragment.name.value not in seen:  # cycles are refused elsewhere
-                    yield from self._fields(fragment.selection_set, self._condition(fragment, parent),
-                                            seen | {fragment.name.value})
+                    yield from self._fields(
+                        fragment.selection_set, self._condition(fragment, parent), seen | {fragment.name.value}
+                    )
 
     def _condition(self, node: InlineFragmentNode | FragmentDefinitionNode, parent: Any) -> Any:
         if node.type_condition is None:
@@ -87,17 +111,25 @@ def _is_list(type_: Any) -> bool:
     return isinstance(type_, GraphQLList)
 
 
-def operation_cost(schema: GraphQLSchema, document: Any, operation_name: str | None,
-                   variables: Mapping[str, Any] | None) -> int:
+def operation_cost(
+    schema: GraphQLSchema, document: Any, operation_name: str | None, variables: Mapping[str, Any] | None
+) -> int:
     """The cost of the operation the request runs (the named one, or the only one)."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)
-                  and (operation_name is None or (d.name and d.name.value == operation_name))]
+    operations = [
+        d
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+        and (operation_name is None or (d.name and d.name.value == operation_name))
+    ]
     if len(operations) != 1:
         return 0  # graphql-core reports the missing or ambiguous operation itself
     operation = operations[0]
-    defaults = {d.variable.name.value: _literal(d.default_value) for d in operation.variable_definitions or ()
-                if d.default_value is not None}
+    defaults = {
+        d.variable.name.value: _literal(d.default_value)
+        for d in operation.variable_definitions or ()
+        if d.default_value is not None
+    }
     return _Cost(schema, fragments, variables or {}, defaults).of_operation(operation)
 
 
@@ -118,13 +150,15 @@ class MaxCostLimiter(SchemaExtension):
         class MaxCostRule(ValidationRule):
             def __init__(self, validation_context: ValidationContext) -> None:
                 super().__init__(validation_context)
-                cost = operation_cost(validation_context.schema, validation_context.document, operation_name,
-                                      variables)
+                cost = operation_cost(validation_context.schema, validation_context.document, operation_name, variables)
                 if cost > limit:
-                    validation_context.report_error(GraphQLError(
-                        f"query cost {cost} exceeds the limit of {limit}: each connection costs its first/last "
-                        f"(default {MAX_PAGE_SIZE}) times the pages it is nested in; ask for smaller pages",
-                        extensions={"cost": cost, "maxCost": limit}))
+                    validation_context.report_error(
+                        GraphQLError(
+                            f"query cost {cost} exceeds the limit of {limit}: each connection costs its first/last "
+                            f"(default {MAX_PAGE_SIZE}) times the pages it is nested in; ask for smaller pages",
+                            extensions={"cost": cost, "maxCost": limit},
+                        )
+                    )
 
         context.validation_rules = (*context.validation_rules, MaxCostRule)
         yield

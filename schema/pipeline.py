@@ -1,6 +1,6 @@
 """Query and Mutation roots of the AI pipeline and its configuration."""
+
 from enum import Enum
-from typing import Optional
 
 import strawberry
 from strawberry.types import Info
@@ -41,19 +41,19 @@ class PromptOrder:
 
 @strawberry.input
 class AiModelFilter:
-    provider: Optional[str] = None
+    provider: str | None = None
 
 
 @strawberry.input
 class PromptFilter:
-    category: Optional[str] = None
+    category: str | None = None
 
 
 @strawberry.input
 class CodeSpecifications:
     include_tests: bool = True
     include_docs: bool = False
-    coding_standards: Optional[str] = None
+    coding_standards: str | None = None
 
 
 @strawberry.input
@@ -61,8 +61,8 @@ class CreateAiModelInput:
     name: str
     provider: str
     model: str
-    base_url: Optional[str] = None
-    api_key: Optional[str] = None
+    base_url: str | None = None
+    api_key: str | None = None
     max_tokens: int = 4096
     temperature: float = 0.2
     is_default: bool = False
@@ -70,12 +70,12 @@ class CreateAiModelInput:
 
 @strawberry.input
 class UpdateAiModelInput:
-    model: Optional[str] = strawberry.UNSET
-    base_url: Optional[str] = strawberry.UNSET
-    api_key: Optional[str] = strawberry.UNSET
-    max_tokens: Optional[int] = strawberry.UNSET
-    temperature: Optional[float] = strawberry.UNSET
-    is_default: Optional[bool] = strawberry.UNSET
+    model: str | None = strawberry.UNSET
+    base_url: str | None = strawberry.UNSET
+    api_key: str | None = strawberry.UNSET
+    max_tokens: int | None = strawberry.UNSET
+    temperature: float | None = strawberry.UNSET
+    is_default: bool | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -89,17 +89,23 @@ class SavePromptTemplateInput:
 @strawberry.type
 class PipelineQuery:
     @strawberry.field
-    async def prd(self, info: Info, id: strawberry.ID) -> PrdNode:  # noqa: A002
+    async def prd(self, info: Info, id: strawberry.ID) -> PrdNode:
         return await info.context.services.pipeline.prd(info.context.viewer, decode_id(id, "PrdDocument", "id"))
 
     @strawberry.field
-    async def job(self, info: Info, id: strawberry.ID) -> JobNode:  # noqa: A002
+    async def job(self, info: Info, id: strawberry.ID) -> JobNode:
         return await info.context.services.jobs.get(info.context.viewer, decode_id(id, "Job", "id"))
 
-    ai_models = root_connection(AiModelNode, pipeline.list_models, AiModelFilter, AiModelOrder,
-                                "AI model configurations (super admins).")
-    prompt_templates = root_connection(PromptNode, pipeline.list_prompts, PromptFilter, PromptOrder,
-                                       "Prompt templates by step category (super admins).")
+    ai_models = root_connection(
+        AiModelNode, pipeline.list_models, AiModelFilter, AiModelOrder, "AI model configurations (super admins)."
+    )
+    prompt_templates = root_connection(
+        PromptNode,
+        pipeline.list_prompts,
+        PromptFilter,
+        PromptOrder,
+        "Prompt templates by step category (super admins).",
+    )
 
 
 @strawberry.type
@@ -109,15 +115,24 @@ class PipelineMutation:
         return await pipeline.generate_prd(info.context, requirement_id)
 
     @strawberry.mutation(description="Break the requirement into typed tasks (a job); unstarted AI tasks are replaced.")
-    async def decompose_requirement(self, info: Info, requirement_id: strawberry.ID,
-                                    strategy: Strategy = DomainStrategy.ROLE_BASED,  # type: ignore[valid-type]
-                                    target_roles: Optional[list[e.TaskType]] = None) -> JobNode:
+    async def decompose_requirement(
+        self,
+        info: Info,
+        requirement_id: strawberry.ID,
+        strategy: Strategy = DomainStrategy.ROLE_BASED,  # type: ignore[valid-type]
+        target_roles: list[e.TaskType] | None = None,
+    ) -> JobNode:
         return await pipeline.decompose(info.context, requirement_id, strategy, target_roles)
 
     @strawberry.mutation(description="Generate code artifacts for the task (a job); the task moves to IN_REVIEW.")
-    async def generate_code(self, info: Info, task_id: strawberry.ID, language: str,
-                            framework: Optional[str] = None,
-                            specifications: Optional[CodeSpecifications] = None) -> JobNode:
+    async def generate_code(
+        self,
+        info: Info,
+        task_id: strawberry.ID,
+        language: str,
+        framework: str | None = None,
+        specifications: CodeSpecifications | None = None,
+    ) -> JobNode:
         return await pipeline.generate_code(info.context, task_id, language, framework, specifications)
 
     @strawberry.mutation(description="Review an artifact with static checks and the AI (a job).")
@@ -125,12 +140,18 @@ class PipelineMutation:
         return await pipeline.review_code(info.context, artifact_id)
 
     @strawberry.mutation(description="Cancel a queued or running job; it ends CANCELLED.")
-    async def cancel_job(self, info: Info, id: strawberry.ID) -> JobNode:  # noqa: A002
+    async def cancel_job(self, info: Info, id: strawberry.ID) -> JobNode:
         return await info.context.services.jobs.cancel(info.context.viewer, decode_id(id, "Job", "id"))
 
     @strawberry.mutation
-    async def update_prd_section(self, info: Info, prd_id: strawberry.ID, section_id: str,
-                                 title: Optional[str] = None, content: Optional[str] = None) -> PrdNode:
+    async def update_prd_section(
+        self,
+        info: Info,
+        prd_id: strawberry.ID,
+        section_id: str,
+        title: str | None = None,
+        content: str | None = None,
+    ) -> PrdNode:
         return await pipeline.update_prd_section(info.context, prd_id, section_id, title, content)
 
     @strawberry.mutation(description="Approve the current PRD; the requirement moves to APPROVED.")
@@ -138,19 +159,19 @@ class PipelineMutation:
         return await pipeline.approve_prd(info.context, prd_id)
 
     @strawberry.mutation
-    async def create_ai_model(self, info: Info, input: CreateAiModelInput) -> AiModelNode:  # noqa: A002
+    async def create_ai_model(self, info: Info, input: CreateAiModelInput) -> AiModelNode:
         return await pipeline.create_model(info.context, input)
 
     @strawberry.mutation
-    async def update_ai_model(self, info: Info, id: strawberry.ID, input: UpdateAiModelInput) -> AiModelNode:  # noqa: A002
+    async def update_ai_model(self, info: Info, id: strawberry.ID, input: UpdateAiModelInput) -> AiModelNode:
         return await pipeline.update_model(info.context, id, input)
 
     @strawberry.mutation
-    async def delete_ai_model(self, info: Info, id: strawberry.ID) -> strawberry.ID:  # noqa: A002
+    async def delete_ai_model(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         return await pipeline.delete_model(info.context, id)
 
     @strawberry.mutation(description="Create or replace a prompt template; `<step>.default` is used by that step.")
-    async def save_prompt_template(self, info: Info, input: SavePromptTemplateInput) -> PromptNode:  # noqa: A002
+    async def save_prompt_template(self, info: Info, input: SavePromptTemplateInput) -> PromptNode:
         return await pipeline.save_prompt(info.context, input)
 
     @strawberry.mutation

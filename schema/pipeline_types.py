@@ -1,7 +1,8 @@
 """Types of the AI pipeline: PRD documents, jobs, AI usage, model configurations, prompt templates."""
+
 import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -45,10 +46,16 @@ class PrdNode(Node):
 
     @strawberry.field
     def sections(self) -> list[PrdSection]:
-        return [PrdSection(section_id=s["section_id"], title=s["title"], content=s["content"],
-                           features=[Feature(id=f["id"], name=f["name"], priority=f["priority"])
-                                     for f in s.get("features", [])],
-                           ai_generated=s.get("ai_generated", True)) for s in self.sections]
+        return [
+            PrdSection(
+                section_id=s["section_id"],
+                title=s["title"],
+                content=s["content"],
+                features=[Feature(id=f["id"], name=f["name"], priority=f["priority"]) for f in s.get("features", [])],
+                ai_generated=s.get("ai_generated", True),
+            )
+            for s in self.sections
+        ]
 
     @strawberry.field
     async def requirement(self, info: Info) -> LazyRequirement:
@@ -61,17 +68,17 @@ class JobNode(Node):
     kind: str
     status: JobStatus
     progress: int
-    message: Optional[str]
-    result: Optional[JSON]
-    error: Optional[str]
+    message: str | None
+    result: JSON | None
+    error: str | None
     attempts: int
     max_attempts: int
     input_tokens: int
     output_tokens: int
     created_at: datetime.datetime
     updated_at: datetime.datetime
-    started_at: Optional[datetime.datetime]
-    finished_at: Optional[datetime.datetime]
+    started_at: datetime.datetime | None
+    finished_at: datetime.datetime | None
     is_type_of = classmethod(lambda cls, obj, _info: isinstance(obj, model.Job))
 
     @strawberry.field(description="Global id of the entity the job works on.")
@@ -95,8 +102,11 @@ class AiUsage:
 
     @classmethod
     def of(cls, totals: dict[str, Any]) -> "AiUsage":
-        return cls(input_tokens=int(totals["input_tokens"]), output_tokens=int(totals["output_tokens"]),
-                   cost_usd=float(Decimal(str(totals["cost_usd"]))))
+        return cls(
+            input_tokens=int(totals["input_tokens"]),
+            output_tokens=int(totals["output_tokens"]),
+            cost_usd=float(Decimal(str(totals["cost_usd"]))),
+        )
 
 
 @strawberry.type(name="AiModelConfig")
@@ -105,7 +115,7 @@ class AiModelNode(Node):
     name: str
     provider: str
     model: str
-    base_url: Optional[str]
+    base_url: str | None
     max_tokens: int
     temperature: float
     is_default: bool

@@ -1,5 +1,7 @@
 """Relay conventions: the Node interface, global id fields, cursor connections and their field factories."""
-from typing import Any, Awaitable, Callable, Generic, Optional, TypeVar
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.types import Info
@@ -20,14 +22,17 @@ class Node:
 def node_id(type_name: str) -> Any:
     def resolve(root: strawberry.Parent[Any]) -> strawberry.ID:
         return strawberry.ID(to_global_id(type_name, root.id))
+
     return strawberry.field(resolver=resolve, description=f"Global id of this {type_name}.")
 
 
 def ref_id(type_name: str, attribute: str) -> Any:
     """The global id of a referenced entity without loading it."""
-    def resolve(root: strawberry.Parent[Any]) -> Optional[strawberry.ID]:
+
+    def resolve(root: strawberry.Parent[Any]) -> strawberry.ID | None:
         raw = getattr(root, attribute)
         return None if raw is None else strawberry.ID(to_global_id(type_name, raw))
+
     return strawberry.field(resolver=resolve)
 
 
@@ -35,8 +40,8 @@ def ref_id(type_name: str, attribute: str) -> Any:
 class PageInfo:
     has_next_page: bool
     has_previous_page: bool
-    start_cursor: Optional[str]
-    end_cursor: Optional[str]
+    start_cursor: str | None
+    end_cursor: str | None
 
 
 @strawberry.type
@@ -58,7 +63,8 @@ class Connection(Generic[T]):
     @strawberry.field
     def page_info(self) -> PageInfo:
         return PageInfo(
-            has_next_page=self.has_next, has_previous_page=self.has_previous,
+            has_next_page=self.has_next,
+            has_previous_page=self.has_previous,
             start_cursor=encode_cursor(self.offsets[0]) if self.offsets else None,
             end_cursor=encode_cursor(self.offsets[-1]) if self.offsets else None,
         )
@@ -68,26 +74,41 @@ class Connection(Generic[T]):
         return self.total
 
 
-def child_connection(node: type, repo: str, parent_field: str, filter_type: type, order_type: type,
-                     default_order: str = "created_at") -> Any:
+def child_connection(
+    node: type, repo: str, parent_field: str, filter_type: type, order_type: type, default_order: str = "created_at"
+) -> Any:
     """A connection field listing `repo` rows whose `parent_field` is the parent's id, via a DataLoader."""
+
     async def resolve(
-        root: strawberry.Parent[Any], info: Info, first: Optional[int] = None, after: Optional[str] = None,
-        last: Optional[int] = None, before: Optional[str] = None, filter: Optional[filter_type] = None,  # type: ignore[valid-type]
-        order_by: Optional[order_type] = None,  # type: ignore[valid-type]
+        root: strawberry.Parent[Any],
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: filter_type | None = None,  # type: ignore[valid-type]
+        order_by: order_type | None = None,  # type: ignore[valid-type]
     ) -> Connection[node]:  # type: ignore[valid-type]
         args = ConnectionArgs(first, after, last, before, filter, order_by, default_order)
         return await relations.page(info.context, repo, parent_field, root.id, args)
+
     return strawberry.field(resolver=resolve)
 
 
-def root_connection(node: type, list_fn: Callable[..., Awaitable[Page]], filter_type: type, order_type: type,
-                    description: str) -> Any:
+def root_connection(
+    node: type, list_fn: Callable[..., Awaitable[Page]], filter_type: type, order_type: type, description: str
+) -> Any:
     """A top-level connection field backed by a service's `list`."""
+
     async def resolve(
-        info: Info, first: Optional[int] = None, after: Optional[str] = None,
-        last: Optional[int] = None, before: Optional[str] = None, filter: Optional[filter_type] = None,  # type: ignore[valid-type]
-        order_by: Optional[order_type] = None,  # type: ignore[valid-type]
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: filter_type | None = None,  # type: ignore[valid-type]
+        order_by: order_type | None = None,  # type: ignore[valid-type]
     ) -> Connection[node]:  # type: ignore[valid-type]
         return await list_fn(info.context, ConnectionArgs(first, after, last, before, filter, order_by))
+
     return strawberry.field(resolver=resolve, description=description)

@@ -1,7 +1,8 @@
 """The Subscription root: jobs, deployments and everything that happens in a project, live."""
+
 import datetime
 import uuid
-from typing import AsyncGenerator, Optional
+from collections.abc import AsyncGenerator
 
 import strawberry
 from strawberry.scalars import JSON
@@ -18,8 +19,8 @@ from schema.types import DeploymentNode, UserNode
 class ProjectEvent:
     entity_type: str
     action: str
-    old_status: Optional[str]
-    new_status: Optional[str]
+    old_status: str | None
+    new_status: str | None
     at: datetime.datetime
     data: JSON
 
@@ -28,7 +29,7 @@ class ProjectEvent:
         return strawberry.ID(to_global_id(self.entity_type, self.entity_id))
 
     @strawberry.field
-    async def actor(self, info: Info) -> Optional[UserNode]:
+    async def actor(self, info: Info) -> UserNode | None:
         return await relations.one(info.context, "users", uuid.UUID(self.actor_id) if self.actor_id else None)
 
     is_type_of = classmethod(lambda cls, obj, _info: isinstance(obj, DomainEvent))
@@ -37,19 +38,20 @@ class ProjectEvent:
 @strawberry.type
 class Subscription:
     @strawberry.subscription(description="The job now, then every change until it ends.")
-    async def job_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[JobNode, None]:  # noqa: A002
-        async for job in subscriptions.closing_on_overflow(
-                info.context, subscriptions.job_updates(info.context, id)):
+    async def job_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[JobNode, None]:
+        async for job in subscriptions.closing_on_overflow(info.context, subscriptions.job_updates(info.context, id)):
             yield job
 
     @strawberry.subscription(description="The deployment now, then every change.")
-    async def deployment_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[DeploymentNode, None]:  # noqa: A002
+    async def deployment_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[DeploymentNode, None]:
         async for deployment in subscriptions.closing_on_overflow(
-                info.context, subscriptions.deployment_updates(info.context, id)):
+            info.context, subscriptions.deployment_updates(info.context, id)
+        ):
             yield deployment
 
     @strawberry.subscription(description="A snapshot event with the project's status, then every change in it.")
     async def project_events(self, info: Info, project_id: strawberry.ID) -> AsyncGenerator[ProjectEvent, None]:
         async for event in subscriptions.closing_on_overflow(
-                info.context, subscriptions.project_events(info.context, project_id)):
+            info.context, subscriptions.project_events(info.context, project_id)
+        ):
             yield event

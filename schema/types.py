@@ -1,4 +1,5 @@
 """Object types of the pipeline. Resolvers return domain entities; these types present them."""
+
 import datetime
 from typing import Annotated, Any, Optional
 
@@ -7,7 +8,9 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from domain import model
-from resolvers import delivery, pipeline as pipeline_resolvers, projects as project_resolvers, relations
+from resolvers import delivery, relations
+from resolvers import pipeline as pipeline_resolvers
+from resolvers import projects as project_resolvers
 from resolvers.ids import to_global_id
 from schema import enums as e
 from schema import inputs as i
@@ -26,6 +29,7 @@ def _is(cls: type):
 def _user_field(attribute: str) -> Any:
     async def resolve(root: strawberry.Parent[Any], info: Info) -> Optional["UserNode"]:
         return await relations.one(info.context, "users", getattr(root, attribute))
+
     return strawberry.field(resolver=resolve)
 
 
@@ -35,10 +39,10 @@ class UserNode(Node):
     username: str
     email: str
     role: e.Role
-    department: Optional[str]
+    department: str | None
     status: e.UserStatus
     created_at: datetime.datetime
-    last_login_at: Optional[datetime.datetime]
+    last_login_at: datetime.datetime | None
     is_type_of = _is(model.User)
 
 
@@ -54,12 +58,12 @@ class TestResultNode(Node):
     passed: int
     failed: int
     skipped: int
-    coverage_percent: Optional[float]
+    coverage_percent: float | None
     execution_time_ms: int
-    error_message: Optional[str]
+    error_message: str | None
     report: JSON
     executed_at: datetime.datetime
-    executed_by: Optional[UserNode] = _user_field("executed_by")
+    executed_by: UserNode | None = _user_field("executed_by")
     is_type_of = _is(model.TestResult)
 
 
@@ -67,10 +71,10 @@ class TestResultNode(Node):
 class ReviewFinding:
     severity: str
     file: str
-    line: Optional[int]
+    line: int | None
     rule: str
     message: str
-    suggestion: Optional[str]
+    suggestion: str | None
 
 
 @strawberry.type(name="CodeArtifact")
@@ -85,20 +89,34 @@ class ArtifactNode(Node):
     lines_of_code: int
     generated_by: str
     review_status: e.ReviewStatus
-    review_recommendation: Optional[e.ReviewStatus]
-    review_comments: Optional[str]
+    review_recommendation: e.ReviewStatus | None
+    review_comments: str | None
     created_at: datetime.datetime
-    created_by: Optional[UserNode] = _user_field("created_by")
-    reviewed_by: Optional[UserNode] = _user_field("reviewed_by")
-    test_results = child_connection(TestResultNode, "test_results", "artifact_id", i.TestResultFilter,
-                                    i.TestResultOrder, default_order="executed_at")
+    created_by: UserNode | None = _user_field("created_by")
+    reviewed_by: UserNode | None = _user_field("reviewed_by")
+    test_results = child_connection(
+        TestResultNode,
+        "test_results",
+        "artifact_id",
+        i.TestResultFilter,
+        i.TestResultOrder,
+        default_order="executed_at",
+    )
     is_type_of = _is(model.CodeArtifact)
 
     @strawberry.field
     def review_findings(self) -> list[ReviewFinding]:
-        return [ReviewFinding(severity=f.get("severity", "INFO"), file=f.get("file", ""), line=f.get("line"),
-                              rule=f.get("rule", ""), message=f.get("message", ""), suggestion=f.get("suggestion"))
-                for f in self.review_findings]
+        return [
+            ReviewFinding(
+                severity=f.get("severity", "INFO"),
+                file=f.get("file", ""),
+                line=f.get("line"),
+                rule=f.get("rule", ""),
+                message=f.get("message", ""),
+                suggestion=f.get("suggestion"),
+            )
+            for f in self.review_findings
+        ]
 
     @strawberry.field(description="The file's text, fetched from the artifact store.")
     async def content(self, info: Info) -> str:
@@ -113,17 +131,17 @@ class ArtifactNode(Node):
 class TaskNode(Node):
     id: strawberry.ID = node_id("Task")
     name: str
-    description: Optional[str]
+    description: str | None
     task_type: e.TaskType
     status: e.TaskStatus
     priority: e.Priority
-    estimated_hours: Optional[float]
-    actual_hours: Optional[float]
+    estimated_hours: float | None
+    actual_hours: float | None
     meta: JSON
     created_at: datetime.datetime
     updated_at: datetime.datetime
-    completed_at: Optional[datetime.datetime]
-    assigned_to: Optional[UserNode] = _user_field("assigned_to")
+    completed_at: datetime.datetime | None
+    assigned_to: UserNode | None = _user_field("assigned_to")
     artifacts = child_connection(ArtifactNode, "artifacts", "task_id", i.ArtifactFilter, i.ArtifactOrder)
     is_type_of = _is(model.Task)
 
@@ -132,7 +150,7 @@ class TaskNode(Node):
         return await relations.one(info.context, "requirements", self.requirement_id)
 
     @strawberry.field
-    async def parent(self, info: Info) -> Optional[LazyTask]:
+    async def parent(self, info: Info) -> LazyTask | None:
         return await relations.one(info.context, "tasks", self.parent_id)
 
     @strawberry.field
@@ -154,8 +172,8 @@ class RequirementNode(Node):
     meta: JSON
     created_at: datetime.datetime
     updated_at: datetime.datetime
-    created_by: Optional[UserNode] = _user_field("created_by")
-    assigned_to: Optional[UserNode] = _user_field("assigned_to")
+    created_by: UserNode | None = _user_field("created_by")
+    assigned_to: UserNode | None = _user_field("assigned_to")
     tasks = child_connection(TaskNode, "tasks", "requirement_id", i.TaskFilter, i.TaskOrder)
     is_type_of = _is(model.Requirement)
 
@@ -164,13 +182,14 @@ class RequirementNode(Node):
         return await relations.one(info.context, "projects", self.project_id)
 
     @strawberry.field(description="The current PRD (the latest generated version).")
-    async def prd(self, info: Info) -> Optional[PrdNode]:
+    async def prd(self, info: Info) -> PrdNode | None:
         return await relations.one(info.context, "prds", self.prd_document_id)
 
     @strawberry.field(description="Every PRD version, oldest first.")
     async def prd_versions(self, info: Info) -> list[PrdNode]:
-        return sorted(await relations.children(info.context, "prds", "requirement_id", self.id),
-                      key=lambda p: p.version)
+        return sorted(
+            await relations.children(info.context, "prds", "requirement_id", self.id), key=lambda p: p.version
+        )
 
 
 @strawberry.type(name="Deployment")
@@ -179,15 +198,15 @@ class DeploymentNode(Node):
     environment: e.Environment
     version: str
     status: e.DeploymentStatus
-    k8s_namespace: Optional[str]
-    k8s_deployment_name: Optional[str]
+    k8s_namespace: str | None
+    k8s_deployment_name: str | None
     logs: str
-    started_at: Optional[datetime.datetime]
-    completed_at: Optional[datetime.datetime]
+    started_at: datetime.datetime | None
+    completed_at: datetime.datetime | None
     created_at: datetime.datetime
-    approved_by: Optional[UserNode] = _user_field("approved_by")
-    deployed_by: Optional[UserNode] = _user_field("deployed_by")
-    rollback_to: Optional[strawberry.ID] = ref_id("Deployment", "rollback_to")
+    approved_by: UserNode | None = _user_field("approved_by")
+    deployed_by: UserNode | None = _user_field("deployed_by")
+    rollback_to: strawberry.ID | None = ref_id("Deployment", "rollback_to")
     is_type_of = _is(model.Deployment)
 
     @strawberry.field(name="artifactIds")
@@ -203,19 +222,19 @@ class DeploymentNode(Node):
 class ProjectNode(Node):
     id: strawberry.ID = node_id("Project")
     name: str
-    description: Optional[str]
+    description: str | None
     status: e.ProjectStatus
     tech_stack: list[str]
-    start_date: Optional[datetime.date]
-    end_date: Optional[datetime.date]
+    start_date: datetime.date | None
+    end_date: datetime.date | None
     created_at: datetime.datetime
     updated_at: datetime.datetime
-    created_by: Optional[UserNode] = _user_field("created_by")
-    requirements = child_connection(RequirementNode, "requirements", "project_id", i.RequirementFilter,
-                                         i.RequirementOrder)
+    created_by: UserNode | None = _user_field("created_by")
+    requirements = child_connection(
+        RequirementNode, "requirements", "project_id", i.RequirementFilter, i.RequirementOrder
+    )
     tasks = child_connection(TaskNode, "tasks", "project_id", i.TaskFilter, i.TaskOrder)
-    deployments = child_connection(DeploymentNode, "deployments", "project_id", i.DeploymentFilter,
-                                   i.DeploymentOrder)
+    deployments = child_connection(DeploymentNode, "deployments", "project_id", i.DeploymentFilter, i.DeploymentOrder)
     jobs = child_connection(JobNode, "jobs", "project_id", i.JobFilter, i.JobOrder)
     is_type_of = _is(model.Project)
 

@@ -1,4 +1,5 @@
 """The ASGI application: /graphql, /health and /ready, built from Settings through the container."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,13 +29,22 @@ log = logging.getLogger("rdflow")
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Starlette:
     settings = settings or Settings()
     container = container or build_container(settings)
-    schema = build_schema(SchemaLimits(
-        max_depth=settings.max_query_depth, max_aliases=settings.max_aliases, max_tokens=settings.max_tokens,
-        max_cost=settings.max_cost,
-        introspection=settings.introspection_enabled,
-    ))
-    graphql = GraphQLView(container, schema, graphql_ide="graphiql" if settings.env != "production" else None,
-                          keep_alive=True, keep_alive_interval=settings.ws_keepalive_s)
+    schema = build_schema(
+        SchemaLimits(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens,
+            max_cost=settings.max_cost,
+            introspection=settings.introspection_enabled,
+        )
+    )
+    graphql = GraphQLView(
+        container,
+        schema,
+        graphql_ide="graphiql" if settings.env != "production" else None,
+        keep_alive=True,
+        keep_alive_interval=settings.ws_keepalive_s,
+    )
 
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -57,17 +67,23 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         else:
             checks["broker"] = "in-process"
         ok = all(v in ("ok", "in-process") for v in checks.values())
-        return JSONResponse({"status": "ready" if ok else "unavailable", "checks": checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette):
         reconciler = None
         if isinstance(container.queue, InProcessJobQueue):
             # Embedded mode has no worker cron: this process requeues jobs a previous run left RUNNING.
-            reconciler = asyncio.create_task(reconcile_forever(
-                container.services.job_lifecycle, container.queue,
-                timedelta(seconds=settings.job_stale_after_s), settings.job_reconcile_every_s))
+            reconciler = asyncio.create_task(
+                reconcile_forever(
+                    container.services.job_lifecycle,
+                    container.queue,
+                    timedelta(seconds=settings.job_stale_after_s),
+                    settings.job_reconcile_every_s,
+                )
+            )
         yield
         if reconciler is not None:
             reconciler.cancel()
@@ -76,8 +92,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         await container.aclose()
 
     app = Starlette(
-        routes=[Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql),
-                Route("/health", health), Route("/ready", ready)],
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/health", health),
+            Route("/ready", ready),
+        ],
         middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
         lifespan=lifespan,
     )

@@ -1,4 +1,5 @@
 """Refuses request bodies over a size cap with 413, before the GraphQL layer reads them."""
+
 from __future__ import annotations
 
 import orjson
@@ -15,12 +16,23 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     async def _reject(self, send: Send) -> None:
-        body = orjson.dumps({"errors": [{
-            "message": f"request body exceeds {self.max_bytes} bytes",
-            "extensions": {"code": "BAD_USER_INPUT", "errorId": "ERR_400_001"}}]})
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
+        body = orjson.dumps(
+            {
+                "errors": [
+                    {
+                        "message": f"request body exceeds {self.max_bytes} bytes",
+                        "extensions": {"code": "BAD_USER_INPUT", "errorId": "ERR_400_001"},
+                    }
+                ]
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,4 +1,5 @@
 """The `rdflow` command: serve, migrate, export-schema, create-admin, worker."""
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,15 @@ def _serve(settings: Settings) -> None:
     url = f"http://{settings.host}:{settings.port}/graphql"
     print(f"rdflow serving GraphQL at {url} (GraphiQL in the browser)")
     print("first time? create a super admin: rdflow create-admin --username admin --email admin@example.com")
-    uvicorn.run("server.app:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, log_level=settings.log_level, proxy_headers=True)
+    uvicorn.run(
+        "server.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
 
 
 async def _create_admin(settings: Settings, username: str, email: str, password: str) -> None:
@@ -68,7 +76,9 @@ def main(argv: list[str] | None = None) -> None:
     export = sub.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("--output", type=Path, default=SCHEMA_FILE)
     sub.add_parser("worker", help="run background jobs from Redis (arq); needs REDIS_URL")
-    admin = sub.add_parser("create-admin", help="create a super admin (password from RDFLOW_ADMIN_PASSWORD or a prompt)")
+    admin = sub.add_parser(
+        "create-admin", help="create a super admin (password from RDFLOW_ADMIN_PASSWORD or a prompt)"
+    )
     admin.add_argument("--username", required=True)
     admin.add_argument("--email", required=True)
     args = parser.parse_args(argv)

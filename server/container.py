@@ -1,10 +1,12 @@
 """The one composition root: builds every adapter from Settings and the Services on top of them."""
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -12,8 +14,8 @@ from auth.passwords import Argon2PasswordHasher
 from auth.secrets import FernetSecretBox, development_key
 from auth.tokens import TokenCodec, TokenConfig
 from domain.ports import ArtifactStore, Clock, EventBus, JobQueue, RateLimiter, TokenStore
-from domain.services.base import Deps
 from domain.services.auth import LoginLimits
+from domain.services.base import Deps
 from domain.services.bundle import Services
 from integrations.clock import SystemClock
 from integrations.llm_anthropic import AnthropicPool
@@ -60,9 +62,14 @@ def _artifact_store(settings: Settings) -> ArtifactStore:
     if settings.s3_bucket:
         from integrations.artifacts_s3 import S3ArtifactStore
 
-        return S3ArtifactStore(settings.s3_bucket, settings.s3_prefix, endpoint_url=settings.s3_endpoint_url,
-                               region=settings.s3_region, access_key_id=settings.s3_access_key_id,
-                               secret_access_key=settings.s3_secret_access_key)
+        return S3ArtifactStore(
+            settings.s3_bucket,
+            settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+        )
     from integrations.artifacts_local import LocalArtifactStore
 
     return LocalArtifactStore(settings.data_dir / "artifacts")
@@ -84,8 +91,10 @@ def _sessions(settings: Settings, engine: AsyncEngine, clock: Clock) -> tuple[To
         from integrations.rate_limit import RedisRateLimiter
         from integrations.tokens_redis import RedisTokenStore
 
-        return (RedisTokenStore(settings.redis_url, clock, settings.redis_prefix),
-                RedisRateLimiter(settings.redis_url, settings.redis_prefix))
+        return (
+            RedisTokenStore(settings.redis_url, clock, settings.redis_prefix),
+            RedisRateLimiter(settings.redis_url, settings.redis_prefix),
+        )
     from integrations.rate_limit import MemoryRateLimiter
     from integrations.tokens_sql import SqlTokenStore
 
@@ -97,33 +106,70 @@ def build_container(settings: Settings) -> Container:
     bus = _event_bus(settings)
     store = _artifact_store(settings)
     queue = _job_queue(settings)
-    deps = Deps(uow=SqlUnitOfWorkFactory(session_factory(engine)), bus=bus, clock=SystemClock(), queue=queue,
-                store=store)
+    deps = Deps(
+        uow=SqlUnitOfWorkFactory(session_factory(engine)), bus=bus, clock=SystemClock(), queue=queue, store=store
+    )
     secrets = FernetSecretBox(settings.fernet_key or development_key(settings.data_dir))
-    pool = AnthropicPool(timeout_s=settings.anthropic_timeout_s, max_retries=settings.anthropic_max_retries,
-                         breaker_fail_max=settings.anthropic_breaker_fail_max,
-                         breaker_reset_s=settings.anthropic_breaker_reset_s)
-    llms = ConfiguredLLMFactory(pool, AnthropicDefaults(
-        api_key=settings.anthropic_api_key, model=settings.anthropic_model, base_url=settings.anthropic_base_url,
-        max_tokens=settings.anthropic_max_tokens))
-    tokens = TokenCodec(TokenConfig(
-        secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-        access_ttl=timedelta(minutes=settings.access_token_minutes),
-        refresh_ttl=timedelta(days=settings.refresh_token_days),
-    ))
+    pool = AnthropicPool(
+        timeout_s=settings.anthropic_timeout_s,
+        max_retries=settings.anthropic_max_retries,
+        breaker_fail_max=settings.anthropic_breaker_fail_max,
+        breaker_reset_s=settings.anthropic_breaker_reset_s,
+    )
+    llms = ConfiguredLLMFactory(
+        pool,
+        AnthropicDefaults(
+            api_key=settings.anthropic_api_key,
+            model=settings.anthropic_model,
+            base_url=settings.anthropic_base_url,
+            max_tokens=settings.anthropic_max_tokens,
+        ),
+    )
+    tokens = TokenCodec(
+        TokenConfig(
+            secret=settings.jwt_secret,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            access_ttl=timedelta(minutes=settings.access_token_minutes),
+            refresh_ttl=timedelta(days=settings.refresh_token_days),
+        )
+    )
     token_store, limiter = _sessions(settings, engine, deps.clock)
     services = Services.build(
-        deps, Argon2PasswordHasher(), secrets, llms, tokens, token_store, limiter, tokens.config.refresh_ttl,
-        LoginLimits(per_account=settings.login_max_per_account, per_address=settings.login_max_per_address,
-                    window_s=settings.login_window_s))
+        deps,
+        Argon2PasswordHasher(),
+        secrets,
+        llms,
+        tokens,
+        token_store,
+        limiter,
+        tokens.config.refresh_ttl,
+        LoginLimits(
+            per_account=settings.login_max_per_account,
+            per_address=settings.login_max_per_address,
+            window_s=settings.login_window_s,
+        ),
+    )
     handlers = pipeline_handlers(services.pipeline_steps)
     handlers.update(load_handler_modules(settings.job_module_names, known=handlers))
-    executor = JobExecutor(services.job_lifecycle, handlers, heartbeat_s=settings.job_heartbeat_s,
-                           backoff_base_s=settings.job_backoff_base_s)
+    executor = JobExecutor(
+        services.job_lifecycle,
+        handlers,
+        heartbeat_s=settings.job_heartbeat_s,
+        backoff_base_s=settings.job_backoff_base_s,
+    )
     if hasattr(queue, "bind"):
         queue.bind(executor)  # type: ignore[attr-defined]
-    container = Container(settings=settings, engine=engine, services=services, bus=bus, store=store, queue=queue,
-                          executor=executor, tokens=tokens)
+    container = Container(
+        settings=settings,
+        engine=engine,
+        services=services,
+        bus=bus,
+        store=store,
+        queue=queue,
+        executor=executor,
+        tokens=tokens,
+    )
     container.closers.append(pool.aclose)
     for adapter in (bus, store, queue, token_store, limiter):
         if hasattr(adapter, "aclose"):

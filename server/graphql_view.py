@@ -1,20 +1,21 @@
 """The GraphQL HTTP/WebSocket endpoint: request context, JSON error bodies, graphql-response+json."""
+
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.types.unset import UNSET
 from strawberry.schema.exceptions import InvalidOperationTypeError
-from cross_web import HTTPException
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 
 from auth.request import authenticate, bearer_token
 from domain.errors import DomainError, InvalidInput, Unauthenticated
@@ -32,8 +33,13 @@ def error_body(error: DomainError) -> bytes:
     return orjson.dumps({"errors": [{"message": error.message, "extensions": extensions}]})
 
 
-HTTP_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "BAD_USER_INPUT": 400, "TOO_MANY_REQUESTS": 429,
-               "SERVICE_UNAVAILABLE": 503}
+HTTP_STATUS = {
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "BAD_USER_INPUT": 400,
+    "TOO_MANY_REQUESTS": 429,
+    "SERVICE_UNAVAILABLE": 503,
+}
 
 
 class GraphQLView(GraphQL):
@@ -57,11 +63,16 @@ class GraphQLView(GraphQL):
         except HTTPException as exc:
             # GraphQL over HTTP: an operation type the method may not run (mutation over GET) is 405.
             not_allowed = isinstance(exc.__cause__, InvalidOperationTypeError)
-            response = Response(error_body(InvalidInput(exc.reason)), status_code=405 if not_allowed else exc.status_code,
-                                media_type="application/json", headers={"allow": "POST"} if not_allowed else None)
+            response = Response(
+                error_body(InvalidInput(exc.reason)),
+                status_code=405 if not_allowed else exc.status_code,
+                media_type="application/json",
+                headers={"allow": "POST"} if not_allowed else None,
+            )
         except DomainError as exc:
-            response = Response(error_body(exc), status_code=HTTP_STATUS.get(exc.code, 400),
-                                media_type="application/json")
+            response = Response(
+                error_body(exc), status_code=HTTP_STATUS.get(exc.code, 400), media_type="application/json"
+            )
         if wants_graphql_response and response.media_type == "application/json":
             response.headers["content-type"] = GRAPHQL_RESPONSE
             if getattr(request.state, "request_error", False) and response.status_code == 200:
@@ -85,11 +96,16 @@ class GraphQLView(GraphQL):
             raw = params.get("authorization") or params.get("Authorization")
             token = bearer_token(raw) if raw else params.get("token")
             if not token:
-                raise Unauthenticated("send the access token in the connection_init payload as "
-                                      "{\"authorization\": \"Bearer <token>\"}")
-            viewer = await authenticate(self.container.services, self.container.tokens, str(token),
-                                        request_id=context.viewer.request_id,
-                                        client_address=context.viewer.client_address)
+                raise Unauthenticated(
+                    'send the access token in the connection_init payload as {"authorization": "Bearer <token>"}'
+                )
+            viewer = await authenticate(
+                self.container.services,
+                self.container.tokens,
+                str(token),
+                request_id=context.viewer.request_id,
+                client_address=context.viewer.client_address,
+            )
         except DomainError as exc:
             # Both subprotocols close with 4401/4403 (strawberry would use 1011 for legacy graphql-ws).
             await websocket.close(code=4401 if isinstance(exc, Unauthenticated) else 4403, reason=exc.message[:120])
@@ -103,7 +119,9 @@ class GraphQLView(GraphQL):
             request.state.request_id = request_id
         token = bearer_token(request.headers.get("authorization")) if isinstance(request, Request) else None
         client = request.client.host if request.client else None
-        viewer = await authenticate(self.container.services, self.container.tokens, token,
-                                    request_id=request_id, client_address=client)
-        return RequestContext(viewer=viewer, services=self.container.services,
-                              extras={"request": request, "response": response})
+        viewer = await authenticate(
+            self.container.services, self.container.tokens, token, request_id=request_id, client_address=client
+        )
+        return RequestContext(
+            viewer=viewer, services=self.container.services, extras={"request": request, "response": response}
+        )

@@ -1,4 +1,5 @@
 """Configuration read from the environment once, by the composition root (never at import time)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,21 +36,27 @@ class Settings(BaseSettings):
 
     # Artifact storage: S3 (or any S3-compatible server) when a bucket is set, else files under data_dir.
     s3_bucket: str | None = Field(None, validation_alias=AliasChoices("S3_BUCKET", "RDFLOW_S3_BUCKET"))
-    s3_endpoint_url: str | None = Field(None, validation_alias=AliasChoices("S3_ENDPOINT_URL",
-                                                                          "RDFLOW_S3_ENDPOINT_URL"))
+    s3_endpoint_url: str | None = Field(
+        None, validation_alias=AliasChoices("S3_ENDPOINT_URL", "RDFLOW_S3_ENDPOINT_URL")
+    )
     s3_region: str = Field("us-east-1", validation_alias=AliasChoices("S3_REGION", "RDFLOW_S3_REGION"))
-    s3_access_key_id: str | None = Field(None, validation_alias=AliasChoices("S3_ACCESS_KEY_ID",
-                                                                           "RDFLOW_S3_ACCESS_KEY_ID"))
-    s3_secret_access_key: str | None = Field(None, validation_alias=AliasChoices("S3_SECRET_ACCESS_KEY",
-                                                                               "RDFLOW_S3_SECRET_ACCESS_KEY"))
+    s3_access_key_id: str | None = Field(
+        None, validation_alias=AliasChoices("S3_ACCESS_KEY_ID", "RDFLOW_S3_ACCESS_KEY_ID")
+    )
+    s3_secret_access_key: str | None = Field(
+        None, validation_alias=AliasChoices("S3_SECRET_ACCESS_KEY", "RDFLOW_S3_SECRET_ACCESS_KEY")
+    )
     s3_prefix: str = Field("artifacts", validation_alias=AliasChoices("S3_PREFIX", "RDFLOW_S3_PREFIX"))
 
-    anthropic_api_key: str | None = Field(None, validation_alias=AliasChoices("ANTHROPIC_API_KEY",
-                                                                            "RDFLOW_ANTHROPIC_API_KEY"))
-    anthropic_base_url: str | None = Field(None, validation_alias=AliasChoices("ANTHROPIC_BASE_URL",
-                                                                             "RDFLOW_ANTHROPIC_BASE_URL"))
-    anthropic_model: str = Field("claude-sonnet-5-5", validation_alias=AliasChoices("ANTHROPIC_MODEL",
-                                                                                   "RDFLOW_ANTHROPIC_MODEL"))
+    anthropic_api_key: str | None = Field(
+        None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "RDFLOW_ANTHROPIC_API_KEY")
+    )
+    anthropic_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("ANTHROPIC_BASE_URL", "RDFLOW_ANTHROPIC_BASE_URL")
+    )
+    anthropic_model: str = Field(
+        "claude-sonnet-5-5", validation_alias=AliasChoices("ANTHROPIC_MODEL", "RDFLOW_ANTHROPIC_MODEL")
+    )
     anthropic_max_tokens: int = 4096
     anthropic_timeout_s: float = 60.0
     anthropic_max_retries: int = 3
@@ -78,7 +85,7 @@ class Settings(BaseSettings):
     introspection: bool | None = None
 
     @model_validator(mode="after")
-    def _production_needs_a_secret(self) -> "Settings":
+    def _production_needs_a_secret(self) -> Settings:
         if len(self.jwt_secret) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters")
         if self.env == "production" and self.jwt_secret == DEFAULT_JWT_SECRET:
@@ -89,16 +96,20 @@ class Settings(BaseSettings):
             try:
                 Fernet(self.fernet_key)
             except ValueError as exc:
-                raise ValueError("RDFLOW_FERNET_KEY must be 32 url-safe base64-encoded bytes "
-                                 "(make one with: python -c 'from cryptography.fernet import Fernet; "
-                                 "print(Fernet.generate_key().decode())')") from exc
+                raise ValueError(
+                    "RDFLOW_FERNET_KEY must be 32 url-safe base64-encoded bytes "
+                    "(make one with: python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())')"
+                ) from exc
         return self
 
     @model_validator(mode="after")
-    def _heartbeats_beat_staleness(self) -> "Settings":
+    def _heartbeats_beat_staleness(self) -> Settings:
         if self.job_stale_after_s <= 2 * self.job_heartbeat_s:
-            raise ValueError("RDFLOW_JOB_STALE_AFTER_S must exceed twice RDFLOW_JOB_HEARTBEAT_S, or the reconciler "
-                             "re-queues jobs that are still running")
+            raise ValueError(
+                "RDFLOW_JOB_STALE_AFTER_S must exceed twice RDFLOW_JOB_HEARTBEAT_S, or the reconciler "
+                "re-queues jobs that are still running"
+            )
         return self
 
     @property

@@ -1,4 +1,5 @@
 """Server pings on graphql-transport-ws (strawberry sends keep-alives only on legacy graphql-ws)."""
+
 from __future__ import annotations
 
 import asyncio

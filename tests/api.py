@@ -1,4 +1,5 @@
 """A test client for the GraphQL API over real HTTP (httpx against the ASGI app), with users per role."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -24,21 +25,32 @@ class Api:
         if name not in self.users:
             async with self.container.services.deps.uow() as uow:
                 now = self.container.services.deps.clock.now()
-                user = User(username=name, email=f"{name}@example.com", password_hash="!", role=role,
-                            created_at=now, updated_at=now)
+                user = User(
+                    username=name,
+                    email=f"{name}@example.com",
+                    password_hash="!",
+                    role=role,
+                    created_at=now,
+                    updated_at=now,
+                )
                 uow.users.add(user)
                 await uow.commit()
             self.users[name] = user
             self.tokens[name] = self.container.tokens.issue(user, ACCESS, now)[0]
         return self.users[name]
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = "admin",
-                   headers: dict[str, str] | None = None) -> httpx.Response:
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        as_: str | None = "admin",
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         hdrs = dict(headers or {})
         if as_ is not None:
             hdrs["authorization"] = f"Bearer {self.tokens[as_]}"
-        return await self.client.post("/graphql", json={"query": query, "variables": variables or {}},
-                                      headers=hdrs)
+        return await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=hdrs)
 
     async def gql(self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = "admin") -> dict:
         """Run an operation that must succeed; returns `data`."""

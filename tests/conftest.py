@@ -1,4 +1,5 @@
 """Shared fixtures: real PostgreSQL databases and Redis, found or refused per RDFLOW_REQUIRE_SERVICES."""
+
 from __future__ import annotations
 
 import uuid

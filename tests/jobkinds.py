@@ -3,6 +3,7 @@
 The trace file (payload "log") gets one line per event, appended by whichever process runs the job, so a test
 sees double runs, re-runs after a crash and handlers that were stopped.
 """
+
 from __future__ import annotations
 
 import asyncio

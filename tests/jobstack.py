@@ -1,5 +1,6 @@
 """A job stack for tests and benchmarks: a migrated database, the container, an admin and a project to hang
 jobs on, and `rdflow worker` subprocesses configured from the same settings."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,8 +10,9 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 from domain.enums import JobStatus, Role
 from domain.events import DomainEvent, project_topic
@@ -42,10 +44,15 @@ class WorkerProcess:
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "WorkerProcess":
+    def start(self) -> WorkerProcess:
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "server.cli", "worker"], cwd=ROOT, env=self.env,
-                                         stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "server.cli", "worker"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         return self
 
     def log(self) -> str:
@@ -88,11 +95,19 @@ class JobStack:
     def trace_path(self) -> Path:
         return self.traces / f"{uuid.uuid4().hex}.log"
 
-    async def request(self, kind: str, payload: dict[str, Any] | None = None, *, max_attempts: int = 3,
-                      deps: Deps | None = None) -> Job:
+    async def request(
+        self, kind: str, payload: dict[str, Any] | None = None, *, max_attempts: int = 3, deps: Deps | None = None
+    ) -> Job:
         async with Tx(deps or self.deps, self.admin) as tx:
-            return await request_job(tx, kind=kind, subject_type="Project", subject_id=self.project_id,
-                                     project_id=self.project_id, payload=payload or {}, max_attempts=max_attempts)
+            return await request_job(
+                tx,
+                kind=kind,
+                subject_type="Project",
+                subject_id=self.project_id,
+                project_id=self.project_id,
+                payload=payload or {},
+                max_attempts=max_attempts,
+            )
 
     async def job(self, job_id: uuid.UUID) -> Job | None:
         async with self.deps.uow() as uow:
@@ -123,14 +138,16 @@ class JobStack:
 
     async def running(self, job_id: uuid.UUID, timeout: float = 30.0) -> Job:
         """Until its handler has reported progress, so it is surely inside the handler."""
-        return await self.wait(job_id, lambda j: j.status is JobStatus.RUNNING and j.progress > 0,
-                               "running with progress", timeout)
+        return await self.wait(
+            job_id, lambda j: j.status is JobStatus.RUNNING and j.progress > 0, "running with progress", timeout
+        )
 
     @contextlib.asynccontextmanager
     async def recording(self) -> AsyncIterator[list[DomainEvent]]:
         """Every event published on the project's topic while the block runs, from any process."""
         events: list[DomainEvent] = []
         async with self.container.bus.subscribe([project_topic(str(self.project_id))]) as stream:
+
             async def pump() -> None:
                 async for event in stream:
                     events.append(event)
@@ -159,8 +176,9 @@ async def open_stack(fields: dict[str, Any], traces: Path) -> JobStack:
     upgrade(fields["database_url"])
     container = build_container(Settings(**fields))
     services = container.services
-    user = await services.users.bootstrap_admin(username=f"admin{uuid.uuid4().hex[:6]}",
-                                                email=f"{uuid.uuid4().hex[:8]}@example.com", password="s3cret-pass-1")
+    user = await services.users.bootstrap_admin(
+        username=f"admin{uuid.uuid4().hex[:6]}", email=f"{uuid.uuid4().hex[:8]}@example.com", password="s3cret-pass-1"
+    )
     admin = Viewer(user_id=user.id, role=Role.SUPER_ADMIN, username=user.username, request_id="jobs-test")
     project = await services.projects.create(admin, name="Jobs")
     traces.mkdir(parents=True, exist_ok=True)

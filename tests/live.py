@@ -1,4 +1,5 @@
 """A real uvicorn server on a free port in the test's event loop, and GraphQL WebSocket clients for it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,7 +8,6 @@ import socket
 from typing import Any
 
 import uvicorn
-
 import websockets
 
 
@@ -20,21 +20,22 @@ def free_port() -> int:
 class LiveServer:
     def __init__(self, app: Any):
         self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        )
         self.task: asyncio.Task | None = None
 
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/graphql"
 
-    async def __aenter__(self) -> "LiveServer":
+    async def __aenter__(self) -> LiveServer:
         self.task = asyncio.create_task(self.server.serve())
         while not self.server.started:
             await asyncio.sleep(0.01)
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         self.server.should_exit = True
         await self.task
 
@@ -52,7 +53,7 @@ class TransportWs:
         self.ws = await websockets.connect(self.url, subprotocols=[self.protocol], **self.connect)
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.ws.close()
 
     async def init(self, payload: dict | None) -> dict:
@@ -60,8 +61,9 @@ class TransportWs:
         return await self.recv()
 
     async def subscribe(self, op_id: str, query: str, variables: dict | None = None) -> None:
-        await self.ws.send(json.dumps({"id": op_id, "type": "subscribe",
-                                       "payload": {"query": query, "variables": variables or {}}}))
+        await self.ws.send(
+            json.dumps({"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables or {}}})
+        )
 
     async def recv(self, timeout: float = 10) -> dict:
         while True:
@@ -81,5 +83,6 @@ class LegacyWs(TransportWs):
     protocol = "graphql-ws"
 
     async def subscribe(self, op_id: str, query: str, variables: dict | None = None) -> None:
-        await self.ws.send(json.dumps({"id": op_id, "type": "start",
-                                       "payload": {"query": query, "variables": variables or {}}}))
+        await self.ws.send(
+            json.dumps({"id": op_id, "type": "start", "payload": {"query": query, "variables": variables or {}}})
+        )

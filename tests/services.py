@@ -1,4 +1,5 @@
 """Locating the real PostgreSQL and Redis for tests; skip when absent, fail when RDFLOW_REQUIRE_SERVICES=1."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +11,8 @@ import pytest
 
 REQUIRE = os.environ.get("RDFLOW_REQUIRE_SERVICES") == "1"
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL") or os.environ.get(
-    "DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    "DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 

@@ -4,11 +4,13 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-24 21:08:53
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from alembic import op
 
 revision = "0001"
 down_revision = None
@@ -22,7 +24,9 @@ JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 def deferred_fk(name: str, column: str, target: str, ondelete: str) -> sa.ForeignKeyConstraint:
     """Every foreign key is checked at commit (DEFERRABLE INITIALLY DEFERRED), as in persistence.tables."""
-    return sa.ForeignKeyConstraint([column], [target], name=name, ondelete=ondelete, deferrable=True, initially="DEFERRED")
+    return sa.ForeignKeyConstraint(
+        [column], [target], name=name, ondelete=ondelete, deferrable=True, initially="DEFERRED"
+    )
 
 
 def upgrade() -> None:
@@ -61,9 +65,24 @@ def upgrade() -> None:
         sa.Column("username", sa.String(length=50), nullable=False),
         sa.Column("email", sa.String(length=100), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=False),
-        sa.Column("role", sa.Enum("SUPER_ADMIN", "PROJECT_ADMIN", "DEVELOPER", "TESTER", "GUEST", name="role", native_enum=False, length=30), nullable=False),
+        sa.Column(
+            "role",
+            sa.Enum(
+                "SUPER_ADMIN",
+                "PROJECT_ADMIN",
+                "DEVELOPER",
+                "TESTER",
+                "GUEST",
+                name="role",
+                native_enum=False,
+                length=30,
+            ),
+            nullable=False,
+        ),
         sa.Column("department", sa.String(length=50), nullable=True),
-        sa.Column("status", sa.Enum("ACTIVE", "INACTIVE", name="userstatus", native_enum=False, length=30), nullable=False),
+        sa.Column(
+            "status", sa.Enum("ACTIVE", "INACTIVE", name="userstatus", native_enum=False, length=30), nullable=False
+        ),
         sa.Column("created_at", TIMESTAMP_TZ, nullable=False),
         sa.Column("updated_at", TIMESTAMP_TZ, nullable=False),
         sa.Column("last_login_at", TIMESTAMP_TZ, nullable=True),
@@ -97,7 +116,20 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
-        sa.Column("status", sa.Enum("PLANNING", "ACTIVE", "ON_HOLD", "COMPLETED", "ARCHIVED", name="projectstatus", native_enum=False, length=30), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "PLANNING",
+                "ACTIVE",
+                "ON_HOLD",
+                "COMPLETED",
+                "ARCHIVED",
+                name="projectstatus",
+                native_enum=False,
+                length=30,
+            ),
+            nullable=False,
+        ),
         sa.Column("tech_stack", JSON_DOCUMENT, nullable=False),
         sa.Column("created_by", sa.Uuid(), nullable=True),
         sa.Column("start_date", sa.Date(), nullable=True),
@@ -113,10 +145,28 @@ def upgrade() -> None:
         "deployments",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("project_id", sa.Uuid(), nullable=False),
-        sa.Column("environment", sa.Enum("DEV", "STAGING", "PROD", name="environment", native_enum=False, length=30), nullable=False),
+        sa.Column(
+            "environment",
+            sa.Enum("DEV", "STAGING", "PROD", name="environment", native_enum=False, length=30),
+            nullable=False,
+        ),
         sa.Column("version", sa.String(length=50), nullable=False),
         sa.Column("artifact_ids", JSON_DOCUMENT, nullable=False),
-        sa.Column("status", sa.Enum("PENDING", "AWAITING_APPROVAL", "IN_PROGRESS", "SUCCEEDED", "FAILED", "ROLLED_BACK", name="deploymentstatus", native_enum=False, length=30), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "PENDING",
+                "AWAITING_APPROVAL",
+                "IN_PROGRESS",
+                "SUCCEEDED",
+                "FAILED",
+                "ROLLED_BACK",
+                name="deploymentstatus",
+                native_enum=False,
+                length=30,
+            ),
+            nullable=False,
+        ),
         sa.Column("k8s_namespace", sa.String(length=63), nullable=True),
         sa.Column("k8s_deployment_name", sa.String(length=100), nullable=True),
         sa.Column("approved_by", sa.Uuid(), nullable=True),
@@ -147,7 +197,13 @@ def upgrade() -> None:
         sa.Column("subject_id", sa.Uuid(), nullable=False),
         sa.Column("project_id", sa.Uuid(), nullable=True),
         sa.Column("payload", JSON_DOCUMENT, nullable=False),
-        sa.Column("status", sa.Enum("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", name="jobstatus", native_enum=False, length=30), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", name="jobstatus", native_enum=False, length=30
+            ),
+            nullable=False,
+        ),
         sa.Column("progress", sa.Integer(), nullable=False),
         sa.Column("message", sa.Text(), nullable=True),
         sa.Column("result", JSON_DOCUMENT, nullable=True),
@@ -188,8 +244,26 @@ def upgrade() -> None:
         sa.Column("project_id", sa.Uuid(), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
-        sa.Column("priority", sa.Enum("LOW", "MEDIUM", "HIGH", "CRITICAL", name="priority", native_enum=False, length=30), nullable=False),
-        sa.Column("status", sa.Enum("DRAFT", "ANALYZING", "APPROVED", "IN_PROGRESS", "DONE", "REJECTED", name="requirementstatus", native_enum=False, length=30), nullable=False),
+        sa.Column(
+            "priority",
+            sa.Enum("LOW", "MEDIUM", "HIGH", "CRITICAL", name="priority", native_enum=False, length=30),
+            nullable=False,
+        ),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "DRAFT",
+                "ANALYZING",
+                "APPROVED",
+                "IN_PROGRESS",
+                "DONE",
+                "REJECTED",
+                name="requirementstatus",
+                native_enum=False,
+                length=30,
+            ),
+            nullable=False,
+        ),
         sa.Column("prd_document_id", sa.Uuid(), nullable=True),
         sa.Column("created_by", sa.Uuid(), nullable=True),
         sa.Column("assigned_to", sa.Uuid(), nullable=True),
@@ -234,9 +308,41 @@ def upgrade() -> None:
         sa.Column("project_id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
-        sa.Column("task_type", sa.Enum("BACKEND", "FRONTEND", "TESTING", "DEVOPS", "DESIGN", "DOCS", name="tasktype", native_enum=False, length=30), nullable=False),
-        sa.Column("status", sa.Enum("PENDING", "IN_PROGRESS", "IN_REVIEW", "DONE", "BLOCKED", "CANCELLED", name="taskstatus", native_enum=False, length=30), nullable=False),
-        sa.Column("priority", sa.Enum("LOW", "MEDIUM", "HIGH", "CRITICAL", name="priority", native_enum=False, length=30), nullable=False),
+        sa.Column(
+            "task_type",
+            sa.Enum(
+                "BACKEND",
+                "FRONTEND",
+                "TESTING",
+                "DEVOPS",
+                "DESIGN",
+                "DOCS",
+                name="tasktype",
+                native_enum=False,
+                length=30,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "PENDING",
+                "IN_PROGRESS",
+                "IN_REVIEW",
+                "DONE",
+                "BLOCKED",
+                "CANCELLED",
+                name="taskstatus",
+                native_enum=False,
+                length=30,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "priority",
+            sa.Enum("LOW", "MEDIUM", "HIGH", "CRITICAL", name="priority", native_enum=False, length=30),
+            nullable=False,
+        ),
         sa.Column("assigned_to", sa.Uuid(), nullable=True),
         sa.Column("estimated_hours", sa.Numeric(precision=5, scale=2), nullable=True),
         sa.Column("actual_hours", sa.Numeric(precision=5, scale=2), nullable=True),
@@ -270,7 +376,19 @@ def upgrade() -> None:
         sa.Column("size_bytes", sa.Integer(), nullable=False),
         sa.Column("lines_of_code", sa.Integer(), nullable=False),
         sa.Column("generated_by", sa.String(length=50), nullable=False),
-        sa.Column("review_status", sa.Enum("PENDING", "APPROVED", "CHANGES_REQUESTED", "REJECTED", name="reviewstatus", native_enum=False, length=30), nullable=False),
+        sa.Column(
+            "review_status",
+            sa.Enum(
+                "PENDING",
+                "APPROVED",
+                "CHANGES_REQUESTED",
+                "REJECTED",
+                name="reviewstatus",
+                native_enum=False,
+                length=30,
+            ),
+            nullable=False,
+        ),
         sa.Column("review_findings", JSON_DOCUMENT, nullable=False),
         sa.Column("review_comments", sa.Text(), nullable=True),
         sa.Column("reviewed_by", sa.Uuid(), nullable=True),
@@ -303,8 +421,16 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("artifact_id", sa.Uuid(), nullable=False),
         sa.Column("project_id", sa.Uuid(), nullable=False),
-        sa.Column("test_type", sa.Enum("UNIT", "INTEGRATION", "E2E", name="testtype", native_enum=False, length=30), nullable=False),
-        sa.Column("status", sa.Enum("PASSED", "FAILED", "ERROR", name="testrunstatus", native_enum=False, length=30), nullable=False),
+        sa.Column(
+            "test_type",
+            sa.Enum("UNIT", "INTEGRATION", "E2E", name="testtype", native_enum=False, length=30),
+            nullable=False,
+        ),
+        sa.Column(
+            "status",
+            sa.Enum("PASSED", "FAILED", "ERROR", name="testrunstatus", native_enum=False, length=30),
+            nullable=False,
+        ),
         sa.Column("framework", sa.String(length=50), nullable=False),
         sa.Column("total", sa.Integer(), nullable=False),
         sa.Column("passed", sa.Integer(), nullable=False),

@@ -6,9 +6,11 @@ agrees with the `jsonschema` library on valid and broken outputs). So every LLM 
 the same way before a job writes anything, without the domain importing a library; adapters may validate
 again with `jsonschema` for richer messages.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from domain.ai import prompts, schemas, semantics
 from domain.ai.schema_check import Violation, violations
@@ -72,8 +74,11 @@ def validate(step: str, data: Any) -> dict[str, Any]:
     """Return `data` when it is a usable output of `step`; otherwise raise AIOutputError naming the JSON paths."""
     found = violations_of(step, data)
     if found:
-        raise AIOutputError(f"the {step} output is invalid: {_summary(found)}", field="output",
-                            details={"step": step, "violations": [str(v) for v in found]})
+        raise AIOutputError(
+            f"the {step} output is invalid: {_summary(found)}",
+            field="output",
+            details={"step": step, "violations": [str(v) for v in found]},
+        )
     return data
 
 

@@ -1,4 +1,5 @@
 """Default system prompts and prompt templates of the AI steps, and how context values read in a prompt."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -51,9 +52,7 @@ TEMPLATES = {
         "Language: {language}\nFramework: {framework}\nInclude tests: {include_tests}\n"
         "Include documentation: {include_docs}\nCoding standards:\n{coding_standards}"
     ),
-    "review": (
-        "Review these files; the change under review is {focus}.\n\n{files}"
-    ),
+    "review": ("Review these files; the change under review is {focus}.\n\n{files}"),
 }
 
 CONTEXT = {
@@ -97,8 +96,11 @@ def shown(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
-        return "\n\n".join(_item(v) for v in value) if any(isinstance(v, dict) for v in value) \
+        return (
+            "\n\n".join(_item(v) for v in value)
+            if any(isinstance(v, dict) for v in value)
             else ", ".join(str(v) for v in value)
+        )
     if isinstance(value, dict):
         return _item(value)
     return str(value)

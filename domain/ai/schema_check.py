@@ -1,4 +1,5 @@
 """A pure-Python check of data against the JSON Schema subset the step contracts use; names the JSON path."""
+
 from __future__ import annotations
 
 import re
@@ -9,15 +10,30 @@ from typing import Any
 # Annotations are accepted and ignored; anything else outside this set is refused, so a schema
 # can never use a keyword that this check would silently skip.
 ANNOTATIONS = frozenset({"$schema", "title", "description"})
-SUPPORTED = frozenset({"type", "properties", "required", "additionalProperties", "items", "enum", "const",
-                       "minItems", "maxItems", "minLength", "maxLength", "minimum", "maximum", "pattern"})
+SUPPORTED = frozenset(
+    {
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "items",
+        "enum",
+        "const",
+        "minItems",
+        "maxItems",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "pattern",
+    }
+)
 
 _TYPES = {
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
     "string": lambda v: isinstance(v, str),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool)
-    or isinstance(v, float) and v.is_integer(),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool) or isinstance(v, float) and v.is_integer(),
     "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
@@ -67,8 +83,11 @@ def violations(schema: dict[str, Any], data: Any, path: str = "$") -> list[Viola
 
 def _object(schema: dict[str, Any], data: dict[str, Any], path: str) -> list[Violation]:
     props = schema.get("properties", {})
-    found = [Violation(path, f"missing required property {name!r}")
-             for name in schema.get("required", []) if name not in data]
+    found = [
+        Violation(path, f"missing required property {name!r}")
+        for name in schema.get("required", [])
+        if name not in data
+    ]
     if schema.get("additionalProperties") is False:
         found += [Violation(path, f"unexpected property {name!r}") for name in data if name not in props]
     for name, sub in props.items():

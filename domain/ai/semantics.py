@@ -1,8 +1,10 @@
 """Rules on step outputs that JSON Schema cannot express: unique keys, known references, no cycles."""
+
 from __future__ import annotations
 
 import posixpath
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from domain.ai.schema_check import Violation
 from domain.ai.schemas import PRD_SECTION_IDS
@@ -21,9 +23,12 @@ def prd_rules(data: dict[str, Any]) -> list[Violation]:
         for j, feature in enumerate(section["features"]):
             known = names.setdefault(feature["id"], feature["name"])
             if known != feature["name"]:
-                found.append(Violation(f"$.sections[{i}].features[{j}].name",
-                                       f"feature {feature['id']} is named {feature['name']!r} here "
-                                       f"but {known!r} earlier"))
+                found.append(
+                    Violation(
+                        f"$.sections[{i}].features[{j}].name",
+                        f"feature {feature['id']} is named {feature['name']!r} here but {known!r} earlier",
+                    )
+                )
     missing = [sid for sid in PRD_SECTION_IDS if sid not in seen]
     if missing:
         found.append(Violation("$.sections", f"missing sections: {', '.join(missing)}"))
@@ -49,8 +54,9 @@ def decompose_rules(data: dict[str, Any]) -> list[Violation]:
     if not found:
         cycle = find_cycle([t["key"] for t in tasks], {t["key"]: t["depends_on"] for t in tasks})
         if cycle:
-            found.append(Violation(f"$.tasks[{index[cycle[0]]}].depends_on",
-                                   f"dependencies form a cycle: {' -> '.join(cycle)}"))
+            found.append(
+                Violation(f"$.tasks[{index[cycle[0]]}].depends_on", f"dependencies form a cycle: {' -> '.join(cycle)}")
+            )
     return found
 
 
@@ -64,7 +70,7 @@ def find_cycle(keys: list[str], edges: dict[str, list[str]]) -> list[str] | None
         stack.append(key)
         for dep in edges.get(key, []):
             if state.get(dep) == 1:
-                return stack[stack.index(dep):] + [dep]
+                return stack[stack.index(dep) :] + [dep]
             if dep not in state:
                 cycle = visit(dep)
                 if cycle:
@@ -94,5 +100,7 @@ def code_rules(data: dict[str, Any]) -> list[Violation]:
 
 # review has no rule beyond its schema
 BY_STEP: dict[str, Callable[[dict[str, Any]], list[Violation]]] = {
-    "prd": prd_rules, "decompose": decompose_rules, "code": code_rules,
+    "prd": prd_rules,
+    "decompose": decompose_rules,
+    "code": code_rules,
 }

@@ -1,4 +1,5 @@
 """Loading entities with the viewer's project scope applied (membership, not-found)."""
+
 from __future__ import annotations
 
 from typing import Any, TypeVar
@@ -28,8 +29,9 @@ async def require_member(uow: UnitOfWork, viewer: Viewer, project_id: Any) -> No
         raise Forbidden("project:member", f"you are not a member of project {project_id}")
 
 
-async def load_in_project(uow: UnitOfWork, viewer: Viewer, repo: Repository[T], entity: str, entity_id: Any,
-                          permission: Permission) -> T:
+async def load_in_project(
+    uow: UnitOfWork, viewer: Viewer, repo: Repository[T], entity: str, entity_id: Any, permission: Permission
+) -> T:
     """Load an entity that belongs to a project, checking the permission and the viewer's membership."""
     viewer.require(permission)
     found = await load(repo, entity, entity_id)

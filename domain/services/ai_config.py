@@ -1,4 +1,5 @@
 """AI model configurations and prompt templates: system configuration, super admins only."""
+
 from __future__ import annotations
 
 import uuid
@@ -41,9 +42,19 @@ class AiConfigService:
         async with self.deps.uow() as uow:
             return await load(uow.ai_models, "AiModelConfig", config_id)
 
-    async def create_model(self, viewer: Viewer, *, name: str, provider: str, model: str,
-                           base_url: str | None = None, api_key: str | None = None, max_tokens: int = 4096,
-                           temperature: float = 0.2, is_default: bool = False) -> AiModelConfig:
+    async def create_model(
+        self,
+        viewer: Viewer,
+        *,
+        name: str,
+        provider: str,
+        model: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        max_tokens: int = 4096,
+        temperature: float = 0.2,
+        is_default: bool = False,
+    ) -> AiModelConfig:
         async with Tx(self.deps, viewer, "ai_model.create") as tx:
             viewer.require(Permission.SYSTEM_CONFIG)
             _check_model(provider, max_tokens, temperature)
@@ -52,11 +63,16 @@ class AiConfigService:
                 raise Conflict(f"a model configuration named {name!r} exists")
             now = tx.now()
             config = AiModelConfig(
-                name=name, provider=provider, model=v.text(model, "model", max_length=100),  # type: ignore[arg-type]
+                name=name,
+                provider=provider,
+                model=v.text(model, "model", max_length=100),  # type: ignore[arg-type]
                 base_url=v.text(base_url, "baseUrl", max_length=500, required=False),
                 api_key_encrypted=self.secrets.encrypt(api_key) if api_key else None,
-                max_tokens=max_tokens, temperature=temperature, is_default=is_default,
-                created_at=now, updated_at=now,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                is_default=is_default,
+                created_at=now,
+                updated_at=now,
             )
             if is_default:
                 await self._clear_default(tx)
@@ -64,9 +80,18 @@ class AiConfigService:
             tx.audit("ai_model.create", "AiModelConfig", config.id, None, config)
         return config
 
-    async def update_model(self, viewer: Viewer, config_id: uuid.UUID, *, model: str | None = None,
-                           base_url: object = UNSET, api_key: object = UNSET, max_tokens: int | None = None,
-                           temperature: float | None = None, is_default: bool | None = None) -> AiModelConfig:
+    async def update_model(
+        self,
+        viewer: Viewer,
+        config_id: uuid.UUID,
+        *,
+        model: str | None = None,
+        base_url: object = UNSET,
+        api_key: object = UNSET,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        is_default: bool | None = None,
+    ) -> AiModelConfig:
         async with Tx(self.deps, viewer, "ai_model.update") as tx:
             viewer.require(Permission.SYSTEM_CONFIG)
             config = await load(tx.uow.ai_models, "AiModelConfig", config_id)
@@ -111,8 +136,9 @@ class AiConfigService:
         async with self.deps.uow() as uow:
             return await load(uow.prompts, "PromptTemplate", template_id)
 
-    async def save_prompt(self, viewer: Viewer, *, identifier: str, category: str, content: str,
-                          variables: list[str]) -> PromptTemplate:
+    async def save_prompt(
+        self, viewer: Viewer, *, identifier: str, category: str, content: str, variables: list[str]
+    ) -> PromptTemplate:
         """Create or replace the template `identifier` (e.g. `prd.default`, used by the `prd` step)."""
         async with Tx(self.deps, viewer, "prompt.save") as tx:
             viewer.require(Permission.SYSTEM_CONFIG)
@@ -126,8 +152,14 @@ class AiConfigService:
             template = await tx.uow.prompts.find_one(identifier=identifier)
             before = snapshot(template) if template else None
             if template is None:
-                template = PromptTemplate(identifier=identifier, category=category, content=content,
-                                          variables=variables, created_at=now, updated_at=now)
+                template = PromptTemplate(
+                    identifier=identifier,
+                    category=category,
+                    content=content,
+                    variables=variables,
+                    created_at=now,
+                    updated_at=now,
+                )
                 tx.uow.prompts.add(template)
             else:
                 template.category, template.content, template.variables = category, content, variables

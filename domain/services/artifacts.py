@@ -1,4 +1,5 @@
 """Code artifacts: versioned files of a task, stored by content hash, and their human review."""
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,17 @@ def clean_path(file_path: str) -> str:
     return norm
 
 
-async def store_artifact(tx: Tx, store: ArtifactStore, *, task_id: uuid.UUID, project_id: uuid.UUID,
-                         file_path: str, content: str, language: str, generated_by: str) -> CodeArtifact:
+async def store_artifact(
+    tx: Tx,
+    store: ArtifactStore,
+    *,
+    task_id: uuid.UUID,
+    project_id: uuid.UUID,
+    file_path: str,
+    content: str,
+    language: str,
+    generated_by: str,
+) -> CodeArtifact:
     """Store `content` and add the next version of `file_path` for the task."""
     path = clean_path(file_path)
     data = content.encode()
@@ -39,12 +49,20 @@ async def store_artifact(tx: Tx, store: ArtifactStore, *, task_id: uuid.UUID, pr
     previous = await tx.uow.artifacts.find(task_id=task_id, file_path=path)
     now = tx.now()
     artifact = CodeArtifact(
-        task_id=task_id, project_id=project_id, file_path=path, file_name=posixpath.basename(path),
+        task_id=task_id,
+        project_id=project_id,
+        file_path=path,
+        file_name=posixpath.basename(path),
         language=v.text(language, "language", max_length=30),  # type: ignore[arg-type]
-        storage_key=key, checksum=hashlib.sha256(data).hexdigest(),
-        version=max((a.version for a in previous), default=0) + 1, size_bytes=len(data),
+        storage_key=key,
+        checksum=hashlib.sha256(data).hexdigest(),
+        version=max((a.version for a in previous), default=0) + 1,
+        size_bytes=len(data),
         lines_of_code=sum(1 for line in content.splitlines() if line.strip()),
-        generated_by=generated_by, created_by=tx.viewer.user_id, created_at=now, updated_at=now,
+        generated_by=generated_by,
+        created_by=tx.viewer.user_id,
+        created_at=now,
+        updated_at=now,
     )
     tx.uow.artifacts.add(artifact)
     tx.audit("artifact.create", "CodeArtifact", artifact.id, None, artifact)
@@ -64,8 +82,9 @@ class ArtifactService:
 
     async def get(self, viewer: Viewer, artifact_id: uuid.UUID) -> CodeArtifact:
         async with self.deps.uow() as uow:
-            return await load_in_project(uow, viewer, uow.artifacts, "CodeArtifact", artifact_id,
-                                         Permission.REQUIREMENT_READ)
+            return await load_in_project(
+                uow, viewer, uow.artifacts, "CodeArtifact", artifact_id, Permission.REQUIREMENT_READ
+            )
 
     async def list(self, viewer: Viewer, query: ListQuery) -> Page[CodeArtifact]:
         viewer.require(Permission.REQUIREMENT_READ)
@@ -79,19 +98,28 @@ class ArtifactService:
             await require_member(uow, viewer, artifact.project_id)
         return (await self.store.get(artifact.storage_key)).decode()
 
-    async def submit(self, viewer: Viewer, *, task_id: uuid.UUID, file_path: str, content: str,
-                     language: str) -> CodeArtifact:
+    async def submit(
+        self, viewer: Viewer, *, task_id: uuid.UUID, file_path: str, content: str, language: str
+    ) -> CodeArtifact:
         async with Tx(self.deps, viewer, "artifact.create") as tx:
             require_code_access(viewer, None)
             task = await load(tx.uow.tasks, "Task", task_id)
             await require_member(tx.uow, viewer, task.project_id)
             require_task_execution(viewer, task.task_type, task.assigned_to)
-            return await store_artifact(tx, self.store, task_id=task.id, project_id=task.project_id,
-                                        file_path=file_path, content=content, language=language,
-                                        generated_by="human")
+            return await store_artifact(
+                tx,
+                self.store,
+                task_id=task.id,
+                project_id=task.project_id,
+                file_path=file_path,
+                content=content,
+                language=language,
+                generated_by="human",
+            )
 
-    async def submit_review(self, viewer: Viewer, artifact_id: uuid.UUID, decision: ReviewStatus,
-                            comments: str | None) -> CodeArtifact:
+    async def submit_review(
+        self, viewer: Viewer, artifact_id: uuid.UUID, decision: ReviewStatus, comments: str | None
+    ) -> CodeArtifact:
         async with Tx(self.deps, viewer, "artifact.review") as tx:
             artifact = await load(tx.uow.artifacts, "CodeArtifact", artifact_id)
             require_code_access(viewer, artifact.created_by)
@@ -104,10 +132,21 @@ class ArtifactService:
             artifact.review_comments = v.text(comments, "comments", max_length=10_000, required=False)
             artifact.reviewed_by = viewer.user_id
             artifact.updated_at = tx.now()
-            tx.audit("artifact.review", "CodeArtifact", artifact.id, {"reviewStatus": old.value},
-                     {"reviewStatus": decision.value, "comments": artifact.review_comments})
-            tx.emit("CodeArtifact", artifact.id, "reviewed", project_id=artifact.project_id,
-                    old_status=old, new_status=decision)
+            tx.audit(
+                "artifact.review",
+                "CodeArtifact",
+                artifact.id,
+                {"reviewStatus": old.value},
+                {"reviewStatus": decision.value, "comments": artifact.review_comments},
+            )
+            tx.emit(
+                "CodeArtifact",
+                artifact.id,
+                "reviewed",
+                project_id=artifact.project_id,
+                old_status=old,
+                new_status=decision,
+            )
         return artifact
 
     async def delete(self, viewer: Viewer, artifact_id: uuid.UUID) -> uuid.UUID:

@@ -1,4 +1,5 @@
 """Reading the audit log: super admins only, filtered and paged."""
+
 from __future__ import annotations
 
 import uuid

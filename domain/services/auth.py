@@ -1,9 +1,10 @@
 """Sign-in and sessions: register, login (rate limited), refresh rotation with reuse detection, logout."""
+
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.enums import Role, UserStatus
@@ -34,13 +35,21 @@ class Session:
 
 
 def _expiry(claims: dict[str, Any]) -> datetime:
-    return datetime.fromtimestamp(claims["exp"], timezone.utc)
+    return datetime.fromtimestamp(claims["exp"], UTC)
 
 
 class AuthService:
-    def __init__(self, deps: Deps, users: UserService, hasher: PasswordHasher, tokens: TokenCodecPort,
-                 store: TokenStore, limiter: RateLimiter, refresh_ttl: timedelta,
-                 limits: LoginLimits = LoginLimits()):
+    def __init__(
+        self,
+        deps: Deps,
+        users: UserService,
+        hasher: PasswordHasher,
+        tokens: TokenCodecPort,
+        store: TokenStore,
+        limiter: RateLimiter,
+        refresh_ttl: timedelta,
+        limits: LoginLimits = LoginLimits(),
+    ):
         self.deps = deps
         self.users = users
         self.hasher = hasher
@@ -64,12 +73,15 @@ class AuthService:
         return self._session(user, uuid.uuid4().hex)
 
     async def _throttle(self, identifier: str, address: str | None) -> None:
-        for key, limit in ((f"login:account:{identifier}", self.limits.per_account),
-                           (f"login:address:{address or 'unknown'}", self.limits.per_address)):
+        for key, limit in (
+            (f"login:account:{identifier}", self.limits.per_account),
+            (f"login:address:{address or 'unknown'}", self.limits.per_address),
+        ):
             wait = await self.limiter.hit(key, limit, self.limits.window_s)
             if wait:
-                raise RateLimited(f"too many sign-in attempts; try again in {wait} s",
-                                  details={"retryAfterSeconds": wait})
+                raise RateLimited(
+                    f"too many sign-in attempts; try again in {wait} s", details={"retryAfterSeconds": wait}
+                )
 
     async def login(self, viewer: Viewer, raw_identifier: str, password: str) -> Session:
         identifier = (raw_identifier or "").strip().lower()
@@ -77,8 +89,9 @@ class AuthService:
             raise InvalidInput("username (or email) and password are required", field="username")
         await self._throttle(identifier, viewer.client_address)
         async with Tx(self.deps, viewer, "auth.login") as tx:
-            user = (await tx.uow.users.find_one(email=identifier)
-                    or await tx.uow.users.find_one(username=raw_identifier.strip()))
+            user = await tx.uow.users.find_one(email=identifier) or await tx.uow.users.find_one(
+                username=raw_identifier.strip()
+            )
             # Same work and the same answer whether or not the user exists; the refusal is audited by Tx.
             ok = self.hasher.verify(password, user.password_hash if user else self._dummy_hash)
             if user is None or not ok or user.status is not UserStatus.ACTIVE:
@@ -99,8 +112,9 @@ class AuthService:
             # Tokens rotated from this one outlive it: the sign-in stays revoked for a whole refresh lifetime.
             await self.store.revoke(f"family:{family}", self.deps.clock.now() + self.refresh_ttl)
             async with Tx(self.deps, viewer, "auth.refresh") as tx:
-                tx.uow.audit.add(tx._entry("auth.refresh.reuse", "User", claims["sub"], None,
-                                           {"family": family}, outcome="DENIED"))
+                tx.uow.audit.add(
+                    tx._entry("auth.refresh.reuse", "User", claims["sub"], None, {"family": family}, outcome="DENIED")
+                )
             raise Unauthenticated("refresh token reuse detected: every session of this sign-in is revoked")
         async with self.deps.uow() as uow:
             user = await uow.users.get(uuid.UUID(claims["sub"]))

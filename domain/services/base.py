@@ -1,13 +1,15 @@
 """What every service needs (ports) and the transaction that commits, audits, then publishes."""
+
 from __future__ import annotations
 
 import dataclasses
 import enum
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from domain.errors import Forbidden, Unauthenticated
 from domain.events import DomainEvent
@@ -43,11 +45,7 @@ def _plain(value: Any) -> Any:
 
 def snapshot(entity: Any) -> dict[str, Any]:
     """A JSON-safe copy of an entity's fields, without secrets (for audit before/after)."""
-    return {
-        f.name: _plain(getattr(entity, f.name))
-        for f in dataclasses.fields(entity)
-        if f.name not in SECRET_FIELDS
-    }
+    return {f.name: _plain(getattr(entity, f.name)) for f in dataclasses.fields(entity) if f.name not in SECRET_FIELDS}
 
 
 class Tx:
@@ -65,7 +63,7 @@ class Tx:
         self.after_commit: list[Callable[[], Awaitable[Any]]] = []
         self.uow: UnitOfWork
 
-    async def __aenter__(self) -> "Tx":
+    async def __aenter__(self) -> Tx:
         self.uow = self.deps.uow()
         await self.uow.__aenter__()
         return self
@@ -88,20 +86,30 @@ class Tx:
 
     async def _audit_refusal(self, exc: Exception) -> None:
         async with self.deps.uow() as uow:
-            uow.audit.add(self._entry(self.action or "unknown", "authorization", None, None,
-                                      {"error": str(exc)}, outcome="DENIED"))
+            uow.audit.add(
+                self._entry(
+                    self.action or "unknown", "authorization", None, None, {"error": str(exc)}, outcome="DENIED"
+                )
+            )
             await uow.commit()
 
     def now(self) -> datetime:
         return self.deps.clock.now()
 
-    def _entry(self, action: str, entity_type: str, entity_id: Any, before: Any, after: Any,
-               outcome: str = "OK") -> AuditEntry:
+    def _entry(
+        self, action: str, entity_type: str, entity_id: Any, before: Any, after: Any, outcome: str = "OK"
+    ) -> AuditEntry:
         return AuditEntry(
-            action=action, entity_type=entity_type, outcome=outcome,
-            actor_id=self.viewer.user_id, entity_id=str(entity_id) if entity_id is not None else None,
-            before=before, after=after, request_id=self.viewer.request_id,
-            client_address=self.viewer.client_address, at=self.now(),
+            action=action,
+            entity_type=entity_type,
+            outcome=outcome,
+            actor_id=self.viewer.user_id,
+            entity_id=str(entity_id) if entity_id is not None else None,
+            before=before,
+            after=after,
+            request_id=self.viewer.request_id,
+            client_address=self.viewer.client_address,
+            at=self.now(),
         )
 
     def audit(self, action: str, entity_type: str, entity_id: Any, before: Any = None, after: Any = None) -> None:
@@ -109,11 +117,27 @@ class Tx:
         after = snapshot(after) if dataclasses.is_dataclass(after) else after
         self.uow.audit.add(self._entry(action, entity_type, entity_id, before, after))
 
-    def emit(self, entity_type: str, entity_id: Any, action: str, *, project_id: Any = None,
-             old_status: Any = None, new_status: Any = None, data: dict[str, Any] | None = None) -> None:
-        self.events.append(DomainEvent(
-            entity_type=entity_type, entity_id=str(entity_id), action=action, at=self.now(),
-            project_id=str(project_id) if project_id else None,
-            old_status=_plain(old_status), new_status=_plain(new_status),
-            actor_id=str(self.viewer.user_id) if self.viewer.user_id else None, data=_plain(data or {}),
-        ))
+    def emit(
+        self,
+        entity_type: str,
+        entity_id: Any,
+        action: str,
+        *,
+        project_id: Any = None,
+        old_status: Any = None,
+        new_status: Any = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        self.events.append(
+            DomainEvent(
+                entity_type=entity_type,
+                entity_id=str(entity_id),
+                action=action,
+                at=self.now(),
+                project_id=str(project_id) if project_id else None,
+                old_status=_plain(old_status),
+                new_status=_plain(new_status),
+                actor_id=str(self.viewer.user_id) if self.viewer.user_id else None,
+                data=_plain(data or {}),
+            )
+        )

@@ -1,8 +1,8 @@
 """`Services`: every use case of the pipeline, built from one set of ports."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from datetime import timedelta
 
 from domain.ports import LLMFactory, PasswordHasher, RateLimiter, SecretBox, TokenCodecPort, TokenStore
@@ -43,16 +43,34 @@ class Services:
     audit: AuditService
 
     @classmethod
-    def build(cls, deps: Deps, hasher: PasswordHasher, secrets: SecretBox, llms: LLMFactory, tokens: TokenCodecPort,
-              token_store: TokenStore, limiter: RateLimiter, refresh_ttl: timedelta,
-              login_limits: LoginLimits = LoginLimits()) -> "Services":
+    def build(
+        cls,
+        deps: Deps,
+        hasher: PasswordHasher,
+        secrets: SecretBox,
+        llms: LLMFactory,
+        tokens: TokenCodecPort,
+        token_store: TokenStore,
+        limiter: RateLimiter,
+        refresh_ttl: timedelta,
+        login_limits: LoginLimits = LoginLimits(),
+    ) -> Services:
         users = UserService(deps, hasher)
         return cls(
-            deps=deps, users=users, projects=ProjectService(deps),
-            requirements=RequirementService(deps), tasks=TaskService(deps), artifacts=ArtifactService(deps),
-            test_results=TestResultService(deps), deployments=DeploymentService(deps), reads=ReadService(deps),
-            jobs=JobService(deps), job_lifecycle=JobLifecycle(deps), pipeline=PipelineService(deps),
-            pipeline_steps=PipelineSteps(deps, llms, secrets), ai_config=AiConfigService(deps, secrets),
+            deps=deps,
+            users=users,
+            projects=ProjectService(deps),
+            requirements=RequirementService(deps),
+            tasks=TaskService(deps),
+            artifacts=ArtifactService(deps),
+            test_results=TestResultService(deps),
+            deployments=DeploymentService(deps),
+            reads=ReadService(deps),
+            jobs=JobService(deps),
+            job_lifecycle=JobLifecycle(deps),
+            pipeline=PipelineService(deps),
+            pipeline_steps=PipelineSteps(deps, llms, secrets),
+            ai_config=AiConfigService(deps, secrets),
             auth=AuthService(deps, users, hasher, tokens, token_store, limiter, refresh_ttl, login_limits),
             audit=AuditService(deps),
         )

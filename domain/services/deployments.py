@@ -1,4 +1,5 @@
 """Deployments: a project version rolled out to an environment, PROD behind approval."""
+
 from __future__ import annotations
 
 import re
@@ -28,16 +29,24 @@ class DeploymentService:
 
     async def get(self, viewer: Viewer, deployment_id: uuid.UUID) -> Deployment:
         async with self.deps.uow() as uow:
-            return await load_in_project(uow, viewer, uow.deployments, "Deployment", deployment_id,
-                                         Permission.PROJECT_READ)
+            return await load_in_project(
+                uow, viewer, uow.deployments, "Deployment", deployment_id, Permission.PROJECT_READ
+            )
 
     async def list(self, viewer: Viewer, query: ListQuery) -> Page[Deployment]:
         viewer.require(Permission.PROJECT_READ)
         async with self.deps.uow() as uow:
             return await uow.deployments.list(scoped(viewer, query))
 
-    async def create(self, viewer: Viewer, *, project_id: uuid.UUID, environment: Environment, version: str,
-                     artifact_ids: list[uuid.UUID] | None = None) -> Deployment:
+    async def create(
+        self,
+        viewer: Viewer,
+        *,
+        project_id: uuid.UUID,
+        environment: Environment,
+        version: str,
+        artifact_ids: list[uuid.UUID] | None = None,
+    ) -> Deployment:
         async with Tx(self.deps, viewer, "deployment.create") as tx:
             require_deploy(viewer, environment)
             project = await load(tx.uow.projects, "Project", project_id)
@@ -49,16 +58,23 @@ class DeploymentService:
             found = {a.id: a for a in await tx.uow.artifacts.get_many(ids)}
             for aid in ids:
                 if aid not in found or found[aid].project_id != project.id:
-                    raise InvalidInput(f"artifact {aid} is not an artifact of project {project_id}",
-                                       field="artifactIds")
+                    raise InvalidInput(
+                        f"artifact {aid} is not an artifact of project {project_id}", field="artifactIds"
+                    )
             now = tx.now()
             deployment = Deployment(
-                project_id=project.id, environment=environment, version=version,
-                artifact_ids=[str(a) for a in ids], deployed_by=viewer.user_id,
-                status=DeploymentStatus.AWAITING_APPROVAL if environment is Environment.PROD
+                project_id=project.id,
+                environment=environment,
+                version=version,
+                artifact_ids=[str(a) for a in ids],
+                deployed_by=viewer.user_id,
+                status=DeploymentStatus.AWAITING_APPROVAL
+                if environment is Environment.PROD
                 else DeploymentStatus.PENDING,
-                k8s_namespace=f"rdflow-{environment.value.lower()}", k8s_deployment_name=k8s_name(project.name),
-                created_at=now, updated_at=now,
+                k8s_namespace=f"rdflow-{environment.value.lower()}",
+                k8s_deployment_name=k8s_name(project.name),
+                created_at=now,
+                updated_at=now,
             )
             tx.uow.deployments.add(deployment)
             tx.audit("deployment.create", "Deployment", deployment.id, None, deployment)
@@ -67,19 +83,23 @@ class DeploymentService:
 
     async def approve(self, viewer: Viewer, deployment_id: uuid.UUID) -> Deployment:
         async with Tx(self.deps, viewer, "deployment.approve") as tx:
-            deployment = await load_in_project(tx.uow, viewer, tx.uow.deployments, "Deployment", deployment_id,
-                                               Permission.DEPLOY_APPROVE)
+            deployment = await load_in_project(
+                tx.uow, viewer, tx.uow.deployments, "Deployment", deployment_id, Permission.DEPLOY_APPROVE
+            )
             if deployment.status is not DeploymentStatus.AWAITING_APPROVAL:
-                raise InvalidInput(f"deployment is {deployment.status.value}, not AWAITING_APPROVAL",
-                                   field="deploymentId",
-                                   details={"currentStatus": deployment.status.value,
-                                            "requestedStatus": DeploymentStatus.PENDING.value})
+                raise InvalidInput(
+                    f"deployment is {deployment.status.value}, not AWAITING_APPROVAL",
+                    field="deploymentId",
+                    details={
+                        "currentStatus": deployment.status.value,
+                        "requestedStatus": DeploymentStatus.PENDING.value,
+                    },
+                )
             deployment.approved_by = viewer.user_id
             set_deployment_status(tx, deployment, DeploymentStatus.PENDING)
         return deployment
 
-    async def change_status(self, viewer: Viewer, deployment_id: uuid.UUID,
-                            status: DeploymentStatus) -> Deployment:
+    async def change_status(self, viewer: Viewer, deployment_id: uuid.UUID, status: DeploymentStatus) -> Deployment:
         async with Tx(self.deps, viewer, "deployment.status") as tx:
             deployment = await load(tx.uow.deployments, "Deployment", deployment_id)
             require_deploy(viewer, deployment.environment)
@@ -101,5 +121,11 @@ def set_deployment_status(tx: Tx, deployment: Deployment, status: DeploymentStat
     if status in (DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED):
         deployment.completed_at = now
     tx.audit("deployment.status", "Deployment", deployment.id, {"status": old.value}, {"status": status.value})
-    tx.emit("Deployment", deployment.id, "status_changed", project_id=deployment.project_id,
-            old_status=old, new_status=status)
+    tx.emit(
+        "Deployment",
+        deployment.id,
+        "status_changed",
+        project_id=deployment.project_id,
+        old_status=old,
+        new_status=status,
+    )

@@ -1,4 +1,5 @@
 """Jobs: requested inside the change that needs them, run by a queue, every state change committed and published."""
+
 from __future__ import annotations
 
 import uuid
@@ -23,19 +24,35 @@ def job_data(job: Job) -> dict[str, Any]:
 
 
 def _emit(tx: Tx, job: Job, action: str, old: JobStatus | None = None) -> None:
-    tx.emit("Job", job.id, action, project_id=job.project_id, old_status=old, new_status=job.status,
-            data=job_data(job))
+    tx.emit("Job", job.id, action, project_id=job.project_id, old_status=old, new_status=job.status, data=job_data(job))
 
 
-async def request_job(tx: Tx, *, kind: str, subject_type: str, subject_id: uuid.UUID,
-                      project_id: uuid.UUID | None, payload: dict[str, Any], max_attempts: int = 3) -> Job:
+async def request_job(
+    tx: Tx,
+    *,
+    kind: str,
+    subject_type: str,
+    subject_id: uuid.UUID,
+    project_id: uuid.UUID | None,
+    payload: dict[str, Any],
+    max_attempts: int = 3,
+) -> Job:
     """Add a QUEUED job row to this transaction; it is enqueued only once the transaction commits."""
     queue = tx.deps.queue
     if queue is None:
         raise ServiceUnavailable("no job queue is configured")
     now = tx.now()
-    job = Job(kind=kind, subject_type=subject_type, subject_id=subject_id, project_id=project_id, payload=payload,
-              max_attempts=max_attempts, requested_by=tx.viewer.user_id, created_at=now, updated_at=now)
+    job = Job(
+        kind=kind,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        project_id=project_id,
+        payload=payload,
+        max_attempts=max_attempts,
+        requested_by=tx.viewer.user_id,
+        created_at=now,
+        updated_at=now,
+    )
     tx.uow.jobs.add(job)
     tx.audit("job.request", "Job", job.id, None, {"kind": kind, "subject": f"{subject_type}:{subject_id}"})
     _emit(tx, job, "queued")
@@ -72,8 +89,11 @@ class JobService:
             if viewer.user_id != job.requested_by and viewer.role not in (Role.SUPER_ADMIN, Role.PROJECT_ADMIN):
                 raise Forbidden("job:cancel", "only the requester or a project admin may cancel this job")
             if job.status in TERMINAL:
-                raise InvalidInput(f"job is already {job.status.value}", field="id",
-                                   details={"currentStatus": job.status.value, "requestedStatus": "CANCELLED"})
+                raise InvalidInput(
+                    f"job is already {job.status.value}",
+                    field="id",
+                    details={"currentStatus": job.status.value, "requestedStatus": "CANCELLED"},
+                )
             old = job.status
             if job.status is JobStatus.QUEUED:
                 job.status, job.finished_at, job.message = JobStatus.CANCELLED, tx.now(), "cancelled before it ran"
@@ -97,7 +117,7 @@ class JobLifecycle:
     def _tx(self) -> Tx:
         return Tx(self.deps, Viewer(request_id="jobs"))
 
-    async def _change(self, job_id: uuid.UUID, action: str, change) -> Job | None:  # noqa: ANN001
+    async def _change(self, job_id: uuid.UUID, action: str, change) -> Job | None:
         async with self._tx() as tx:
             job = await tx.uow.jobs.get_for_update(job_id)
             if job is None:
@@ -113,6 +133,7 @@ class JobLifecycle:
 
     async def claim(self, job_id: uuid.UUID) -> Job | None:
         """QUEUED (or re-delivered RUNNING) -> RUNNING with one more attempt; None when there is nothing to run."""
+
         def start(job: Job, now: datetime) -> bool:
             if job.status in TERMINAL:
                 return False
@@ -127,6 +148,7 @@ class JobLifecycle:
             job.started_at = job.started_at or now
             job.heartbeat_at, job.message = now, f"attempt {job.attempts} of {job.max_attempts}"
             return True
+
         job = await self._change(job_id, "started", start)
         return job if job is not None and job.status is JobStatus.RUNNING else None
 
@@ -137,6 +159,7 @@ class JobLifecycle:
             job.progress = max(job.progress, min(100, max(0, int(percent))))
             job.message, job.heartbeat_at = message, now
             return True
+
         await self._change(job_id, "progress", advance)
 
     async def heartbeat(self, job_id: uuid.UUID) -> bool:
@@ -155,6 +178,7 @@ class JobLifecycle:
             job.status, job.progress, job.result, job.finished_at = JobStatus.SUCCEEDED, 100, result, now
             job.message, job.error = "done", None
             return True
+
         await self._change(job_id, "succeeded", done)
 
     async def fail(self, job_id: uuid.UUID, error: str) -> None:
@@ -164,6 +188,7 @@ class JobLifecycle:
             job.status, job.error, job.finished_at = JobStatus.FAILED, error[:MAX_ERROR], now
             job.message = "failed"
             return True
+
         await self._change(job_id, "failed", failed)
 
     async def cancelled(self, job_id: uuid.UUID) -> None:
@@ -172,12 +197,14 @@ class JobLifecycle:
                 return False
             job.status, job.finished_at, job.message = JobStatus.CANCELLED, now, "cancelled while running"
             return True
+
         await self._change(job_id, "cancelled", stop)
 
     async def retry_later(self, job_id: uuid.UUID, error: str, delay: float) -> None:
         def requeue(job: Job, now: datetime) -> None:
             job.status, job.error = JobStatus.QUEUED, error[:MAX_ERROR]
             job.message = f"attempt {job.attempts} failed, retrying in {delay:.0f}s: {error[:200]}"
+
         await self._change(job_id, "retrying", requeue)
 
     async def reconcile(self, stale_after: timedelta) -> list[Job]:

@@ -1,4 +1,5 @@
 """The AI pipeline's requests: each validates, moves statuses, and queues a job in the same transaction."""
+
 from __future__ import annotations
 
 import uuid
@@ -31,30 +32,50 @@ class PipelineService:
 
     async def generate_prd(self, viewer: Viewer, requirement_id: uuid.UUID) -> Job:
         async with Tx(self.deps, viewer, "ai.prd.request") as tx:
-            req = await load_in_project(tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id,
-                                        Permission.REQUIREMENT_WRITE)
+            req = await load_in_project(
+                tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id, Permission.REQUIREMENT_WRITE
+            )
             if req.status is not RequirementStatus.ANALYZING:
                 set_requirement_status(tx, req, RequirementStatus.ANALYZING)
-            return await request_job(tx, kind="ai.prd", subject_type="Requirement", subject_id=req.id,
-                                     project_id=req.project_id, payload={})
+            return await request_job(
+                tx, kind="ai.prd", subject_type="Requirement", subject_id=req.id, project_id=req.project_id, payload={}
+            )
 
-    async def decompose(self, viewer: Viewer, requirement_id: uuid.UUID, strategy: Strategy,
-                        target_roles: list[TaskType] | None) -> Job:
+    async def decompose(
+        self, viewer: Viewer, requirement_id: uuid.UUID, strategy: Strategy, target_roles: list[TaskType] | None
+    ) -> Job:
         async with Tx(self.deps, viewer, "ai.decompose.request") as tx:
             viewer.require(Permission.TASK_MANAGE)
-            req = await load_in_project(tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id,
-                                        Permission.REQUIREMENT_WRITE)
+            req = await load_in_project(
+                tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id, Permission.REQUIREMENT_WRITE
+            )
             if req.status in (RequirementStatus.REJECTED, RequirementStatus.DONE):
-                raise InvalidInput(f"requirement is {req.status.value}; decompose an open requirement",
-                                   field="requirementId", details={"currentStatus": req.status.value})
+                raise InvalidInput(
+                    f"requirement is {req.status.value}; decompose an open requirement",
+                    field="requirementId",
+                    details={"currentStatus": req.status.value},
+                )
             roles = list(dict.fromkeys(target_roles or DEFAULT_ROLES))
-            return await request_job(tx, kind="ai.decompose", subject_type="Requirement", subject_id=req.id,
-                                     project_id=req.project_id,
-                                     payload={"strategy": strategy.value, "targetRoles": [r.value for r in roles]})
+            return await request_job(
+                tx,
+                kind="ai.decompose",
+                subject_type="Requirement",
+                subject_id=req.id,
+                project_id=req.project_id,
+                payload={"strategy": strategy.value, "targetRoles": [r.value for r in roles]},
+            )
 
-    async def generate_code(self, viewer: Viewer, task_id: uuid.UUID, *, language: str, framework: str | None,
-                            include_tests: bool = True, include_docs: bool = False,
-                            coding_standards: str | None = None) -> Job:
+    async def generate_code(
+        self,
+        viewer: Viewer,
+        task_id: uuid.UUID,
+        *,
+        language: str,
+        framework: str | None,
+        include_tests: bool = True,
+        include_docs: bool = False,
+        coding_standards: str | None = None,
+    ) -> Job:
         async with Tx(self.deps, viewer, "ai.code.request") as tx:
             task = await load(tx.uow.tasks, "Task", task_id)
             require_task_execution(viewer, task.task_type, task.assigned_to)
@@ -65,30 +86,47 @@ class PipelineService:
             payload = {
                 "language": (v.text(language, "language", max_length=30) or "").lower(),
                 "framework": v.text(framework, "framework", max_length=50, required=False),
-                "includeTests": include_tests, "includeDocs": include_docs,
-                "codingStandards": v.text(coding_standards, "codingStandards", max_length=MAX_SPEC_TEXT,
-                                          required=False),
+                "includeTests": include_tests,
+                "includeDocs": include_docs,
+                "codingStandards": v.text(
+                    coding_standards, "codingStandards", max_length=MAX_SPEC_TEXT, required=False
+                ),
             }
-            return await request_job(tx, kind="ai.code", subject_type="Task", subject_id=task.id,
-                                     project_id=task.project_id, payload=payload)
+            return await request_job(
+                tx, kind="ai.code", subject_type="Task", subject_id=task.id, project_id=task.project_id, payload=payload
+            )
 
     async def review_code(self, viewer: Viewer, artifact_id: uuid.UUID) -> Job:
         async with Tx(self.deps, viewer, "ai.review.request") as tx:
             artifact = await load(tx.uow.artifacts, "CodeArtifact", artifact_id)
             require_code_access(viewer, artifact.created_by)
             await require_member(tx.uow, viewer, artifact.project_id)
-            return await request_job(tx, kind="ai.review", subject_type="CodeArtifact", subject_id=artifact.id,
-                                     project_id=artifact.project_id, payload={})
+            return await request_job(
+                tx,
+                kind="ai.review",
+                subject_type="CodeArtifact",
+                subject_id=artifact.id,
+                project_id=artifact.project_id,
+                payload={},
+            )
 
     async def prd(self, viewer: Viewer, prd_id: uuid.UUID) -> PrdDocument:
         async with self.deps.uow() as uow:
             return await load_in_project(uow, viewer, uow.prds, "PrdDocument", prd_id, Permission.REQUIREMENT_READ)
 
-    async def update_prd_section(self, viewer: Viewer, prd_id: uuid.UUID, section_id: str, *,
-                                 title: str | None = None, content: str | None = None) -> PrdDocument:
+    async def update_prd_section(
+        self,
+        viewer: Viewer,
+        prd_id: uuid.UUID,
+        section_id: str,
+        *,
+        title: str | None = None,
+        content: str | None = None,
+    ) -> PrdDocument:
         async with Tx(self.deps, viewer, "prd.section.update") as tx:
-            prd = await load_in_project(tx.uow, viewer, tx.uow.prds, "PrdDocument", prd_id,
-                                        Permission.REQUIREMENT_WRITE)
+            prd = await load_in_project(
+                tx.uow, viewer, tx.uow.prds, "PrdDocument", prd_id, Permission.REQUIREMENT_WRITE
+            )
             if prd.approved:
                 raise Conflict(f"PRD version {prd.version} is approved; generate a new version to change it")
             sections = [dict(s) for s in prd.sections]
@@ -105,14 +143,20 @@ class PipelineService:
             prd.sections = sections
             prd.updated_at = tx.now()
             tx.audit("prd.section.update", "PrdDocument", prd.id, before, match)
-            tx.emit("PrdDocument", prd.id, "section_updated", project_id=prd.project_id,
-                    data={"sectionId": section_id, "requirementId": prd.requirement_id})
+            tx.emit(
+                "PrdDocument",
+                prd.id,
+                "section_updated",
+                project_id=prd.project_id,
+                data={"sectionId": section_id, "requirementId": prd.requirement_id},
+            )
         return prd
 
     async def approve_prd(self, viewer: Viewer, prd_id: uuid.UUID) -> PrdDocument:
         async with Tx(self.deps, viewer, "prd.approve") as tx:
-            prd = await load_in_project(tx.uow, viewer, tx.uow.prds, "PrdDocument", prd_id,
-                                        Permission.REQUIREMENT_WRITE)
+            prd = await load_in_project(
+                tx.uow, viewer, tx.uow.prds, "PrdDocument", prd_id, Permission.REQUIREMENT_WRITE
+            )
             req = await load(tx.uow.requirements, "Requirement", prd.requirement_id)
             if req.prd_document_id != prd.id:
                 raise Conflict(f"PRD version {prd.version} is not the requirement's current PRD")
@@ -123,6 +167,5 @@ class PipelineService:
             prd.updated_at = tx.now()
             set_requirement_status(tx, req, RequirementStatus.APPROVED)
             tx.audit("prd.approve", "PrdDocument", prd.id, {"approved": False}, {"approved": True})
-            tx.emit("PrdDocument", prd.id, "approved", project_id=prd.project_id,
-                    data={"requirementId": req.id})
+            tx.emit("PrdDocument", prd.id, "approved", project_id=prd.project_id, data={"requirementId": req.id})
         return prd

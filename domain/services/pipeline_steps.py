@@ -1,4 +1,5 @@
 """The AI pipeline's job steps: read inputs, ask the LLM (outside any transaction), write results atomically."""
+
 from __future__ import annotations
 
 import uuid
@@ -48,9 +49,13 @@ class PipelineSteps:
             stored = await uow.prompts.find_one(identifier=f"{step}.default")
         template = stored.content if stored else contracts.default_prompt(step)
         llm = await self._llm()
-        result = await llm.complete_json(step=step, system=contracts.system_prompt(step),
-                                         prompt=render(template, contracts.prompt_values(step, context)),
-                                         schema=contracts.schema(step), context=context)
+        result = await llm.complete_json(
+            step=step,
+            system=contracts.system_prompt(step),
+            prompt=render(template, contracts.prompt_values(step, context)),
+            schema=contracts.schema(step),
+            context=context,
+        )
         contracts.validate(step, result.data)
         return result
 
@@ -65,17 +70,30 @@ class PipelineSteps:
         async with self.deps.uow() as uow:
             req = await load(uow.requirements, "Requirement", job.subject_id)
             project = await load(uow.projects, "Project", req.project_id)
-        usage = await self._ask("prd", {
-            "title": req.title, "content": req.content, "priority": req.priority.value,
-            "project_name": project.name, "tech_stack": ", ".join(project.tech_stack),
-        })
+        usage = await self._ask(
+            "prd",
+            {
+                "title": req.title,
+                "content": req.content,
+                "priority": req.priority.value,
+                "project_name": project.name,
+                "tech_stack": ", ".join(project.tech_stack),
+            },
+        )
         async with Tx(self.deps, job_viewer(job), "ai.prd") as tx:
             req = await load(tx.uow.requirements, "Requirement", job.subject_id)
             version = max((p.version for p in await tx.uow.prds.find(requirement_id=req.id)), default=0) + 1
             now = tx.now()
-            prd = PrdDocument(requirement_id=req.id, project_id=req.project_id, version=version,
-                              sections=usage.data["sections"], ai_generated=True, created_by=job.requested_by,
-                              created_at=now, updated_at=now)
+            prd = PrdDocument(
+                requirement_id=req.id,
+                project_id=req.project_id,
+                version=version,
+                sections=usage.data["sections"],
+                ai_generated=True,
+                created_by=job.requested_by,
+                created_at=now,
+                updated_at=now,
+            )
             tx.uow.prds.add(prd)
             req.prd_document_id = prd.id
             req.updated_at = now
@@ -83,19 +101,30 @@ class PipelineSteps:
                 set_requirement_status(tx, req, RequirementStatus.ANALYZING)
             await self._record_usage(tx, job, usage)
             tx.audit("ai.prd", "PrdDocument", prd.id, None, prd)
-            tx.emit("PrdDocument", prd.id, "created", project_id=req.project_id,
-                    data={"requirementId": req.id, "version": version})
+            tx.emit(
+                "PrdDocument",
+                prd.id,
+                "created",
+                project_id=req.project_id,
+                data={"requirementId": req.id, "version": version},
+            )
         return StepOutcome({"prdId": str(prd.id), "version": version, "sections": len(prd.sections)}, usage)
 
     async def decompose(self, job: Job) -> StepOutcome:
         async with self.deps.uow() as uow:
             req = await load(uow.requirements, "Requirement", job.subject_id)
             prd = await uow.prds.get(req.prd_document_id) if req.prd_document_id else None
-        usage = await self._ask("decompose", {
-            "title": req.title, "content": req.content, "strategy": job.payload["strategy"],
-            "target_roles": job.payload["targetRoles"], "prd_sections": prd.sections if prd else [],
-            "priority": req.priority.value,
-        })
+        usage = await self._ask(
+            "decompose",
+            {
+                "title": req.title,
+                "content": req.content,
+                "strategy": job.payload["strategy"],
+                "target_roles": job.payload["targetRoles"],
+                "prd_sections": prd.sections if prd else [],
+                "priority": req.priority.value,
+            },
+        )
         planned = usage.data["tasks"]
         edges = {t["key"]: list(t.get("depends_on", [])) for t in planned}
 
@@ -105,12 +134,18 @@ class PipelineSteps:
             now = tx.now()
             created: dict[str, Task] = {}
             for t in planned:
-                task = Task(requirement_id=req.id, project_id=req.project_id, name=t["name"][:200],
-                            task_type=TaskType(t["task_type"]), description=t.get("description"),
-                            priority=Priority(t.get("priority", req.priority.value)),
-                            estimated_hours=Decimal(str(t["estimated_hours"])).quantize(Decimal("0.01")),
-                            meta={"source": "ai", "key": t["key"], "jobId": str(job.id)},
-                            created_at=now, updated_at=now)
+                task = Task(
+                    requirement_id=req.id,
+                    project_id=req.project_id,
+                    name=t["name"][:200],
+                    task_type=TaskType(t["task_type"]),
+                    description=t.get("description"),
+                    priority=Priority(t.get("priority", req.priority.value)),
+                    estimated_hours=Decimal(str(t["estimated_hours"])).quantize(Decimal("0.01")),
+                    meta={"source": "ai", "key": t["key"], "jobId": str(job.id)},
+                    created_at=now,
+                    updated_at=now,
+                )
                 tx.uow.tasks.add(task)
                 created[t["key"]] = task
             for key, deps in edges.items():
@@ -120,16 +155,30 @@ class PipelineSteps:
             for task in created.values():
                 tx.emit("Task", task.id, "created", project_id=req.project_id, new_status=task.status)
             total = sum((t.estimated_hours or Decimal(0)) for t in created.values())
-            tx.audit("ai.decompose", "Requirement", req.id, {"replacedTasks": replaced},
-                     {"createdTasks": len(created), "totalEstimatedHours": str(total)})
-        return StepOutcome({"taskIds": [str(t.id) for t in created.values()], "replacedTasks": replaced,
-                            "totalEstimatedHours": float(total)}, usage)
+            tx.audit(
+                "ai.decompose",
+                "Requirement",
+                req.id,
+                {"replacedTasks": replaced},
+                {"createdTasks": len(created), "totalEstimatedHours": str(total)},
+            )
+        return StepOutcome(
+            {
+                "taskIds": [str(t.id) for t in created.values()],
+                "replacedTasks": replaced,
+                "totalEstimatedHours": float(total),
+            },
+            usage,
+        )
 
     @staticmethod
     async def _drop_unstarted_ai_tasks(tx: Tx, requirement_id: uuid.UUID) -> int:
         """Re-running replaces only AI tasks that never started and have no artifacts."""
-        old = [t for t in await tx.uow.tasks.find(requirement_id=requirement_id)
-               if t.meta.get("source") == "ai" and t.status is TaskStatus.PENDING]
+        old = [
+            t
+            for t in await tx.uow.tasks.find(requirement_id=requirement_id)
+            if t.meta.get("source") == "ai" and t.status is TaskStatus.PENDING
+        ]
         with_artifacts = {a.task_id for a in await tx.uow.artifacts.find_in("task_id", [t.id for t in old])}
         dropped = [t for t in old if t.id not in with_artifacts]
         for t in dropped:
@@ -142,12 +191,20 @@ class PipelineSteps:
             task = await load(uow.tasks, "Task", job.subject_id)
             req = await load(uow.requirements, "Requirement", task.requirement_id)
         p = job.payload
-        usage = await self._ask("code", {
-            "task_name": task.name, "task_description": task.description or "", "task_type": task.task_type.value,
-            "language": p["language"], "framework": p.get("framework") or "",
-            "include_tests": p["includeTests"], "include_docs": p["includeDocs"],
-            "coding_standards": p.get("codingStandards") or "", "requirement": f"{req.title}\n\n{req.content}",
-        })
+        usage = await self._ask(
+            "code",
+            {
+                "task_name": task.name,
+                "task_description": task.description or "",
+                "task_type": task.task_type.value,
+                "language": p["language"],
+                "framework": p.get("framework") or "",
+                "include_tests": p["includeTests"],
+                "include_docs": p["includeDocs"],
+                "coding_standards": p.get("codingStandards") or "",
+                "requirement": f"{req.title}\n\n{req.content}",
+            },
+        )
         files = usage.data["files"]
         for f in files:
             clean_path(f["path"])
@@ -157,17 +214,33 @@ class PipelineSteps:
             task = await load(tx.uow.tasks, "Task", job.subject_id)
             artifacts: list[CodeArtifact] = []
             for f in files:
-                artifacts.append(await store_artifact(
-                    tx, store, task_id=task.id, project_id=task.project_id, file_path=f["path"],
-                    content=f["content"], language=f.get("language") or p["language"], generated_by=usage.model))
+                artifacts.append(
+                    await store_artifact(
+                        tx,
+                        store,
+                        task_id=task.id,
+                        project_id=task.project_id,
+                        file_path=f["path"],
+                        content=f["content"],
+                        language=f.get("language") or p["language"],
+                        generated_by=usage.model,
+                    )
+                )
             if task.status in (TaskStatus.PENDING, TaskStatus.BLOCKED, TaskStatus.DONE):
                 await set_task_status(tx, task, TaskStatus.IN_PROGRESS)
             if task.status is TaskStatus.IN_PROGRESS:
                 await set_task_status(tx, task, TaskStatus.IN_REVIEW)
             await self._record_usage(tx, job, usage)
-        return StepOutcome({"artifactIds": [str(a.id) for a in artifacts],
-                            "files": [{"path": a.file_path, "version": a.version, "linesOfCode": a.lines_of_code}
-                                      for a in artifacts], "notes": usage.data.get("notes", "")}, usage)
+        return StepOutcome(
+            {
+                "artifactIds": [str(a.id) for a in artifacts],
+                "files": [
+                    {"path": a.file_path, "version": a.version, "linesOfCode": a.lines_of_code} for a in artifacts
+                ],
+                "notes": usage.data.get("notes", ""),
+            },
+            usage,
+        )
 
     async def review(self, job: Job) -> StepOutcome:
         store = self.deps.store
@@ -179,8 +252,10 @@ class PipelineSteps:
                 if a.file_path not in latest or a.version > latest[a.file_path].version:
                     latest[a.file_path] = a
             latest[artifact.file_path] = artifact
-        files = [{"path": a.file_path, "language": a.language, "content": (await store.get(a.storage_key)).decode()}
-                 for a in latest.values()]
+        files = [
+            {"path": a.file_path, "language": a.language, "content": (await store.get(a.storage_key)).decode()}
+            for a in latest.values()
+        ]
         usage = await self._ask("review", {"files": files, "focus": artifact.file_path})
         findings = usage.data["findings"]
         async with Tx(self.deps, job_viewer(job), "ai.review") as tx:
@@ -189,10 +264,26 @@ class PipelineSteps:
             artifact.review_recommendation = usage.data["recommended_decision"]
             artifact.updated_at = tx.now()
             await self._record_usage(tx, job, usage)
-            tx.audit("ai.review", "CodeArtifact", artifact.id, None,
-                     {"findings": len(findings), "recommendation": artifact.review_recommendation})
-            tx.emit("CodeArtifact", artifact.id, "ai_reviewed", project_id=artifact.project_id,
-                    new_status=artifact.review_status,
-                    data={"recommendation": artifact.review_recommendation, "findings": len(findings)})
-        return StepOutcome({"findings": len(findings), "recommendedDecision": usage.data["recommended_decision"],
-                            "summary": usage.data.get("summary", "")}, usage)
+            tx.audit(
+                "ai.review",
+                "CodeArtifact",
+                artifact.id,
+                None,
+                {"findings": len(findings), "recommendation": artifact.review_recommendation},
+            )
+            tx.emit(
+                "CodeArtifact",
+                artifact.id,
+                "ai_reviewed",
+                project_id=artifact.project_id,
+                new_status=artifact.review_status,
+                data={"recommendation": artifact.review_recommendation, "findings": len(findings)},
+            )
+        return StepOutcome(
+            {
+                "findings": len(findings),
+                "recommendedDecision": usage.data["recommended_decision"],
+                "summary": usage.data.get("summary", ""),
+            },
+            usage,
+        )

@@ -1,4 +1,5 @@
 """Projects and their members."""
+
 from __future__ import annotations
 
 import uuid
@@ -30,18 +31,29 @@ class ProjectService:
         async with self.deps.uow() as uow:
             return await uow.projects.list(scoped(viewer, query))
 
-    async def create(self, viewer: Viewer, *, name: str, description: str | None = None,
-                     tech_stack: list[str] | None = None, start_date: date | None = None,
-                     end_date: date | None = None) -> Project:
+    async def create(
+        self,
+        viewer: Viewer,
+        *,
+        name: str,
+        description: str | None = None,
+        tech_stack: list[str] | None = None,
+        start_date: date | None = None,
+        end_date: date | None = None,
+    ) -> Project:
         async with Tx(self.deps, viewer, "project.create") as tx:
             viewer.require(Permission.PROJECT_WRITE)
             v.date_range(start_date, end_date)
             now = tx.now()
             project = Project(
-                name=v.text(name, "name", max_length=100), created_by=viewer.user_id,
+                name=v.text(name, "name", max_length=100),
+                created_by=viewer.user_id,
                 description=v.text(description, "description", max_length=10_000, required=False),
-                tech_stack=v.string_list(tech_stack, "techStack"), start_date=start_date, end_date=end_date,
-                created_at=now, updated_at=now,
+                tech_stack=v.string_list(tech_stack, "techStack"),
+                start_date=start_date,
+                end_date=end_date,
+                created_at=now,
+                updated_at=now,
             )
             tx.uow.projects.add(project)
             tx.uow.members.add(ProjectMember(project_id=project.id, user_id=viewer.user_id, added_at=now))
@@ -49,12 +61,21 @@ class ProjectService:
             tx.emit("Project", project.id, "created", project_id=project.id, new_status=project.status)
         return project
 
-    async def update(self, viewer: Viewer, project_id: uuid.UUID, *, name: str | None = None,
-                     description: object = UNSET, tech_stack: list[str] | None = None,
-                     start_date: object = UNSET, end_date: object = UNSET) -> Project:
+    async def update(
+        self,
+        viewer: Viewer,
+        project_id: uuid.UUID,
+        *,
+        name: str | None = None,
+        description: object = UNSET,
+        tech_stack: list[str] | None = None,
+        start_date: object = UNSET,
+        end_date: object = UNSET,
+    ) -> Project:
         async with Tx(self.deps, viewer, "project.update") as tx:
-            project = await load_in_project(tx.uow, viewer, tx.uow.projects, "Project", project_id,
-                                            Permission.PROJECT_WRITE)
+            project = await load_in_project(
+                tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.PROJECT_WRITE
+            )
             before = snapshot(project)
             if name is not None:
                 project.name = v.text(name, "name", max_length=100)  # type: ignore[assignment]
@@ -74,8 +95,9 @@ class ProjectService:
 
     async def change_status(self, viewer: Viewer, project_id: uuid.UUID, status: ProjectStatus) -> Project:
         async with Tx(self.deps, viewer, "project.status") as tx:
-            project = await load_in_project(tx.uow, viewer, tx.uow.projects, "Project", project_id,
-                                            Permission.PROJECT_WRITE)
+            project = await load_in_project(
+                tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.PROJECT_WRITE
+            )
             old = project.status
             machines.check_transition(machines.PROJECT, "project", old, status)
             project.status = status
@@ -86,8 +108,9 @@ class ProjectService:
 
     async def delete(self, viewer: Viewer, project_id: uuid.UUID) -> uuid.UUID:
         async with Tx(self.deps, viewer, "project.delete") as tx:
-            project = await load_in_project(tx.uow, viewer, tx.uow.projects, "Project", project_id,
-                                            Permission.PROJECT_WRITE)
+            project = await load_in_project(
+                tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.PROJECT_WRITE
+            )
             if await tx.uow.deployments.find_one(project_id=project.id) is not None:
                 raise Conflict(f"project {project_id} has deployments; archive it instead")
             tx.audit("project.delete", "Project", project.id, project, None)

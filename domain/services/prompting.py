@@ -1,8 +1,10 @@
 """Prompt templates: placeholders `{name}` checked against declared variables, and rendering."""
+
 from __future__ import annotations
 
 import string
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from domain.errors import InvalidInput
 

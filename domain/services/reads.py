@@ -1,7 +1,9 @@
 """Batched reads behind the GraphQL DataLoaders: pages per parent and entities by id, in one query each."""
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from domain.paging import ListQuery, Page
 from domain.permissions import Permission, Viewer
@@ -14,8 +16,9 @@ class ReadService:
     def __init__(self, deps: Deps):
         self.deps = deps
 
-    async def pages_by(self, viewer: Viewer, repo: str, field: str, keys: Sequence[Any],
-                       query: ListQuery) -> dict[Any, Page]:
+    async def pages_by(
+        self, viewer: Viewer, repo: str, field: str, keys: Sequence[Any], query: ListQuery
+    ) -> dict[Any, Page]:
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:
             return await getattr(uow, repo).list_by(field, keys, query)
@@ -35,8 +38,9 @@ class ReadService:
         async with self.deps.uow() as uow:
             return {u.id: u for u in await uow.users.get_many(ids)}
 
-    async def sums(self, viewer: Viewer, repo: str, group_field: str, keys: Sequence[Any],
-                   fields: Sequence[str]) -> dict[Any, dict[str, Any]]:
+    async def sums(
+        self, viewer: Viewer, repo: str, group_field: str, keys: Sequence[Any], fields: Sequence[str]
+    ) -> dict[Any, dict[str, Any]]:
         """Column totals per key (e.g. AI token usage per project), zero when a key has no rows."""
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:

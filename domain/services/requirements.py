@@ -1,4 +1,5 @@
 """Requirements: the team's asks, scoped to a project."""
+
 from __future__ import annotations
 
 import uuid
@@ -30,41 +31,66 @@ class RequirementService:
 
     async def get(self, viewer: Viewer, requirement_id: uuid.UUID) -> Requirement:
         async with self.deps.uow() as uow:
-            return await load_in_project(uow, viewer, uow.requirements, "Requirement", requirement_id,
-                                         Permission.REQUIREMENT_READ)
+            return await load_in_project(
+                uow, viewer, uow.requirements, "Requirement", requirement_id, Permission.REQUIREMENT_READ
+            )
 
     async def list(self, viewer: Viewer, query: ListQuery) -> Page[Requirement]:
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:
             return await uow.requirements.list(scoped(viewer, query))
 
-    async def create(self, viewer: Viewer, *, project_id: uuid.UUID, title: str, content: str,
-                     priority: Priority = Priority.MEDIUM, assigned_to: uuid.UUID | None = None,
-                     tags: list[str] | None = None, estimate_hours: float | None = None) -> Requirement:
+    async def create(
+        self,
+        viewer: Viewer,
+        *,
+        project_id: uuid.UUID,
+        title: str,
+        content: str,
+        priority: Priority = Priority.MEDIUM,
+        assigned_to: uuid.UUID | None = None,
+        tags: list[str] | None = None,
+        estimate_hours: float | None = None,
+    ) -> Requirement:
         async with Tx(self.deps, viewer, "requirement.create") as tx:
-            project = await load_in_project(tx.uow, viewer, tx.uow.projects, "Project", project_id,
-                                            Permission.REQUIREMENT_WRITE)
+            project = await load_in_project(
+                tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.REQUIREMENT_WRITE
+            )
             if assigned_to is not None:
                 await load(tx.uow.users, "User", assigned_to)
             now = tx.now()
             req = Requirement(
-                project_id=project.id, title=v.text(title, "title", max_length=200),  # type: ignore[arg-type]
+                project_id=project.id,
+                title=v.text(title, "title", max_length=200),  # type: ignore[arg-type]
                 content=v.text(content, "content", max_length=100_000),  # type: ignore[arg-type]
-                created_by=viewer.user_id, priority=priority, assigned_to=assigned_to,
-                meta=_meta(tags, estimate_hours, {}), created_at=now, updated_at=now,
+                created_by=viewer.user_id,
+                priority=priority,
+                assigned_to=assigned_to,
+                meta=_meta(tags, estimate_hours, {}),
+                created_at=now,
+                updated_at=now,
             )
             tx.uow.requirements.add(req)
             tx.audit("requirement.create", "Requirement", req.id, None, req)
             tx.emit("Requirement", req.id, "created", project_id=req.project_id, new_status=req.status)
         return req
 
-    async def update(self, viewer: Viewer, requirement_id: uuid.UUID, *, title: str | None = None,
-                     content: str | None = None, priority: Priority | None = None,
-                     assigned_to: object = UNSET, tags: list[str] | None = None,
-                     estimate_hours: float | None = None) -> Requirement:
+    async def update(
+        self,
+        viewer: Viewer,
+        requirement_id: uuid.UUID,
+        *,
+        title: str | None = None,
+        content: str | None = None,
+        priority: Priority | None = None,
+        assigned_to: object = UNSET,
+        tags: list[str] | None = None,
+        estimate_hours: float | None = None,
+    ) -> Requirement:
         async with Tx(self.deps, viewer, "requirement.update") as tx:
-            req = await load_in_project(tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id,
-                                        Permission.REQUIREMENT_WRITE)
+            req = await load_in_project(
+                tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id, Permission.REQUIREMENT_WRITE
+            )
             before = snapshot(req)
             if title is not None:
                 req.title = v.text(title, "title", max_length=200)  # type: ignore[assignment]
@@ -82,18 +108,19 @@ class RequirementService:
             tx.emit("Requirement", req.id, "updated", project_id=req.project_id, new_status=req.status)
         return req
 
-    async def change_status(self, viewer: Viewer, requirement_id: uuid.UUID,
-                            status: RequirementStatus) -> Requirement:
+    async def change_status(self, viewer: Viewer, requirement_id: uuid.UUID, status: RequirementStatus) -> Requirement:
         async with Tx(self.deps, viewer, "requirement.status") as tx:
-            req = await load_in_project(tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id,
-                                        Permission.REQUIREMENT_WRITE)
+            req = await load_in_project(
+                tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id, Permission.REQUIREMENT_WRITE
+            )
             set_requirement_status(tx, req, status)
         return req
 
     async def delete(self, viewer: Viewer, requirement_id: uuid.UUID) -> uuid.UUID:
         async with Tx(self.deps, viewer, "requirement.delete") as tx:
-            req = await load_in_project(tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id,
-                                        Permission.REQUIREMENT_WRITE)
+            req = await load_in_project(
+                tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id, Permission.REQUIREMENT_WRITE
+            )
             tx.audit("requirement.delete", "Requirement", req.id, req, None)
             await tx.uow.requirements.delete(req)
             tx.emit("Requirement", req.id, "deleted", project_id=req.project_id, old_status=req.status)

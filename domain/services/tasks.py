@@ -1,4 +1,5 @@
 """Tasks: typed work items of a requirement, with subtasks, dependencies and assignment."""
+
 from __future__ import annotations
 
 import uuid
@@ -38,8 +39,9 @@ def _reaches(graph: dict[uuid.UUID, set[uuid.UUID]], start: uuid.UUID, target: u
     return False
 
 
-async def add_dependency(tx: Tx, task: Task, depends_on_id: uuid.UUID,
-                         graph: dict[uuid.UUID, set[uuid.UUID]] | None = None) -> None:
+async def add_dependency(
+    tx: Tx, task: Task, depends_on_id: uuid.UUID, graph: dict[uuid.UUID, set[uuid.UUID]] | None = None
+) -> None:
     """Record that `task` waits for `depends_on_id`; refuses self-, cross-project and cyclic edges."""
     if depends_on_id == task.id:
         raise InvalidInput("a task cannot depend on itself", field="dependsOnId")
@@ -81,19 +83,35 @@ class TaskService:
         async with self.deps.uow() as uow:
             return await uow.tasks.list(scoped(viewer, query))
 
-    async def create(self, viewer: Viewer, *, requirement_id: uuid.UUID, name: str, task_type: TaskType,
-                     description: str | None = None, priority: Priority = Priority.MEDIUM,
-                     assigned_to: uuid.UUID | None = None, estimated_hours: float | Decimal | None = None,
-                     parent_id: uuid.UUID | None = None, dependency_ids: list[uuid.UUID] | None = None) -> Task:
+    async def create(
+        self,
+        viewer: Viewer,
+        *,
+        requirement_id: uuid.UUID,
+        name: str,
+        task_type: TaskType,
+        description: str | None = None,
+        priority: Priority = Priority.MEDIUM,
+        assigned_to: uuid.UUID | None = None,
+        estimated_hours: float | Decimal | None = None,
+        parent_id: uuid.UUID | None = None,
+        dependency_ids: list[uuid.UUID] | None = None,
+    ) -> Task:
         async with Tx(self.deps, viewer, "task.create") as tx:
-            req = await load_in_project(tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id,
-                                        Permission.TASK_MANAGE)
+            req = await load_in_project(
+                tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id, Permission.TASK_MANAGE
+            )
             now = tx.now()
             task = Task(
-                requirement_id=req.id, project_id=req.project_id, name=v.text(name, "name", max_length=200),  # type: ignore[arg-type]
-                task_type=task_type, description=v.text(description, "description", max_length=20_000, required=False),
-                priority=priority, estimated_hours=v.hours(estimated_hours, "estimatedHours"),
-                created_at=now, updated_at=now,
+                requirement_id=req.id,
+                project_id=req.project_id,
+                name=v.text(name, "name", max_length=200),  # type: ignore[arg-type]
+                task_type=task_type,
+                description=v.text(description, "description", max_length=20_000, required=False),
+                priority=priority,
+                estimated_hours=v.hours(estimated_hours, "estimatedHours"),
+                created_at=now,
+                updated_at=now,
             )
             await _check_parent(tx, task, parent_id)
             task.parent_id = parent_id
@@ -116,10 +134,19 @@ class TaskService:
         if await tx.uow.members.find_one(project_id=task.project_id, user_id=user.id) is None:
             raise InvalidInput(f"user {user_id} is not a member of project {task.project_id}", field="assignedTo")
 
-    async def update(self, viewer: Viewer, task_id: uuid.UUID, *, name: str | None = None,
-                     description: object = UNSET, priority: Priority | None = None,
-                     task_type: TaskType | None = None, estimated_hours: object = UNSET,
-                     actual_hours: object = UNSET, parent_id: object = UNSET) -> Task:
+    async def update(
+        self,
+        viewer: Viewer,
+        task_id: uuid.UUID,
+        *,
+        name: str | None = None,
+        description: object = UNSET,
+        priority: Priority | None = None,
+        task_type: TaskType | None = None,
+        estimated_hours: object = UNSET,
+        actual_hours: object = UNSET,
+        parent_id: object = UNSET,
+    ) -> Task:
         async with Tx(self.deps, viewer, "task.update") as tx:
             task = await load_in_project(tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE)
             before = snapshot(task)
@@ -152,10 +179,21 @@ class TaskService:
                 await self._check_assignee(tx, task, user_id)
             task.assigned_to = user_id
             task.updated_at = tx.now()
-            tx.audit("task.assign", "Task", task.id, {"assignedTo": str(before) if before else None},
-                     {"assignedTo": str(user_id) if user_id else None})
-            tx.emit("Task", task.id, "assigned", project_id=task.project_id, new_status=task.status,
-                    data={"assignedTo": user_id})
+            tx.audit(
+                "task.assign",
+                "Task",
+                task.id,
+                {"assignedTo": str(before) if before else None},
+                {"assignedTo": str(user_id) if user_id else None},
+            )
+            tx.emit(
+                "Task",
+                task.id,
+                "assigned",
+                project_id=task.project_id,
+                new_status=task.status,
+                data={"assignedTo": user_id},
+            )
         return task
 
     async def add_dependency(self, viewer: Viewer, task_id: uuid.UUID, depends_on_id: uuid.UUID) -> Task:
@@ -163,8 +201,9 @@ class TaskService:
             task = await load_in_project(tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE)
             await add_dependency(tx, task, depends_on_id)
             tx.audit("task.dependency.add", "Task", task.id, None, {"dependsOnId": str(depends_on_id)})
-            tx.emit("Task", task.id, "dependency_added", project_id=task.project_id,
-                    data={"dependsOnId": depends_on_id})
+            tx.emit(
+                "Task", task.id, "dependency_added", project_id=task.project_id, data={"dependsOnId": depends_on_id}
+            )
         return task
 
     async def remove_dependency(self, viewer: Viewer, task_id: uuid.UUID, depends_on_id: uuid.UUID) -> Task:
@@ -175,8 +214,9 @@ class TaskService:
                 raise InvalidInput(f"task {task_id} does not depend on {depends_on_id}", field="dependsOnId")
             await tx.uow.dependencies.delete(dep)
             tx.audit("task.dependency.remove", "Task", task.id, {"dependsOnId": str(depends_on_id)}, None)
-            tx.emit("Task", task.id, "dependency_removed", project_id=task.project_id,
-                    data={"dependsOnId": depends_on_id})
+            tx.emit(
+                "Task", task.id, "dependency_removed", project_id=task.project_id, data={"dependsOnId": depends_on_id}
+            )
         return task
 
     async def change_status(self, viewer: Viewer, task_id: uuid.UUID, status: TaskStatus) -> Task:
@@ -202,12 +242,16 @@ async def set_task_status(tx: Tx, task: Task, status: TaskStatus) -> None:
     machines.check_transition(machines.TASK, "task", old, status)
     if status is TaskStatus.IN_PROGRESS:
         deps = await tx.uow.dependencies.find(task_id=task.id)
-        blocking = [t for t in await tx.uow.tasks.get_many([d.depends_on_id for d in deps])
-                    if t.status is not TaskStatus.DONE]
+        blocking = [
+            t for t in await tx.uow.tasks.get_many([d.depends_on_id for d in deps]) if t.status is not TaskStatus.DONE
+        ]
         if blocking:
             names = ", ".join(f"{t.name} ({t.status.value})" for t in blocking)
-            raise InvalidInput(f"task cannot start: dependencies not done: {names}", field="status",
-                               details={"blockingTaskIds": [str(t.id) for t in blocking]})
+            raise InvalidInput(
+                f"task cannot start: dependencies not done: {names}",
+                field="status",
+                details={"blockingTaskIds": [str(t.id) for t in blocking]},
+            )
     task.status = status
     task.updated_at = tx.now()
     task.completed_at = tx.now() if status is TaskStatus.DONE else None

@@ -1,4 +1,5 @@
 """Test results: the outcome of running an artifact's tests."""
+
 from __future__ import annotations
 
 import uuid
@@ -19,8 +20,9 @@ def check_counts(total: int, passed: int, failed: int, skipped: int, coverage: f
         if value < 0:
             raise InvalidInput(f"{name} must not be negative", field=name)
     if passed + failed + skipped > total:
-        raise InvalidInput(f"passed + failed + skipped ({passed + failed + skipped}) exceeds total ({total})",
-                           field="total")
+        raise InvalidInput(
+            f"passed + failed + skipped ({passed + failed + skipped}) exceeds total ({total})", field="total"
+        )
     if coverage is not None and not 0 <= coverage <= 100:
         raise InvalidInput("coveragePercent must be between 0 and 100", field="coveragePercent")
 
@@ -33,18 +35,31 @@ class TestResultService:
 
     async def get(self, viewer: Viewer, result_id: uuid.UUID) -> TestResult:
         async with self.deps.uow() as uow:
-            return await load_in_project(uow, viewer, uow.test_results, "TestResult", result_id,
-                                         Permission.REQUIREMENT_READ)
+            return await load_in_project(
+                uow, viewer, uow.test_results, "TestResult", result_id, Permission.REQUIREMENT_READ
+            )
 
     async def list(self, viewer: Viewer, query: ListQuery) -> Page[TestResult]:
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:
             return await uow.test_results.list(scoped(viewer, query))
 
-    async def record(self, viewer: Viewer, *, artifact_id: uuid.UUID, test_type: TestType,
-                     status: TestRunStatus, framework: str = "pytest", total: int = 0, passed: int = 0,
-                     failed: int = 0, skipped: int = 0, coverage_percent: float | None = None,
-                     execution_time_ms: int = 0, error_message: str | None = None) -> TestResult:
+    async def record(
+        self,
+        viewer: Viewer,
+        *,
+        artifact_id: uuid.UUID,
+        test_type: TestType,
+        status: TestRunStatus,
+        framework: str = "pytest",
+        total: int = 0,
+        passed: int = 0,
+        failed: int = 0,
+        skipped: int = 0,
+        coverage_percent: float | None = None,
+        execution_time_ms: int = 0,
+        error_message: str | None = None,
+    ) -> TestResult:
         """Record a run made outside rdflow (CI, a tester's machine)."""
         async with Tx(self.deps, viewer, "test_result.create") as tx:
             require_test_run(viewer, test_type)
@@ -54,16 +69,29 @@ class TestResultService:
             if execution_time_ms < 0:
                 raise InvalidInput("executionTimeMs must not be negative", field="executionTimeMs")
             result = TestResult(
-                artifact_id=artifact.id, project_id=artifact.project_id, test_type=test_type, status=status,
+                artifact_id=artifact.id,
+                project_id=artifact.project_id,
+                test_type=test_type,
+                status=status,
                 framework=v.text(framework, "framework", max_length=50),  # type: ignore[arg-type]
-                total=total, passed=passed, failed=failed, skipped=skipped,
+                total=total,
+                passed=passed,
+                failed=failed,
+                skipped=skipped,
                 coverage_percent=Decimal(str(coverage_percent)) if coverage_percent is not None else None,
                 execution_time_ms=execution_time_ms,
                 error_message=v.text(error_message, "errorMessage", max_length=20_000, required=False),
-                executed_by=viewer.user_id, executed_at=tx.now(),
+                executed_by=viewer.user_id,
+                executed_at=tx.now(),
             )
             tx.uow.test_results.add(result)
             tx.audit("test_result.create", "TestResult", result.id, None, result)
-            tx.emit("TestResult", result.id, "created", project_id=result.project_id, new_status=result.status,
-                    data={"artifactId": artifact.id})
+            tx.emit(
+                "TestResult",
+                result.id,
+                "created",
+                project_id=result.project_id,
+                new_status=result.status,
+                data={"artifactId": artifact.id},
+            )
         return result

@@ -1,4 +1,5 @@
 """Users: creation by super admins and the first-admin bootstrap."""
+
 from __future__ import annotations
 
 import re
@@ -17,11 +18,30 @@ from domain.services.base import Deps, Tx
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,50}$")
 MIN_PASSWORD = 10
-COMMON_PASSWORDS = frozenset({
-    "password", "password1", "password123", "123456789", "1234567890", "qwertyuiop", "iloveyou1",
-    "administrator", "letmein123", "welcome123", "passw0rd123", "qwerty1234", "1q2w3e4r5t", "abc1234567",
-    "changeme123", "admin12345", "superadmin", "football123", "monkey1234", "dragon1234",
-})
+COMMON_PASSWORDS = frozenset(
+    {
+        "password",
+        "password1",
+        "password123",
+        "123456789",
+        "1234567890",
+        "qwertyuiop",
+        "iloveyou1",
+        "administrator",
+        "letmein123",
+        "welcome123",
+        "passw0rd123",
+        "qwerty1234",
+        "1q2w3e4r5t",
+        "abc1234567",
+        "changeme123",
+        "admin12345",
+        "superadmin",
+        "football123",
+        "monkey1234",
+        "dragon1234",
+    }
+)
 
 
 def check_password(password: str, field: str = "password") -> str:
@@ -49,8 +69,9 @@ class UserService:
         self.deps = deps
         self.hasher = hasher
 
-    async def new_user(self, tx: Tx, username: str, email: str, password: str, role: Role,
-                        department: str | None) -> User:
+    async def new_user(
+        self, tx: Tx, username: str, email: str, password: str, role: Role, department: str | None
+    ) -> User:
         username, email = check_identity(username, email)
         check_password(password)
         if await tx.uow.users.find_one(username=username):
@@ -58,15 +79,22 @@ class UserService:
         if await tx.uow.users.find_one(email=email):
             raise Conflict(f"email {email!r} is already registered")
         now = tx.now()
-        user = User(username=username, email=email, password_hash=self.hasher.hash(password), role=role,
-                    department=v.text(department, "department", max_length=50, required=False),
-                    created_at=now, updated_at=now)
+        user = User(
+            username=username,
+            email=email,
+            password_hash=self.hasher.hash(password),
+            role=role,
+            department=v.text(department, "department", max_length=50, required=False),
+            created_at=now,
+            updated_at=now,
+        )
         tx.uow.users.add(user)
         tx.audit("user.create", "User", user.id, None, user)
         return user
 
-    async def create_user(self, viewer: Viewer, *, username: str, email: str, password: str, role: Role,
-                          department: str | None = None) -> User:
+    async def create_user(
+        self, viewer: Viewer, *, username: str, email: str, password: str, role: Role, department: str | None = None
+    ) -> User:
         async with Tx(self.deps, viewer, "user.create") as tx:
             viewer.require(Permission.USER_MANAGE)
             return await self.new_user(tx, username, email, password, role, department)

@@ -1,17 +1,43 @@
 """Reads a requirement text: actors, entities, capabilities (verb + entity), fields, constraints, vague terms."""
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-from integrations.offline.words import (DETERMINERS, IRREGULAR_PARTICIPLES, PREPOSITIONS, ROLE_WORDS, STOPWORDS,
-                                        VAGUE_TERMS, VERB_FORMS, plural,
-                                        singular, verb_base)
+from integrations.offline.words import (
+    DETERMINERS,
+    IRREGULAR_PARTICIPLES,
+    PREPOSITIONS,
+    ROLE_WORDS,
+    STOPWORDS,
+    VAGUE_TERMS,
+    VERB_FORMS,
+    plural,
+    singular,
+    verb_base,
+)
 
 MAX_ENTITIES = 6
 FORMATS = ("csv", "pdf", "xlsx", "excel", "json", "xml")
-CONTAINERS = frozenset({"list", "set", "number", "history", "summary", "details", "overview", "kind", "type",
-                        "group", "batch", "copy", "view", "report"})
+CONTAINERS = frozenset(
+    {
+        "list",
+        "set",
+        "number",
+        "history",
+        "summary",
+        "details",
+        "overview",
+        "kind",
+        "type",
+        "group",
+        "batch",
+        "copy",
+        "view",
+        "report",
+    }
+)
 FIELD_INTRO = r"(?:with|having|including|containing|that (?:has|have|contains?)|has|have|includes?|contains?)"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
@@ -25,24 +51,71 @@ _CONSTRAINT = re.compile(
     r"minimum of|maximum of)\s+)?\d[\d,]*(?:\.\d+)?\s*(?:k|m)?\s*"
     r"(?:%|percent|ms\b|milliseconds?|seconds?|secs?\b|s\b|minutes?|mins?\b|hours?|(?:business |working )?days?|"
     r"concurrent users|users|requests?(?: per (?:second|minute))?|rps|qps|mb|gb|kb|tb|records|rows|items|"
-    r"files|transactions|orders|invoices)(?:\s+(?:uptime|availability))?", re.I)
-_MUST = re.compile(r"\b(must|shall|required|need to|needs to|has to|have to|critical|essential)\b", re.I)
-_SHOULD = re.compile(r"\bshould\b", re.I)
-_COULD = re.compile(r"\b(could|may|nice to have|optional|ideally|later|eventually|would be nice)\b", re.I)
-_BENEFIT = re.compile(r"\b(?:so that|in order to|so they can|so we can)\s+(.+?)[.!?]?$", re.I)
-_AS_ROLE = re.compile(r"\bas an?\s+([a-z]+(?:\s[a-z]+)?)", re.I)
+    r"files|transactions|orders|invoices)(?:\s+(?:uptime|availability))?",
+    re.IGNORECASE,
+)
+_MUST = re.compile(r"\b(must|shall|required|need to|needs to|has to|have to|critical|essential)\b", re.IGNORECASE)
+_SHOULD = re.compile(r"\bshould\b", re.IGNORECASE)
+_COULD = re.compile(r"\b(could|may|nice to have|optional|ideally|later|eventually|would be nice)\b", re.IGNORECASE)
+_BENEFIT = re.compile(r"\b(?:so that|in order to|so they can|so we can)\s+(.+?)[.!?]?$", re.IGNORECASE)
+_AS_ROLE = re.compile(r"\bas an?\s+([a-z]+(?:\s[a-z]+)?)", re.IGNORECASE)
 
 TOPICS = {
-    "security": ("secure", "security", "password", "encrypt", "encrypted", "permission", "permissions", "role",
-                 "roles", "authentication", "authorization", "log in", "login", "gdpr", "pii", "audit", "token",
-                 "2fa", "mfa", "privacy", "sensitive", "admin", "approve"),
-    "performance": ("fast", "performance", "latency", "response time", "seconds", "ms", "quickly", "load",
-                    "throughput", "concurrent", "scale", "scalable"),
+    "security": (
+        "secure",
+        "security",
+        "password",
+        "encrypt",
+        "encrypted",
+        "permission",
+        "permissions",
+        "role",
+        "roles",
+        "authentication",
+        "authorization",
+        "log in",
+        "login",
+        "gdpr",
+        "pii",
+        "audit",
+        "token",
+        "2fa",
+        "mfa",
+        "privacy",
+        "sensitive",
+        "admin",
+        "approve",
+    ),
+    "performance": (
+        "fast",
+        "performance",
+        "latency",
+        "response time",
+        "seconds",
+        "ms",
+        "quickly",
+        "load",
+        "throughput",
+        "concurrent",
+        "scale",
+        "scalable",
+    ),
     "availability": ("uptime", "available", "availability", "downtime", "24/7", "reliable"),
     "usability": ("mobile", "responsive", "accessible", "accessibility", "intuitive", "user-friendly"),
     "compliance": ("audit", "gdpr", "compliance", "retention", "history"),
-    "integration": ("email", "sms", "slack", "webhook", "integrate", "integration", "csv", "pdf", "excel",
-                    "notify", "notification"),
+    "integration": (
+        "email",
+        "sms",
+        "slack",
+        "webhook",
+        "integrate",
+        "integration",
+        "csv",
+        "pdf",
+        "excel",
+        "notify",
+        "notification",
+    ),
 }
 
 
@@ -139,7 +212,7 @@ def _object_after(tokens: list[str], i: int) -> str | None:
 
 
 def _participle(tok: str) -> bool:
-    """"approved" in "export approved reports" describes the object."""
+    """ "approved" in "export approved reports" describes the object."""
     return tok in IRREGULAR_PARTICIPLES or tok.endswith("ed") and verb_base(tok) is not None
 
 
@@ -180,17 +253,19 @@ def _sentence_capabilities(sentence: str, previous: str | None) -> list[Capabili
     resolved = []
     for k, (i, verb, obj) in enumerate(found):
         if obj is None and verb not in NO_OBJECT:
-            obj = next((o for o in objects[k + 1:] if o), None) or next((o for o in reversed(objects[:k]) if o), None)
+            obj = next((o for o in objects[k + 1 :] if o), None) or next((o for o in reversed(objects[:k]) if o), None)
         resolved.append((i, verb, obj))
     actor = _actor_in(sentence, tokens, found[0][0])
     benefit = _BENEFIT.search(sentence)
     strength = _strength(sentence)
-    return [Capability(verb, obj, actor, strength, benefit.group(1).strip() if benefit else None, sentence)
-            for _, verb, obj in resolved]
+    return [
+        Capability(verb, obj, actor, strength, benefit.group(1).strip() if benefit else None, sentence)
+        for _, verb, obj in resolved
+    ]
 
 
 def _count(text: str, noun: str) -> int:
-    return len(re.findall(rf"\b(?:{re.escape(noun)}|{re.escape(plural(noun))})\b", text, re.I))
+    return len(re.findall(rf"\b(?:{re.escape(noun)}|{re.escape(plural(noun))})\b", text, re.IGNORECASE))
 
 
 def _entities(text: str, sentences: list[str], capabilities: list[Capability], actors: list[str]) -> list[str]:
@@ -202,8 +277,12 @@ def _entities(text: str, sentences: list[str], capabilities: list[Capability], a
         tokens = tokens_of(s)
         for i, tok in enumerate(tokens[:-1]):
             nxt = tokens[i + 1]
-            if tok in DETERMINERS and _noun_ok(nxt, in_object=False) and singular(nxt) not in candidates \
-                    and _count(text, singular(nxt)) >= 2:
+            if (
+                tok in DETERMINERS
+                and _noun_ok(nxt, in_object=False)
+                and singular(nxt) not in candidates
+                and _count(text, singular(nxt)) >= 2
+            ):
                 candidates[singular(nxt)] = len(candidates)
     # "report" is the same thing as "expense report" when both appear
     candidates = {e: i for e, i in candidates.items() if not any(o.endswith(f" {e}") for o in candidates)}
@@ -213,8 +292,11 @@ def _entities(text: str, sentences: list[str], capabilities: list[Capability], a
 
 
 def _actors(text: str, capabilities: list[Capability]) -> tuple[list[str], list[str]]:
-    explicit = [singular(m.group(1).split()[-1]) for m in _AS_ROLE.finditer(text)
-                if m.group(1).split()[-1].lower() not in STOPWORDS]
+    explicit = [
+        singular(m.group(1).split()[-1])
+        for m in _AS_ROLE.finditer(text)
+        if m.group(1).split()[-1].lower() not in STOPWORDS
+    ]
     mentioned = [singular(t) for t in re.findall(r"[a-z]+", text.lower()) if singular(t) in ROLE_WORDS]
     ordered = list(dict.fromkeys(explicit + [c.actor for c in capabilities if c.actor] + mentioned))
     return ordered, list(dict.fromkeys(explicit))
@@ -225,7 +307,7 @@ def _fields(sentences: list[str], entities: list[str]) -> dict[str, list[str]]:
     for entity in entities:
         names = f"(?:{re.escape(entity)}|{re.escape(plural(entity))})"
         for s in sentences:
-            m = re.search(rf"\b{names}\b\s+{FIELD_INTRO}\s+(.+?)\s*(?:[.;]|$)", s, re.I)
+            m = re.search(rf"\b{names}\b\s+{FIELD_INTRO}\s+(.+?)\s*(?:[.;]|$)", s, re.IGNORECASE)
             if not m:
                 continue
             for part in re.split(r",|\band\b|\bor\b", m.group(1)):
@@ -242,7 +324,9 @@ def _constraints(sentences: list[str]) -> list[Constraint]:
         for m in _CONSTRAINT.finditer(s):
             text = m.group(0).strip()
             low = text.lower()
-            if re.search(r"uptime|availability", low) or ("%" in low and re.search(r"uptime|availab", s, re.I)):
+            if re.search(r"uptime|availability", low) or (
+                "%" in low and re.search(r"uptime|availab", s, re.IGNORECASE)
+            ):
                 kind = "availability"
             elif re.search(r"users|requests|rps|qps|transactions|orders|invoices|records|rows|items|files", low):
                 kind = "scale"
@@ -273,18 +357,25 @@ def analyse(title: str, content: str) -> Analysis:
         capabilities += _sentence_capabilities(s, last)
     actors, explicit = _actors(text, capabilities)
     entities = _entities(text, sentences, capabilities, actors)
-    capabilities = [c if c.entity in entities or c.entity is None
-                    or c.verb in PEOPLE_VERBS and c.entity.split()[-1] in ROLE_WORDS
-                    else Capability(c.verb, _nearest_entity(c, entities), c.actor, c.strength, c.benefit,
-                                    c.sentence)
-                    for c in capabilities]
+    capabilities = [
+        c
+        if c.entity in entities or c.entity is None or c.verb in PEOPLE_VERBS and c.entity.split()[-1] in ROLE_WORDS
+        else Capability(c.verb, _nearest_entity(c, entities), c.actor, c.strength, c.benefit, c.sentence)
+        for c in capabilities
+    ]
     return Analysis(
-        title=title.strip(), sentences=sentences, actors=actors, entities=entities, capabilities=capabilities,
-        constraints=_constraints(sentences), fields=_fields(sentences, entities),
+        title=title.strip(),
+        sentences=sentences,
+        actors=actors,
+        entities=entities,
+        capabilities=capabilities,
+        constraints=_constraints(sentences),
+        fields=_fields(sentences, entities),
         topics=[t for t, words in TOPICS.items() if _in_order_of_appearance(text, words)],
         vague=_in_order_of_appearance(text, VAGUE_TERMS),
         formats=[f.upper() for f in _in_order_of_appearance(text, FORMATS)],
-        word_count=len(re.findall(r"\w+", text)), explicit_roles=explicit,
+        word_count=len(re.findall(r"\w+", text)),
+        explicit_roles=explicit,
     )
 
 

@@ -1,4 +1,5 @@
 """The offline code step: picks a generator by task type and language and returns files plus notes."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,8 +19,11 @@ def python_files(spec: CodeSpec) -> tuple[list[dict[str, str]], list[str]]:
     routed = spec.framework in py.ROUTED_FRAMEWORKS
     pkg = spec.package
     files = [
-        _file(f"{pkg}/__init__.py", "python", f'"""{spec.entity.capitalize()} management: {pkg}.service holds '
-                                              f'the use cases."""\n'),
+        _file(
+            f"{pkg}/__init__.py",
+            "python",
+            f'"""{spec.entity.capitalize()} management: {pkg}.service holds the use cases."""\n',
+        ),
         _file(f"{pkg}/model.py", "python", py.model_py(spec)),
         _file(f"{pkg}/repository.py", "python", py.repository_py(spec)),
         _file(f"{pkg}/service.py", "python", py.service_py(spec)),
@@ -27,8 +31,10 @@ def python_files(spec: CodeSpec) -> tuple[list[dict[str, str]], list[str]]:
     notes = [f"Python package `{pkg}` for {spec.entity} records: validation, in-memory repository, service."]
     if routed:
         files.append(_file(f"{pkg}/routes.py", "python", py.routes_py(spec)))
-        notes.append("HTTP routes use Starlette" + (" (FastAPI apps can mount `create_app()`)."
-                                                    if spec.framework == "fastapi" else "."))
+        notes.append(
+            "HTTP routes use Starlette"
+            + (" (FastAPI apps can mount `create_app()`)." if spec.framework == "fastapi" else ".")
+        )
     else:
         notes.append(f"No {spec.framework} views were generated; the service is framework-free, call it from them.")
     if spec.include_tests:
@@ -36,8 +42,9 @@ def python_files(spec: CodeSpec) -> tuple[list[dict[str, str]], list[str]]:
         files.append(_file(f"tests/test_{spec.file_stem}_service.py", "python", py_tests.service_tests_py(spec)))
         if routed:
             files.append(_file(f"tests/test_{spec.file_stem}_routes.py", "python", py_tests.routes_tests_py(spec)))
-        notes.append("Run the tests with `python -m pytest` (needs pytest" + (", starlette and httpx)." if routed
-                                                                             else ")."))
+        notes.append(
+            "Run the tests with `python -m pytest` (needs pytest" + (", starlette and httpx)." if routed else ").")
+        )
     else:
         notes.append("Tests were not requested.")
     if spec.include_docs:
@@ -46,8 +53,10 @@ def python_files(spec: CodeSpec) -> tuple[list[dict[str, str]], list[str]]:
 
 
 def javascript_files(spec: CodeSpec) -> tuple[list[dict[str, str]], list[str]]:
-    files = [_file(f"src/{spec.camel}Service.mjs", "javascript", js.service_mjs(spec)),
-             _file("package.json", "json", js.package_json(spec))]
+    files = [
+        _file(f"src/{spec.camel}Service.mjs", "javascript", js.service_mjs(spec)),
+        _file("package.json", "json", js.package_json(spec)),
+    ]
     notes = [f"ES module `src/{spec.camel}Service.mjs` for {spec.entity} records (no dependencies)."]
     if spec.include_tests:
         files.append(_file(f"test/{spec.camel}Service.test.mjs", "javascript", js.service_test_mjs(spec)))
@@ -59,8 +68,15 @@ def javascript_files(spec: CodeSpec) -> tuple[list[dict[str, str]], list[str]]:
     return files, notes
 
 
-LANGUAGE_ALIASES = {"py": "python", "python3": "python", "js": "javascript", "node": "javascript",
-                    "nodejs": "javascript", "ts": "typescript", "golang": "go"}
+LANGUAGE_ALIASES = {
+    "py": "python",
+    "python3": "python",
+    "js": "javascript",
+    "node": "javascript",
+    "nodejs": "javascript",
+    "ts": "typescript",
+    "golang": "go",
+}
 
 
 def build_code(ctx: dict[str, Any], fallback_text: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
 """Generates a JavaScript (ES module) service for an entity with validation and actions, plus node:test tests."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ from integrations.offline.codespec import OPEN, CodeSpec
 from integrations.offline.words import article, plural
 
 CHECKS_JS = {
-    "text": '''
+    "text": """
         function text(field, value) {
           if (typeof value !== 'string' || value.trim() === '') {
             throw new ValidationError(field, 'must be a non-empty string');
@@ -17,14 +18,14 @@ CHECKS_JS = {
           if (value.length > MAX_TEXT) throw new ValidationError(field, `must be at most ${MAX_TEXT} characters`);
           return value.trim();
         }
-        ''',
-    "note": '''
+        """,
+    "note": """
         function note(field, value) {
           if (typeof value !== 'string') throw new ValidationError(field, 'must be a string');
           return value;
         }
-        ''',
-    "money": '''
+        """,
+    "money": """
         function money(field, value) {
           if (typeof value !== 'number' || !Number.isFinite(value)) {
             throw new ValidationError(field, 'must be a number');
@@ -32,15 +33,15 @@ CHECKS_JS = {
           if (value < 0) throw new ValidationError(field, 'must not be negative');
           return Math.round(value * 100) / 100;
         }
-        ''',
-    "count": '''
+        """,
+    "count": """
         function count(field, value) {
           if (!Number.isInteger(value)) throw new ValidationError(field, 'must be a whole number');
           if (value < 0) throw new ValidationError(field, 'must not be negative');
           return value;
         }
-        ''',
-    "date": '''
+        """,
+    "date": """
         function isoDate(field, value) {
           const wellFormed = typeof value === 'string' && /^\\d{4}-\\d{2}-\\d{2}$/.test(value);
           const parsed = wellFormed ? new Date(`${value}T00:00:00Z`) : null;
@@ -49,24 +50,31 @@ CHECKS_JS = {
           }
           return value;
         }
-        ''',
-    "email": '''
+        """,
+    "email": """
         function email(field, value) {
           if (typeof value !== 'string' || !/^[^@\\s]+@[^@\\s]+\\.[a-z]{2,}$/i.test(value.trim())) {
             throw new ValidationError(field, 'must be an email address like name@example.com');
           }
           return value.trim().toLowerCase();
         }
-        ''',
-    "flag": '''
+        """,
+    "flag": """
         function flag(field, value) {
           if (typeof value !== 'boolean') throw new ValidationError(field, 'must be true or false');
           return value;
         }
-        ''',
+        """,
 }
-CHECK_NAMES = {"text": "text", "note": "note", "money": "money", "count": "count", "date": "isoDate",
-               "email": "email", "flag": "flag"}
+CHECK_NAMES = {
+    "text": "text",
+    "note": "note",
+    "money": "money",
+    "count": "count",
+    "date": "isoDate",
+    "email": "email",
+    "flag": "flag",
+}
 DEFAULTS_JS = {"note": "''", "flag": "false"}
 
 
@@ -74,7 +82,7 @@ def _js(value: object) -> str:
     return json.dumps(value)
 
 
-SERVICE_MJS = '''
+SERVICE_MJS = """
         // %%{Title} records: validation naming the field, in-memory storage%%{more}.
 
         export class ValidationError extends Error {
@@ -142,7 +150,7 @@ SERVICE_MJS = '''
             this.#rows.delete(id);
           }%%{perform}%%{actions}%%{export}
         }
-        '''
+        """
 
 
 def service_mjs(spec: CodeSpec) -> str:
@@ -155,7 +163,9 @@ def service_mjs(spec: CodeSpec) -> str:
     constants = "const MAX_TEXT = 200;\n" if "text" in kinds else ""
     actions = "".join(f"\n  {a}(id) {{\n    return this.perform(id, {_js(a)});\n  }}\n" for a, _, _ in spec.actions)
     status_init = f", status: {_js(OPEN)}" if spec.actions else ""
-    perform = render('''
+    perform = (
+        render(
+            """
 
           perform(id, action) {
             if (!Object.hasOwn(TRANSITIONS, action)) {
@@ -169,8 +179,16 @@ def service_mjs(spec: CodeSpec) -> str:
             row.status = target;
             return { ...row };
           }
-        ''', article=article(spec.entity), entity=spec.entity) if spec.actions else ""
-    export = render('''
+        """,
+            article=article(spec.entity),
+            entity=spec.entity,
+        )
+        if spec.actions
+        else ""
+    )
+    export = (
+        render(
+            """
 
           exportCsv(query = '') {
             const columns = ['id', ...FIELDS%%{status_column}];
@@ -181,29 +199,56 @@ def service_mjs(spec: CodeSpec) -> str:
             const rows = this.search(query).map((row) => columns.map((c) => cell(row[c])).join(','));
             return [columns.join(','), ...rows].join('\\n') + '\\n';
           }
-        ''', status_column=", 'status'" if spec.actions else "") if spec.export else ""
+        """,
+            status_column=", 'status'" if spec.actions else "",
+        )
+        if spec.export
+        else ""
+    )
     classes = "export class TransitionError extends Error {}\n" if spec.actions else ""
     more = (", status actions" if spec.actions else "") + (", CSV export" if spec.export else "")
-    return render(SERVICE_MJS, Title=spec.entity.capitalize(), more=more, classes=classes,
-                  fields=_js([f.name for f in spec.fields]), required=_js([f.name for f in spec.fields if f.required]),
-                  transitions=transitions, checks=checks, table=table, Entity=spec.pascal,
-                  defaults_spread=f"{defaults}, " if defaults else "", status_init=status_init,
-                  entity=spec.entity, perform=perform.rstrip("\n"), actions=actions.rstrip("\n"),
-                  export=export.rstrip("\n"), constants=constants)
+    return render(
+        SERVICE_MJS,
+        Title=spec.entity.capitalize(),
+        more=more,
+        classes=classes,
+        fields=_js([f.name for f in spec.fields]),
+        required=_js([f.name for f in spec.fields if f.required]),
+        transitions=transitions,
+        checks=checks,
+        table=table,
+        Entity=spec.pascal,
+        defaults_spread=f"{defaults}, " if defaults else "",
+        status_init=status_init,
+        entity=spec.entity,
+        perform=perform.rstrip("\n"),
+        actions=actions.rstrip("\n"),
+        export=export.rstrip("\n"),
+        constants=constants,
+    )
 
 
 def service_test_mjs(spec: CodeSpec) -> str:
     first = spec.fields[0]
     valid = "{ " + ", ".join(f"{f.name}: {_js(f.sample)}" for f in spec.fields) + " }"
     module = f"../src/{spec.camel}Service.mjs"
-    tests = [render('''
+    tests = [
+        render(
+            """
         test('create stores a valid %%{entity}', () => {
           const service = new %%{Entity}Service();
           const created = service.create(VALID);
           assert.deepEqual(service.get(created.id), { id: created.id, ...VALID%%{status} });
         });
-        ''', entity=spec.entity, Entity=spec.pascal, status=f", status: {_js(OPEN)}" if spec.actions else "")]
-    tests += [render('''
+        """,
+            entity=spec.entity,
+            Entity=spec.pascal,
+            status=f", status: {_js(OPEN)}" if spec.actions else "",
+        )
+    ]
+    tests += [
+        render(
+            """
         test('create rejects an invalid %%{name}', () => {
           const service = new %%{Entity}Service();
           assert.throws(
@@ -211,8 +256,16 @@ def service_test_mjs(spec: CodeSpec) -> str:
             (error) => error instanceof ValidationError && error.field === '%%{name}',
           );
         });
-        ''', name=f.name, Entity=spec.pascal, bad=_js(f.invalid)) for f in spec.fields]
-    tests.append(render('''
+        """,
+            name=f.name,
+            Entity=spec.pascal,
+            bad=_js(f.invalid),
+        )
+        for f in spec.fields
+    ]
+    tests.append(
+        render(
+            """
         test('update changes one field and delete removes the %%{entity}', () => {
           const service = new %%{Entity}Service();
           const created = service.create(VALID);
@@ -220,21 +273,39 @@ def service_test_mjs(spec: CodeSpec) -> str:
           service.delete(created.id);
           assert.throws(() => service.get(created.id), NotFoundError);
         });
-        ''', entity=spec.entity, Entity=spec.pascal, first=first.name, changed=_js(CHANGED[first.kind])))
+        """,
+            entity=spec.entity,
+            Entity=spec.pascal,
+            first=first.name,
+            changed=_js(CHANGED[first.kind]),
+        )
+    )
     opening = next(((a, t, s) for a, t, s in spec.actions if OPEN in s), None)
     if opening:
         action, target, sources = opening
-        refused = "" if target in sources else \
-            f"\n  assert.throws(() => service.{action}(created.id), TransitionError);"
-        tests.append(render('''
+        refused = (
+            "" if target in sources else f"\n  assert.throws(() => service.{action}(created.id), TransitionError);"
+        )
+        tests.append(
+            render(
+                """
             test('%%{action} moves an open %%{entity} to %%{target}', () => {
               const service = new %%{Entity}Service();
               const created = service.create(VALID);
               assert.equal(service.%%{action}(created.id).status, '%%{target}');%%{refused}
             });
-            ''', action=action, entity=spec.entity, target=target, Entity=spec.pascal, refused=refused))
+            """,
+                action=action,
+                entity=spec.entity,
+                target=target,
+                Entity=spec.pascal,
+                refused=refused,
+            )
+        )
     if spec.export:
-        tests.append(render('''
+        tests.append(
+            render(
+                """
             test('exportCsv writes a header and one row per %%{entity}', () => {
               const service = new %%{Entity}Service();
               service.create(VALID);
@@ -242,10 +313,16 @@ def service_test_mjs(spec: CodeSpec) -> str:
               assert.equal(lines.length, 2);
               assert.ok(lines[0].startsWith('id,'));
             });
-            ''', entity=spec.entity, Entity=spec.pascal))
-    names = [f"{spec.pascal}Service", "NotFoundError", "ValidationError"] + \
-        (["TransitionError"] if opening and opening[1] not in opening[2] else [])
-    return render('''
+            """,
+                entity=spec.entity,
+                Entity=spec.pascal,
+            )
+        )
+    names = [f"{spec.pascal}Service", "NotFoundError", "ValidationError"] + (
+        ["TransitionError"] if opening and opening[1] not in opening[2] else []
+    )
+    return render(
+        """
         import assert from 'node:assert/strict';
         import { test } from 'node:test';
 
@@ -253,19 +330,37 @@ def service_test_mjs(spec: CodeSpec) -> str:
 
         const VALID = %%{valid};
 
-        %%{tests}''', names=", ".join(names), module=module, valid=valid, tests="\n".join(tests))
+        %%{tests}""",
+        names=", ".join(names),
+        module=module,
+        valid=valid,
+        tests="\n".join(tests),
+    )
 
 
 def package_json(spec: CodeSpec) -> str:
-    return json.dumps({"name": spec.package.replace("_", "-"), "version": "0.1.0", "private": True,
-                       "type": "module", "scripts": {"test": "node --test"}, "engines": {"node": ">=20"}},
-                      indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "name": spec.package.replace("_", "-"),
+                "version": "0.1.0",
+                "private": True,
+                "type": "module",
+                "scripts": {"test": "node --test"},
+                "engines": {"node": ">=20"},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def readme_md(spec: CodeSpec) -> str:
     actions = "".join(f"- `{a}(id)`: {', '.join(s)} -> {t}\n" for a, t, s in spec.actions)
-    return (f"# {plural(spec.entity).capitalize()}\n\nGenerated for: {spec.requirement_title}\n\n"
-            f"`src/{spec.camel}Service.mjs` exports `{spec.pascal}Service` (create, get, search, update, delete"
-            f"{', exportCsv' if spec.export else ''}) and `clean(payload, partial)`; errors carry the field.\n\n"
-            + (f"Status actions:\n\n{actions}\n" if actions else "")
-            + ("Run the tests with `npm test` (Node 20+, no dependencies).\n" if spec.include_tests else ""))
+    return (
+        f"# {plural(spec.entity).capitalize()}\n\nGenerated for: {spec.requirement_title}\n\n"
+        f"`src/{spec.camel}Service.mjs` exports `{spec.pascal}Service` (create, get, search, update, delete"
+        f"{', exportCsv' if spec.export else ''}) and `clean(payload, partial)`; errors carry the field.\n\n"
+        + (f"Status actions:\n\n{actions}\n" if actions else "")
+        + ("Run the tests with `npm test` (Node 20+, no dependencies).\n" if spec.include_tests else "")
+    )

@@ -1,4 +1,5 @@
 """Generates a small working Python package for an entity: model, repository, service, Starlette routes, tests."""
+
 from __future__ import annotations
 
 import json
@@ -9,43 +10,50 @@ from integrations.offline.codespec import OPEN, CodeSpec, FieldSpec
 from integrations.offline.words import article, plural
 
 ROUTED_FRAMEWORKS = ("", "none", "starlette", "fastapi")
-PY_TYPES = {"text": "str", "note": "str", "money": "float", "count": "int", "date": "str", "email": "str",
-            "flag": "bool"}
+PY_TYPES = {
+    "text": "str",
+    "note": "str",
+    "money": "float",
+    "count": "int",
+    "date": "str",
+    "email": "str",
+    "flag": "bool",
+}
 DEFAULTS = {"note": '""', "flag": "False"}
 CHECKS = {
-    "text": '''
+    "text": """
         def _text(field: str, value: Any) -> str:
             if not isinstance(value, str) or not value.strip():
                 raise ValidationError(field, "must be a non-empty string")
             if len(value) > MAX_TEXT:
                 raise ValidationError(field, f"must be at most {MAX_TEXT} characters")
             return value.strip()
-        ''',
-    "note": '''
+        """,
+    "note": """
         def _note(field: str, value: Any) -> str:
             if not isinstance(value, str):
                 raise ValidationError(field, "must be a string")
             if len(value) > MAX_NOTE:
                 raise ValidationError(field, f"must be at most {MAX_NOTE} characters")
             return value
-        ''',
-    "money": '''
+        """,
+    "money": """
         def _money(field: str, value: Any) -> float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValidationError(field, "must be a number")
             if value < 0:
                 raise ValidationError(field, "must not be negative")
             return round(float(value), 2)
-        ''',
-    "count": '''
+        """,
+    "count": """
         def _count(field: str, value: Any) -> int:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValidationError(field, "must be a whole number")
             if value < 0:
                 raise ValidationError(field, "must not be negative")
             return value
-        ''',
-    "date": '''
+        """,
+    "date": """
         def _date(field: str, value: Any) -> str:
             if isinstance(value, str):
                 try:
@@ -53,19 +61,19 @@ CHECKS = {
                 except ValueError:
                     pass
             raise ValidationError(field, "must be a date like 2030-01-31")
-        ''',
-    "email": '''
+        """,
+    "email": """
         def _email(field: str, value: Any) -> str:
             if not isinstance(value, str) or not EMAIL.fullmatch(value.strip()):
                 raise ValidationError(field, "must be an email address like name@example.com")
             return value.strip().lower()
-        ''',
-    "flag": '''
+        """,
+    "flag": """
         def _flag(field: str, value: Any) -> bool:
             if not isinstance(value, bool):
                 raise ValidationError(field, "must be true or false")
             return value
-        ''',
+        """,
 }
 
 
@@ -96,7 +104,7 @@ def render_js(template: str, **values: str) -> str:
 
 def _fill(kind: type[Template], template: str, values: dict[str, str]) -> str:
     text = dedent(template)
-    return kind(text[1:] if text.startswith("\n") else text).substitute(values)
+    return kind(text.removeprefix("\n")).substitute(values)
 
 
 def _ordered_fields(spec: CodeSpec) -> list[FieldSpec]:
@@ -163,17 +171,28 @@ def model_py(spec: CodeSpec) -> str:
     constants += ["MAX_TEXT = 200\n"] if "text" in kinds else []
     constants += ["MAX_NOTE = 5000\n"] if "note" in kinds else []
     constants += ['EMAIL = re.compile(r"[^@\\s]+@[^@\\s]+\\.[a-z]{2,}", re.IGNORECASE)\n'] if "email" in kinds else []
-    attributes = [f"    {f.name}: {PY_TYPES[f.kind]}" + (f" = {DEFAULTS[f.kind]}" if f.kind in DEFAULTS else "")
-                  for f in _ordered_fields(spec)]
+    attributes = [
+        f"    {f.name}: {PY_TYPES[f.kind]}" + (f" = {DEFAULTS[f.kind]}" if f.kind in DEFAULTS else "")
+        for f in _ordered_fields(spec)
+    ]
     attributes += ["    status: str = INITIAL_STATUS"] if spec.statuses else []
     checks = "\n\n\n".join(dedent(CHECKS[k]).strip() for k in kinds)
     table = ", ".join(f'"{f.name}": _{f.kind}' for f in spec.fields)
-    return render(MODEL_PY, entity=spec.entity, Entity=spec.pascal, imports="".join(imports),
-                  constants="".join(constants), attributes="\n".join(attributes), checks=checks, table=table)
+    return render(
+        MODEL_PY,
+        entity=spec.entity,
+        Entity=spec.pascal,
+        imports="".join(imports),
+        constants="".join(constants),
+        attributes="\n".join(attributes),
+        checks=checks,
+        table=table,
+    )
 
 
 def repository_py(spec: CodeSpec) -> str:
-    return render('''
+    return render(
+        '''
         """In-memory storage of ${plural}, keyed by id (swap for a database-backed class with the same methods)."""
         from __future__ import annotations
 
@@ -201,18 +220,35 @@ def repository_py(spec: CodeSpec) -> str:
 
             def remove(self, ${var_id}: int) -> None:
                 self._rows.pop(${var_id}, None)
-        ''', plural=plural(spec.entity), package=spec.package, Entity=spec.pascal, var=spec.snake, var_id=spec.id_name)
+        ''',
+        plural=plural(spec.entity),
+        package=spec.package,
+        Entity=spec.pascal,
+        var=spec.snake,
+        var_id=spec.id_name,
+    )
 
 
 def _action_methods(spec: CodeSpec) -> str:
     methods = []
     for action, target, sources in spec.actions:
-        methods.append(render('''
+        methods.append(
+            render(
+                '''
             def ${action}(self, ${var_id}: int) -> ${Entity}:
                 """Move ${article} ${entity} to ${target} (allowed from ${sources})."""
                 return self.perform(${var_id}, "${action}")
-            ''', action=action, var=spec.snake, var_id=spec.id_name, Entity=spec.pascal, article=article(spec.entity),
-                             entity=spec.entity, target=target, sources=", ".join(sources)))
+            ''',
+                action=action,
+                var=spec.snake,
+                var_id=spec.id_name,
+                Entity=spec.pascal,
+                article=article(spec.entity),
+                entity=spec.entity,
+                target=target,
+                sources=", ".join(sources),
+            )
+        )
     return "".join("\n" + _indent(m) for m in methods)
 
 
@@ -268,25 +304,38 @@ SERVICE_PY = '''
 
 
 def service_py(spec: CodeSpec) -> str:
-    uses = ["create", "read", "update", "delete", "search"] + [a for a, _, _ in spec.actions] + \
-           (["CSV export"] if spec.export else [])
+    uses = (
+        ["create", "read", "update", "delete", "search"]
+        + [a for a, _, _ in spec.actions]
+        + (["CSV export"] if spec.export else [])
+    )
     imports = ["import csv\n", "import io\n"] if spec.export else []
-    model_names = (["FIELDS"] if spec.export else []) + [spec.pascal] + \
-                  (["ValidationError"] if spec.actions else []) + ["clean"]
+    model_names = (
+        (["FIELDS"] if spec.export else []) + [spec.pascal] + (["ValidationError"] if spec.actions else []) + ["clean"]
+    )
     transitions = ""
     if spec.actions:
         rows = "".join(f'    "{a}": ("{t}", {literal(s)}),\n' for a, t, s in spec.actions)
         transitions = f"# action -> (status after, statuses it may start from)\nTRANSITIONS = {{\n{rows}}}\n\n\n"
-    errors = render('''
+    errors = render(
+        '''
         class NotFoundError(LookupError):
             """No ${entity} has the requested id."""
-        ''', entity=spec.entity)
+        ''',
+        entity=spec.entity,
+    )
     if spec.actions:
-        errors += "\n\n" + render('''
+        errors += "\n\n" + render(
+            '''
             class TransitionError(ValueError):
                 """The action is not allowed from the ${entity}'s current status."""
-            ''', entity=spec.entity)
-    perform = _indent(render('''
+            ''',
+            entity=spec.entity,
+        )
+    perform = (
+        _indent(
+            render(
+                """
 
         def perform(self, ${var_id}: int, action: str) -> ${Entity}:
             if action not in TRANSITIONS:
@@ -297,10 +346,21 @@ def service_py(spec: CodeSpec) -> str:
                 raise TransitionError(f"cannot {action} ${article} ${entity} that is {${var}.status}")
             ${var}.status = target
             return ${var}
-        ''', var=spec.snake, var_id=spec.id_name, Entity=spec.pascal, article=article(spec.entity),
-        entity=spec.entity)) \
-        if spec.actions else ""
-    export = _indent(render('''
+        """,
+                var=spec.snake,
+                var_id=spec.id_name,
+                Entity=spec.pascal,
+                article=article(spec.entity),
+                entity=spec.entity,
+            )
+        )
+        if spec.actions
+        else ""
+    )
+    export = (
+        _indent(
+            render(
+                '''
 
         def export_csv(self, query: str = "") -> str:
             """The matching ${plural} as CSV: a header row, then one row per ${entity}."""
@@ -310,13 +370,34 @@ def service_py(spec: CodeSpec) -> str:
             for row in self.search(query):
                 writer.writerow((row.id, *(getattr(row, name) for name in FIELDS)${status_cell}))
             return buffer.getvalue()
-        ''', plural=plural(spec.entity), entity=spec.entity,
-        status_header=', "status"' if spec.actions else "", status_cell=", row.status" if spec.actions else "")) \
-        if spec.export else ""
-    return render(SERVICE_PY, Title=spec.entity.capitalize(), uses=", ".join(uses), imports="".join(imports),
-                  package=spec.package, model_names=", ".join(model_names), Entity=spec.pascal,
-                  transitions=transitions, errors=errors, var=spec.snake, var_id=spec.id_name, entity=spec.entity,
-                  plural=plural(spec.entity), perform=perform, actions=_action_methods(spec), export=export)
+        ''',
+                plural=plural(spec.entity),
+                entity=spec.entity,
+                status_header=', "status"' if spec.actions else "",
+                status_cell=", row.status" if spec.actions else "",
+            )
+        )
+        if spec.export
+        else ""
+    )
+    return render(
+        SERVICE_PY,
+        Title=spec.entity.capitalize(),
+        uses=", ".join(uses),
+        imports="".join(imports),
+        package=spec.package,
+        model_names=", ".join(model_names),
+        Entity=spec.pascal,
+        transitions=transitions,
+        errors=errors,
+        var=spec.snake,
+        var_id=spec.id_name,
+        entity=spec.entity,
+        plural=plural(spec.entity),
+        perform=perform,
+        actions=_action_methods(spec),
+        export=export,
+    )
 
 
 ROUTES_PY = '''
@@ -381,8 +462,9 @@ ROUTES_PY = '''
 
 def routes_py(spec: CodeSpec) -> str:
     service_errors = ["NotFoundError"] + (["TransitionError"] if spec.actions else [])
-    handlers = ["ValidationError: _invalid", "NotFoundError: _not_found"] + \
-               (["TransitionError: _conflict"] if spec.actions else [])
+    handlers = ["ValidationError: _invalid", "NotFoundError: _not_found"] + (
+        ["TransitionError: _conflict"] if spec.actions else []
+    )
     extra_routes = ""
     if spec.export:
         extra_routes += f'        Route("{spec.url}/export.csv", export, methods=["GET"]),\n'
@@ -391,27 +473,48 @@ def routes_py(spec: CodeSpec) -> str:
         extra_routes += f'        Route("{spec.url}/{{{spec.id_name}:int}}/{{action}}", action, methods=["POST"]),\n'
     endpoints = ""
     if spec.actions:
-        endpoints += _indent(render('''
+        endpoints += _indent(
+            render(
+                """
 
             async def action(request: Request) -> Response:
                 changed = service.perform(request.path_params["${var_id}"], request.path_params["action"])
                 return JSONResponse(changed.to_dict())
-            ''', var=spec.snake, var_id=spec.id_name))
+            """,
+                var=spec.snake,
+                var_id=spec.id_name,
+            )
+        )
     if spec.export:
-        endpoints += _indent(render('''
+        endpoints += _indent(
+            render("""
 
             async def export(request: Request) -> Response:
                 return Response(service.export_csv(request.query_params.get("q", "")), media_type="text/csv")
-            '''))
-    conflict = render('''
+            """)
+        )
+    conflict = (
+        render("""
 
 
 
         async def _conflict(request: Request, exc: Exception) -> Response:
             return JSONResponse({"error": str(exc)}, status_code=409)
-        ''') if spec.actions else ""
-    return render(ROUTES_PY, plural=plural(spec.entity),
-                  conflict_doc=", 409 refused actions" if spec.actions else "", package=spec.package,
-                  Entity=spec.pascal, service_errors=", ".join(service_errors), var_id=spec.id_name,
-                  endpoints=endpoints, url=spec.url, extra_routes=extra_routes,
-                  handlers=",\n        ".join(handlers), conflict=conflict)
+        """)
+        if spec.actions
+        else ""
+    )
+    return render(
+        ROUTES_PY,
+        plural=plural(spec.entity),
+        conflict_doc=", 409 refused actions" if spec.actions else "",
+        package=spec.package,
+        Entity=spec.pascal,
+        service_errors=", ".join(service_errors),
+        var_id=spec.id_name,
+        endpoints=endpoints,
+        url=spec.url,
+        extra_routes=extra_routes,
+        handlers=",\n        ".join(handlers),
+        conflict=conflict,
+    )

@@ -1,12 +1,20 @@
 """Generates pytest tests (service and HTTP routes) and the README for the generated Python package."""
+
 from __future__ import annotations
 
 from integrations.offline.codegen_python import literal, render
 from integrations.offline.codespec import OPEN, CodeSpec
 from integrations.offline.words import article, plural
 
-CHANGED = {"text": "Changed", "note": "Changed", "money": 99.0, "count": 7, "date": "2031-02-28",
-           "email": "other@example.com", "flag": False}
+CHANGED = {
+    "text": "Changed",
+    "note": "Changed",
+    "money": 99.0,
+    "count": 7,
+    "date": "2031-02-28",
+    "email": "other@example.com",
+    "flag": False,
+}
 
 
 def _valid(spec: CodeSpec) -> str:
@@ -40,17 +48,28 @@ def _action_tests(spec: CodeSpec) -> str:
     for action, target, sources in spec.actions:
         start = min((s for s in sources if s in paths), key=lambda s: (len(paths[s]), order[s]), default=None)
         if start is not None:
-            tests.append(render('''
+            tests.append(
+                render(
+                    """
 
 
                 def test_${action}_moves_${var}_from_${start_low}_to_${target_low}(service):
                     created = service.create(VALID)
                 ${steps}    assert service.${action}(created.id).status == "${target}"
-                ''', action=action, var=spec.snake, start_low=start.lower(), target_low=target.lower(),
-                steps=_steps(spec, paths[start]), target=target))
+                """,
+                    action=action,
+                    var=spec.snake,
+                    start_low=start.lower(),
+                    target_low=target.lower(),
+                    steps=_steps(spec, paths[start]),
+                    target=target,
+                )
+            )
         refused = min((s for s in paths if s not in sources), key=lambda s: (len(paths[s]), order[s]), default=None)
         if refused is not None:
-            tests.append(render('''
+            tests.append(
+                render(
+                    """
 
 
                 def test_${action}_is_refused_for_${article}_${refused_low}_${var}(service):
@@ -58,10 +77,18 @@ def _action_tests(spec: CodeSpec) -> str:
                 ${steps}    with pytest.raises(TransitionError):
                         service.${action}(created.id)
                     assert service.get(created.id).status == "${refused}"
-                ''', action=action, article=article(refused.lower()), refused_low=refused.lower(), var=spec.snake,
-                steps=_steps(spec, paths[refused]), refused=refused))
+                """,
+                    action=action,
+                    article=article(refused.lower()),
+                    refused_low=refused.lower(),
+                    var=spec.snake,
+                    steps=_steps(spec, paths[refused]),
+                    refused=refused,
+                )
+            )
     if spec.actions:
-        tests.append(render('''
+        tests.append(
+            render("""
 
 
             def test_unknown_action_is_invalid_input(service):
@@ -69,7 +96,8 @@ def _action_tests(spec: CodeSpec) -> str:
                 with pytest.raises(ValidationError) as caught:
                     service.perform(created.id, "teleport")
                 assert caught.value.field == "action"
-            '''))
+            """)
+        )
     return "".join(tests)
 
 
@@ -79,7 +107,8 @@ def service_tests_py(spec: CodeSpec) -> str:
     required = [f.name for f in spec.fields if f.required]
     invalid = "".join(f"    ({literal(f.name)}, {literal(f.invalid)}),\n" for f in spec.fields)
     status = ', "status": "OPEN"' if spec.actions else ""
-    body = render('''
+    body = render(
+        '''
         """Tests of the ${entity} service: validation, create/read/update/delete, search${more}."""
         from __future__ import annotations
 
@@ -98,12 +127,19 @@ def service_tests_py(spec: CodeSpec) -> str:
         def test_create_stores_a_valid_${var}(service):
             created = service.create(VALID)
             assert service.get(created.id).to_dict() == {"id": created.id, **VALID${status}}
-        ''', entity=spec.entity, more=(", status actions" if spec.actions else "") +
-             (", CSV export" if spec.export else ""), package=spec.package, Entity=spec.pascal,
-             transition=", TransitionError" if spec.actions else "", valid=_valid(spec), var=spec.snake,
-             status=status)
+        ''',
+        entity=spec.entity,
+        more=(", status actions" if spec.actions else "") + (", CSV export" if spec.export else ""),
+        package=spec.package,
+        Entity=spec.pascal,
+        transition=", TransitionError" if spec.actions else "",
+        valid=_valid(spec),
+        var=spec.snake,
+        status=status,
+    )
     if required:
-        body += render('''
+        body += render(
+            """
 
 
             @pytest.mark.parametrize("field", ${required})
@@ -112,8 +148,11 @@ def service_tests_py(spec: CodeSpec) -> str:
                 with pytest.raises(ValidationError) as caught:
                     service.create(incomplete)
                 assert caught.value.field == field
-            ''', required=literal(required))
-    body += render('''
+            """,
+            required=literal(required),
+        )
+    body += render(
+        """
 
 
         @pytest.mark.parametrize(("field", "value"), [
@@ -157,10 +196,16 @@ def service_tests_py(spec: CodeSpec) -> str:
                 service.get(404)
             with pytest.raises(NotFoundError):
                 service.delete(404)
-        ''', invalid=invalid, first=first.name, changed=literal(CHANGED[first.kind]), bad=literal(first.invalid),
-                  var=spec.snake)
+        """,
+        invalid=invalid,
+        first=first.name,
+        changed=literal(CHANGED[first.kind]),
+        bad=literal(first.invalid),
+        var=spec.snake,
+    )
     if text_field:
-        body += render('''
+        body += render(
+            """
 
 
             def test_search_is_case_insensitive_and_filters(service):
@@ -168,11 +213,14 @@ def service_tests_py(spec: CodeSpec) -> str:
                 service.create({**VALID, "${name}": "Something else"})
                 assert [row.id for row in service.search(VALID["${name}"].upper())] == [wanted.id]
                 assert len(service.search()) == 2
-            ''', name=text_field.name)
+            """,
+            name=text_field.name,
+        )
     body += _action_tests(spec)
     if spec.export:
         header = ",".join(["id", *(f.name for f in spec.fields)] + (["status"] if spec.actions else []))
-        body += render('''
+        body += render(
+            """
 
 
             def test_export_csv_has_a_header_and_one_row_per_${var}(service):
@@ -181,14 +229,18 @@ def service_tests_py(spec: CodeSpec) -> str:
                 assert lines[0] == "${header}"
                 assert lines[1].startswith(f"{created.id},")
                 assert len(lines) == 2
-            ''', var=spec.snake, header=header)
+            """,
+            var=spec.snake,
+            header=header,
+        )
     return body
 
 
 def routes_tests_py(spec: CodeSpec) -> str:
     first = spec.fields[0]
     text_field = next((f for f in spec.fields if f.kind == "text"), None)
-    body = render('''
+    body = render(
+        '''
         """HTTP tests of the ${entity} routes through Starlette's TestClient."""
         from __future__ import annotations
 
@@ -236,10 +288,18 @@ def routes_tests_py(spec: CodeSpec) -> str:
             assert patched.json()["${first}"] == ${changed}
             assert client.delete(f"${url}/{created['id']}").status_code == 204
             assert client.get(f"${url}/{created['id']}").status_code == 404
-        ''', entity=spec.entity, package=spec.package, valid=_valid(spec), url=spec.url, first=first.name,
-                 bad=literal(first.invalid), changed=literal(CHANGED[first.kind]))
+        ''',
+        entity=spec.entity,
+        package=spec.package,
+        valid=_valid(spec),
+        url=spec.url,
+        first=first.name,
+        bad=literal(first.invalid),
+        changed=literal(CHANGED[first.kind]),
+    )
     if text_field:
-        body += render('''
+        body += render(
+            """
 
 
             def test_list_filters_by_query(client):
@@ -247,12 +307,16 @@ def routes_tests_py(spec: CodeSpec) -> str:
                 client.post("${url}", json={**VALID, "${name}": "Something else"})
                 response = client.get("${url}", params={"q": VALID["${name}"]})
                 assert [row["${name}"] for row in response.json()] == [VALID["${name}"]]
-            ''', url=spec.url, name=text_field.name)
+            """,
+            url=spec.url,
+            name=text_field.name,
+        )
     opening = next(((a, t, s) for a, t, s in spec.actions if OPEN in s), None)
     if opening:
         action, target, sources = opening
         again = "409" if target not in sources else "200"
-        body += render('''
+        body += render(
+            """
 
 
             def test_${action}_action(client):
@@ -262,9 +326,15 @@ def routes_tests_py(spec: CodeSpec) -> str:
                 assert response.json()["status"] == "${target}"
                 assert client.post(f"${url}/{created['id']}/${action}").status_code == ${again}
                 assert client.post(f"${url}/{created['id']}/teleport").status_code == 400
-            ''', action=action, url=spec.url, target=target, again=again)
+            """,
+            action=action,
+            url=spec.url,
+            target=target,
+            again=again,
+        )
     if spec.export:
-        body += render('''
+        body += render(
+            """
 
 
             def test_export_is_csv(client):
@@ -273,24 +343,37 @@ def routes_tests_py(spec: CodeSpec) -> str:
                 assert response.status_code == 200
                 assert response.headers["content-type"].startswith("text/csv")
                 assert response.text.splitlines()[0].startswith("id,")
-            ''', url=spec.url)
+            """,
+            url=spec.url,
+        )
     return body
 
 
 def readme_md(spec: CodeSpec, routed: bool) -> str:
     fields = "\n".join(f"| `{f.name}` | {f.kind} | {'yes' if f.required else 'no'} |" for f in spec.fields)
-    lines = [f"# {plural(spec.entity).capitalize()}", "",
-             f"Generated for: {spec.requirement_title}", "",
-             f"`{spec.package}/` keeps {plural(spec.entity)} in memory behind a repository class, with input "
-             "validation that names the offending field.", "",
-             "| field | kind | required |", "|---|---|---|", fields, ""]
+    lines = [
+        f"# {plural(spec.entity).capitalize()}",
+        "",
+        f"Generated for: {spec.requirement_title}",
+        "",
+        f"`{spec.package}/` keeps {plural(spec.entity)} in memory behind a repository class, with input "
+        "validation that names the offending field.",
+        "",
+        "| field | kind | required |",
+        "|---|---|---|",
+        fields,
+        "",
+    ]
     if spec.actions:
         lines += ["Status actions (a refused action raises `TransitionError`, HTTP 409):", ""]
         lines += [f"- `{a}`: {', '.join(s)} -> {t}" for a, t, s in spec.actions] + [""]
     if routed:
-        lines += ["HTTP (Starlette, `create_app()` in `routes.py`):", "",
-                  f"- `GET {spec.url}?q=` list and search, `POST {spec.url}` create (201, or 400 naming the field)",
-                  f"- `GET|PATCH|DELETE {spec.url}/{{id}}` read, update, delete (404 for an unknown id)"]
+        lines += [
+            "HTTP (Starlette, `create_app()` in `routes.py`):",
+            "",
+            f"- `GET {spec.url}?q=` list and search, `POST {spec.url}` create (201, or 400 naming the field)",
+            f"- `GET|PATCH|DELETE {spec.url}/{{id}}` read, update, delete (404 for an unknown id)",
+        ]
         lines += [f"- `POST {spec.url}/{{id}}/{{action}}` run a status action"] if spec.actions else []
         lines += [f"- `GET {spec.url}/export.csv` CSV export"] if spec.export else []
         lines += [""]

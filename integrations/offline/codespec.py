@@ -1,4 +1,5 @@
 """What to generate for a code task: the entity, its typed fields, its status actions, export and options."""
+
 from __future__ import annotations
 
 import builtins
@@ -26,15 +27,36 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "complete": ("COMPLETED", (OPEN, "SUBMITTED", "APPROVED", "PUBLISHED", "SCHEDULED", "BOOKED", "SHIPPED")),
     "close": ("CLOSED", (OPEN, "SUBMITTED", "APPROVED", "PUBLISHED", "SCHEDULED", "BOOKED", "COMPLETED")),
     "cancel": ("CANCELLED", (OPEN, "SUBMITTED", "APPROVED", "PUBLISHED", "SCHEDULED", "BOOKED")),
-    "archive": ("ARCHIVED", (OPEN, "SUBMITTED", "APPROVED", "REJECTED", "PUBLISHED", "COMPLETED", "CLOSED",
-                             "CANCELLED", "PAID", "SHIPPED", "REFUNDED", "SCHEDULED", "BOOKED")),
+    "archive": (
+        "ARCHIVED",
+        (
+            OPEN,
+            "SUBMITTED",
+            "APPROVED",
+            "REJECTED",
+            "PUBLISHED",
+            "COMPLETED",
+            "CLOSED",
+            "CANCELLED",
+            "PAID",
+            "SHIPPED",
+            "REFUNDED",
+            "SCHEDULED",
+            "BOOKED",
+        ),
+    ),
     "restore": (OPEN, ("ARCHIVED", "CANCELLED")),
 }
-NOT_GENERATED = {"notify": "notifications need a delivery channel", "send": "sending needs a delivery channel",
-                 "import": "import needs a file format agreement", "upload": "uploads need file storage",
-                 "log in": "authentication belongs to the platform's auth layer",
-                 "register": "registration belongs to the platform's auth layer",
-                 "assign": "assignment needs the user directory", "invite": "invitations need the user directory"}
+NOT_GENERATED = {
+    "notify": "notifications need a delivery channel",
+    "send": "sending needs a delivery channel",
+    "import": "import needs a file format agreement",
+    "upload": "uploads need file storage",
+    "log in": "authentication belongs to the platform's auth layer",
+    "register": "registration belongs to the platform's auth layer",
+    "assign": "assignment needs the user directory",
+    "invite": "invitations need the user directory",
+}
 
 KINDS = (  # (kind, words that suggest it), first match wins
     ("flag", ("active", "enabled", "paid", "done", "archived", "public", "verified")),
@@ -43,10 +65,24 @@ KINDS = (  # (kind, words that suggest it), first match wins
     ("count", ("quantity", "count", "number", "age", "seats", "capacity", "stock", "size", "duration")),
     ("date", ("date", "deadline", "birthday", "day")),
 )
-SAMPLES = {"text": None, "note": "Some notes", "money": 125.5, "count": 3, "date": "2030-01-31",
-           "email": "someone@example.com", "flag": True}
-INVALID = {"text": "", "note": 5, "money": -1, "count": -2, "date": "31/01/2030", "email": "not-an-email",
-           "flag": "yes"}
+SAMPLES = {
+    "text": None,
+    "note": "Some notes",
+    "money": 125.5,
+    "count": 3,
+    "date": "2030-01-31",
+    "email": "someone@example.com",
+    "flag": True,
+}
+INVALID = {
+    "text": "",
+    "note": 5,
+    "money": -1,
+    "count": -2,
+    "date": "31/01/2030",
+    "email": "not-an-email",
+    "flag": "yes",
+}
 
 
 @dataclass(frozen=True)
@@ -178,10 +214,13 @@ def build_spec(ctx: dict[str, Any], fallback_text: str) -> CodeSpec:
     fields = _fields(requirement, entity) if requirement.fields.get(entity) else _fields(task, entity)
     title = requirement.sentences[0] if requirement.sentences else entity
     return CodeSpec(
-        entity=entity, fields=fields, actions=_actions(verbs),
+        entity=entity,
+        fields=fields,
+        actions=_actions(verbs),
         export=any(v in ("export", "download") for v in verbs),
         framework=str(ctx.get("framework") or "").strip().lower(),
-        include_tests=ctx.get("include_tests") is not False, include_docs=bool(ctx.get("include_docs")),
+        include_tests=ctx.get("include_tests") is not False,
+        include_docs=bool(ctx.get("include_docs")),
         skipped=tuple(f"{v}: {NOT_GENERATED[v]}" for v in dict.fromkeys(verbs + mentioned) if v in NOT_GENERATED),
         requirement_title=title,
     )

@@ -1,4 +1,5 @@
 """Features of a requirement: its capabilities grouped per entity, named, numbered F1.. and prioritised."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -73,8 +74,16 @@ def features_of(analysis: Analysis, requirement_priority: str) -> list[Feature]:
         grouped = [(("manage",), Capability("manage", e, None, "must", None, analysis.title)) for e in entities]
     grouped.sort(key=lambda g: STRENGTH_ORDER[g[1].strength])  # stable: keeps text order within a strength
     return [
-        Feature(id=f"F{n}", name=feature_name(verbs, c.entity), verbs=verbs, entity=c.entity,
-                priority=priority_for(c.strength, requirement_priority),
-                actor=c.actor or analysis.primary_actor, benefit=c.benefit, strength=c.strength, source=c.sentence)
+        Feature(
+            id=f"F{n}",
+            name=feature_name(verbs, c.entity),
+            verbs=verbs,
+            entity=c.entity,
+            priority=priority_for(c.strength, requirement_priority),
+            actor=c.actor or analysis.primary_actor,
+            benefit=c.benefit,
+            strength=c.strength,
+            source=c.sentence,
+        )
         for n, (verbs, c) in enumerate(grouped, 1)
     ]

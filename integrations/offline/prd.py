@@ -1,4 +1,5 @@
 """The offline PRD: overview, user stories, features, NFRs, Given/When/Then criteria and open questions."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,12 +24,12 @@ BENEFITS = {
 CHANNELS = ("email", "sms", "slack", "push", "webhook", "teams")
 TOPIC_NFRS = {
     "security": "Security: every action checks the caller's role; credentials are hashed, never stored in "
-                "plain text; changes to {entities} are written to an audit trail.",
+    "plain text; changes to {entities} are written to an audit trail.",
     "availability": "Availability: the service runs with at least two replicas and survives the loss of one.",
     "usability": "Usability: every screen works on mobile and desktop widths and is keyboard accessible.",
     "compliance": "Compliance: who changed what and when is recorded and kept for the retention period.",
     "integration": "Integration: outside formats and channels ({formats}) are produced by a dedicated adapter, "
-                   "so a failure there never loses a change to {entities}.",
+    "so a failure there never loses a change to {entities}.",
 }
 
 
@@ -43,32 +44,41 @@ def _benefit(feature: Feature) -> str:
 
 
 def _section(section_id: str, title: str, lines: list[str], features: list[Feature]) -> dict[str, Any]:
-    return {"section_id": section_id, "title": title, "content": "\n".join(lines),
-            "features": [f.as_json for f in features], "ai_generated": True}
+    return {
+        "section_id": section_id,
+        "title": title,
+        "content": "\n".join(lines),
+        "features": [f.as_json for f in features],
+        "ai_generated": True,
+    }
 
 
 def _overview(a: Analysis, ctx: dict[str, Any], features: list[Feature]) -> list[str]:
     summary = " ".join(a.sentences[1:3]) if len(a.sentences) > 1 else a.title
-    lines = [f"{a.title or 'Requirement'} ({ctx.get('priority') or 'MEDIUM'} priority)"
-             + (f" for project {ctx['project_name']}." if ctx.get("project_name") else "."),
-             f"Summary: {summary}",
-             f"Actors: {', '.join(a.actors) or 'not stated'}.",
-             f"Core entities: {', '.join(a.entities) or 'not stated'}.",
-             f"Scope: {len(features)} features; core: {', '.join(f.id for f in features if f.strength == 'must')}."]
+    lines = [
+        f"{a.title or 'Requirement'} ({ctx.get('priority') or 'MEDIUM'} priority)"
+        + (f" for project {ctx['project_name']}." if ctx.get("project_name") else "."),
+        f"Summary: {summary}",
+        f"Actors: {', '.join(a.actors) or 'not stated'}.",
+        f"Core entities: {', '.join(a.entities) or 'not stated'}.",
+        f"Scope: {len(features)} features; core: {', '.join(f.id for f in features if f.strength == 'must')}.",
+    ]
     if ctx.get("tech_stack"):
         lines.append(f"Tech stack: {ctx['tech_stack']}.")
     return lines
 
 
 def _stories(features: list[Feature]) -> list[str]:
-    return [f"- {f.id}: As {article(f.actor)} {f.actor}, I want to {f.name[0].lower() + f.name[1:]} "
-            f"so that {_benefit(f)}." for f in features]
+    return [
+        f"- {f.id}: As {article(f.actor)} {f.actor}, I want to {f.name[0].lower() + f.name[1:]} so that {_benefit(f)}."
+        for f in features
+    ]
 
 
 def _feature_lines(a: Analysis, features: list[Feature]) -> list[str]:
     lines, described = [], set()
     for f in features:
-        lines.append(f"- {f.id} {f.name} ({f.priority}, {f.strength}): from \"{f.source}\"")
+        lines.append(f'- {f.id} {f.name} ({f.priority}, {f.strength}): from "{f.source}"')
         if f.entity and a.fields.get(f.entity) and f.entity not in described:
             described.add(f.entity)
             lines.append(f"  Fields of {article(f.entity)} {f.entity}: {', '.join(a.fields[f.entity])}.")
@@ -76,16 +86,19 @@ def _feature_lines(a: Analysis, features: list[Feature]) -> list[str]:
 
 
 def _nfrs(a: Analysis) -> list[str]:
-    lines = [f"- {c.kind.capitalize()}: {c.text} — \"{c.sentence}\"" for c in a.constraints]
+    lines = [f'- {c.kind.capitalize()}: {c.text} — "{c.sentence}"' for c in a.constraints]
     kinds = {c.kind for c in a.constraints}
     if "performance" not in kinds:
-        lines.append("- Performance (proposed, confirm): reads answer within 500 ms at P95 and writes within "
-                     "1 s under the expected load.")
+        lines.append(
+            "- Performance (proposed, confirm): reads answer within 500 ms at P95 and writes within "
+            "1 s under the expected load."
+        )
     entities = plural(a.primary_entity)
     for topic in dict.fromkeys(("security", *a.topics)):  # security always applies
         if topic in TOPIC_NFRS:
-            lines.append("- " + TOPIC_NFRS[topic].format(entities=entities,
-                                                         formats=", ".join(a.formats) or "email, files"))
+            lines.append(
+                "- " + TOPIC_NFRS[topic].format(entities=entities, formats=", ".join(a.formats) or "email, files")
+            )
     lines.append("- Observability: every request is logged with a request id; errors are counted and alerted on.")
     return lines
 
@@ -95,11 +108,14 @@ def _criteria(a: Analysis, f: Feature) -> list[str]:
     fields = a.fields.get(entity, [])
     verb = f.verbs[0]
     if verb in ("create", "manage"):
-        given = f"Given {article(f.actor)} {f.actor} with valid {entity} details" + \
-                (f" ({', '.join(fields)})" if fields else "")
+        given = f"Given {article(f.actor)} {f.actor} with valid {entity} details" + (
+            f" ({', '.join(fields)})" if fields else ""
+        )
         when, then = f"When they create the {entity}", f"Then it is saved and appears in the list of {plural(entity)}"
-        extra = f"And a missing or invalid {fields[0] if fields else 'required field'} is rejected with a " \
-                f"message naming that field"
+        extra = (
+            f"And a missing or invalid {fields[0] if fields else 'required field'} is rejected with a "
+            f"message naming that field"
+        )
     elif verb in ("approve", "reject", "submit", "cancel", "archive", "close", "complete", "publish", "pay"):
         given = f"Given {article(entity)} {entity} that is waiting for this step"
         when = f"When {article(f.actor)} {f.actor} chooses to {verb} it"
@@ -135,8 +151,11 @@ def _criteria(a: Analysis, f: Feature) -> list[str]:
 
 
 def _performance_criteria(a: Analysis) -> list[str]:
-    return [f"NFR: Given the expected load, When the feature in \"{c.sentence}\" is used, Then it meets \"{c.text}\"."
-            for c in a.constraints if c.kind in ("performance", "scale")]
+    return [
+        f'NFR: Given the expected load, When the feature in "{c.sentence}" is used, Then it meets "{c.text}".'
+        for c in a.constraints
+        if c.kind in ("performance", "scale")
+    ]
 
 
 def _questions(a: Analysis, features: list[Feature]) -> list[str]:
@@ -144,12 +163,12 @@ def _questions(a: Analysis, features: list[Feature]) -> list[str]:
     if not a.actors:
         q.append("Who uses this? Name the roles and what each of them may do.")
     elif set(a.actors) <= {"user"}:
-        q.append("\"Users\" is not specific: which roles use this, and may every role do everything?")
+        q.append('"Users" is not specific: which roles use this, and may every role do everything?')
     if not any(c.kind == "performance" for c in a.constraints):
         q.append("What response time is acceptable (for example P95 in ms) and under what load?")
     if not any(c.kind == "scale" for c in a.constraints):
         q.append("How many users and records must it handle now and in a year?")
-    q += [f"\"{term}\" is not measurable: what number or behaviour defines it?" for term in a.vague]
+    q += [f'"{term}" is not measurable: what number or behaviour defines it?' for term in a.vague]
     verbs = {v for f in features for v in f.verbs}
     if verbs & {"export", "download"} and not a.formats:
         q.append("Which export formats are needed (CSV, XLSX, PDF)?")
@@ -171,11 +190,13 @@ def build_prd(ctx: dict[str, Any], fallback_text: str) -> dict[str, Any]:
     priority = str(ctx.get("priority") or "MEDIUM").upper()
     features = features_of(a, priority if priority in PRIORITIES else "MEDIUM")
     criteria = [line for f in features for line in _criteria(a, f)] + _performance_criteria(a)
-    return {"sections": [
-        _section("overview", "Overview", _overview(a, ctx, features), []),
-        _section("user_stories", "User stories", _stories(features), features),
-        _section("features", "Features", _feature_lines(a, features), features),
-        _section("non_functional", "Non-functional requirements", _nfrs(a), []),
-        _section("acceptance_criteria", "Acceptance criteria", criteria, features),
-        _section("open_questions", "Open questions", [f"- {q}" for q in _questions(a, features)], []),
-    ]}
+    return {
+        "sections": [
+            _section("overview", "Overview", _overview(a, ctx, features), []),
+            _section("user_stories", "User stories", _stories(features), features),
+            _section("features", "Features", _feature_lines(a, features), features),
+            _section("non_functional", "Non-functional requirements", _nfrs(a), []),
+            _section("acceptance_criteria", "Acceptance criteria", criteria, features),
+            _section("open_questions", "Open questions", [f"- {q}" for q in _questions(a, features)], []),
+        ]
+    }

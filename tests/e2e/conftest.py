@@ -1,9 +1,11 @@
 """An API per test over real HTTP, on a fresh SQLite file or (marked) a fresh PostgreSQL database."""
+
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -28,8 +30,9 @@ async def running_api(settings: Settings, *, first: bool = True) -> AsyncIterato
     if first:
         upgrade(settings.effective_database_url)
     container = build_container(settings)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, container)),
-                               base_url="http://rdflow.test")
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(settings, container)), base_url="http://rdflow.test"
+    )
     try:
         api = Api(client=client, container=container)
         if first:
@@ -42,8 +45,11 @@ async def running_api(settings: Settings, *, first: bool = True) -> AsyncIterato
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def api(request, tmp_path):
-    settings = sqlite_settings(tmp_path) if request.param == "sqlite" else \
-        Settings(database_url=request.getfixturevalue("fresh_postgres_url"), data_dir=tmp_path)
+    settings = (
+        sqlite_settings(tmp_path)
+        if request.param == "sqlite"
+        else Settings(database_url=request.getfixturevalue("fresh_postgres_url"), data_dir=tmp_path)
+    )
     async with running_api(settings) as api:
         yield api
 

@@ -1,4 +1,5 @@
 """Abuse limits over HTTP: depth, aliases through fragments, tokens, connection cost, body size, introspection."""
+
 from __future__ import annotations
 
 import secrets
@@ -81,7 +82,7 @@ async def test_oversize_bodies_get_413_whether_declared_or_streamed(limited: Api
 
     async def chunks():
         for start in range(0, len(body), 1_000):
-            yield body[start:start + 1_000]
+            yield body[start : start + 1_000]
 
     streamed = await limited.client.post("/graphql", content=chunks(), headers=headers)
     for response in (declared, streamed):
@@ -97,8 +98,13 @@ INTROSPECTION = "{ __schema { queryType { name } } }"
 
 async def test_introspection_is_off_in_production_and_on_in_development(tmp_path, limited: Api):
     assert (await limited.gql(INTROSPECTION))["__schema"]["queryType"]["name"] == "Query"
-    production = sqlite_settings(tmp_path, "prod", env="production", jwt_secret=secrets.token_urlsafe(48),
-                                 fernet_key=Fernet.generate_key().decode())
+    production = sqlite_settings(
+        tmp_path,
+        "prod",
+        env="production",
+        jwt_secret=secrets.token_urlsafe(48),
+        fernet_key=Fernet.generate_key().decode(),
+    )
     async with running_api(production) as api:
         refused(await api.error(INTROSPECTION), "introspection")
         assert (await api.gql("{ me { username } }"))["me"]["username"] == "admin"
@@ -108,4 +114,4 @@ async def test_introspection_is_off_in_production_and_on_in_development(tmp_path
 
 async def test_introspection_can_be_turned_off_explicitly(tmp_path):
     async with running_api(sqlite_settings(tmp_path, introspection=False)) as api:
-        refused(await api.error("{ __type(name: \"Project\") { name } }"), "introspection")
+        refused(await api.error('{ __type(name: "Project") { name } }'), "introspection")

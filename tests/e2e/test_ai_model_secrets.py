@@ -1,5 +1,6 @@
 """AI provider keys: write-only through the API, encrypted at rest with the deployment's Fernet key, and only
 super admins (system:config) may store one."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,15 @@ AUDIT = """{ auditLog(first: 50, filter: {entityType: "AiModelConfig"}) { nodes 
 
 
 def model_input(**overrides) -> dict:
-    return {"name": "claude-prod", "provider": "anthropic", "model": "claude-sonnet-4-5", "apiKey": API_KEY,
-            "maxTokens": 2048, "temperature": 0.1, **overrides}
+    return {
+        "name": "claude-prod",
+        "provider": "anthropic",
+        "model": "claude-sonnet-4-5",
+        "apiKey": API_KEY,
+        "maxTokens": 2048,
+        "temperature": 0.1,
+        **overrides,
+    }
 
 
 def secret_box(api: Api) -> FernetSecretBox:
@@ -83,8 +91,9 @@ async def test_rotating_and_clearing_the_key(api: Api):
     assert NEW_KEY not in row["api_key_encrypted"] and secret_box(api).decrypt(row["api_key_encrypted"]) == NEW_KEY
 
     untouched = (await api.gql(UPDATE, {"id": created["id"], "input": {"maxTokens": 1000}}))["updateAiModel"]
-    assert untouched["hasApiKey"] is True and (await stored_rows(api))[0]["api_key_encrypted"] == \
-        row["api_key_encrypted"]
+    assert (
+        untouched["hasApiKey"] is True and (await stored_rows(api))[0]["api_key_encrypted"] == row["api_key_encrypted"]
+    )
 
     cleared = (await api.gql(UPDATE, {"id": created["id"], "input": {"apiKey": None}}))["updateAiModel"]
     assert cleared["hasApiKey"] is False and (await stored_rows(api))[0]["api_key_encrypted"] is None
@@ -104,8 +113,10 @@ async def test_only_super_admins_may_store_a_model_and_its_key(api: Api, role: R
 
     assert await stored_rows(api) == []
     async with api.container.engine.connect() as conn:
-        new_audit = [dict(r._mapping) for r in (await conn.execute(
-            select(audit_log).order_by(audit_log.c.at).offset(audit_before))).all()]
+        new_audit = [
+            dict(r._mapping)
+            for r in (await conn.execute(select(audit_log).order_by(audit_log.c.at).offset(audit_before))).all()
+        ]
     assert [(a["action"], a["outcome"]) for a in new_audit] == [("ai_model.create", "DENIED")]
     assert API_KEY not in json.dumps(new_audit, default=str)
     assert (await api.gql("{ aiModels { nodes { id } } }"))["aiModels"]["nodes"] == []
@@ -114,17 +125,25 @@ async def test_only_super_admins_may_store_a_model_and_its_key(api: Api, role: R
 async def test_system_configuration_and_audit_entries_resolve_as_nodes_for_super_admins_only(sqlite_api: Api):
     api = sqlite_api
     model = (await api.gql(CREATE, {"input": model_input()}))["createAiModel"]
-    prompt = (await api.gql("""mutation { savePromptTemplate(input: {identifier: "prd.default", category: "prd",
-        content: "Draft a PRD for {title}", variables: ["title"]}) { id } }"""))["savePromptTemplate"]
-    entry_id = (await api.gql('{ auditLog(first: 1) { nodes { id } } }'))["auditLog"]["nodes"][0]["id"]
+    prompt = (
+        await api.gql("""mutation { savePromptTemplate(input: {identifier: "prd.default", category: "prd",
+        content: "Draft a PRD for {title}", variables: ["title"]}) { id } }""")
+    )["savePromptTemplate"]
+    entry_id = (await api.gql("{ auditLog(first: 1) { nodes { id } } }"))["auditLog"]["nodes"][0]["id"]
     node = """query($id: ID!) { node(id: $id) { id ... on AiModelConfig { name hasApiKey }
         ... on PromptTemplate { identifier } ... on AuditEntry { action } } }"""
-    assert (await api.gql(node, {"id": model["id"]}))["node"] == {"id": model["id"], "name": "claude-prod",
-                                                                  "hasApiKey": True}
+    assert (await api.gql(node, {"id": model["id"]}))["node"] == {
+        "id": model["id"],
+        "name": "claude-prod",
+        "hasApiKey": True,
+    }
     assert (await api.gql(node, {"id": prompt["id"]}))["node"]["identifier"] == "prd.default"
     assert (await api.gql(node, {"id": entry_id}))["node"]["action"]
     await api.user("pa", Role.PROJECT_ADMIN)
-    for global_id, permission in ((model["id"], "system:config"), (prompt["id"], "system:config"),
-                                  (entry_id, "audit:read")):
+    for global_id, permission in (
+        (model["id"], "system:config"),
+        (prompt["id"], "system:config"),
+        (entry_id, "audit:read"),
+    ):
         error = await api.error(node, {"id": global_id}, as_="pa")
         assert (error["extensions"]["code"], error["extensions"]["permission"]) == ("FORBIDDEN", permission)

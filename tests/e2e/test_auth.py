@@ -1,4 +1,5 @@
 """Sign-in, refresh rotation with reuse detection, logout revocation, password rules, login throttling, audit."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,8 +16,9 @@ PASSWORD = "correct horse battery staple"
 
 
 async def me(api: Api, token: str) -> dict:
-    r = await api.client.post("/graphql", json={"query": "{ me { username } }"},
-                              headers={"authorization": f"Bearer {token}"})
+    r = await api.client.post(
+        "/graphql", json={"query": "{ me { username } }"}, headers={"authorization": f"Bearer {token}"}
+    )
     return r.json()
 
 
@@ -41,8 +43,9 @@ async def test_login_failures_do_not_reveal_whether_the_user_exists(api: Api):
     assert wrong_password["extensions"]["code"] == unknown_user["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-@pytest.mark.parametrize("password, needle", [("short", "at least 10"), ("password123", "too common"),
-                                              ("aaaaaaaaaaaa", "too simple")])
+@pytest.mark.parametrize(
+    "password, needle", [("short", "at least 10"), ("password123", "too common"), ("aaaaaaaaaaaa", "too simple")]
+)
 async def test_weak_passwords_are_refused_with_a_reason(api: Api, password, needle):
     error = await api.error(REGISTER, {"u": "weak", "e": "weak@example.com", "p": password}, as_=None)
     assert error["extensions"]["field"] == "password" and needle in error["message"]
@@ -73,8 +76,9 @@ async def test_an_access_token_is_not_a_refresh_token(api: Api):
 
 async def test_logout_revokes_the_token_on_the_next_request(api: Api):
     session = await sign_up(api)
-    r = await api.client.post("/graphql", json={"query": "mutation { logout }"},
-                              headers={"authorization": f"Bearer {session['accessToken']}"})
+    r = await api.client.post(
+        "/graphql", json={"query": "mutation { logout }"}, headers={"authorization": f"Bearer {session['accessToken']}"}
+    )
     assert r.json() == {"data": {"logout": True}}
     refused = await me(api, session["accessToken"])
     assert r.status_code == 200 and refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
@@ -86,14 +90,19 @@ async def test_change_password(api: Api):
     session = await sign_up(api)
     headers = {"authorization": f"Bearer {session['accessToken']}"}
     change = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }"
-    wrong = (await api.client.post("/graphql", json={"query": change, "variables": {"c": "nope", "n": "x"}},
-                                   headers=headers)).json()
+    wrong = (
+        await api.client.post("/graphql", json={"query": change, "variables": {"c": "nope", "n": "x"}}, headers=headers)
+    ).json()
     assert wrong["errors"][0]["extensions"]["field"] == "currentPassword"
-    ok = (await api.client.post("/graphql", json={"query": change, "variables": {
-        "c": PASSWORD, "n": "a much better passphrase"}}, headers=headers)).json()
+    ok = (
+        await api.client.post(
+            "/graphql",
+            json={"query": change, "variables": {"c": PASSWORD, "n": "a much better passphrase"}},
+            headers=headers,
+        )
+    ).json()
     assert ok == {"data": {"changePassword": True}}
-    assert (await api.error(LOGIN, {"u": "maria", "p": PASSWORD}, as_=None))["extensions"]["code"] == \
-        "UNAUTHENTICATED"
+    assert (await api.error(LOGIN, {"u": "maria", "p": PASSWORD}, as_=None))["extensions"]["code"] == "UNAUTHENTICATED"
     assert (await api.gql(LOGIN, {"u": "maria", "p": "a much better passphrase"}, as_=None))["login"]
 
 
@@ -111,10 +120,11 @@ async def test_login_is_throttled_per_account(sqlite_api: Api):
 async def test_audit_log_records_changes_logins_and_refusals(api: Api):
     await sign_up(api)
     await api.error(LOGIN, {"u": "maria", "p": "wrong password!"}, as_=None)
-    created = await api.client.post("/graphql", json={"query": 'mutation { createProject(input: {name: "Audited"}) '
-                                                               "{ id } }"},
-                                    headers={"authorization": f"Bearer {api.tokens['admin']}",
-                                             "x-request-id": "req-audit-1"})
+    created = await api.client.post(
+        "/graphql",
+        json={"query": 'mutation { createProject(input: {name: "Audited"}) { id } }'},
+        headers={"authorization": f"Bearer {api.tokens['admin']}", "x-request-id": "req-audit-1"},
+    )
     assert created.status_code == 200
     await api.user("guest", Role.GUEST)
     await api.error('mutation { createProject(input: {name: "Nope"}) { id } }', as_="guest")
@@ -136,7 +146,7 @@ async def test_audit_log_records_changes_logins_and_refusals(api: Api):
 
 async def test_audit_log_pages_with_cursors(sqlite_api: Api):
     for i in range(5):
-        await sqlite_api.gql('mutation($n: String!) { createProject(input: {name: $n}) { id } }', {"n": f"p{i}"})
+        await sqlite_api.gql("mutation($n: String!) { createProject(input: {name: $n}) { id } }", {"n": f"p{i}"})
     q = """query($after: String) { auditLog(first: 2, after: $after, filter: {action: "project.create"}) {
         totalCount pageInfo { hasNextPage endCursor } nodes { after } } }"""
     names, after = [], None

@@ -1,4 +1,5 @@
 """Two API replicas sharing PostgreSQL and Redis: a logout and a login throttle on one hold on the other."""
+
 from __future__ import annotations
 
 import contextlib
@@ -20,8 +21,14 @@ async def replicas(fresh_postgres_url, redis_url, redis_prefix, tmp_path):
     async with contextlib.AsyncExitStack() as stack:
         made = []
         for name in ("a", "b"):
-            settings = Settings(database_url=fresh_postgres_url, redis_url=redis_url, redis_prefix=redis_prefix,
-                                data_dir=tmp_path / name, login_max_per_account=3, login_max_per_address=6)
+            settings = Settings(
+                database_url=fresh_postgres_url,
+                redis_url=redis_url,
+                redis_prefix=redis_prefix,
+                data_dir=tmp_path / name,
+                login_max_per_account=3,
+                login_max_per_address=6,
+            )
             made.append(await stack.enter_async_context(running_api(settings, first=not made)))
         yield made
 
@@ -30,8 +37,9 @@ async def test_a_token_revoked_on_one_replica_is_refused_on_the_other(replicas: 
     a, b = replicas
     session = await sign_up(a)
     assert (await me(b, session["accessToken"]))["data"]["me"]["username"] == "maria"
-    logout = await a.client.post("/graphql", json={"query": "mutation { logout }"},
-                                 headers={"authorization": f"Bearer {session['accessToken']}"})
+    logout = await a.client.post(
+        "/graphql", json={"query": "mutation { logout }"}, headers={"authorization": f"Bearer {session['accessToken']}"}
+    )
     assert logout.json() == {"data": {"logout": True}}
     refused = await me(b, session["accessToken"])
     assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -1,4 +1,5 @@
 """Relay connections: cursors both ways, filters, ordering, totalCount; node(id) for every type."""
+
 from __future__ import annotations
 
 from tests.api import Api
@@ -48,18 +49,23 @@ async def test_filters(api: Api):
     rid = await requirement(api, pid)
     dev = await api.user("dev")
     dev_id = (await api.gql("{ users(filter: {role: [DEVELOPER]}) { nodes { id } } }"))["users"]["nodes"][0]["id"]
-    await api.gql("mutation($p: ID!, $u: ID!) { addProjectMember(projectId: $p, userId: $u) { id } }",
-                  {"p": pid, "u": dev_id})
+    await api.gql(
+        "mutation($p: ID!, $u: ID!) { addProjectMember(projectId: $p, userId: $u) { id } }", {"p": pid, "u": dev_id}
+    )
     mine = await task(api, rid, "mine", priority="HIGH")
     await task(api, rid, "theirs", taskType="FRONTEND")
-    await api.gql("mutation($id: ID!, $u: ID!) { assignTask(id: $id, userId: $u) { id } }",
-                  {"id": mine["id"], "u": dev_id})
+    await api.gql(
+        "mutation($id: ID!, $u: ID!) { assignTask(id: $id, userId: $u) { id } }", {"id": mine["id"], "u": dev_id}
+    )
     q = """query($f: TaskFilter) { tasks(filter: $f) { totalCount nodes { name } } }"""
     assert (await api.gql(q, {"f": {"assignedTo": dev_id}}))["tasks"] == {"totalCount": 1, "nodes": [{"name": "mine"}]}
     assert (await api.gql(q, {"f": {"taskType": ["FRONTEND"]}}))["tasks"]["nodes"] == [{"name": "theirs"}]
     assert (await api.gql(q, {"f": {"priority": ["HIGH"], "taskType": ["FRONTEND"]}}))["tasks"]["totalCount"] == 0
-    nested = await api.gql("""query($id: ID!) { requirement(id: $id) { tasks(filter: {status: [PENDING]},
-        orderBy: {field: NAME, direction: DESC}) { totalCount nodes { name } } } }""", {"id": rid})
+    nested = await api.gql(
+        """query($id: ID!) { requirement(id: $id) { tasks(filter: {status: [PENDING]},
+        orderBy: {field: NAME, direction: DESC}) { totalCount nodes { name } } } }""",
+        {"id": rid},
+    )
     assert nested["requirement"]["tasks"] == {"totalCount": 2, "nodes": [{"name": "theirs"}, {"name": "mine"}]}
     assert dev.username == "dev"
 
@@ -68,15 +74,37 @@ async def test_node_resolves_every_type(api: Api):
     pid = await project(api)
     rid = await requirement(api, pid)
     t = await task(api, rid, "Build")
-    art = (await api.gql("""mutation($t: ID!) { submitArtifact(input: {taskId: $t, filePath: "a.py",
-        content: "x = 1\\n", language: "python"}) { id } }""", {"t": t["id"]}))["submitArtifact"]["id"]
-    res = (await api.gql("""mutation($a: ID!) { recordTestResult(input: {artifactId: $a, testType: UNIT,
-        status: PASSED, total: 1, passed: 1}) { id } }""", {"a": art}))["recordTestResult"]["id"]
-    dep = (await api.gql("""mutation($p: ID!) { createDeployment(input: {projectId: $p, environment: DEV,
-        version: "1.0.0"}) { id } }""", {"p": pid}))["createDeployment"]["id"]
+    art = (
+        await api.gql(
+            """mutation($t: ID!) { submitArtifact(input: {taskId: $t, filePath: "a.py",
+        content: "x = 1\\n", language: "python"}) { id } }""",
+            {"t": t["id"]},
+        )
+    )["submitArtifact"]["id"]
+    res = (
+        await api.gql(
+            """mutation($a: ID!) { recordTestResult(input: {artifactId: $a, testType: UNIT,
+        status: PASSED, total: 1, passed: 1}) { id } }""",
+            {"a": art},
+        )
+    )["recordTestResult"]["id"]
+    dep = (
+        await api.gql(
+            """mutation($p: ID!) { createDeployment(input: {projectId: $p, environment: DEV,
+        version: "1.0.0"}) { id } }""",
+            {"p": pid},
+        )
+    )["createDeployment"]["id"]
     me = (await api.gql("{ me { id } }"))["me"]["id"]
-    expected = {pid: "Project", rid: "Requirement", t["id"]: "Task", art: "CodeArtifact", res: "TestResult",
-                dep: "Deployment", me: "User"}
+    expected = {
+        pid: "Project",
+        rid: "Requirement",
+        t["id"]: "Task",
+        art: "CodeArtifact",
+        res: "TestResult",
+        dep: "Deployment",
+        me: "User",
+    }
     for gid, typename in expected.items():
         data = await api.gql("query($id: ID!) { node(id: $id) { __typename id } }", {"id": gid})
         assert data["node"] == {"__typename": typename, "id": gid}

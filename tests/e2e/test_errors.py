@@ -1,4 +1,5 @@
 """Bad input is refused with a clear error naming the field, and writes nothing; faults are masked."""
+
 from __future__ import annotations
 
 import logging
@@ -16,13 +17,16 @@ async def count(api: Api, sql_table: str) -> int:
         return (await conn.execute(text(f"SELECT count(*) FROM {sql_table}"))).scalar_one()
 
 
-@pytest.mark.parametrize("variables, needle", [
-    ({"input": {"name": 42}}, "name"),
-    ({"input": {}}, "name"),
-    ({"input": {"name": "x", "techStack": [1, 2]}}, "techStack"),
-    ({"input": {"name": "x", "startDate": "not-a-date"}}, "startDate"),
-    ({}, "input"),
-])
+@pytest.mark.parametrize(
+    "variables, needle",
+    [
+        ({"input": {"name": 42}}, "name"),
+        ({"input": {}}, "name"),
+        ({"input": {"name": "x", "techStack": [1, 2]}}, "techStack"),
+        ({"input": {"name": "x", "startDate": "not-a-date"}}, "startDate"),
+        ({}, "input"),
+    ],
+)
 async def test_wrong_types_and_missing_fields(api: Api, variables, needle):
     before = await count(api, "audit_log")
     response = await api.post(CREATE_PROJECT, variables)
@@ -54,8 +58,9 @@ async def test_blank_required_text(api: Api):
 
 
 async def test_unknown_and_malformed_ids(api: Api):
-    from resolvers.ids import to_global_id
     import uuid
+
+    from resolvers.ids import to_global_id
 
     missing = to_global_id("Project", uuid.uuid4())
     error = await api.error(CREATE_REQ, {"input": {"projectId": missing, "title": "t", "content": "c"}})
@@ -73,14 +78,25 @@ async def test_unknown_and_malformed_ids(api: Api):
 async def test_failed_step_writes_nothing(api: Api):
     """A task with a valid row but a bad dependency is refused whole: no task, no audit entry."""
     pid = await project(api)
-    rid = (await api.gql(CREATE_REQ, {"input": {"projectId": pid, "title": "t", "content": "c"}}))["createRequirement"]["id"]
-    from resolvers.ids import to_global_id
+    rid = (await api.gql(CREATE_REQ, {"input": {"projectId": pid, "title": "t", "content": "c"}}))["createRequirement"][
+        "id"
+    ]
     import uuid
 
+    from resolvers.ids import to_global_id
+
     tasks_before, audit_before = await count(api, "tasks"), await count(api, "audit_log")
-    error = await api.error("""mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }""",
-                            {"input": {"requirementId": rid, "name": "n", "taskType": "BACKEND",
-                                       "dependencyIds": [to_global_id("Task", uuid.uuid4())]}})
+    error = await api.error(
+        """mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }""",
+        {
+            "input": {
+                "requirementId": rid,
+                "name": "n",
+                "taskType": "BACKEND",
+                "dependencyIds": [to_global_id("Task", uuid.uuid4())],
+            }
+        },
+    )
     assert error["extensions"]["code"] == "NOT_FOUND"
     assert await count(api, "tasks") == tasks_before and await count(api, "audit_log") == audit_before
 

@@ -1,4 +1,5 @@
 """GraphQL over HTTP: methods, media types, malformed requests, health and readiness."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,8 +18,9 @@ async def test_get_runs_queries(sqlite_api: Api):
 
 
 async def test_get_refuses_mutations_with_405(sqlite_api: Api):
-    r = await sqlite_api.client.get("/graphql", params={"query": 'mutation { createProject(input: {name: "x"}) { id } }'},
-                                    headers=auth(sqlite_api))
+    r = await sqlite_api.client.get(
+        "/graphql", params={"query": 'mutation { createProject(input: {name: "x"}) { id } }'}, headers=auth(sqlite_api)
+    )
     assert r.status_code == 405
     assert r.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     projects = await sqlite_api.gql("{ projects { totalCount } }")
@@ -36,14 +38,18 @@ async def test_graphql_response_media_type(sqlite_api: Api):
     assert plain.status_code == 200 and plain.headers["content-type"].startswith("application/json")
 
 
-@pytest.mark.parametrize("body, content_type, fragment", [
-    (b"{not json", "application/json", "JSON"),
-    (b'{"variables": {}}', "application/json", "query"),
-    (b"[1, 2]", "application/json", ""),
-])
+@pytest.mark.parametrize(
+    "body, content_type, fragment",
+    [
+        (b"{not json", "application/json", "JSON"),
+        (b'{"variables": {}}', "application/json", "query"),
+        (b"[1, 2]", "application/json", ""),
+    ],
+)
 async def test_malformed_requests_get_400_with_error_body(sqlite_api: Api, body, content_type, fragment):
-    r = await sqlite_api.client.post("/graphql", content=body,
-                                     headers=auth(sqlite_api) | {"content-type": content_type})
+    r = await sqlite_api.client.post(
+        "/graphql", content=body, headers=auth(sqlite_api) | {"content-type": content_type}
+    )
     assert r.status_code == 400
     error = r.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT" and fragment.lower() in error["message"].lower()
@@ -69,6 +75,7 @@ async def test_ready_reports_a_dead_database(sqlite_api: Api):
 
 
 async def test_request_id_is_echoed(sqlite_api: Api):
-    r = await sqlite_api.client.post("/graphql", json={"query": "{ me { username } }"},
-                                     headers=auth(sqlite_api) | {"x-request-id": "req-123"})
+    r = await sqlite_api.client.post(
+        "/graphql", json={"query": "{ me { username } }"}, headers=auth(sqlite_api) | {"x-request-id": "req-123"}
+    )
     assert r.headers["x-request-id"] == "req-123"

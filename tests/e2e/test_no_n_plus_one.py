@@ -1,4 +1,5 @@
 """Nested connections cost the same number of SQL statements whatever the number of rows."""
+
 from __future__ import annotations
 
 import hashlib
@@ -29,20 +30,51 @@ async def seed(api: Api, tasks_total: int) -> None:
             uow.projects.add(project)
             uow.members.add(ProjectMember(project_id=project.id, user_id=admin.id, added_at=now))
             for r in range(per_project):
-                req = Requirement(project_id=project.id, title=f"r{r}", content="c", created_by=admin.id,
-                                  created_at=now, updated_at=now)
+                req = Requirement(
+                    project_id=project.id,
+                    title=f"r{r}",
+                    content="c",
+                    created_by=admin.id,
+                    created_at=now,
+                    updated_at=now,
+                )
                 uow.requirements.add(req)
                 for t in range(5):
-                    task = Task(requirement_id=req.id, project_id=project.id, name=f"t{t}",
-                                task_type=TaskType.BACKEND, assigned_to=admin.id, created_at=now, updated_at=now)
+                    task = Task(
+                        requirement_id=req.id,
+                        project_id=project.id,
+                        name=f"t{t}",
+                        task_type=TaskType.BACKEND,
+                        assigned_to=admin.id,
+                        created_at=now,
+                        updated_at=now,
+                    )
                     uow.tasks.add(task)
-                    art = CodeArtifact(task_id=task.id, project_id=project.id, file_path="a.py", file_name="a.py",
-                                       language="python", storage_key="k", checksum=hashlib.sha256(b"").hexdigest(),
-                                       created_by=admin.id, created_at=now, updated_at=now)
+                    art = CodeArtifact(
+                        task_id=task.id,
+                        project_id=project.id,
+                        file_path="a.py",
+                        file_name="a.py",
+                        language="python",
+                        storage_key="k",
+                        checksum=hashlib.sha256(b"").hexdigest(),
+                        created_by=admin.id,
+                        created_at=now,
+                        updated_at=now,
+                    )
                     uow.artifacts.add(art)
-                    uow.test_results.add(TestResult(artifact_id=art.id, project_id=project.id,
-                                                    test_type=TestType.UNIT, status=TestRunStatus.PASSED,
-                                                    total=1, passed=1, executed_by=admin.id, executed_at=now))
+                    uow.test_results.add(
+                        TestResult(
+                            artifact_id=art.id,
+                            project_id=project.id,
+                            test_type=TestType.UNIT,
+                            status=TestRunStatus.PASSED,
+                            total=1,
+                            passed=1,
+                            executed_by=admin.id,
+                            executed_at=now,
+                        )
+                    )
         await uow.commit()
 
 
@@ -50,7 +82,7 @@ async def statements_for_nested_query(api: Api, tasks_total: int) -> tuple[int, 
     await seed(api, tasks_total)
     statements: list[str] = []
 
-    def count(conn, cursor, statement, *args):  # noqa: ANN001
+    def count(conn, cursor, statement, *args):
         statements.append(statement)
 
     engine = api.container.engine.sync_engine
@@ -59,9 +91,12 @@ async def statements_for_nested_query(api: Api, tasks_total: int) -> tuple[int, 
         data = await api.gql(NESTED)
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    leaves = sum(t["artifacts"]["nodes"][0]["testResults"]["totalCount"]
-                 for e in data["projects"]["edges"] for r in e["node"]["requirements"]["nodes"]
-                 for t in r["tasks"]["nodes"])
+    leaves = sum(
+        t["artifacts"]["nodes"][0]["testResults"]["totalCount"]
+        for e in data["projects"]["edges"]
+        for r in e["node"]["requirements"]["nodes"]
+        for t in r["tasks"]["nodes"]
+    )
     return len(statements), leaves
 
 

@@ -8,11 +8,13 @@ One world (project, members of every role, requirement, tasks, artifacts) is bui
 cells that change state first make their own target (a task, an artifact, a deployment), so cells stay
 independent. A fresh database per cell would cost ~0.4 s each, over a minute for the matrix.
 """
+
 from __future__ import annotations
 
 import itertools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -33,51 +35,57 @@ MEMBER_MESSAGE = "not a member of project"
 # A refused cell names the permission the error must carry: the weakest one that would have allowed the action.
 #                               SUPER_ADMIN PROJECT_ADMIN  DEVELOPER                TESTER                   GUEST
 TABLE: dict[str, tuple[str, str, str, str, str]] = {
-    "create_project":            (OK, OK,             "project:write",         "project:write",         "project:write"),
-    "update_project":            (OK, OK,             "project:write",         "project:write",         "project:write"),
-    "delete_project":            (OK, OK,             "project:write",         "project:write",         "project:write"),
-    "update_non_member_project": (OK, MEMBER,         "project:write",         "project:write",         "project:write"),
-    "add_member":                (OK, OK,             "project:members",       "project:members",       "project:members"),
-    "read_member_project":       (OK, OK,             OK,                      OK,                      OK),
-    "read_non_member_project":   (OK, MEMBER,         MEMBER,                  MEMBER,                  MEMBER),
-    "create_requirement":        (OK, OK,             OK,                      "requirement:write",     "requirement:write"),
-    "update_requirement":        (OK, OK,             OK,                      "requirement:write",     "requirement:write"),
-    "delete_requirement":        (OK, OK,             OK,                      "requirement:write",     "requirement:write"),
-    "create_task":               (OK, OK,             OK,                      "task:manage",           "task:manage"),
-    "update_task":               (OK, OK,             OK,                      "task:manage",           "task:manage"),
-    "assign_task_to_another":    (OK, OK,             "task:assign",           "task:manage",           "task:manage"),
-    "claim_unassigned_task":     (OK, OK,             OK,                      "task:manage",           "task:manage"),
-    "take_over_others_task":     (OK, OK,             "task:assign",           "task:manage",           "task:manage"),
-    "start_own_task":            (OK, OK,             OK,                      "task:execute:assigned", "task:execute:assigned"),
-    "start_others_task":         (OK, OK,             "task:execute:any",      "task:execute:any",      "task:execute:any"),
-    "start_testing_task":        (OK, OK,             "task:execute:testing",  OK,                      "task:execute:testing"),
-    "generate_code_own_task":    (OK, OK,             OK,                      "task:execute:assigned", "task:execute:assigned"),
-    "submit_artifact":           (OK, OK,             OK,                      "code:own",              "code:own"),
-    "submit_to_others_task":     (OK, OK,             "task:execute:any",      "code:own",              "code:own"),
-    "review_own_artifact":       (OK, OK,             OK,                      "code:own",              "code:own"),
-    "review_others_artifact":    (OK, OK,             "code:any",              "code:any",              "code:any"),
-    "run_unit_tests":            (OK, OK,             OK,                      OK,                      "test:run:unit"),
-    "run_integration_tests":     (OK, OK,             "test:run:any",          OK,                      "test:run:any"),
-    "run_e2e_tests":             (OK, OK,             "test:run:any",          OK,                      "test:run:any"),
-    "deploy_dev":                (OK, OK,             OK,                      "deploy:dev",            "deploy:dev"),
-    "deploy_staging":            (OK, OK,             "deploy:any",            "deploy:any",            "deploy:any"),
-    "deploy_prod":               (OK, OK,             "deploy:any",            "deploy:any",            "deploy:any"),
-    "approve_prod_deployment":   (OK, OK,             "deploy:approve",        "deploy:approve",        "deploy:approve"),
-    "advance_dev_deployment":    (OK, OK,             OK,                      "deploy:dev",            "deploy:dev"),
-    "create_user":               (OK, "user:manage",  "user:manage",           "user:manage",           "user:manage"),
-    "update_user_role":          (OK, "user:manage",  "user:manage",           "user:manage",           "user:manage"),
-    "deactivate_user":           (OK, "user:manage",  "user:manage",           "user:manage",           "user:manage"),
-    "list_users":                (OK, "user:manage",  "user:manage",           "user:manage",           "user:manage"),
-    "create_ai_model":           (OK, "system:config", "system:config",        "system:config",         "system:config"),
-    "update_ai_model":           (OK, "system:config", "system:config",        "system:config",         "system:config"),
-    "delete_ai_model":           (OK, "system:config", "system:config",        "system:config",         "system:config"),
-    "save_prompt_template":      (OK, "system:config", "system:config",        "system:config",         "system:config"),
-    "read_audit_log":            (OK, "audit:read",   "audit:read",            "audit:read",            "audit:read"),
+    "create_project": (OK, OK, "project:write", "project:write", "project:write"),
+    "update_project": (OK, OK, "project:write", "project:write", "project:write"),
+    "delete_project": (OK, OK, "project:write", "project:write", "project:write"),
+    "update_non_member_project": (OK, MEMBER, "project:write", "project:write", "project:write"),
+    "add_member": (OK, OK, "project:members", "project:members", "project:members"),
+    "read_member_project": (OK, OK, OK, OK, OK),
+    "read_non_member_project": (OK, MEMBER, MEMBER, MEMBER, MEMBER),
+    "create_requirement": (OK, OK, OK, "requirement:write", "requirement:write"),
+    "update_requirement": (OK, OK, OK, "requirement:write", "requirement:write"),
+    "delete_requirement": (OK, OK, OK, "requirement:write", "requirement:write"),
+    "create_task": (OK, OK, OK, "task:manage", "task:manage"),
+    "update_task": (OK, OK, OK, "task:manage", "task:manage"),
+    "assign_task_to_another": (OK, OK, "task:assign", "task:manage", "task:manage"),
+    "claim_unassigned_task": (OK, OK, OK, "task:manage", "task:manage"),
+    "take_over_others_task": (OK, OK, "task:assign", "task:manage", "task:manage"),
+    "start_own_task": (OK, OK, OK, "task:execute:assigned", "task:execute:assigned"),
+    "start_others_task": (OK, OK, "task:execute:any", "task:execute:any", "task:execute:any"),
+    "start_testing_task": (OK, OK, "task:execute:testing", OK, "task:execute:testing"),
+    "generate_code_own_task": (OK, OK, OK, "task:execute:assigned", "task:execute:assigned"),
+    "submit_artifact": (OK, OK, OK, "code:own", "code:own"),
+    "submit_to_others_task": (OK, OK, "task:execute:any", "code:own", "code:own"),
+    "review_own_artifact": (OK, OK, OK, "code:own", "code:own"),
+    "review_others_artifact": (OK, OK, "code:any", "code:any", "code:any"),
+    "run_unit_tests": (OK, OK, OK, OK, "test:run:unit"),
+    "run_integration_tests": (OK, OK, "test:run:any", OK, "test:run:any"),
+    "run_e2e_tests": (OK, OK, "test:run:any", OK, "test:run:any"),
+    "deploy_dev": (OK, OK, OK, "deploy:dev", "deploy:dev"),
+    "deploy_staging": (OK, OK, "deploy:any", "deploy:any", "deploy:any"),
+    "deploy_prod": (OK, OK, "deploy:any", "deploy:any", "deploy:any"),
+    "approve_prod_deployment": (OK, OK, "deploy:approve", "deploy:approve", "deploy:approve"),
+    "advance_dev_deployment": (OK, OK, OK, "deploy:dev", "deploy:dev"),
+    "create_user": (OK, "user:manage", "user:manage", "user:manage", "user:manage"),
+    "update_user_role": (OK, "user:manage", "user:manage", "user:manage", "user:manage"),
+    "deactivate_user": (OK, "user:manage", "user:manage", "user:manage", "user:manage"),
+    "list_users": (OK, "user:manage", "user:manage", "user:manage", "user:manage"),
+    "create_ai_model": (OK, "system:config", "system:config", "system:config", "system:config"),
+    "update_ai_model": (OK, "system:config", "system:config", "system:config", "system:config"),
+    "delete_ai_model": (OK, "system:config", "system:config", "system:config", "system:config"),
+    "save_prompt_template": (OK, "system:config", "system:config", "system:config", "system:config"),
+    "read_audit_log": (OK, "audit:read", "audit:read", "audit:read", "audit:read"),
 }
 
-POSTGRES_CELLS = [("create_project", GUEST), ("start_testing_task", QA), ("review_others_artifact", DEV),
-                  ("deploy_prod", PA), ("approve_prod_deployment", DEV), ("read_non_member_project", DEV),
-                  ("create_user", SA)]
+POSTGRES_CELLS = [
+    ("create_project", GUEST),
+    ("start_testing_task", QA),
+    ("review_others_artifact", DEV),
+    ("deploy_prod", PA),
+    ("approve_prod_deployment", DEV),
+    ("read_non_member_project", DEV),
+    ("create_user", SA),
+]
 
 
 @dataclass
@@ -153,8 +161,12 @@ async def build_world(api: Api) -> World:
 
 
 async def new_task(w: World, name: str, task_type: str = "BACKEND", assignee: str | None = None) -> str:
-    spec = {"requirementId": w.requirement, "name": name, "taskType": task_type,
-            "assignedTo": w.uid(assignee) if assignee else None}
+    spec = {
+        "requirementId": w.requirement,
+        "name": name,
+        "taskType": task_type,
+        "assignedTo": w.uid(assignee) if assignee else None,
+    }
     return (await w.admin(CREATE_TASK, {"input": spec}))["createTask"]["id"]
 
 
@@ -184,8 +196,14 @@ async def total(w: World, query: str, variables: dict[str, Any] | None = None) -
 PROJECT_COUNT = "{ projects { totalCount } }"
 
 
-async def _adds_one(w: World, user: str, count_query: str, mutation: str, variables: dict[str, Any],
-                    count_variables: dict[str, Any] | None = None) -> Probe:
+async def _adds_one(
+    w: World,
+    user: str,
+    count_query: str,
+    mutation: str,
+    variables: dict[str, Any],
+    count_variables: dict[str, Any] | None = None,
+) -> Probe:
     """An allowed call adds exactly one to what `count_query` counts."""
     before = await total(w, count_query, count_variables)
     body = await w.attempt(user, mutation, variables)
@@ -200,8 +218,12 @@ async def create_project(w: World, user: str) -> Probe:
 async def _update_description(w: World, user: str, project_id: str) -> Probe:
     before = await read(w, PROJECT, project_id, "project", "description")
     text = w.unique(f"edited by {user}")
-    body = await w.attempt(user, """mutation($id: ID!, $d: String!) {
-        updateProject(id: $id, input: {description: $d}) { description } }""", {"id": project_id, "d": text})
+    body = await w.attempt(
+        user,
+        """mutation($id: ID!, $d: String!) {
+        updateProject(id: $id, input: {description: $d}) { description } }""",
+        {"id": project_id, "d": text},
+    )
     return Probe(body, before, await read(w, PROJECT, project_id, "project", "description"), text)
 
 
@@ -246,8 +268,10 @@ async def read_member_project(w: World, user: str) -> Probe:
 async def read_non_member_project(w: World, user: str) -> Probe:
     body = await w.attempt(user, PROJECT, {"id": w.other_project})
     listed = await w.api.gql("{ projects { nodes { id } } }", as_=user)
-    seen = ((body.get("data") or {}).get("project", {}).get("name"),
-            w.other_project in {p["id"] for p in listed["projects"]["nodes"]})
+    seen = (
+        (body.get("data") or {}).get("project", {}).get("name"),
+        w.other_project in {p["id"] for p in listed["projects"]["nodes"]},
+    )
     return Probe(body, (None, False), seen, ("Secret", True))
 
 
@@ -258,8 +282,7 @@ REQ_COUNT = "query($id: ID!) { project(id: $id) { requirements { totalCount } } 
 
 @action
 async def create_requirement(w: World, user: str) -> Probe:
-    return await _adds_one(w, user, REQ_COUNT, CREATE_REQ, {"p": w.project, "t": w.unique("ask")},
-                           {"id": w.project})
+    return await _adds_one(w, user, REQ_COUNT, CREATE_REQ, {"p": w.project, "t": w.unique("ask")}, {"id": w.project})
 
 
 @action
@@ -267,8 +290,11 @@ async def update_requirement(w: World, user: str) -> Probe:
     title_of = "query($id: ID!) { requirement(id: $id) { title } }"
     before = await read(w, title_of, w.requirement, "requirement", "title")
     title = w.unique(f"retitled by {user}")
-    body = await w.attempt(user, "mutation($id: ID!, $t: String!) { updateRequirement(id: $id, input: {title: $t}) "
-                                 "{ title } }", {"id": w.requirement, "t": title})
+    body = await w.attempt(
+        user,
+        "mutation($id: ID!, $t: String!) { updateRequirement(id: $id, input: {title: $t}) { title } }",
+        {"id": w.requirement, "t": title},
+    )
     return Probe(body, before, await read(w, title_of, w.requirement, "requirement", "title"), title)
 
 
@@ -295,8 +321,11 @@ async def create_task(w: World, user: str) -> Probe:
 async def update_task(w: World, user: str) -> Probe:
     task = await new_task(w, "Rename me")
     name = w.unique(f"renamed by {user}")
-    body = await w.attempt(user, "mutation($id: ID!, $n: String!) { updateTask(id: $id, input: {name: $n}) "
-                                 "{ name } }", {"id": task, "n": name})
+    body = await w.attempt(
+        user,
+        "mutation($id: ID!, $n: String!) { updateTask(id: $id, input: {name: $n}) { name } }",
+        {"id": task, "n": name},
+    )
     return Probe(body, "Rename me", await read(w, TASK, task, "task", "name"), name)
 
 
@@ -327,8 +356,9 @@ async def _assign(w: World, user: str, task: str, assignee: str) -> Probe:
 
 
 async def _start(w: World, user: str, task: str) -> Probe:
-    body = await w.attempt(user, "mutation($id: ID!) { changeTaskStatus(id: $id, status: IN_PROGRESS) { status } }",
-                           {"id": task})
+    body = await w.attempt(
+        user, "mutation($id: ID!) { changeTaskStatus(id: $id, status: IN_PROGRESS) { status } }", {"id": task}
+    )
     return Probe(body, "PENDING", await read(w, TASK, task, "task", "status"), "IN_PROGRESS")
 
 
@@ -351,11 +381,18 @@ async def start_testing_task(w: World, user: str) -> Probe:
 async def generate_code_own_task(w: World, user: str) -> Probe:
     task = await new_task(w, f"{user}'s feature", assignee=user)
     jobs = "query($id: ID!) { project(id: $id) { jobs { totalCount } } }"
-    return await _adds_one(w, user, jobs, 'mutation($id: ID!) { generateCode(taskId: $id, language: "python") '
-                           "{ id } }", {"id": task}, {"id": w.project})
+    return await _adds_one(
+        w,
+        user,
+        jobs,
+        'mutation($id: ID!) { generateCode(taskId: $id, language: "python") { id } }',
+        {"id": task},
+        {"id": w.project},
+    )
 
 
 # --- code -------------------------------------------------------------------------------------------
+
 
 @action
 async def submit_artifact(w: World, user: str) -> Probe:
@@ -373,8 +410,11 @@ async def _submit(w: World, user: str, task: str) -> Probe:
 
 
 async def _approve(w: World, user: str, artifact: str) -> Probe:
-    body = await w.attempt(user, "mutation($id: ID!) { submitReview(artifactId: $id, decision: APPROVED) "
-                                 "{ reviewStatus } }", {"id": artifact})
+    body = await w.attempt(
+        user,
+        "mutation($id: ID!) { submitReview(artifactId: $id, decision: APPROVED) { reviewStatus } }",
+        {"id": artifact},
+    )
     return Probe(body, "PENDING", await read(w, ARTIFACT, artifact, "artifact", "reviewStatus"), "APPROVED")
 
 
@@ -386,8 +426,10 @@ async def review_own_artifact(w: World, user: str) -> Probe:
     await w.admin(ADD_MEMBER, {"p": w.project, "u": w.uid(author)})
     artifact = await artifact_of(w, author)
     role = w.api.users[user].role.value
-    await w.admin("mutation($id: ID!, $r: Role!) { updateUserRole(userId: $id, role: $r) { id } }",
-                  {"id": w.uid(author), "r": role})
+    await w.admin(
+        "mutation($id: ID!, $r: Role!) { updateUserRole(userId: $id, role: $r) { id } }",
+        {"id": w.uid(author), "r": role},
+    )
     return await _approve(w, author, artifact)
 
 
@@ -398,10 +440,15 @@ async def review_others_artifact(w: World, user: str) -> Probe:
 
 # --- test runs --------------------------------------------------------------------------------------
 
+
 async def _record(w: World, user: str, test_type: str) -> Probe:
     before = await read(w, ARTIFACT, w.artifact, "artifact", "testResults", "totalCount")
-    body = await w.attempt(user, """mutation($a: ID!, $t: TestType!) { recordTestResult(input: {artifactId: $a,
-        testType: $t, status: PASSED, total: 1, passed: 1}) { id } }""", {"a": w.artifact, "t": test_type})
+    body = await w.attempt(
+        user,
+        """mutation($a: ID!, $t: TestType!) { recordTestResult(input: {artifactId: $a,
+        testType: $t, status: PASSED, total: 1, passed: 1}) { id } }""",
+        {"a": w.artifact, "t": test_type},
+    )
     after = await read(w, ARTIFACT, w.artifact, "artifact", "testResults", "totalCount")
     return Probe(body, before, after, before + 1)
 
@@ -429,8 +476,9 @@ DEPLOY_COUNT = """query($id: ID!, $e: Environment!, $s: DeploymentStatus!) {
 
 async def _deploy(w: World, user: str, environment: str, status: str) -> Probe:
     where = {"id": w.project, "e": environment, "s": status}
-    return await _adds_one(w, user, DEPLOY_COUNT, CREATE_DEPLOYMENT,
-                           {"p": w.project, "e": environment, "v": w.unique("1.0")}, where)
+    return await _adds_one(
+        w, user, DEPLOY_COUNT, CREATE_DEPLOYMENT, {"p": w.project, "e": environment, "v": w.unique("1.0")}, where
+    )
 
 
 @action
@@ -457,16 +505,22 @@ async def _admin_deployment(w: World, environment: str) -> str:
 async def approve_prod_deployment(w: World, user: str) -> Probe:
     deployment = await _admin_deployment(w, "PROD")
     body = await w.attempt(user, "mutation($id: ID!) { approveDeployment(id: $id) { status } }", {"id": deployment})
-    return Probe(body, {"status": "AWAITING_APPROVAL", "approvedBy": None},
-                 await read(w, DEPLOYMENT, deployment, "deployment"),
-                 {"status": "PENDING", "approvedBy": {"username": user}})
+    return Probe(
+        body,
+        {"status": "AWAITING_APPROVAL", "approvedBy": None},
+        await read(w, DEPLOYMENT, deployment, "deployment"),
+        {"status": "PENDING", "approvedBy": {"username": user}},
+    )
 
 
 @action
 async def advance_dev_deployment(w: World, user: str) -> Probe:
     deployment = await _admin_deployment(w, "DEV")
-    body = await w.attempt(user, "mutation($id: ID!) { changeDeploymentStatus(id: $id, status: IN_PROGRESS) "
-                                 "{ status } }", {"id": deployment})
+    body = await w.attempt(
+        user,
+        "mutation($id: ID!) { changeDeploymentStatus(id: $id, status: IN_PROGRESS) { status } }",
+        {"id": deployment},
+    )
     return Probe(body, "PENDING", await read(w, DEPLOYMENT, deployment, "deployment", "status"), "IN_PROGRESS")
 
 
@@ -478,16 +532,22 @@ USER_COUNT = "{ users { totalCount } }"
 @action
 async def create_user(w: World, user: str) -> Probe:
     name = w.unique("hire").replace("-", "_")
-    return await _adds_one(w, user, USER_COUNT, """mutation($u: String!, $e: String!) { createUser(input: {
+    return await _adds_one(
+        w,
+        user,
+        USER_COUNT,
+        """mutation($u: String!, $e: String!) { createUser(input: {
         username: $u, email: $e, password: "Correct-Horse-9", role: DEVELOPER}) { id } }""",
-                           {"u": name, "e": f"{name}@example.com"})
+        {"u": name, "e": f"{name}@example.com"},
+    )
 
 
 @action
 async def update_user_role(w: World, user: str) -> Probe:
     target = w.uid((await w.api.user(w.unique("promotee"), DEV)).username)
-    body = await w.attempt(user, "mutation($id: ID!) { updateUserRole(userId: $id, role: TESTER) { role } }",
-                           {"id": target})
+    body = await w.attempt(
+        user, "mutation($id: ID!) { updateUserRole(userId: $id, role: TESTER) { role } }", {"id": target}
+    )
     return Probe(body, "DEVELOPER", await read(w, USER, target, "node", "role"), "TESTER")
 
 
@@ -523,8 +583,11 @@ async def update_ai_model(w: World, user: str) -> Probe:
 
     before = await max_tokens()
     wanted = before + 1
-    body = await w.attempt(user, "mutation($id: ID!, $t: Int!) { updateAiModel(id: $id, input: {maxTokens: $t}) "
-                                 "{ maxTokens } }", {"id": w.ai_model, "t": wanted})
+    body = await w.attempt(
+        user,
+        "mutation($id: ID!, $t: Int!) { updateAiModel(id: $id, input: {maxTokens: $t}) { maxTokens } }",
+        {"id": w.ai_model, "t": wanted},
+    )
     return Probe(body, before, await max_tokens(), wanted)
 
 
@@ -538,9 +601,15 @@ async def delete_ai_model(w: World, user: str) -> Probe:
 
 @action
 async def save_prompt_template(w: World, user: str) -> Probe:
-    return await _adds_one(w, user, "{ promptTemplates { totalCount } }", """mutation($i: String!) {
+    return await _adds_one(
+        w,
+        user,
+        "{ promptTemplates { totalCount } }",
+        """mutation($i: String!) {
         savePromptTemplate(input: {identifier: $i, category: "prd", content: "Draft a PRD for {title}",
-        variables: ["title"]}) { id } }""", {"i": w.unique("matrix")})
+        variables: ["title"]}) { id } }""",
+        {"i": w.unique("matrix")},
+    )
 
 
 @action
@@ -552,6 +621,7 @@ async def read_audit_log(w: World, user: str) -> Probe:
 
 
 # --- the matrix -------------------------------------------------------------------------------------
+
 
 def expectation(name: str, role: Role) -> str:
     return TABLE[name][ROLES.index(role)]
@@ -576,8 +646,9 @@ async def check_cell(w: World, name: str, role: Role) -> None:
     assert error["extensions"]["code"] == "FORBIDDEN", error
     assert error["extensions"]["errorId"] == "ERR_403_001", error
     assert probe.body.get("data") is None, probe.body
-    assert probe.after == probe.before, f"refused {name} as {role.value} still changed {probe.before!r} " \
-                                        f"to {probe.after!r}"
+    assert probe.after == probe.before, (
+        f"refused {name} as {role.value} still changed {probe.before!r} to {probe.after!r}"
+    )
     assert error["extensions"].get("permission") == expected, f"{name} as {role.value}: wanted {expected!r}: {error}"
     assert (MEMBER_MESSAGE if expected == MEMBER else expected) in error["message"], error
 

@@ -1,4 +1,5 @@
 """The PRD step through the API with the Anthropic provider: the real SDK against a local Messages API server."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,10 +18,18 @@ REQUIREMENT = """query($id: ID!) { requirement(id: $id) { status prd { version a
 
 
 def prd(overview: str) -> dict:
-    return {"sections": [{"section_id": s, "title": s.replace("_", " ").title(),
-                          "content": overview if s == "overview" else f"{s} of the export",
-                          "features": [{"id": "F1", "name": "CSV export", "priority": "HIGH"}] if s == "features"
-                          else [], "ai_generated": True} for s in PRD_SECTION_IDS]}
+    return {
+        "sections": [
+            {
+                "section_id": s,
+                "title": s.replace("_", " ").title(),
+                "content": overview if s == "overview" else f"{s} of the export",
+                "features": [{"id": "F1", "name": "CSV export", "priority": "HIGH"}] if s == "features" else [],
+                "ai_generated": True,
+            }
+            for s in PRD_SECTION_IDS
+        ]
+    }
 
 
 @pytest.fixture(scope="module")
@@ -32,17 +41,28 @@ def fake():
 @pytest.fixture
 async def anthropic_api(fake, tmp_path):
     fake.reset()
-    settings = sqlite_settings(tmp_path, anthropic_api_key=KEY, anthropic_base_url=fake.base_url,
-                               anthropic_model=MODEL, anthropic_max_retries=2, anthropic_timeout_s=5,
-                               job_backoff_base_s=0.05)
+    settings = sqlite_settings(
+        tmp_path,
+        anthropic_api_key=KEY,
+        anthropic_base_url=fake.base_url,
+        anthropic_model=MODEL,
+        anthropic_max_retries=2,
+        anthropic_timeout_s=5,
+        job_backoff_base_s=0.05,
+    )
     async with running_api(settings) as api:
         yield api
 
 
 async def generate_prd(api: Api) -> tuple[str, dict]:
     pid = (await api.gql(CREATE_PROJECT, {"input": {"name": "Billing"}}))["createProject"]["id"]
-    rid = (await api.gql("""mutation($p: ID!) { createRequirement(input: {projectId: $p, title: "CSV export",
-        content: "Managers export invoices as CSV."}) { id } }""", {"p": pid}))["createRequirement"]["id"]
+    rid = (
+        await api.gql(
+            """mutation($p: ID!) { createRequirement(input: {projectId: $p, title: "CSV export",
+        content: "Managers export invoices as CSV."}) { id } }""",
+            {"p": pid},
+        )
+    )["createRequirement"]["id"]
     job = (await api.gql("mutation($r: ID!) { generatePrd(requirementId: $r) { id } }", {"r": rid}))["generatePrd"]
     await api.container.queue.join()
     return rid, (await api.gql(JOB, {"id": job["id"]}))["job"]
@@ -89,7 +109,7 @@ async def test_a_malformed_tool_result_fails_the_job_and_writes_nothing(anthropi
     # The request's own change (DRAFT -> ANALYZING) was committed with the job; asking again recovers.
     assert requirement["status"] == "ANALYZING"
     fake.plan(tool_call(prd("Second try.")))
-    again = (await anthropic_api.gql("mutation($r: ID!) { generatePrd(requirementId: $r) { id } }", {"r": rid}))
+    again = await anthropic_api.gql("mutation($r: ID!) { generatePrd(requirementId: $r) { id } }", {"r": rid})
     await anthropic_api.container.queue.join()
     assert (await anthropic_api.gql(JOB, {"id": again["generatePrd"]["id"]}))["job"]["status"] == "SUCCEEDED"
     requirement = (await anthropic_api.gql(REQUIREMENT, {"id": rid}))["requirement"]

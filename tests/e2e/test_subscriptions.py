@@ -1,11 +1,12 @@
 """Subscriptions over real WebSockets: authentication on both subprotocols, live pipeline events, cleanup."""
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import websockets
@@ -14,8 +15,8 @@ from domain.enums import Role
 from domain.events import DomainEvent
 from resolvers.ids import from_global_id
 from tests.api import Api
-from tests.e2e.test_crud_api import CREATE_PROJECT, CREATE_REQ
 from tests.e2e.conftest import running_api, sqlite_settings
+from tests.e2e.test_crud_api import CREATE_PROJECT, CREATE_REQ
 from tests.live import LegacyWs, LiveServer, TransportWs
 
 PROJECT_EVENTS = """subscription($p: ID!) { projectEvents(projectId: $p) { entityType entityId action oldStatus
@@ -42,25 +43,37 @@ async def test_project_events_arrive_live_with_a_snapshot_first(sqlite_api: Api,
         snapshot = (await ws.next_payload())["data"]["projectEvents"]
         assert snapshot["action"] == "snapshot" and snapshot["newStatus"] == "PLANNING"
         rid = (await sqlite_api.gql(CREATE_REQ, {"input": {"projectId": pid, "title": "t", "content": "c"}}))[
-            "createRequirement"]["id"]
+            "createRequirement"
+        ]["id"]
         created = (await ws.next_payload())["data"]["projectEvents"]
-        assert created == {"entityType": "Requirement", "entityId": rid, "action": "created", "oldStatus": None,
-                           "newStatus": "DRAFT", "actor": {"username": "admin"}}
-        await sqlite_api.gql("mutation($id: ID!) { changeRequirementStatus(id: $id, status: ANALYZING) { id } }",
-                             {"id": rid})
+        assert created == {
+            "entityType": "Requirement",
+            "entityId": rid,
+            "action": "created",
+            "oldStatus": None,
+            "newStatus": "DRAFT",
+            "actor": {"username": "admin"},
+        }
+        await sqlite_api.gql(
+            "mutation($id: ID!) { changeRequirementStatus(id: $id, status: ANALYZING) { id } }", {"id": rid}
+        )
         moved = (await ws.next_payload())["data"]["projectEvents"]
         assert (moved["action"], moved["oldStatus"], moved["newStatus"]) == ("status_changed", "DRAFT", "ANALYZING")
 
 
 async def test_job_updates_follow_a_pipeline_job_to_the_end(sqlite_api: Api, live: LiveServer):
     pid = (await sqlite_api.gql(CREATE_PROJECT, {"input": {"name": "Jobs"}}))["createProject"]["id"]
-    rid = (await sqlite_api.gql(CREATE_REQ, {"input": {"projectId": pid, "title": "Export invoices",
-                                                       "content": "Managers export invoices as CSV."}}))[
-        "createRequirement"]["id"]
+    rid = (
+        await sqlite_api.gql(
+            CREATE_REQ,
+            {"input": {"projectId": pid, "title": "Export invoices", "content": "Managers export invoices as CSV."}},
+        )
+    )["createRequirement"]["id"]
     async with TransportWs(live.ws_url) as ws:
         await ws.init(bearer(sqlite_api))
         job = (await sqlite_api.gql("mutation($r: ID!) { generatePrd(requirementId: $r) { id } }", {"r": rid}))[
-            "generatePrd"]
+            "generatePrd"
+        ]
         await ws.subscribe("1", JOB_UPDATES, {"id": job["id"]})
         statuses = []
         while True:
@@ -74,8 +87,9 @@ async def test_job_updates_follow_a_pipeline_job_to_the_end(sqlite_api: Api, liv
 
 @pytest.mark.parametrize("client", [TransportWs, LegacyWs])
 @pytest.mark.parametrize("payload", [None, {"authorization": "Bearer not-a-token"}, {"token": ""}])
-async def test_unauthenticated_sockets_are_closed_before_any_operation(sqlite_api: Api, live: LiveServer, client,
-                                                                       payload):
+async def test_unauthenticated_sockets_are_closed_before_any_operation(
+    sqlite_api: Api, live: LiveServer, client, payload
+):
     async with client(live.ws_url) as ws:
         await ws.ws.send(json.dumps({"type": "connection_init", "payload": payload or {}}))
         with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -117,8 +131,15 @@ async def test_a_subscriber_that_falls_behind_is_closed_with_the_reason(sqlite_a
             await ws.next_payload()  # snapshot
         # A burst with no pause: the busy subscriber's sender cannot run in between, so it falls 3 behind.
         for i in range(3):
-            await bus.publish(DomainEvent(entity_type="Requirement", entity_id=str(uuid.uuid4()), action="updated",
-                                          at=datetime.now(timezone.utc), project_id=str(from_global_id(busy)[1])))
+            await bus.publish(
+                DomainEvent(
+                    entity_type="Requirement",
+                    entity_id=str(uuid.uuid4()),
+                    action="updated",
+                    at=datetime.now(UTC),
+                    project_id=str(from_global_id(busy)[1]),
+                )
+            )
         with pytest.raises(websockets.ConnectionClosed) as closed:
             while True:
                 await slow.recv(timeout=10)

@@ -4,6 +4,7 @@ Each attack is crafted with pyjwt from a genuine access token's claims and the c
 audience, so the one thing wrong with it is the thing under test. Logout revocation and an access token sent
 to refreshToken are covered in test_auth.py.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,16 +14,17 @@ import hmac
 import json
 import uuid
 import warnings
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import jwt
-from jwt.warnings import InsecureKeyLengthWarning
 import pytest
 import websockets
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.warnings import InsecureKeyLengthWarning
 
 from auth.tokens import ACCESS, REFRESH, TokenConfig
 from domain.enums import Role
@@ -84,6 +86,7 @@ def bearer(token: str) -> str:
 
 # --- the attacks: each returns the Authorization header value to send ----------------------------------------
 
+
 def expired(k: Kit) -> str:
     past = k.now() - k.config.access_ttl - timedelta(hours=1)
     return bearer(k.api.container.tokens.issue(k.user, ACCESS, past)[0])
@@ -132,6 +135,7 @@ def missing(claim: str) -> Callable[[Kit], str]:
         claims = k.claims(**{claim: None})
         assert claim not in claims
         return bearer(k.sign(claims))
+
     return attack
 
 
@@ -143,6 +147,7 @@ def alg_none(spelling: str, keep_signature: bool = False) -> Callable[[Kit], str
     def attack(k: Kit) -> str:
         signature = k.genuine.split(".")[2] if keep_signature else ""
         return bearer(f"{b64json({'alg': spelling, 'typ': 'JWT'})}.{b64json(k.claims())}.{signature}")
+
     return attack
 
 
@@ -164,8 +169,9 @@ def rs256(k: Kit) -> str:
 
 def hs256_with_public_pem(k: Kit) -> str:
     # pyjwt refuses a PEM as an HMAC key, so sign by hand the way an attacker would.
-    pem = rsa_key().public_key().public_bytes(serialization.Encoding.PEM,
-                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = (
+        rsa_key().public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     signing_input = f"{b64json({'alg': 'HS256', 'typ': 'JWT'})}.{b64json(k.claims())}"
     signature = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
     return bearer(f"{signing_input}.{b64(signature)}")
@@ -176,8 +182,9 @@ def refresh_as_access(k: Kit) -> str:
 
 
 async def deactivated_user(k: Kit) -> str:
-    data = await k.api.gql("mutation($id: ID!) { deactivateUser(userId: $id) { status } }",
-                           {"id": to_global_id("User", k.user.id)})
+    data = await k.api.gql(
+        "mutation($id: ID!) { deactivateUser(userId: $id) { status } }", {"id": to_global_id("User", k.user.id)}
+    )
     assert data["deactivateUser"]["status"] == "INACTIVE"
     return bearer(k.genuine)
 
@@ -218,8 +225,10 @@ ATTACKS: dict[str, tuple[Callable[[Kit], str | Awaitable[str]], str]] = {
     "other-secret": (other_secret, BAD_SIGNATURE),
     "wrong-aud": (wrong_audience, "Audience doesn't match"),
     "wrong-iss": (wrong_issuer, "Invalid issuer"),
-    **{f"missing-{claim}": (missing(claim), f'missing the "{claim}" claim')
-       for claim in ("exp", "jti", "sub", "iat", "iss", "aud", "typ")},
+    **{
+        f"missing-{claim}": (missing(claim), f'missing the "{claim}" claim')
+        for claim in ("exp", "jti", "sub", "iat", "iss", "aud", "typ")
+    },
     "nbf-in-future": (not_yet_valid, "not yet valid"),
     "alg-none": (alg_none("none"), ALG_REFUSED),
     "alg-None": (alg_none("None"), ALG_REFUSED),
@@ -255,8 +264,9 @@ async def ask_me(api: Api, authorization: str) -> tuple[int, dict]:
 async def test_a_genuine_token_is_accepted(api: Api):
     kit = await make_kit(api)
     status, body = await ask_me(api, bearer(kit.genuine))
-    assert status == 200 and body == {"data": {"me": {"id": to_global_id("User", kit.user.id),
-                                                      "username": "victim", "role": "DEVELOPER"}}}
+    assert status == 200 and body == {
+        "data": {"me": {"id": to_global_id("User", kit.user.id), "username": "victim", "role": "DEVELOPER"}}
+    }
 
 
 @pytest.mark.parametrize("case", list(ATTACKS))
@@ -279,8 +289,9 @@ async def test_a_correctly_signed_role_claim_grants_nothing(api: Api):
     forged = kit.sign(kit.claims(role=Role.SUPER_ADMIN.value, permissions=["user:manage", "system:config"]))
     status, body = await ask_me(api, bearer(forged))
     assert status == 200 and body["data"]["me"]["role"] == "DEVELOPER", body
-    r = await api.client.post("/graphql", json={"query": "{ users { totalCount } }"},
-                              headers={"authorization": bearer(forged)})
+    r = await api.client.post(
+        "/graphql", json={"query": "{ users { totalCount } }"}, headers={"authorization": bearer(forged)}
+    )
     error = r.json()["errors"][0]
     assert error["extensions"]["code"] == "FORBIDDEN" and error["extensions"]["permission"] == "user:manage"
 
@@ -294,8 +305,9 @@ async def test_a_reuse_revocation_outlives_every_token_of_the_sign_in(sqlite_api
     kit = await make_kit(sqlite_api)
     codec = sqlite_api.container.tokens
     # Issued almost refresh_ttl ago by this server, so it expires in 2 s: the attack needs no clock control.
-    stolen, _ = codec.issue(kit.user, REFRESH, kit.now() - codec.config.refresh_ttl + timedelta(seconds=2),
-                            family=uuid.uuid4().hex)
+    stolen, _ = codec.issue(
+        kit.user, REFRESH, kit.now() - codec.config.refresh_ttl + timedelta(seconds=2), family=uuid.uuid4().hex
+    )
     thief = (await sqlite_api.gql(REFRESH_MUTATION, {"t": stolen}, as_=None))["refreshToken"]
     reuse = await sqlite_api.error(REFRESH_MUTATION, {"t": stolen}, as_=None)
     assert reuse["extensions"]["code"] == "UNAUTHENTICATED" and "reuse" in reuse["message"]
@@ -303,16 +315,25 @@ async def test_a_reuse_revocation_outlives_every_token_of_the_sign_in(sqlite_api
     assert dead["extensions"]["code"] == "UNAUTHENTICATED" and "revoked" in dead["message"]
     await asyncio.sleep(3)
     refreshed = (await sqlite_api.post(REFRESH_MUTATION, {"t": thief["refreshToken"]}, as_=None)).json()
-    assert refreshed.get("data") is None and refreshed["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", \
+    assert refreshed.get("data") is None and refreshed["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", (
         f"the thief's refresh token works again: {refreshed}"
+    )
     status, body = await ask_me(sqlite_api, bearer(thief["accessToken"]))
     assert status == 401 and body.get("data") is None, f"the thief's access token works again: {body}"
 
 
 # --- the same attacks on WebSocket connection_init --------------------------------------------------------------
 
-WS_ATTACKS = ["expired", "alg-none", "wrong-aud", "tampered-payload-role", "other-secret", "refresh-as-access",
-              "deactivated-user", "bearer-garbage"]
+WS_ATTACKS = [
+    "expired",
+    "alg-none",
+    "wrong-aud",
+    "tampered-payload-role",
+    "other-secret",
+    "refresh-as-access",
+    "deactivated-user",
+    "bearer-garbage",
+]
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ fields, tool definitions, forced tool choice, sampling parameters refused since 
 and answered with the next planned response. With nothing planned it answers 400, so a test that
 calls more often than it planned fails loudly.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,8 +15,9 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -46,34 +48,56 @@ class Planned:
 
 
 def _error_body(error_type: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": error_type, "message": message},
-            "request_id": f"req_{uuid.uuid4().hex[:24]}"}
-
-
-def _message(request: dict[str, Any], content: list[dict[str, Any]], stop_reason: str,
-             input_tokens: int, output_tokens: int) -> dict[str, Any]:
     return {
-        "id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant",
-        "model": request["model"], "content": content, "stop_reason": stop_reason, "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens,
-                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+        "type": "error",
+        "error": {"type": error_type, "message": message},
+        "request_id": f"req_{uuid.uuid4().hex[:24]}",
     }
 
 
-def tool_call(tool_input: Any, *, input_tokens: int = 100, output_tokens: int = 50,
-              stop_reason: str = "tool_use") -> Planned:
+def _message(
+    request: dict[str, Any], content: list[dict[str, Any]], stop_reason: str, input_tokens: int, output_tokens: int
+) -> dict[str, Any]:
+    return {
+        "id": f"msg_{uuid.uuid4().hex[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": request["model"],
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        },
+    }
+
+
+def tool_call(
+    tool_input: Any, *, input_tokens: int = 100, output_tokens: int = 50, stop_reason: str = "tool_use"
+) -> Planned:
     """The model calls the tool the request forced, with `tool_input`."""
+
     def body(request: dict[str, Any]) -> dict[str, Any]:
-        block = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}",
-                 "name": request["tool_choice"]["name"], "input": tool_input}
+        block = {
+            "type": "tool_use",
+            "id": f"toolu_{uuid.uuid4().hex[:24]}",
+            "name": request["tool_choice"]["name"],
+            "input": tool_input,
+        }
         return _message(request, [block], stop_reason, input_tokens, output_tokens)
+
     return Planned(200, body)
 
 
 def text_only(text: str, *, input_tokens: int = 100, output_tokens: int = 20) -> Planned:
     """The model answers in prose and calls no tool."""
-    return Planned(200, lambda request: _message(request, [{"type": "text", "text": text}], "end_turn",
-                                                 input_tokens, output_tokens))
+    return Planned(
+        200,
+        lambda request: _message(request, [{"type": "text", "text": text}], "end_turn", input_tokens, output_tokens),
+    )
 
 
 def api_error(status: int, error_type: str, message: str, headers: dict[str, str] | None = None) -> Planned:
@@ -81,8 +105,12 @@ def api_error(status: int, error_type: str, message: str, headers: dict[str, str
 
 
 def rate_limited(retry_after_s: float) -> Planned:
-    return api_error(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit",
-                     {"retry-after": f"{retry_after_s:g}"})
+    return api_error(
+        429,
+        "rate_limit_error",
+        "Number of request tokens has exceeded your per-minute rate limit",
+        {"retry-after": f"{retry_after_s:g}"},
+    )
 
 
 def overloaded() -> Planned:
@@ -124,7 +152,7 @@ class FakeAnthropic:
         with self._lock:
             return len(self.requests)
 
-    def __enter__(self) -> "FakeAnthropic":
+    def __enter__(self) -> FakeAnthropic:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
@@ -132,8 +160,9 @@ class FakeAnthropic:
         app = Starlette(routes=[Route("/v1/messages", self._messages, methods=["POST"])])
         config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True,
-                                        name="fake-anthropic")
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="fake-anthropic"
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -142,7 +171,7 @@ class FakeAnthropic:
             time.sleep(0.01)
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         assert self._server is not None and self._thread is not None
         self._server.should_exit = True
         self._thread.join(timeout=10)

@@ -1,11 +1,12 @@
 """One contract for both artifact stores: the local directory and S3 (served in-process by moto)."""
+
 from __future__ import annotations
 
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import boto3
 import pytest
@@ -77,8 +78,9 @@ async def harness(request, tmp_path: Path):
     endpoint = request.getfixturevalue("moto_endpoint")
     admin = request.getfixturevalue("s3_admin")
     prefix = f"test-{uuid.uuid4().hex[:12]}"
-    store = S3ArtifactStore(BUCKET, prefix, endpoint_url=endpoint, region="us-east-1",
-                            access_key_id="testing", secret_access_key="testing")
+    store = S3ArtifactStore(
+        BUCKET, prefix, endpoint_url=endpoint, region="us-east-1", access_key_id="testing", secret_access_key="testing"
+    )
 
     def count() -> int:
         return admin.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}/")["KeyCount"]
@@ -153,10 +155,17 @@ async def test_empty_content_round_trips(harness):
 
 # S3 only: behaviour that has no local counterpart.
 
+
 async def test_s3_stores_the_content_type_under_the_prefix(moto_endpoint, s3_admin):
     prefix = f"test-{uuid.uuid4().hex[:12]}"
-    store = S3ArtifactStore(BUCKET, prefix, endpoint_url=moto_endpoint, region="us-east-1",
-                            access_key_id="testing", secret_access_key="testing")
+    store = S3ArtifactStore(
+        BUCKET,
+        prefix,
+        endpoint_url=moto_endpoint,
+        region="us-east-1",
+        access_key_id="testing",
+        secret_access_key="testing",
+    )
     try:
         key = await store.put(b"{}", content_type="application/json")
     finally:
@@ -166,9 +175,17 @@ async def test_s3_stores_the_content_type_under_the_prefix(moto_endpoint, s3_adm
 
 
 async def test_s3_unreachable_endpoint_is_service_unavailable_naming_the_bucket():
-    store = S3ArtifactStore("unreachable-bucket", "p", endpoint_url=f"http://127.0.0.1:{free_port()}",
-                            region="us-east-1", access_key_id="testing", secret_access_key="testing",
-                            connect_timeout_s=1, read_timeout_s=1, max_attempts=1)
+    store = S3ArtifactStore(
+        "unreachable-bucket",
+        "p",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        region="us-east-1",
+        access_key_id="testing",
+        secret_access_key="testing",
+        connect_timeout_s=1,
+        read_timeout_s=1,
+        max_attempts=1,
+    )
     try:
         for attempt in (store.put(b"x"), store.get(MISSING_KEY), store.exists(MISSING_KEY)):
             with pytest.raises(ServiceUnavailable, match="unreachable-bucket"):
@@ -178,8 +195,14 @@ async def test_s3_unreachable_endpoint_is_service_unavailable_naming_the_bucket(
 
 
 async def test_s3_missing_bucket_is_service_unavailable_not_a_missing_object(moto_endpoint):
-    store = S3ArtifactStore("no-such-bucket", "", endpoint_url=moto_endpoint, region="us-east-1",
-                            access_key_id="testing", secret_access_key="testing")
+    store = S3ArtifactStore(
+        "no-such-bucket",
+        "",
+        endpoint_url=moto_endpoint,
+        region="us-east-1",
+        access_key_id="testing",
+        secret_access_key="testing",
+    )
     try:
         with pytest.raises(ServiceUnavailable, match="no-such-bucket"):
             await store.get(MISSING_KEY)
@@ -189,9 +212,17 @@ async def test_s3_missing_bucket_is_service_unavailable_not_a_missing_object(mot
 
 async def test_container_builds_the_s3_store_from_settings(moto_endpoint, s3_admin, tmp_path):
     prefix = f"container-{uuid.uuid4().hex[:12]}"
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'rdflow.db'}", data_dir=tmp_path, redis_url=None,
-                        s3_bucket=BUCKET, s3_prefix=prefix, s3_endpoint_url=moto_endpoint, s3_region="us-east-1",
-                        s3_access_key_id="testing", s3_secret_access_key="testing")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'rdflow.db'}",
+        data_dir=tmp_path,
+        redis_url=None,
+        s3_bucket=BUCKET,
+        s3_prefix=prefix,
+        s3_endpoint_url=moto_endpoint,
+        s3_region="us-east-1",
+        s3_access_key_id="testing",
+        s3_secret_access_key="testing",
+    )
     container = build_container(settings)
     try:
         assert isinstance(container.store, S3ArtifactStore)
@@ -208,8 +239,9 @@ async def test_s3_second_put_of_the_same_content_uploads_nothing(moto_endpoint, 
     bucket = f"versioned-{uuid.uuid4().hex[:12]}"
     s3_admin.create_bucket(Bucket=bucket)
     s3_admin.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    store = S3ArtifactStore(bucket, "", endpoint_url=moto_endpoint, region="us-east-1",
-                            access_key_id="testing", secret_access_key="testing")
+    store = S3ArtifactStore(
+        bucket, "", endpoint_url=moto_endpoint, region="us-east-1", access_key_id="testing", secret_access_key="testing"
+    )
     try:
         key = await store.put(b"once")
         assert await store.put(b"once") == key

@@ -1,4 +1,5 @@
 """The `rdflow` command as an operator runs it: migrate, create-admin (env or prompt), production refusals."""
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,14 @@ PASSWORD = "an operator passphrase 42"
 
 
 def rdflow(*args: str, env: dict[str, str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "server.cli", *args], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=120, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -28,18 +35,36 @@ def data_env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_create_admin_from_the_environment(data_env):
-    done = rdflow("create-admin", "--username", "root", "--email", "root@example.com",
-                  env={**data_env, "RDFLOW_ADMIN_PASSWORD": PASSWORD})
+    done = rdflow(
+        "create-admin",
+        "--username",
+        "root",
+        "--email",
+        "root@example.com",
+        env={**data_env, "RDFLOW_ADMIN_PASSWORD": PASSWORD},
+    )
     assert done.returncode == 0, done.stderr
     assert "created super admin root" in done.stdout and PASSWORD not in done.stdout + done.stderr
-    again = rdflow("create-admin", "--username", "root", "--email", "root@example.com",
-                   env={**data_env, "RDFLOW_ADMIN_PASSWORD": PASSWORD})
+    again = rdflow(
+        "create-admin",
+        "--username",
+        "root",
+        "--email",
+        "root@example.com",
+        env={**data_env, "RDFLOW_ADMIN_PASSWORD": PASSWORD},
+    )
     assert again.returncode != 0 and "taken" in again.stderr
 
 
 def test_create_admin_refuses_a_weak_password(data_env):
-    done = rdflow("create-admin", "--username", "root", "--email", "root@example.com",
-                  env={**data_env, "RDFLOW_ADMIN_PASSWORD": "short"})
+    done = rdflow(
+        "create-admin",
+        "--username",
+        "root",
+        "--email",
+        "root@example.com",
+        env={**data_env, "RDFLOW_ADMIN_PASSWORD": "short"},
+    )
     assert done.returncode != 0 and "at least 10 characters" in done.stderr
 
 
@@ -48,8 +73,10 @@ def test_create_admin_prompts_without_echo(data_env):
     if pid == 0:  # child: a real terminal, as an operator has
         os.environ.update(data_env)
         os.environ.pop("RDFLOW_ADMIN_PASSWORD", None)
-        os.execv(sys.executable, [sys.executable, "-m", "server.cli", "create-admin", "--username", "tty",
-                                  "--email", "tty@example.com"])
+        os.execv(
+            sys.executable,
+            [sys.executable, "-m", "server.cli", "create-admin", "--username", "tty", "--email", "tty@example.com"],
+        )
     output = b""
     deadline = time.monotonic() + 60
     answered = 0
@@ -75,14 +102,16 @@ def test_production_refuses_the_default_secret(data_env):
 
     key = Fernet.generate_key().decode()
     for secret in ("", "rdflow-development-secret-not-for-production"):
-        done = rdflow("serve", env={**data_env, "RDFLOW_ENV": "production", "JWT_SECRET": secret,
-                                    "RDFLOW_FERNET_KEY": key})
+        done = rdflow(
+            "serve", env={**data_env, "RDFLOW_ENV": "production", "JWT_SECRET": secret, "RDFLOW_FERNET_KEY": key}
+        )
         assert done.returncode != 0 and "JWT_SECRET" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_production_needs_a_fernet_key(data_env):
-    done = rdflow("serve", env={**data_env, "RDFLOW_ENV": "production", "JWT_SECRET": "s" * 40,
-                                "RDFLOW_FERNET_KEY": ""})
+    done = rdflow(
+        "serve", env={**data_env, "RDFLOW_ENV": "production", "JWT_SECRET": "s" * 40, "RDFLOW_FERNET_KEY": ""}
+    )
     assert done.returncode != 0 and "RDFLOW_FERNET_KEY" in done.stderr
     bad = rdflow("serve", env={**data_env, "RDFLOW_FERNET_KEY": "not-a-key"})
     assert bad.returncode != 0 and "32 url-safe base64" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,10 +1,11 @@
 """One contract for both event buses: the in-process broadcaster and Redis pub/sub."""
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio as redis
@@ -17,8 +18,14 @@ WAIT_S = 5
 
 
 def event(entity_id: str = "t1", project_id: str | None = "p1", status: str = "TODO") -> DomainEvent:
-    return DomainEvent(entity_type="Task", entity_id=entity_id, action="status_changed",
-                       at=datetime.now(timezone.utc), project_id=project_id, new_status=status)
+    return DomainEvent(
+        entity_type="Task",
+        entity_id=entity_id,
+        action="status_changed",
+        at=datetime.now(UTC),
+        project_id=project_id,
+        new_status=status,
+    )
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -41,6 +48,7 @@ async def bus_factory(request):
             bus = RedisEventBus(url, prefix=prefix, max_pending=max_pending)
             made.append(bus)
             return bus
+
     yield make
     for bus in {id(b): b for b in made}.values():
         if hasattr(bus, "aclose"):
@@ -82,8 +90,10 @@ async def test_an_event_on_two_subscribed_topics_arrives_once(bus_factory):
 async def test_a_slow_subscriber_is_dropped_without_slowing_the_others(bus_factory):
     bus = bus_factory(max_pending=3)
     overflowed: list[SubscriberOverflow] = []
-    async with bus.subscribe([project_topic("p1")], on_overflow=overflowed.append) as slow, \
-            bus.subscribe([project_topic("p1")]) as fast:
+    async with (
+        bus.subscribe([project_topic("p1")], on_overflow=overflowed.append) as slow,
+        bus.subscribe([project_topic("p1")]) as fast,
+    ):
         received = []
         for i in range(3):
             await bus.publish(event(f"t{i}"))

@@ -3,6 +3,7 @@
 Both run on a real PostgreSQL database; the arq one on a real Redis with a queue of its own. Every job leaves
 a trace file (tests/jobkinds.py), so double runs and stopped handlers are visible, not inferred.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -47,15 +48,25 @@ async def test_a_job_succeeds_with_progress_and_result(stack: JobStack):
     async with stack.recording() as events:
         job = await stack.request("test.sleep", {"seconds": 0.4, "steps": 4, "log": str(log)})
         done = await stack.finished(job.id)
-        await stack.wait(job.id, lambda _: any(e.action == "succeeded" and e.entity_id == str(job.id)
-                                               for e in events), "announced as succeeded")
+        await stack.wait(
+            job.id,
+            lambda _: any(e.action == "succeeded" and e.entity_id == str(job.id) for e in events),
+            "announced as succeeded",
+        )
 
     assert done.status is JobStatus.SUCCEEDED
     assert (done.progress, done.result, done.error, done.attempts) == (100, {"slept": 0.4, "attempt": 1}, None, 1)
     assert done.started_at is not None and done.finished_at is not None and done.finished_at >= done.started_at
     mine = [e for e in events if e.entity_id == str(job.id)]
-    assert [e.action for e in mine] == ["queued", "started", "progress", "progress", "progress", "progress",
-                                        "succeeded"]
+    assert [e.action for e in mine] == [
+        "queued",
+        "started",
+        "progress",
+        "progress",
+        "progress",
+        "progress",
+        "succeeded",
+    ]
     assert [e.data["progress"] for e in mine if e.action == "progress"] == [20, 40, 60, 80]
     assert mine[-1].data["result"] == {"slept": 0.4, "attempt": 1} and mine[-1].new_status == "SUCCEEDED"
     assert traced(log) == ["started attempt 1", "finished"]
@@ -162,8 +173,14 @@ async def test_a_rolled_back_request_enqueues_nothing(stack: JobStack):
     log = stack.trace_path()
     with pytest.raises(RuntimeError, match="changed my mind"):
         async with Tx(dataclasses.replace(stack.deps, queue=witness), stack.admin) as tx:
-            job = await request_job(tx, kind="test.count", subject_type="Project", subject_id=stack.project_id,
-                                    project_id=stack.project_id, payload={"log": str(log)})
+            job = await request_job(
+                tx,
+                kind="test.count",
+                subject_type="Project",
+                subject_id=stack.project_id,
+                project_id=stack.project_id,
+                payload={"log": str(log)},
+            )
             raise RuntimeError("changed my mind")
 
     assert witness.seen == []

@@ -1,9 +1,10 @@
 """The reconciler on a real (SQLite) database: silent RUNNING jobs are queued again or failed, waiting QUEUED jobs
 are handed back to the queue, and everything else is left alone."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -21,7 +22,7 @@ from persistence.migrations import upgrade
 from persistence.uow import SqlUnitOfWorkFactory
 from tests.jobkinds import HANDLERS, traced
 
-NOW = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 STALE = timedelta(seconds=60)
 
 
@@ -42,12 +43,28 @@ async def deps(tmp_path):
     await engine.dispose()
 
 
-async def add(deps: Deps, status: JobStatus, seen_ago: timedelta, *, attempts: int = 1, max_attempts: int = 3,
-              payload: dict | None = None) -> Job:
+async def add(
+    deps: Deps,
+    status: JobStatus,
+    seen_ago: timedelta,
+    *,
+    attempts: int = 1,
+    max_attempts: int = 3,
+    payload: dict | None = None,
+) -> Job:
     seen = NOW - seen_ago
-    job = Job(kind="test.sleep", subject_type="Test", subject_id=uuid.uuid4(), status=status, attempts=attempts,
-              max_attempts=max_attempts, payload=payload or {}, created_at=seen - timedelta(seconds=5),
-              updated_at=seen, heartbeat_at=seen if status is JobStatus.RUNNING else None)
+    job = Job(
+        kind="test.sleep",
+        subject_type="Test",
+        subject_id=uuid.uuid4(),
+        status=status,
+        attempts=attempts,
+        max_attempts=max_attempts,
+        payload=payload or {},
+        created_at=seen - timedelta(seconds=5),
+        updated_at=seen,
+        heartbeat_at=seen if status is JobStatus.RUNNING else None,
+    )
     async with deps.uow() as uow:
         uow.jobs.add(job)
         await uow.commit()
@@ -85,8 +102,10 @@ async def test_live_and_finished_jobs_are_left_alone_and_long_queued_ones_are_re
     beating = await add(deps, JobStatus.RUNNING, timedelta(seconds=59))
     fresh = await add(deps, JobStatus.QUEUED, timedelta(seconds=10))
     waiting = await add(deps, JobStatus.QUEUED, timedelta(minutes=10))
-    finished = [await add(deps, status, timedelta(hours=1))
-                for status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)]
+    finished = [
+        await add(deps, status, timedelta(hours=1))
+        for status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+    ]
 
     returned = await JobLifecycle(deps).reconcile(STALE)
 
@@ -99,8 +118,13 @@ async def test_live_and_finished_jobs_are_left_alone_and_long_queued_ones_are_re
 
 async def test_reconcile_once_hands_the_lost_job_to_a_queue_that_runs_it(deps, tmp_path):
     log = tmp_path / "trace.log"
-    job = await add(deps, JobStatus.RUNNING, timedelta(minutes=2), attempts=1,
-                    payload={"seconds": 0.01, "steps": 1, "log": str(log)})
+    job = await add(
+        deps,
+        JobStatus.RUNNING,
+        timedelta(minutes=2),
+        attempts=1,
+        payload={"seconds": 0.01, "steps": 1, "log": str(log)},
+    )
     queue = InProcessJobQueue()
     deps.queue = queue
     queue.bind(JobExecutor(JobLifecycle(deps), HANDLERS, heartbeat_s=0.05))

@@ -1,4 +1,5 @@
 """AnthropicLLM driven through the real anthropic SDK against a local server speaking the Messages API."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,8 +9,7 @@ from aiobreaker import CircuitBreakerState
 
 from domain.errors import AIOutputError, RetryableError, ServiceUnavailable
 from integrations.llm_anthropic import AnthropicLLM, AnthropicPool, new_circuit_breaker
-from tests.fakes.anthropic_server import (FakeAnthropic, api_error, overloaded, rate_limited, slow, text_only,
-                                          tool_call)
+from tests.fakes.anthropic_server import FakeAnthropic, api_error, overloaded, rate_limited, slow, text_only, tool_call
 
 API_KEY = "sk-ant-test-key"
 MODEL = "claude-sonnet-5-5"
@@ -19,9 +19,13 @@ SCHEMA = {
     "additionalProperties": False,
     "properties": {
         "sections": {
-            "type": "array", "minItems": 1,
-            "items": {"type": "object", "required": ["title", "content"],
-                      "properties": {"title": {"type": "string"}, "content": {"type": "string"}}},
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["title", "content"],
+                "properties": {"title": {"type": "string"}, "content": {"type": "string"}},
+            },
         },
     },
 }
@@ -56,8 +60,13 @@ async def make_llm(api):
 
 
 async def ask(llm: AnthropicLLM, step: str = "prd"):
-    return await llm.complete_json(step=step, system="You write PRDs.", prompt="Requirement: CSV export",
-                                   schema=SCHEMA, context={"title": "CSV export"})
+    return await llm.complete_json(
+        step=step,
+        system="You write PRDs.",
+        prompt="Requirement: CSV export",
+        schema=SCHEMA,
+        context={"title": "CSV export"},
+    )
 
 
 async def test_returns_the_tool_input_with_usage_and_sends_the_schema_as_a_forced_tool(api, make_llm):
@@ -68,8 +77,9 @@ async def test_returns_the_tool_input_with_usage_and_sends_the_schema_as_a_force
     assert result.data == PRD
     assert (result.model, result.input_tokens, result.output_tokens) == (MODEL, 321, 54)
     [sent] = api.requests
-    assert sent.body["tools"] == [{"name": "submit_prd", "description": "Submit the prd result.",
-                                   "input_schema": SCHEMA}]
+    assert sent.body["tools"] == [
+        {"name": "submit_prd", "description": "Submit the prd result.", "input_schema": SCHEMA}
+    ]
     assert sent.body["tool_choice"] == {"type": "tool", "name": "submit_prd"}
     assert sent.body["system"] == "You write PRDs."
     assert sent.body["messages"] == [{"role": "user", "content": "Requirement: CSV export"}]
@@ -123,8 +133,9 @@ async def test_an_answer_without_the_tool_call_is_a_non_retryable_error_naming_t
         await ask(make_llm(), step="review")
 
     assert not isinstance(caught.value, RetryableError)
-    assert caught.value.message == ("the model answered without calling the submit_review tool: "
-                                    "got text, stop_reason end_turn")
+    assert caught.value.message == (
+        "the model answered without calling the submit_review tool: got text, stop_reason end_turn"
+    )
     assert caught.value.details == {"model": MODEL, "input_tokens": 200, "output_tokens": 30}
     assert api.request_count == 1
 
@@ -159,8 +170,10 @@ async def test_a_refused_request_is_not_retried_and_does_not_trip_the_breaker(ap
         await ask(make_llm(breaker=breaker))
 
     assert not isinstance(caught.value, RetryableError)
-    assert caught.value.message == ("Anthropic API refused the request: 400 invalid_request_error: "
-                                    "prompt is too long: 250000 tokens > 200000 maximum")
+    assert caught.value.message == (
+        "Anthropic API refused the request: 400 invalid_request_error: "
+        "prompt is too long: 250000 tokens > 200000 maximum"
+    )
     assert api.request_count == 1
     assert breaker.current_state is CircuitBreakerState.CLOSED
 

@@ -1,4 +1,5 @@
 """The one migration history builds the models' schema on SQLite and PostgreSQL, both ways, and drift is caught."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,7 +16,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from persistence.migrations import (
-    SCRIPT_LOCATION, context_options, downgrade, migration_engine, pending_diff, upgrade,
+    SCRIPT_LOCATION,
+    context_options,
+    downgrade,
+    migration_engine,
+    pending_diff,
+    upgrade,
 )
 from persistence.tables import metadata
 
@@ -36,6 +42,7 @@ def database_url(request, tmp_path) -> str:
 
 def with_connection(url: str, work):
     """Run work(connection) in one committed transaction on the database behind url; return its result."""
+
     async def go():
         engine = migration_engine(url)
         try:
@@ -61,8 +68,10 @@ def schema_of(connection: Connection) -> dict:
     return {
         "tables": tables,
         # PostgreSQL also lists the index behind each unique constraint; those are constraints, not indexes.
-        "indexes": {t: {i["name"]: i["column_names"] for i in inspector.get_indexes(t)
-                        if "duplicates_constraint" not in i} for t in tables},
+        "indexes": {
+            t: {i["name"]: i["column_names"] for i in inspector.get_indexes(t) if "duplicates_constraint" not in i}
+            for t in tables
+        },
         "foreign_keys": {t: inspector.get_foreign_keys(t) for t in tables},
         "version": connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all(),
     }
@@ -115,7 +124,9 @@ def test_pending_diff_reports_a_foreign_key_checked_too_early(fresh_postgres_url
     diff = pending_diff(fresh_postgres_url)
 
     assert sorted((d[0], d[1].name) for d in diff) == [
-        ("add_fk", "fk_tasks_parent_id_tasks"), ("remove_fk", "fk_tasks_parent_id_tasks")]
+        ("add_fk", "fk_tasks_parent_id_tasks"),
+        ("remove_fk", "fk_tasks_parent_id_tasks"),
+    ]
 
 
 def test_upgrade_creates_the_sqlite_directory(tmp_path):
@@ -138,8 +149,15 @@ async def test_migrations_can_be_called_from_async_code(tmp_path):
 def test_alembic_cli_emits_postgresql_ddl_offline(tmp_path):
     env = {**os.environ, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/offline"}
     alembic = Path(sys.executable).with_name("alembic")
-    result = subprocess.run([str(alembic), "-c", str(REPO / "alembic.ini"), "upgrade", "head", "--sql"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [str(alembic), "-c", str(REPO / "alembic.ini"), "upgrade", "head", "--sql"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
     assert result.returncode == 0, result.stderr
     assert "CREATE TABLE tasks" in result.stdout
@@ -152,11 +170,13 @@ def test_sqlite_table_rebuild_keeps_the_rows_that_reference_it(tmp_path):
     url = f"sqlite:///{tmp_path}/rdflow.db"
     upgrade(url)
     now = "2026-01-01 00:00:00"
-    execute(url,
-            "INSERT INTO projects (id, name, status, tech_stack, created_at, updated_at) "
-            f"VALUES ('{'1' * 32}', 'p', 'ACTIVE', '[]', '{now}', '{now}')",
-            "INSERT INTO requirements (id, project_id, title, content, priority, status, meta, created_at, updated_at) "
-            f"VALUES ('{'2' * 32}', '{'1' * 32}', 't', 'c', 'LOW', 'DRAFT', '{{}}', '{now}', '{now}')")
+    execute(
+        url,
+        "INSERT INTO projects (id, name, status, tech_stack, created_at, updated_at) "
+        f"VALUES ('{'1' * 32}', 'p', 'ACTIVE', '[]', '{now}', '{now}')",
+        "INSERT INTO requirements (id, project_id, title, content, priority, status, meta, created_at, updated_at) "
+        f"VALUES ('{'2' * 32}', '{'1' * 32}', 't', 'c', 'LOW', 'DRAFT', '{{}}', '{now}', '{now}')",
+    )
 
     def rebuild_projects(connection):
         # A batch migration recreates the table and drops the old one; with foreign keys enforced that drop

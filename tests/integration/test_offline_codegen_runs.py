@@ -1,4 +1,5 @@
 """Code from the offline provider runs: its own tests pass under pytest (and node), and a broken copy fails."""
+
 from __future__ import annotations
 
 import shutil
@@ -15,23 +16,33 @@ pytestmark = pytest.mark.slow
 
 REQUIREMENTS = {
     "invoices": "Invoice approval\n\nAccountants create, edit and delete invoices. Managers approve or reject "
-                "invoices. Each invoice has a customer name, an amount, a due date and a status. Users export "
-                "invoices to CSV.",
+    "invoices. Each invoice has a customer name, an amount, a due date and a status. Users export "
+    "invoices to CSV.",
     "contacts": "Contacts\n\nSales staff manage contacts. A contact has a full name, an email, a phone, an age and "
-                "an active flag. Staff can search contacts and archive or restore them.",
+    "an active flag. Staff can search contacts and archive or restore them.",
     "classes": "School classes\n\nAdmins manage classes and publish them. A class has a title, a start date, a "
-               "public flag and a number of seats.",  # `class` is a keyword: the generator must rename variables
+    "public flag and a number of seats.",  # `class` is a keyword: the generator must rename variables
     "orders": "Order shipping\n\nCustomers pay orders. Warehouse staff ship paid orders, and support can refund "
-              "shipped orders. Each order has a quantity, a total price and a delivery date.",
+    "shipped orders. Each order has a quantity, a total price and a delivery date.",
 }
 
 
 async def generate(requirement: str, **overrides) -> dict:
-    context = {"task_name": "[Backend] Implement the API", "task_description": "", "task_type": "BACKEND",
-               "language": "python", "framework": "starlette", "include_tests": True, "include_docs": True,
-               "coding_standards": "", "requirement": requirement, **overrides}
-    result = await OfflineLLM().complete_json(step="code", system=contracts.system_prompt("code"), prompt="",
-                                              schema=contracts.schema("code"), context=context)
+    context = {
+        "task_name": "[Backend] Implement the API",
+        "task_description": "",
+        "task_type": "BACKEND",
+        "language": "python",
+        "framework": "starlette",
+        "include_tests": True,
+        "include_docs": True,
+        "coding_standards": "",
+        "requirement": requirement,
+        **overrides,
+    }
+    result = await OfflineLLM().complete_json(
+        step="code", system=contracts.system_prompt("code"), prompt="", schema=contracts.schema("code"), context=context
+    )
     return result.data
 
 
@@ -44,8 +55,13 @@ def materialise(code: dict, root: Path) -> Path:
 
 
 def run_pytest(root: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                          cwd=root, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("name", sorted(REQUIREMENTS))

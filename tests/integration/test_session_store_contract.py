@@ -1,11 +1,12 @@
 """One contract for the session adapters: TokenStore (SQL on SQLite and PostgreSQL, Redis) and RateLimiter
 (memory, Redis): revocation and its expiry, single-use claims under concurrency, fixed-window counting."""
+
 from __future__ import annotations
 
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from persistence.migrations import upgrade
 
 class ManualClock:
     def __init__(self) -> None:
-        self.at = datetime.now(timezone.utc)
+        self.at = datetime.now(UTC)
 
     def now(self) -> datetime:
         return self.at
@@ -50,18 +51,25 @@ def migrated(url: str) -> str:
     return url
 
 
-@pytest.fixture(params=["sql-sqlite", pytest.param("sql-postgres", marks=pytest.mark.postgres),
-                        pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "sql-sqlite",
+        pytest.param("sql-postgres", marks=pytest.mark.postgres),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ]
+)
 async def tokens(request, tmp_path):
     clock = ManualClock()
     if request.param == "redis":
-        store = RedisTokenStore(request.getfixturevalue("redis_url"), clock,
-                                prefix=request.getfixturevalue("redis_prefix"))
+        store = RedisTokenStore(
+            request.getfixturevalue("redis_url"), clock, prefix=request.getfixturevalue("redis_prefix")
+        )
         yield StoreUnderTest(store, clock, real_time=True)
         await store.aclose()
         return
-    url = f"sqlite:///{tmp_path}/tokens.db" if request.param == "sql-sqlite" else \
-        request.getfixturevalue("postgres_url")
+    url = (
+        f"sqlite:///{tmp_path}/tokens.db" if request.param == "sql-sqlite" else request.getfixturevalue("postgres_url")
+    )
     engine = create_engine(migrated(url))
     yield StoreUnderTest(SqlTokenStore(engine, clock), clock, real_time=False)
     await engine.dispose()
@@ -82,6 +90,7 @@ def key(kind: str = "jti") -> str:
 
 
 # --- TokenStore -----------------------------------------------------------------------------------------------
+
 
 async def test_a_revoked_key_is_revoked_and_no_other(tokens: StoreUnderTest):
     store, later = tokens.store, tokens.clock.now() + timedelta(hours=1)
@@ -154,6 +163,7 @@ async def test_concurrent_revocations_of_one_key_all_succeed(tokens: StoreUnderT
 
 
 # --- RateLimiter ----------------------------------------------------------------------------------------------
+
 
 async def test_under_the_limit_is_free_and_over_it_says_how_long_to_wait(limiter):
     k = f"login:account:{uuid.uuid4().hex}"

@@ -4,6 +4,7 @@ The dead worker's jobs stop heartbeating; the new worker's reconciler puts them 
 those out of attempts), and arq hands the job to the new worker once the dead one's claim on it expires
 (job_timeout_s + grace + 10 s, so the timeout is kept short here).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -16,8 +17,9 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
 
 async def test_jobs_of_a_killed_worker_end_succeeded_or_failed(fresh_postgres_url, redis_url, redis_prefix, tmp_path):
-    fields = job_settings(fresh_postgres_url, tmp_path, redis_url=redis_url, redis_prefix=redis_prefix,
-                          job_concurrency=2, job_timeout_s=5)
+    fields = job_settings(
+        fresh_postgres_url, tmp_path, redis_url=redis_url, redis_prefix=redis_prefix, job_concurrency=2, job_timeout_s=5
+    )
     stack = await open_stack(fields, tmp_path / "traces")
     try:
         first = stack.start_worker(fields, "doomed")

@@ -1,4 +1,5 @@
 """Estimated model cost: family prices by longest prefix, micro-dollar rounding, unknown models at 0 and logged."""
+
 from __future__ import annotations
 
 import logging
@@ -9,22 +10,25 @@ import pytest
 from domain.ai_cost import estimate_cost, price_for
 
 
-@pytest.mark.parametrize(("model", "family"), [
-    ("claude-sonnet-4-5-20250929", "claude-sonnet-4"),
-    ("claude-opus-4-5-20251101", "claude-opus-4-5"),
-    ("claude-opus-4-20250514", "claude-opus-4"),
-    ("claude-opus-5-5", "claude-opus-5-5"),
-    ("claude-opus-5", "claude-opus-5"),
-    ("claude-3-5-haiku@20241022", "claude-3-5-haiku"),
-    ("Claude-Haiku-4-5", "claude-haiku-4-5"),
-])
+@pytest.mark.parametrize(
+    ("model", "family"),
+    [
+        ("claude-sonnet-4-5-20250929", "claude-sonnet-4"),
+        ("claude-opus-4-5-20251101", "claude-opus-4-5"),
+        ("claude-opus-4-20250514", "claude-opus-4"),
+        ("claude-opus-5-5", "claude-opus-5-5"),
+        ("claude-opus-5", "claude-opus-5"),
+        ("claude-3-5-haiku@20241022", "claude-3-5-haiku"),
+        ("Claude-Haiku-4-5", "claude-haiku-4-5"),
+    ],
+)
 def test_a_model_is_priced_by_its_longest_family_prefix(model, family):
     assert price_for(model).family == family
 
 
 def test_cost_is_input_and_output_tokens_at_their_own_rates():
     # Sonnet 4.x: $3 in, $15 out per million tokens
-    assert estimate_cost("claude-sonnet-4-6", 1_000_000, 0) == Decimal("3")
+    assert estimate_cost("claude-sonnet-4-6", 1_000_000, 0) == Decimal(3)
     assert estimate_cost("claude-sonnet-4-6", 2_000, 500) == Decimal("0.013500")
     assert estimate_cost("claude-opus-4-1", 1_000, 1_000) == Decimal("0.090000")
 
@@ -45,7 +49,8 @@ def test_an_unknown_model_costs_zero_and_says_so_once(caplog):
         assert estimate_cost("gpt-unknown-test-model", 5, 5) == Decimal(0)
     assert price_for("gpt-unknown-test-model") is None
     assert [r.getMessage() for r in caplog.records] == [
-        "no price known for model 'gpt-unknown-test-model': its usage is recorded at cost 0"]
+        "no price known for model 'gpt-unknown-test-model': its usage is recorded at cost 0"
+    ]
 
 
 def test_negative_token_counts_are_refused():

@@ -1,4 +1,5 @@
 """Retry backoff: doubling from the base after each attempt, capped."""
+
 from __future__ import annotations
 
 import pytest

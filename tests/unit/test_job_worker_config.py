@@ -1,4 +1,5 @@
 """Worker configuration: extra job-kind modules, the arq settings derived from Settings, and refused settings."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,12 +15,15 @@ def test_handler_modules_are_merged():
     assert load_handler_modules(["tests.jobkinds"], known={"ai.prd"}) == jobkinds.HANDLERS
 
 
-@pytest.mark.parametrize(("names", "known", "message"), [
-    (["tests.no_such_kinds"], (), "cannot import 'tests.no_such_kinds'"),
-    (["json"], (), "module 'json' has no HANDLERS dict"),
-    (["tests.jobkinds"], {"test.count"}, "module 'tests.jobkinds' redefines job kind 'test.count'"),
-    (["tests.jobkinds", "tests.jobkinds"], (), "redefines job kind 'test.sleep'"),
-])
+@pytest.mark.parametrize(
+    ("names", "known", "message"),
+    [
+        (["tests.no_such_kinds"], (), "cannot import 'tests.no_such_kinds'"),
+        (["json"], (), "module 'json' has no HANDLERS dict"),
+        (["tests.jobkinds"], {"test.count"}, "module 'tests.jobkinds' redefines job kind 'test.count'"),
+        (["tests.jobkinds", "tests.jobkinds"], (), "redefines job kind 'test.sleep'"),
+    ],
+)
 def test_bad_handler_modules_are_refused_by_name(names, known, message):
     with pytest.raises(ValueError, match=message):
         load_handler_modules(names, known)
@@ -40,8 +44,13 @@ def test_the_worker_needs_redis():
 
 
 async def test_arq_releases_a_dead_workers_job_soon_after_the_job_timeout():
-    settings = Settings(redis_url="redis://127.0.0.1:6379/3", redis_prefix="p", job_timeout_s=7, job_concurrency=3,
-                        job_reconcile_every_s=20)
+    settings = Settings(
+        redis_url="redis://127.0.0.1:6379/3",
+        redis_prefix="p",
+        job_timeout_s=7,
+        job_concurrency=3,
+        job_reconcile_every_s=20,
+    )
     worker = create_worker(worker_settings(settings), handle_signals=False)
 
     assert worker.queue_name == "p:jobs" and worker.max_jobs == 3 and worker.allow_abort_jobs

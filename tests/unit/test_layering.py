@@ -1,4 +1,5 @@
 """The dependency rule, read from the source: domain/ imports no framework; resolvers/ and schema/ no SQLAlchemy."""
+
 from __future__ import annotations
 
 import ast
@@ -7,10 +8,29 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FRAMEWORKS = frozenset({
-    "strawberry", "starlette", "sqlalchemy", "alembic", "redis", "arq", "anthropic", "kubernetes", "aioboto3",
-    "boto3", "botocore", "httpx", "uvicorn", "pydantic", "jwt", "pwdlib", "cryptography", "aiosqlite", "asyncpg",
-})
+FRAMEWORKS = frozenset(
+    {
+        "strawberry",
+        "starlette",
+        "sqlalchemy",
+        "alembic",
+        "redis",
+        "arq",
+        "anthropic",
+        "kubernetes",
+        "aioboto3",
+        "boto3",
+        "botocore",
+        "httpx",
+        "uvicorn",
+        "pydantic",
+        "jwt",
+        "pwdlib",
+        "cryptography",
+        "aiosqlite",
+        "asyncpg",
+    }
+)
 DYNAMIC_IMPORTERS = frozenset({"import_module", "__import__"})
 
 
@@ -22,9 +42,13 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.append((node.lineno, node.module))
-        elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
-              and isinstance(node.args[0].value, str)
-              and getattr(node.func, "attr", getattr(node.func, "id", None)) in DYNAMIC_IMPORTERS):
+        elif (
+            isinstance(node, ast.Call)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) in DYNAMIC_IMPORTERS
+        ):
             found.append((node.lineno, node.args[0].value))
     return found
 

@@ -1,4 +1,5 @@
 """The offline LLM: outputs fit the contracts, reflect the requirement, plan acyclic work, and review for real."""
+
 from __future__ import annotations
 
 import json
@@ -18,25 +19,29 @@ from integrations.llm_offline import OfflineLLM
 INVOICES = {
     "title": "Invoice approval",
     "content": "As an accountant, I want to create, edit and delete invoices so that billing stays accurate.\n"
-               "Managers must approve or reject invoices within 2 business days. Each invoice has a customer name, "
-               "an amount, a due date and a status.\nUsers should be able to export invoices to CSV. The list of "
-               "invoices must load within 2 seconds for 10k users.\nIt would be nice to notify customers by email "
-               "when an invoice is approved.",
+    "Managers must approve or reject invoices within 2 business days. Each invoice has a customer name, "
+    "an amount, a due date and a status.\nUsers should be able to export invoices to CSV. The list of "
+    "invoices must load within 2 seconds for 10k users.\nIt would be nice to notify customers by email "
+    "when an invoice is approved.",
     "priority": "HIGH",
 }
 COURSES = {
     "title": "Course booking",
     "content": "Students can browse courses and book a seat in a course session. Teachers publish sessions and "
-               "cancel them when needed. The system must support 500 concurrent users and be fast.",
+    "cancel them when needed. The system must support 500 concurrent users and be fast.",
     "priority": "MEDIUM",
 }
 ALL_ROLES = ["BACKEND", "FRONTEND", "TESTING", "DEVOPS", "DESIGN", "DOCS"]
 
 
 async def ask(step: str, context: dict) -> dict:
-    result = await OfflineLLM().complete_json(step=step, system=contracts.system_prompt(step),
-                                              prompt=contracts.default_prompt(step), schema=contracts.schema(step),
-                                              context=context)
+    result = await OfflineLLM().complete_json(
+        step=step,
+        system=contracts.system_prompt(step),
+        prompt=contracts.default_prompt(step),
+        schema=contracts.schema(step),
+        context=context,
+    )
     assert list(Draft202012Validator(contracts.schema(step)).iter_errors(result.data)) == []
     assert contracts.problems(step, result.data) is None
     return result.data
@@ -47,8 +52,14 @@ def section(prd: dict, section_id: str) -> dict:
 
 
 def plan(requirement: dict, strategy: str = "ROLE_BASED", roles: list[str] | None = None, prd=None) -> dict:
-    return {"title": requirement["title"], "content": requirement["content"], "strategy": strategy,
-            "target_roles": roles or ALL_ROLES, "prd_sections": prd or [], "priority": requirement["priority"]}
+    return {
+        "title": requirement["title"],
+        "content": requirement["content"],
+        "strategy": strategy,
+        "target_roles": roles or ALL_ROLES,
+        "prd_sections": prd or [],
+        "priority": requirement["priority"],
+    }
 
 
 def assert_acyclic_with_known_keys(tasks: list[dict]) -> list[str]:
@@ -70,13 +81,25 @@ def assert_acyclic_with_known_keys(tasks: list[dict]) -> list[str]:
 
 # --- PRD ---------------------------------------------------------------------------------------------------------
 
+
 async def test_prd_reflects_the_invoice_requirement():
     prd = await ask("prd", {**INVOICES, "project_name": "Billing", "tech_stack": "python, react"})
     assert [s["section_id"] for s in prd["sections"]] == [
-        "overview", "user_stories", "features", "non_functional", "acceptance_criteria", "open_questions"]
+        "overview",
+        "user_stories",
+        "features",
+        "non_functional",
+        "acceptance_criteria",
+        "open_questions",
+    ]
     features = {f["name"]: f for f in section(prd, "features")["features"]}
-    assert {"Create, update and delete invoices", "Approve invoices", "Reject invoices", "Export invoices",
-            "Notify customers"} <= set(features)
+    assert {
+        "Create, update and delete invoices",
+        "Approve invoices",
+        "Reject invoices",
+        "Export invoices",
+        "Notify customers",
+    } <= set(features)
     assert [f["id"] for f in section(prd, "features")["features"]] == [f"F{n}" for n in range(1, len(features) + 1)]
     assert features["Approve invoices"]["priority"] == "HIGH"  # a "must": the requirement's priority
     assert features["Export invoices"]["priority"] == "MEDIUM"  # a "should": one level lower
@@ -118,14 +141,20 @@ async def test_prd_without_roles_or_numbers_asks_for_them():
 
 # --- decomposition -----------------------------------------------------------------------------------------------
 
+
 async def test_role_based_plan_for_invoices():
     data = await ask("decompose", plan(INVOICES))
     tasks = {t["key"]: t for t in data["tasks"]}
     names = {t["name"] for t in data["tasks"]}
-    assert {"[Backend] Design the invoice API", "[Backend] Implement approve invoices",
-            "[Backend] Implement export invoices", "[Frontend] Build the invoice screens",
-            "[Testing] Write integration tests for approve invoices", "[Design] Wireframe the invoice screens",
-            "[Docs] Document the invoice API and user guide"} <= names
+    assert {
+        "[Backend] Design the invoice API",
+        "[Backend] Implement approve invoices",
+        "[Backend] Implement export invoices",
+        "[Frontend] Build the invoice screens",
+        "[Testing] Write integration tests for approve invoices",
+        "[Design] Wireframe the invoice screens",
+        "[Docs] Document the invoice API and user guide",
+    } <= names
     assert {t["task_type"] for t in data["tasks"]} == set(ALL_ROLES)
     order = assert_acyclic_with_known_keys(data["tasks"])
     by_name = {t["name"]: t for t in data["tasks"]}
@@ -143,9 +172,14 @@ async def test_role_based_plan_for_invoices():
 async def test_role_based_plan_for_courses_names_its_own_entities():
     data = await ask("decompose", plan(COURSES, roles=["BACKEND", "FRONTEND", "TESTING"]))
     names = {t["name"] for t in data["tasks"]}
-    assert {"[Backend] Design the course API", "[Backend] Design the session API",
-            "[Backend] Implement publish sessions", "[Backend] Implement book seats",
-            "[Frontend] Build the session screens", "[Testing] Write integration tests for cancel sessions"} <= names
+    assert {
+        "[Backend] Design the course API",
+        "[Backend] Design the session API",
+        "[Backend] Implement publish sessions",
+        "[Backend] Implement book seats",
+        "[Frontend] Build the session screens",
+        "[Testing] Write integration tests for cancel sessions",
+    } <= names
     assert not any("invoice" in n for n in names)
     assert {t["task_type"] for t in data["tasks"]} == {"BACKEND", "FRONTEND", "TESTING"}
     assert_acyclic_with_known_keys(data["tasks"])
@@ -156,7 +190,10 @@ async def test_feature_based_plan_chains_backend_frontend_tests_per_feature():
     data = await ask("decompose", plan(COURSES, strategy="FEATURE_BASED", roles=["BACKEND", "FRONTEND", "TESTING"]))
     tasks = {t["key"]: t for t in data["tasks"]}
     assert [t["name"] for t in data["tasks"]][:3] == [
-        "[F1] Backend: View courses", "[F1] Frontend: View courses", "[F1] Tests: View courses"]
+        "[F1] Backend: View courses",
+        "[F1] Frontend: View courses",
+        "[F1] Tests: View courses",
+    ]
     for n in range(1, 5):
         assert tasks[f"f{n}-fe"]["depends_on"] == [f"f{n}-be"]
         assert tasks[f"f{n}-test"]["depends_on"] == [f"f{n}-be", f"f{n}-fe"]
@@ -171,8 +208,12 @@ async def test_only_the_target_roles_are_planned():
 
 async def test_plan_follows_the_prd_features_when_there_is_a_prd():
     prd = await ask("prd", INVOICES)
-    edited = [dict(s, features=[{"id": "F1", "name": "Archive invoices", "priority": "CRITICAL"}])
-              if s["section_id"] == "features" else s for s in prd["sections"]]
+    edited = [
+        dict(s, features=[{"id": "F1", "name": "Archive invoices", "priority": "CRITICAL"}])
+        if s["section_id"] == "features"
+        else s
+        for s in prd["sections"]
+    ]
     data = await ask("decompose", plan(INVOICES, roles=["BACKEND"], prd=edited))
     implement = [t for t in data["tasks"] if t["name"].startswith("[Backend] Implement")]
     assert [(t["name"], t["priority"]) for t in implement] == [("[Backend] Implement archive invoices", "CRITICAL")]
@@ -206,12 +247,22 @@ SEEDED = textwrap.dedent('''\
 
 
 async def test_review_finds_seeded_issues_at_their_lines():
-    data = await ask("review", {"files": [{"path": "app/loader.py", "language": "python", "content": SEEDED}],
-                                "focus": "app/loader.py"})
+    data = await ask(
+        "review",
+        {"files": [{"path": "app/loader.py", "language": "python", "content": SEEDED}], "focus": "app/loader.py"},
+    )
     found = {(f["rule"], f["line"]) for f in data["findings"]}
-    assert {("unused-import", 2), ("unused-import", 3), ("mutable-default", 6), ("eval-exec", 8),
-            ("bare-except", 9), ("print-call", 10), ("todo-comment", 10), ("hardcoded-secret", 11),
-            ("missing-tests", None)} <= found
+    assert {
+        ("unused-import", 2),
+        ("unused-import", 3),
+        ("mutable-default", 6),
+        ("eval-exec", 8),
+        ("bare-except", 9),
+        ("print-call", 10),
+        ("todo-comment", 10),
+        ("hardcoded-secret", 11),
+        ("missing-tests", None),
+    } <= found
     severities = {f["rule"]: f["severity"] for f in data["findings"]}
     assert severities["eval-exec"] == "CRITICAL" and severities["bare-except"] == "MAJOR"
     assert all(f["file"] == "app/loader.py" and f["message"] and f["suggestion"] for f in data["findings"])
@@ -224,31 +275,58 @@ async def test_review_without_critical_findings_asks_for_changes_and_tests_count
     assert [(f["rule"], f["severity"]) for f in untested["findings"]] == [("missing-tests", "MAJOR")]
     assert untested["recommended_decision"] == "CHANGES_REQUESTED"
     test = "from calc import total\n\n\ndef test_total():\n    assert total([1, 2]) == 3\n"
-    tested = await ask("review", {"files": [{"path": "calc.py", "language": "python", "content": module},
-                                            {"path": "tests/test_calc.py", "language": "python", "content": test}]})
+    tested = await ask(
+        "review",
+        {
+            "files": [
+                {"path": "calc.py", "language": "python", "content": module},
+                {"path": "tests/test_calc.py", "language": "python", "content": test},
+            ]
+        },
+    )
     assert tested["findings"] == []
     assert tested["recommended_decision"] == "APPROVED"
 
 
 async def test_review_flags_long_functions_and_broken_syntax():
     long_body = "def long():\n" + "".join(f"    x{n} = {n}\n" for n in range(60)) + "    return x0\n"
-    data = await ask("review", {"files": [
-        {"path": "long.py", "language": "python", "content": long_body},
-        {"path": "broken.py", "language": "python", "content": "def f(:\n    pass\n"},
-        {"path": "tests/test_long.py", "language": "python", "content": "def test_it():\n    assert True\n"}]})
+    data = await ask(
+        "review",
+        {
+            "files": [
+                {"path": "long.py", "language": "python", "content": long_body},
+                {"path": "broken.py", "language": "python", "content": "def f(:\n    pass\n"},
+                {"path": "tests/test_long.py", "language": "python", "content": "def test_it():\n    assert True\n"},
+            ]
+        },
+    )
     found = {(f["file"], f["rule"], f["line"]) for f in data["findings"]}
     assert ("long.py", "long-function", 1) in found
     assert ("broken.py", "syntax-error", 1) in found
 
 
 async def test_review_checks_non_python_files_generically():
-    data = await ask("review", {"files": [
-        {"path": "deploy.yaml", "language": "yaml", "content": "image: app\npassword: \"hunter2hunter2\"\n"},
-        {"path": "notes.md", "language": "markdown", "content": "# Notes\n\nTODO: write the guide\n" + "x\n" * 450},
-        {"path": "ui.js", "language": "javascript", "content": "const run = (s) => eval(s);\n"}]})
+    data = await ask(
+        "review",
+        {
+            "files": [
+                {"path": "deploy.yaml", "language": "yaml", "content": 'image: app\npassword: "hunter2hunter2"\n'},
+                {
+                    "path": "notes.md",
+                    "language": "markdown",
+                    "content": "# Notes\n\nTODO: write the guide\n" + "x\n" * 450,
+                },
+                {"path": "ui.js", "language": "javascript", "content": "const run = (s) => eval(s);\n"},
+            ]
+        },
+    )
     found = {(f["file"], f["rule"], f["line"]) for f in data["findings"]}
-    assert {("deploy.yaml", "hardcoded-secret", 2), ("notes.md", "todo-comment", 3), ("notes.md", "large-file", None),
-            ("ui.js", "eval-exec", 1)} <= found
+    assert {
+        ("deploy.yaml", "hardcoded-secret", 2),
+        ("notes.md", "todo-comment", 3),
+        ("notes.md", "large-file", None),
+        ("ui.js", "eval-exec", 1),
+    } <= found
 
 
 async def test_review_needs_files():
@@ -259,17 +337,33 @@ async def test_review_needs_files():
 
 # --- code generation (content; the generated tests are run in tests/integration) ----------------------------------
 
+
 def code_context(**overrides) -> dict:
-    return {"task_name": "[Backend] Implement approve invoices", "task_description": "", "task_type": "BACKEND",
-            "language": "python", "framework": "starlette", "include_tests": True, "include_docs": True,
-            "coding_standards": "", "requirement": f"{INVOICES['title']}\n\n{INVOICES['content']}", **overrides}
+    return {
+        "task_name": "[Backend] Implement approve invoices",
+        "task_description": "",
+        "task_type": "BACKEND",
+        "language": "python",
+        "framework": "starlette",
+        "include_tests": True,
+        "include_docs": True,
+        "coding_standards": "",
+        "requirement": f"{INVOICES['title']}\n\n{INVOICES['content']}",
+        **overrides,
+    }
 
 
 async def test_generated_python_follows_the_requirement_and_reviews_clean():
     code = await ask("code", code_context())
     files = {f["path"]: f["content"] for f in code["files"]}
-    assert {"invoices/model.py", "invoices/service.py", "invoices/routes.py", "tests/test_invoice_service.py",
-            "tests/test_invoice_routes.py", "README.md"} <= set(files)
+    assert {
+        "invoices/model.py",
+        "invoices/service.py",
+        "invoices/routes.py",
+        "tests/test_invoice_service.py",
+        "tests/test_invoice_routes.py",
+        "README.md",
+    } <= set(files)
     assert 'FIELDS = ("customer_name", "amount", "due_date")' in files["invoices/model.py"]
     assert "def approve(self, invoice_id: int)" in files["invoices/service.py"]
     assert "def export_csv(" in files["invoices/service.py"]
@@ -287,12 +381,15 @@ async def test_code_honours_include_tests_and_include_docs():
     assert ("missing-tests", "MAJOR") in {(f["rule"], f["severity"]) for f in review["findings"]}
 
 
-@pytest.mark.parametrize(("language", "path", "marker"), [
-    ("typescript", "src/invoiceService.ts", "export interface Invoice {"),
-    ("go", "invoices/invoice.go", "type Invoice struct {"),
-    ("java", "src/main/java/InvoiceService.java", "public class InvoiceService {"),
-    ("rust", "docs/invoice-spec.md", "| `amount` | money | yes |"),
-])
+@pytest.mark.parametrize(
+    ("language", "path", "marker"),
+    [
+        ("typescript", "src/invoiceService.ts", "export interface Invoice {"),
+        ("go", "invoices/invoice.go", "type Invoice struct {"),
+        ("java", "src/main/java/InvoiceService.java", "public class InvoiceService {"),
+        ("rust", "docs/invoice-spec.md", "| `amount` | money | yes |"),
+    ],
+)
 async def test_other_languages_get_a_skeleton_and_say_so(language, path, marker):
     code = await ask("code", code_context(language=language))
     assert [f["path"] for f in code["files"]] == [path]
@@ -300,17 +397,21 @@ async def test_other_languages_get_a_skeleton_and_say_so(language, path, marker)
     assert language in code["notes"]
 
 
-@pytest.mark.parametrize(("task_type", "paths"), [
-    ("DEVOPS", ["Dockerfile", ".github/workflows/ci.yml", "deploy/k8s/invoices.yaml"]),
-    ("DESIGN", ["design/invoice-screens.md"]),
-    ("DOCS", ["docs/invoice.md"]),
-])
+@pytest.mark.parametrize(
+    ("task_type", "paths"),
+    [
+        ("DEVOPS", ["Dockerfile", ".github/workflows/ci.yml", "deploy/k8s/invoices.yaml"]),
+        ("DESIGN", ["design/invoice-screens.md"]),
+        ("DOCS", ["docs/invoice.md"]),
+    ],
+)
 async def test_non_code_tasks_get_matching_files(task_type, paths):
     code = await ask("code", code_context(task_type=task_type))
     assert [f["path"] for f in code["files"]] == paths
 
 
 # --- provider behaviour ------------------------------------------------------------------------------------------
+
 
 async def test_usage_is_estimated_from_text_length():
     llm = OfflineLLM()
@@ -328,8 +429,12 @@ async def test_unknown_step_is_invalid_input():
 
 
 async def test_same_input_same_output():
-    for step, context in (("prd", INVOICES), ("decompose", plan(INVOICES)), ("code", code_context()),
-                          ("review", {"files": [{"path": "a.py", "language": "python", "content": SEEDED}]})):
+    for step, context in (
+        ("prd", INVOICES),
+        ("decompose", plan(INVOICES)),
+        ("code", code_context()),
+        ("review", {"files": [{"path": "a.py", "language": "python", "content": SEEDED}]}),
+    ):
         assert await ask(step, context) == await ask(step, context)
 
 
@@ -348,9 +453,21 @@ asyncio.run(main())
 
 def test_output_does_not_depend_on_hash_seed():
     """Set iteration order changes with PYTHONHASHSEED; two processes with different seeds must agree."""
-    contexts = [["prd", INVOICES], ["decompose", plan(COURSES)], ["code", code_context()],
-                ["review", {"files": [{"path": "a.py", "language": "python", "content": SEEDED}]}]]
-    outputs = [subprocess.run([sys.executable, "-c", DUMP_ALL_STEPS], input=json.dumps(contexts), text=True,
-                              capture_output=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
-               for seed in ("1", "2")]
+    contexts = [
+        ["prd", INVOICES],
+        ["decompose", plan(COURSES)],
+        ["code", code_context()],
+        ["review", {"files": [{"path": "a.py", "language": "python", "content": SEEDED}]}],
+    ]
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", DUMP_ALL_STEPS],
+            input=json.dumps(contexts),
+            text=True,
+            capture_output=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2")
+    ]
     assert outputs[0] == outputs[1] and len(outputs[0]) > 1000
