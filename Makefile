@@ -2,7 +2,7 @@
 PYTHON ?= $(or $(shell command -v python3.11 2>/dev/null),python3)
 VENV := .venv
 
-.PHONY: venv run test
+.PHONY: venv run test test-slow
 
 venv: $(VENV)/.installed
 
@@ -17,5 +17,11 @@ $(VENV)/.installed: pyproject.toml
 run: venv
 	$(VENV)/bin/rdflow migrate && $(VENV)/bin/rdflow serve
 
+# The slow suites (fuzz, outage, memory) run with `make test-slow`; CI runs both.
+SLOW_SUITES := fuzz or outage or memory
+
 test: venv
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -m "not ($(SLOW_SUITES))"
+
+test-slow: venv
+	$(VENV)/bin/python -m pytest -q -m "$(SLOW_SUITES)"
