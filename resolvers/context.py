@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,10 @@ class RequestContext:
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.services, self.viewer)
+
+    def for_operation(self) -> RequestContext:
+        """The same viewer and connection with empty DataLoaders: loaders cache for one operation or event only."""
+        return dataclasses.replace(self)
 
     def sign_in(self, viewer: Viewer) -> None:
         """A WebSocket authenticates after the context exists (in connection_init)."""

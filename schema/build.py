@@ -12,6 +12,7 @@ from strawberry.tools import merge_types
 
 from schema.auth import AuthMutation, AuthQuery
 from schema.errors import ErrorPresenter
+from schema.execution import RdflowExecutionContext
 from schema.limits import MaxCostLimiter
 from schema.mutation import Mutation
 from schema.pipeline import PipelineMutation, PipelineQuery
@@ -67,4 +68,5 @@ def build_schema(limits: SchemaLimits = SchemaLimits()) -> strawberry.Schema:
             PrdNode,
         ],
         config=StrawberryConfig(auto_camel_case=True),
+        execution_context_class=RdflowExecutionContext,
     )
