@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "serve":
         _serve(settings)
     elif args.command == "worker":
-        from jobs.worker import run
+        from server.worker import run
 
         try:
             run(settings)

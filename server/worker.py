@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from arq import Retry, cron, func
 from arq.connections import RedisSettings
@@ -12,10 +12,8 @@ from arq.worker import run_worker
 
 from jobs.arq_queue import RUN_JOB, queue_name
 from jobs.reconciler import reconcile_once
-
-if TYPE_CHECKING:
-    from server.container import Container
-    from server.settings import Settings
+from server.container import Container, build_container
+from server.settings import Settings
 
 # arq cancels a job at job_timeout_s + this; before that run_job's own deadline records the timeout on the row.
 TIMEOUT_GRACE_S = 5.0
@@ -55,8 +53,6 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     timeout = settings.job_timeout_s + TIMEOUT_GRACE_S
 
     async def startup(ctx: dict[str, Any]) -> None:
-        from server.container import build_container
-
         ctx["container"] = build_container(settings)
 
     async def shutdown(ctx: dict[str, Any]) -> None:

@@ -6,7 +6,7 @@ import pytest
 from arq.worker import create_worker
 
 from jobs.plugins import load_handler_modules
-from jobs.worker import TIMEOUT_GRACE_S, worker_settings
+from server.worker import TIMEOUT_GRACE_S, worker_settings
 from server.settings import Settings
 from tests import jobkinds
 
