@@ -107,3 +107,10 @@ class JobStatus(str, Enum):
 class SortDirection(str, Enum):
     ASC = "ASC"
     DESC = "DESC"
+
+
+class Strategy(str, Enum):
+    """How decomposition groups a requirement's work into tasks."""
+
+    ROLE_BASED = "ROLE_BASED"
+    FEATURE_BASED = "FEATURE_BASED"

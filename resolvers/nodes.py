@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from domain.errors import NotFound
+from domain.permissions import Viewer
 from resolvers.context import RequestContext
-from resolvers.ids import from_global_id
+from resolvers.ids import decode_id, from_global_id
 
 
-async def node(ctx: RequestContext, global_id: str) -> Any:
-    type_name, raw = from_global_id(global_id)
+def _getters(ctx: RequestContext) -> dict[str, Callable[[Viewer, uuid.UUID], Awaitable[Any]]]:
     s = ctx.services
-    getters = {
+    return {
         "Project": s.projects.get,
         "Requirement": s.requirements.get,
         "Task": s.tasks.get,
@@ -25,9 +28,16 @@ async def node(ctx: RequestContext, global_id: str) -> Any:
         "PromptTemplate": s.ai_config.get_prompt,
         "AuditEntry": s.audit.get,
     }
-    getter = getters.get(type_name)
-    if getter is None:
-        from domain.errors import NotFound
 
+
+async def node(ctx: RequestContext, global_id: str) -> Any:
+    type_name, raw = from_global_id(global_id)
+    getter = _getters(ctx).get(type_name)
+    if getter is None:
         raise NotFound(type_name, global_id)
     return await getter(ctx.viewer, raw)
+
+
+async def by_id(ctx: RequestContext, type_name: str, global_id: str) -> Any:
+    """An entity of a known type (`project(id)`, `job(id)`...); an id of another type is invalid input."""
+    return await _getters(ctx)[type_name](ctx.viewer, decode_id(global_id, type_name, "id"))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.enums import TaskType
-from domain.services.pipeline import Strategy
+from domain.enums import Strategy, TaskType
 from resolvers.context import RequestContext
 from resolvers.ids import decode_id
 from resolvers.listing import ConnectionArgs, to_list_query
 from resolvers.projects import provided
+
+
+async def cancel_job(ctx: RequestContext, job_id: str):
+    return await ctx.services.jobs.cancel(ctx.viewer, decode_id(job_id, "Job", "id"))
 
 
 async def generate_prd(ctx: RequestContext, requirement_id: str):

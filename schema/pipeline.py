@@ -5,9 +5,9 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
-from domain.services.pipeline import Strategy as DomainStrategy
-from resolvers import pipeline
-from resolvers.ids import decode_id
+from domain.enums import Strategy as DomainStrategy
+from resolvers import nodes, pipeline
+from resolvers.context import RequestContext
 from schema import enums as e
 from schema.pipeline_types import AiModelNode, JobNode, PrdNode, PromptNode
 from schema.relay import root_connection
@@ -89,12 +89,12 @@ class SavePromptTemplateInput:
 @strawberry.type
 class PipelineQuery:
     @strawberry.field
-    async def prd(self, info: Info, id: strawberry.ID) -> PrdNode:
-        return await info.context.services.pipeline.prd(info.context.viewer, decode_id(id, "PrdDocument", "id"))
+    async def prd(self, info: Info[RequestContext, None], id: strawberry.ID) -> PrdNode:
+        return await nodes.by_id(info.context, "PrdDocument", id)
 
     @strawberry.field
-    async def job(self, info: Info, id: strawberry.ID) -> JobNode:
-        return await info.context.services.jobs.get(info.context.viewer, decode_id(id, "Job", "id"))
+    async def job(self, info: Info[RequestContext, None], id: strawberry.ID) -> JobNode:
+        return await nodes.by_id(info.context, "Job", id)
 
     ai_models = root_connection(
         AiModelNode, pipeline.list_models, AiModelFilter, AiModelOrder, "AI model configurations (super admins)."
@@ -111,13 +111,13 @@ class PipelineQuery:
 @strawberry.type
 class PipelineMutation:
     @strawberry.mutation(description="Draft a PRD for the requirement (a job); the requirement moves to ANALYZING.")
-    async def generate_prd(self, info: Info, requirement_id: strawberry.ID) -> JobNode:
+    async def generate_prd(self, info: Info[RequestContext, None], requirement_id: strawberry.ID) -> JobNode:
         return await pipeline.generate_prd(info.context, requirement_id)
 
     @strawberry.mutation(description="Break the requirement into typed tasks (a job); unstarted AI tasks are replaced.")
     async def decompose_requirement(
         self,
-        info: Info,
+        info: Info[RequestContext, None],
         requirement_id: strawberry.ID,
         strategy: Strategy = DomainStrategy.ROLE_BASED,  # type: ignore[valid-type]
         target_roles: list[e.TaskType] | None = None,
@@ -127,7 +127,7 @@ class PipelineMutation:
     @strawberry.mutation(description="Generate code artifacts for the task (a job); the task moves to IN_REVIEW.")
     async def generate_code(
         self,
-        info: Info,
+        info: Info[RequestContext, None],
         task_id: strawberry.ID,
         language: str,
         framework: str | None = None,
@@ -136,17 +136,17 @@ class PipelineMutation:
         return await pipeline.generate_code(info.context, task_id, language, framework, specifications)
 
     @strawberry.mutation(description="Review an artifact with static checks and the AI (a job).")
-    async def review_code(self, info: Info, artifact_id: strawberry.ID) -> JobNode:
+    async def review_code(self, info: Info[RequestContext, None], artifact_id: strawberry.ID) -> JobNode:
         return await pipeline.review_code(info.context, artifact_id)
 
     @strawberry.mutation(description="Cancel a queued or running job; it ends CANCELLED.")
-    async def cancel_job(self, info: Info, id: strawberry.ID) -> JobNode:
-        return await info.context.services.jobs.cancel(info.context.viewer, decode_id(id, "Job", "id"))
+    async def cancel_job(self, info: Info[RequestContext, None], id: strawberry.ID) -> JobNode:
+        return await pipeline.cancel_job(info.context, id)
 
     @strawberry.mutation
     async def update_prd_section(
         self,
-        info: Info,
+        info: Info[RequestContext, None],
         prd_id: strawberry.ID,
         section_id: str,
         title: str | None = None,
@@ -155,25 +155,29 @@ class PipelineMutation:
         return await pipeline.update_prd_section(info.context, prd_id, section_id, title, content)
 
     @strawberry.mutation(description="Approve the current PRD; the requirement moves to APPROVED.")
-    async def approve_prd(self, info: Info, prd_id: strawberry.ID) -> PrdNode:
+    async def approve_prd(self, info: Info[RequestContext, None], prd_id: strawberry.ID) -> PrdNode:
         return await pipeline.approve_prd(info.context, prd_id)
 
     @strawberry.mutation
-    async def create_ai_model(self, info: Info, input: CreateAiModelInput) -> AiModelNode:
+    async def create_ai_model(self, info: Info[RequestContext, None], input: CreateAiModelInput) -> AiModelNode:
         return await pipeline.create_model(info.context, input)
 
     @strawberry.mutation
-    async def update_ai_model(self, info: Info, id: strawberry.ID, input: UpdateAiModelInput) -> AiModelNode:
+    async def update_ai_model(
+        self, info: Info[RequestContext, None], id: strawberry.ID, input: UpdateAiModelInput
+    ) -> AiModelNode:
         return await pipeline.update_model(info.context, id, input)
 
     @strawberry.mutation
-    async def delete_ai_model(self, info: Info, id: strawberry.ID) -> strawberry.ID:
+    async def delete_ai_model(self, info: Info[RequestContext, None], id: strawberry.ID) -> strawberry.ID:
         return await pipeline.delete_model(info.context, id)
 
     @strawberry.mutation(description="Create or replace a prompt template; `<step>.default` is used by that step.")
-    async def save_prompt_template(self, info: Info, input: SavePromptTemplateInput) -> PromptNode:
+    async def save_prompt_template(
+        self, info: Info[RequestContext, None], input: SavePromptTemplateInput
+    ) -> PromptNode:
         return await pipeline.save_prompt(info.context, input)
 
     @strawberry.mutation
-    async def delete_prompt_template(self, info: Info, identifier: str) -> str:
+    async def delete_prompt_template(self, info: Info[RequestContext, None], identifier: str) -> str:
         return await pipeline.delete_prompt(info.context, identifier)

@@ -6,7 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers import nodes, projects, tasks, users
-from resolvers.ids import decode_id
+from resolvers.context import RequestContext
 from schema import inputs as i
 from schema.relay import Node, root_connection
 from schema.types import (
@@ -20,10 +20,9 @@ from schema.types import (
 )
 
 
-def _by_id(node_type: type, type_name: str, service: str) -> Any:
-    async def resolve(info: Info, id: strawberry.ID) -> node_type:  # type: ignore[valid-type]
-        svc = getattr(info.context.services, service)
-        return await svc.get(info.context.viewer, decode_id(id, type_name, "id"))
+def _by_id(node_type: type, type_name: str) -> Any:
+    async def resolve(info: Info[RequestContext, None], id: strawberry.ID) -> node_type:  # type: ignore[valid-type]  # a type built at runtime
+        return await nodes.by_id(info.context, type_name, id)
 
     return strawberry.field(resolver=resolve)
 
@@ -31,19 +30,19 @@ def _by_id(node_type: type, type_name: str, service: str) -> Any:
 @strawberry.type
 class Query:
     @strawberry.field(description="Any object by its global id.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    async def node(self, info: Info[RequestContext, None], id: strawberry.ID) -> Node | None:
         return await nodes.node(info.context, id)
 
     @strawberry.field(description="The signed-in user.")
-    async def me(self, info: Info) -> UserNode:
+    async def me(self, info: Info[RequestContext, None]) -> UserNode:
         return await users.me(info.context)
 
-    project: ProjectNode = _by_id(ProjectNode, "Project", "projects")
-    requirement: RequirementNode = _by_id(RequirementNode, "Requirement", "requirements")
-    task: TaskNode = _by_id(TaskNode, "Task", "tasks")
-    artifact: ArtifactNode = _by_id(ArtifactNode, "CodeArtifact", "artifacts")
-    test_result: TestResultNode = _by_id(TestResultNode, "TestResult", "test_results")
-    deployment: DeploymentNode = _by_id(DeploymentNode, "Deployment", "deployments")
+    project: ProjectNode = _by_id(ProjectNode, "Project")
+    requirement: RequirementNode = _by_id(RequirementNode, "Requirement")
+    task: TaskNode = _by_id(TaskNode, "Task")
+    artifact: ArtifactNode = _by_id(ArtifactNode, "CodeArtifact")
+    test_result: TestResultNode = _by_id(TestResultNode, "TestResult")
+    deployment: DeploymentNode = _by_id(DeploymentNode, "Deployment")
 
     projects = root_connection(
         ProjectNode, projects.list_projects, i.ProjectFilter, i.ProjectOrder, "Projects the viewer may see."

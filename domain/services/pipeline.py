@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from enum import Enum
 
 from domain import validation as v
-from domain.enums import RequirementStatus, TaskStatus, TaskType
+from domain.enums import RequirementStatus, Strategy, TaskStatus, TaskType
 from domain.errors import Conflict, InvalidInput
 from domain.model import Job, PrdDocument
 from domain.permissions import Permission, Viewer, require_code_access, require_task_execution
@@ -16,11 +15,6 @@ from domain.services.jobs import request_job
 from domain.services.requirements import set_requirement_status
 
 MAX_SPEC_TEXT = 5_000
-
-
-class Strategy(str, Enum):
-    ROLE_BASED = "ROLE_BASED"
-    FEATURE_BASED = "FEATURE_BASED"
 
 
 DEFAULT_ROLES = (TaskType.BACKEND, TaskType.FRONTEND, TaskType.TESTING)
