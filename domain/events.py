@@ -55,3 +55,7 @@ class SubscriberOverflow(Exception):
     def __init__(self, pending: int):
         super().__init__(f"subscriber too slow: {pending} events pending")
         self.pending = pending
+
+
+class EventsMissed(Exception):
+    """A subscription's events may have been lost (the broker connection dropped): its subscriber must refetch."""
