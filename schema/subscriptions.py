@@ -39,19 +39,19 @@ class ProjectEvent:
 class Subscription:
     @strawberry.subscription(description="The job now, then every change until it ends.")
     async def job_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[JobNode, None]:
-        async for job in subscriptions.closing_on_overflow(info.context, subscriptions.job_updates(info.context, id)):
+        async for job in subscriptions.until_closed(info.context, subscriptions.job_updates(info.context, id)):
             yield job
 
     @strawberry.subscription(description="The deployment now, then every change.")
     async def deployment_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[DeploymentNode, None]:
-        async for deployment in subscriptions.closing_on_overflow(
+        async for deployment in subscriptions.until_closed(
             info.context, subscriptions.deployment_updates(info.context, id)
         ):
             yield deployment
 
     @strawberry.subscription(description="A snapshot event with the project's status, then every change in it.")
     async def project_events(self, info: Info, project_id: strawberry.ID) -> AsyncGenerator[ProjectEvent, None]:
-        async for event in subscriptions.closing_on_overflow(
+        async for event in subscriptions.until_closed(
             info.context, subscriptions.project_events(info.context, project_id)
         ):
             yield event

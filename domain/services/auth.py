@@ -115,6 +115,7 @@ class AuthService:
                 tx.uow.audit.add(
                     tx._entry("auth.refresh.reuse", "User", claims["sub"], None, {"family": family}, outcome="DENIED")
                 )
+                tx.emit("User", claims["sub"], "signed_out")
             raise Unauthenticated("refresh token reuse detected: every session of this sign-in is revoked")
         async with self.deps.uow() as uow:
             user = await uow.users.get(uuid.UUID(claims["sub"]))
@@ -135,6 +136,7 @@ class AuthService:
                 if claims.get("fam"):
                     await self.store.revoke(f"family:{claims['fam']}", self.deps.clock.now() + self.refresh_ttl)
             tx.audit("auth.logout", "User", viewer.user_id, None, {"jti": viewer.token_jti})
+            tx.emit("User", viewer.user_id, "signed_out")
         return True
 
     async def change_password(self, viewer: Viewer, current: str, new: str) -> bool:
@@ -148,6 +150,7 @@ class AuthService:
             user.password_hash = self.hasher.hash(new)
             user.updated_at = tx.now()
             tx.audit("auth.password", "User", user.id, None, {"changed": True})
+            tx.emit("User", user.id, "password_changed")
         return True
 
     async def check(self, claims: dict[str, Any]) -> None:

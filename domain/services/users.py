@@ -132,6 +132,7 @@ class UserService:
             user.role = role
             user.updated_at = tx.now()
             tx.audit("user.role", "User", user.id, {"role": old.value}, {"role": role.value})
+            tx.emit("User", user.id, "role_changed", old_status=old, new_status=role)
         return user
 
     async def deactivate(self, viewer: Viewer, user_id: uuid.UUID) -> User:
@@ -143,4 +144,5 @@ class UserService:
             user.status = UserStatus.INACTIVE
             user.updated_at = tx.now()
             tx.audit("user.deactivate", "User", user.id, {"status": "ACTIVE"}, {"status": "INACTIVE"})
+            tx.emit("User", user.id, "deactivated", old_status="ACTIVE", new_status="INACTIVE")
         return user

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import uuid
 from datetime import UTC, datetime
@@ -11,9 +12,10 @@ from datetime import UTC, datetime
 import pytest
 import websockets
 
-from domain.enums import Role
+from domain.enums import JobStatus, Role
 from domain.events import DomainEvent
-from resolvers.ids import from_global_id
+from domain.model import Job
+from resolvers.ids import from_global_id, to_global_id
 from tests.api import Api
 from tests.e2e.conftest import running_api, sqlite_settings
 from tests.e2e.test_crud_api import CREATE_PROJECT, CREATE_REQ
@@ -21,6 +23,7 @@ from tests.live import LegacyWs, LiveServer, TransportWs
 
 PROJECT_EVENTS = """subscription($p: ID!) { projectEvents(projectId: $p) { entityType entityId action oldStatus
   newStatus actor { username } } }"""
+ADD_MEMBER = "mutation($p: ID!, $u: ID!) { addProjectMember(projectId: $p, userId: $u) { id } }"
 JOB_UPDATES = "subscription($id: ID!) { jobUpdated(id: $id) { status progress message } }"
 
 
@@ -168,20 +171,96 @@ async def test_disconnecting_cleans_up_subscriptions(sqlite_api: Api, live: Live
 
 @pytest.mark.parametrize("client, keep_alive", [(TransportWs, "ping"), (LegacyWs, "ka")])
 async def test_idle_sockets_get_keep_alives_at_the_configured_interval(tmp_path, client, keep_alive):
-    async with running_api(sqlite_settings(tmp_path, ws_keepalive_s=0.2)) as api:
-        async with LiveServer(api.client._transport.app) as server:  # type: ignore[attr-defined]
-            async with client(server.ws_url) as ws:
-                assert (await ws.init(bearer(api)))["type"] == "connection_ack"
-                seen: list[str] = []
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + 1.1
-                while (left := deadline - loop.time()) > 0:
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        seen.append(json.loads(await asyncio.wait_for(ws.ws.recv(), left))["type"])
-                assert 3 <= seen.count(keep_alive) <= 6, seen
-                assert set(seen) == {keep_alive}, seen
-                if keep_alive == "ping":  # the client answers; the connection stays usable
-                    await ws.ws.send(json.dumps({"type": "pong"}))
-                    await ws.ws.send(json.dumps({"type": "ping"}))
-                    answers = [json.loads(await asyncio.wait_for(ws.ws.recv(), 2))["type"] for _ in range(2)]
-                    assert "pong" in answers, answers
+    async with (
+        running_api(sqlite_settings(tmp_path, ws_keepalive_s=0.2)) as api,
+        LiveServer(api.client._transport.app) as server,  # type: ignore[attr-defined]
+        client(server.ws_url) as ws,
+    ):
+        assert (await ws.init(bearer(api)))["type"] == "connection_ack"
+        seen: list[str] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.1
+        while (left := deadline - loop.time()) > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                seen.append(json.loads(await asyncio.wait_for(ws.ws.recv(), left))["type"])
+        assert 3 <= seen.count(keep_alive) <= 6, seen
+        assert set(seen) == {keep_alive}, seen
+        if keep_alive == "ping":  # the client answers; the connection stays usable
+            await ws.ws.send(json.dumps({"type": "pong"}))
+            await ws.ws.send(json.dumps({"type": "ping"}))
+            answers = [json.loads(await asyncio.wait_for(ws.ws.recv(), 2))["type"] for _ in range(2)]
+            assert "pong" in answers, answers
+
+
+async def test_each_event_reads_related_data_afresh(sqlite_api: Api, live: LiveServer):
+    pid = (await sqlite_api.gql(CREATE_PROJECT, {"input": {"name": "Fresh"}}))["createProject"]["id"]
+    dev = await sqlite_api.user("dev", Role.DEVELOPER)
+    dev_id = to_global_id("User", str(dev.id))
+    await sqlite_api.gql(ADD_MEMBER, {"p": pid, "u": dev_id})
+    async with TransportWs(live.ws_url) as ws:
+        await ws.init(bearer(sqlite_api))
+        await ws.subscribe("1", "subscription($p: ID!) { projectEvents(projectId: $p) { actor { role } } }", {"p": pid})
+        await ws.next_payload()  # snapshot
+        new_req = {"input": {"projectId": pid, "title": "t", "content": "c"}}
+        await sqlite_api.gql(CREATE_REQ, new_req, as_="dev")
+        assert (await ws.next_payload())["data"]["projectEvents"]["actor"] == {"role": "DEVELOPER"}
+        await sqlite_api.gql(
+            "mutation($u: ID!) { updateUserRole(userId: $u, role: PROJECT_ADMIN) { id } }", {"u": dev_id}
+        )
+        await sqlite_api.gql(CREATE_REQ, new_req, as_="dev")
+        assert (await ws.next_payload())["data"]["projectEvents"]["actor"] == {"role": "PROJECT_ADMIN"}
+
+
+async def test_operations_on_one_socket_do_not_share_cached_rows(sqlite_api: Api, live: LiveServer):
+    pid = (await sqlite_api.gql(CREATE_PROJECT, {"input": {"name": "Before"}}))["createProject"]["id"]
+    rid = (await sqlite_api.gql(CREATE_REQ, {"input": {"projectId": pid, "title": "t", "content": "c"}}))[
+        "createRequirement"
+    ]["id"]
+    query = "query($id: ID!) { node(id: $id) { ... on Requirement { project { name } } } }"
+    async with TransportWs(live.ws_url) as ws:
+        await ws.init(bearer(sqlite_api))
+        await ws.subscribe("1", query, {"id": rid})
+        assert (await ws.next_payload())["data"]["node"]["project"]["name"] == "Before"
+        await sqlite_api.gql(
+            'mutation($id: ID!) { updateProject(id: $id, input: {name: "After"}) { id } }', {"id": pid}
+        )
+        await ws.subscribe("2", query, {"id": rid})
+        message = await ws.recv()
+        while message.get("id") != "2" or message["type"] != "next":
+            message = await ws.recv()
+        assert message["payload"]["data"]["node"]["project"]["name"] == "After"
+
+
+async def test_job_updates_send_each_state_once(sqlite_api: Api, live: LiveServer):
+    pid = (await sqlite_api.gql(CREATE_PROJECT, {"input": {"name": "Once"}}))["createProject"]["id"]
+    project_id = from_global_id(pid)[1]
+    deps = sqlite_api.container.services.deps
+    job = Job(
+        kind="test.none",
+        subject_type="Project",
+        subject_id=project_id,
+        project_id=project_id,
+        status=JobStatus.RUNNING,
+        created_at=deps.clock.now(),
+        updated_at=deps.clock.now(),
+    )
+    async with deps.uow() as uow:
+        uow.jobs.add(job)
+        await uow.commit()
+    async with TransportWs(live.ws_url) as ws:
+        await ws.init(bearer(sqlite_api))
+        await ws.subscribe("1", JOB_UPDATES, {"id": to_global_id("Job", str(job.id))})
+        assert (await ws.next_payload())["data"]["jobUpdated"] == {"status": "RUNNING", "progress": 0, "message": None}
+        for _ in range(2):  # a second delivery, or an event whose change the first read already saw
+            await deps.bus.publish(
+                DomainEvent(entity_type="Job", entity_id=str(job.id), action="progress", at=deps.clock.now())
+            )
+        lifecycle = sqlite_api.container.services.job_lifecycle
+        await lifecycle.progress(job.id, 50, "half")
+        await lifecycle.progress(job.id, 60, "more")
+        # Five reads of at most three distinct states: without de-duplication some state is sent twice in a row.
+        sent = [(0, None)]
+        while sent[-1] != (60, "more"):
+            update = (await ws.next_payload())["data"]["jobUpdated"]
+            sent.append((update["progress"], update["message"]))
+        assert all(a != b for a, b in itertools.pairwise(sent)), sent
