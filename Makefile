@@ -2,7 +2,7 @@
 PYTHON ?= $(or $(shell command -v python3.11 2>/dev/null),python3)
 VENV := .venv
 
-.PHONY: venv run test test-slow
+.PHONY: venv run test test-fast test-slow
 
 venv: $(VENV)/.installed
 
@@ -22,6 +22,10 @@ SLOW_SUITES := fuzz or outage or memory
 
 test: venv
 	$(VENV)/bin/python -m pytest -q -m "not ($(SLOW_SUITES))"
+
+# Domain and unit tests: in memory, no server or database, seconds; run them on every change.
+test-fast: venv
+	$(VENV)/bin/python -m pytest -q tests/domain tests/unit
 
 test-slow: venv
 	$(VENV)/bin/python -m pytest -q -m "$(SLOW_SUITES)"
