@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from resolvers.ids import to_global_id
 from tests.api import Api
 from tests.e2e.test_crud_api import project, requirement, task
 
-PAGE = """query($first: Int, $after: String, $last: Int, $before: String, $order: ProjectOrder, $filter: ProjectFilter) {
+PAGE = """query($first: Int, $after: String, $last: Int, $before: String, $order: ProjectOrder,
+  $filter: ProjectFilter) {
   projects(first: $first, after: $after, last: $last, before: $before, orderBy: $order, filter: $filter) {
     totalCount edges { cursor node { name } }
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"""
@@ -49,6 +51,7 @@ async def test_filters(api: Api):
     rid = await requirement(api, pid)
     dev = await api.user("dev")
     dev_id = (await api.gql("{ users(filter: {role: [DEVELOPER]}) { nodes { id } } }"))["users"]["nodes"][0]["id"]
+    assert dev_id == to_global_id("User", dev.id)
     await api.gql(
         "mutation($p: ID!, $u: ID!) { addProjectMember(projectId: $p, userId: $u) { id } }", {"p": pid, "u": dev_id}
     )
@@ -67,7 +70,6 @@ async def test_filters(api: Api):
         {"id": rid},
     )
     assert nested["requirement"]["tasks"] == {"totalCount": 2, "nodes": [{"name": "theirs"}, {"name": "mine"}]}
-    assert dev.username == "dev"
 
 
 async def test_node_resolves_every_type(api: Api):

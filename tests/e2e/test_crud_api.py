@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from resolvers.ids import from_global_id, to_global_id
 from tests.api import Api
 
 CREATE_PROJECT = """mutation($input: CreateProjectInput!) {
@@ -69,7 +70,7 @@ async def test_project_lifecycle(api: Api):
         "code": "NOT_FOUND",
         "errorId": "ERR_404_001",
         "entity": "Project",
-        "id": err["extensions"]["id"],
+        "id": str(from_global_id(p["id"])[1]),
     }
 
 
@@ -137,12 +138,13 @@ async def test_assignment_needs_membership(api: Api):
     t = await task(api, rid, "Build")
     outsider = await api.user("dora")
     gid = (await api.gql("{ users(filter: {role: [DEVELOPER]}) { nodes { id username } } }"))["users"]["nodes"]
-    assert gid == [{"id": gid[0]["id"], "username": "dora"}]
+    assert gid == [{"id": to_global_id("User", outsider.id), "username": "dora"}]
     err = await api.error(
         "mutation($id: ID!, $u: ID!) { assignTask(id: $id, userId: $u) { id } }", {"id": t["id"], "u": gid[0]["id"]}
     )
     assert err["extensions"]["code"] == "BAD_USER_INPUT" and err["extensions"]["field"] == "assignedTo"
-    assert outsider.username == "dora"
+    unchanged = await api.gql("query($id: ID!) { task(id: $id) { assignedTo { id } } }", {"id": t["id"]})
+    assert unchanged["task"]["assignedTo"] is None
 
 
 async def test_artifact_versions_review_and_test_results(api: Api):

@@ -43,7 +43,7 @@ async def test_graphql_response_media_type(sqlite_api: Api):
     [
         (b"{not json", "application/json", "JSON"),
         (b'{"variables": {}}', "application/json", "query"),
-        (b"[1, 2]", "application/json", ""),
+        (b"[1, 2]", "application/json", "not an array"),
     ],
 )
 async def test_malformed_requests_get_400_with_error_body(sqlite_api: Api, body, content_type, fragment):
