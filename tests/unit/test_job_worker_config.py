@@ -6,8 +6,8 @@ import pytest
 from arq.worker import create_worker
 
 from jobs.plugins import load_handler_modules
-from server.worker import TIMEOUT_GRACE_S, worker_settings
 from server.settings import Settings
+from server.worker import TIMEOUT_GRACE_S, worker_settings
 from tests import jobkinds
 
 

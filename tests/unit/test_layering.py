@@ -1,36 +1,17 @@
-"""The dependency rule, read from the source: domain/ imports no framework; resolvers/ and schema/ no SQLAlchemy."""
+"""The dependency rule: import-linter's contracts (pyproject.toml) hold; domain/ imports only the standard library."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FRAMEWORKS = frozenset(
-    {
-        "strawberry",
-        "starlette",
-        "sqlalchemy",
-        "alembic",
-        "redis",
-        "arq",
-        "anthropic",
-        "kubernetes",
-        "aioboto3",
-        "boto3",
-        "botocore",
-        "httpx",
-        "uvicorn",
-        "pydantic",
-        "jwt",
-        "pwdlib",
-        "cryptography",
-        "aiosqlite",
-        "asyncpg",
-    }
-)
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 DYNAMIC_IMPORTERS = frozenset({"import_module", "__import__"})
 
 
@@ -53,24 +34,39 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
     return found
 
 
-def violations(folder: str, forbidden: frozenset[str], root: Path = ROOT) -> list[str]:
-    """Each forbidden import under root/folder as 'path:line imports module'; a missing folder has none."""
+def outside_allowlist(package: str, root: Path = ROOT) -> list[str]:
+    """Each import under root/package that is neither the standard library nor the package itself."""
     return [
         f"{path.relative_to(root)}:{line} imports {module}"
-        for path in sorted((root / folder).rglob("*.py"))
+        for path in sorted((root / package).rglob("*.py"))
         for line, module in sorted(imports_of(path))
-        if module.split(".")[0] in forbidden
+        if module.split(".")[0] not in sys.stdlib_module_names | {package}
     ]
 
 
-def test_domain_imports_no_framework():
+def lint_imports(cwd: Path, *contracts: str) -> subprocess.CompletedProcess[str]:
+    """Run import-linter on the pyproject.toml in cwd, limited to the given contract ids (all when none)."""
+    limits = [arg for contract in contracts for arg in ("--contract", contract)]
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--no-logo", *limits],
+        cwd=cwd,
+        env={"PYTHONPATH": str(cwd), "PATH": str(LINT_IMPORTS.parent)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_import_contracts_hold():
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "BROKEN" not in result.stdout
+
+
+def test_domain_imports_only_the_standard_library_and_itself():
     assert list((ROOT / "domain").rglob("*.py")), "domain/ has no Python files to check"
-    assert violations("domain", FRAMEWORKS) == []
-
-
-@pytest.mark.parametrize("folder", ["resolvers", "schema"])
-def test_graphql_layers_never_touch_sqlalchemy(folder):
-    assert violations(folder, frozenset({"sqlalchemy"})) == []
+    assert outside_allowlist("domain") == []
 
 
 def test_every_import_form_is_seen(tmp_path):
@@ -80,20 +76,68 @@ def test_every_import_form_is_seen(tmp_path):
         "import os, sqlalchemy.orm\n"
         "from redis.asyncio import Redis\n"
         "from . import sibling\n"
+        "from domain.model import User\n"
         "import importlib\n"
         "def later():\n"
-        "    from strawberry import type\n"
-        "    return importlib.import_module('arq.connections'), __import__('jwt')\n"
+        "    from pydantic import BaseModel\n"
+        "    return importlib.import_module('arq.connections'), __import__('persistence.tables')\n"
     )
 
-    assert violations("domain", FRAMEWORKS, root=tmp_path) == [
+    assert outside_allowlist("domain", root=tmp_path) == [
         "domain/leaky.py:1 imports sqlalchemy.orm",
         "domain/leaky.py:2 imports redis.asyncio",
-        "domain/leaky.py:6 imports strawberry",
-        "domain/leaky.py:7 imports arq.connections",
-        "domain/leaky.py:7 imports jwt",
+        "domain/leaky.py:7 imports pydantic",
+        "domain/leaky.py:8 imports arq.connections",
+        "domain/leaky.py:8 imports persistence.tables",
     ]
 
 
-def test_a_missing_folder_has_nothing_to_check(tmp_path):
-    assert violations("resolvers", frozenset({"sqlalchemy"}), root=tmp_path) == []
+def _tree(root: Path, modules: dict[str, str]) -> None:
+    """A throw-away project under the real contracts: every root package, empty, plus the given modules."""
+    config = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    (root / "pyproject.toml").write_text(config)
+    for package in tomllib.loads(config)["tool"]["importlinter"]["root_packages"]:
+        (root / package).mkdir()
+        (root / package / "__init__.py").write_text("")
+    for dotted, source in modules.items():
+        path = root.joinpath(*dotted.split(".")).with_suffix(".py")
+        path.parent.mkdir(exist_ok=True)
+        (path.parent / "__init__.py").touch()
+        path.write_text(source)
+
+
+# Every module a contract names must be in the graph (and every ignored import present), whatever the case tests.
+SUPPORT = {
+    "server.wiring": "import strawberry, starlette, uvicorn, sqlalchemy, alembic, redis, arq, anthropic, aioboto3\n"
+    "import pydantic, jwt, cryptography\n",
+    "resolvers.subscriptions": "import starlette\n",
+    "domain.services.pipeline": "",
+    "persistence.tables": "",
+    "integrations.tokens_sql": "import persistence.tables\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("contract", "module", "source"),
+    [
+        ("layers", "domain.model", "import resolvers.context\n"),
+        ("adapters-independent", "integrations.tokens", "from persistence import tables\n"),
+        ("server-wires", "jobs.worker", "from server.container import build_container\n"),
+        ("graphql-no-adapters", "resolvers.users", "import sqlalchemy\nfrom integrations import clock\n"),
+        ("resolvers-no-http", "resolvers.users", "from starlette.requests import Request\n"),
+        ("schema-through-resolvers", "schema.pipeline", "from domain.services.pipeline import Strategy\n"),
+        ("domain-no-framework", "domain.model", "import strawberry\n"),
+    ],
+)
+def test_each_contract_catches_its_violation(tmp_path, contract, module, source):
+    clean, dirty = tmp_path / "clean", tmp_path / "dirty"
+    clean.mkdir()
+    dirty.mkdir()
+    _tree(clean, SUPPORT)
+    _tree(dirty, {**SUPPORT, module: source})
+
+    kept = lint_imports(clean, contract)
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    broken = lint_imports(dirty, contract)
+    assert broken.returncode != 0, broken.stdout + broken.stderr
+    assert "BROKEN" in broken.stdout
