@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, AsyncContextManager, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from domain.events import DomainEvent, SubscriberOverflow
 from domain.paging import ListQuery, Page
@@ -50,7 +51,18 @@ class UnitOfWork(Protocol):
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...
-    async def commit(self) -> None: ...
+    def begin_write(self) -> None:
+        """Make this a write transaction, serialised with the other writers where the database has no row locks."""
+        ...
+
+    async def lock(self, name: str) -> None:
+        """Hold a lock on `name` until the transaction ends (for a check that no single row guards)."""
+        ...
+
+    async def commit(self) -> None:
+        """Make the changes durable; a unique key or a lost race raises Conflict."""
+        ...
+
     async def rollback(self) -> None: ...
     async def flush(self) -> None: ...
     async def sum_by(
@@ -73,7 +85,7 @@ class EventBus(Protocol):
 
     def subscribe(
         self, topics: Sequence[str], on_overflow: Callable[[SubscriberOverflow], None] | None = None
-    ) -> AsyncContextManager[AsyncIterator[DomainEvent]]:
+    ) -> AbstractAsyncContextManager[AsyncIterator[DomainEvent]]:
         """Events on `topics` until the context ends; a subscriber `max_pending` events behind is dropped:
         its iterator raises SubscriberOverflow and `on_overflow` is called at once (from the publisher)."""
         ...
@@ -133,12 +145,16 @@ class LLMFactory(Protocol):
 class TokenCodecPort(Protocol):
     """Signs and verifies tokens carrying the brief's claims."""
 
-    def issue(self, user: Any, typ: str, now: datetime, *, family: str | None = None) -> tuple[str, dict[str, Any]]: ...
+    def issue(
+        self, user: Any, typ: str, now: datetime, *, family: str | None = None, jti: str | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """A signed token and its claims; `jti` (default: a random one) names the token for revocation."""
+        ...
     def decode(self, token: str, typ: str) -> dict[str, Any]: ...
 
 
 class TokenStore(Protocol):
-    """Revocation state shared by every replica. Keys: `jti:<id>`, `family:<id>`, `refresh:<id>`."""
+    """Revocation state shared by every replica. Keys: `jti:<id>`, `family:<id>`, `refresh:<id>`, `grace:<id>`."""
 
     async def revoke(self, key: str, expires_at: datetime) -> None: ...
     async def is_revoked(self, *keys: str) -> bool: ...

@@ -1,14 +1,16 @@
-"""The SQLAlchemy unit of work: one AsyncSession, every repository, commit/rollback."""
+"""The SQLAlchemy unit of work: one AsyncSession, every repository, commit/rollback, write transactions and locks."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain import model
+from persistence.engine import WRITE
 from persistence.mapping import ENTITY_TABLES
 from persistence.repository import SqlRepository
 
@@ -44,6 +46,21 @@ class SqlUnitOfWork:
     async def __aexit__(self, *exc: object) -> None:
         await self.session.close()
 
+    def begin_write(self) -> None:
+        """Make the transaction (begun lazily, at the first statement) a write transaction: on SQLite
+        `BEGIN IMMEDIATE`, so its reads already hold the database's one write lock."""
+        sync = self.session.sync_session
+        sync.execution_options = sync.execution_options.union({WRITE: True})
+
+    async def lock(self, name: str) -> None:
+        """Hold a lock on `name` until the transaction ends, for checks no single row can guard.
+
+        PostgreSQL: a transaction-scoped advisory lock; SQLite: the write transaction already serialises writers.
+        """
+        if self.session.bind.dialect.name == "postgresql":
+            key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+            await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
     async def commit(self) -> None:
         await self.session.commit()
 
@@ -63,7 +80,7 @@ class SqlUnitOfWork:
             .where(group.in_(list(keys)))
             .group_by(group)
         )
-        return {row[0]: dict(zip(fields, row[1:])) for row in (await self.session.execute(stmt)).all()}
+        return {row[0]: dict(zip(fields, row[1:], strict=True)) for row in (await self.session.execute(stmt)).all()}
 
 
 class SqlUnitOfWorkFactory:

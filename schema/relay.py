@@ -54,7 +54,7 @@ class Edge(Generic[T]):
 class Connection(Generic[T]):
     @strawberry.field
     def edges(self) -> list[Edge[T]]:
-        return [Edge(cursor=encode_cursor(o), node=item) for item, o in zip(self.items, self.offsets)]
+        return [Edge(cursor=encode_cursor(o), node=item) for item, o in zip(self.items, self.offsets, strict=True)]
 
     @strawberry.field
     def nodes(self) -> list[T]:

@@ -70,7 +70,7 @@ def find_cycle(keys: list[str], edges: dict[str, list[str]]) -> list[str] | None
         stack.append(key)
         for dep in edges.get(key, []):
             if state.get(dep) == 1:
-                return stack[stack.index(dep) :] + [dep]
+                return [*stack[stack.index(dep) :], dep]
             if dep not in state:
                 cycle = visit(dep)
                 if cycle:

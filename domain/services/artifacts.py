@@ -22,10 +22,12 @@ MAX_CONTENT_BYTES = 1_000_000
 
 def clean_path(file_path: str) -> str:
     """A relative POSIX path inside the project; refuses absolute paths and `..`."""
-    raw = v.text(file_path, "filePath", max_length=500) or ""
+    raw = v.text(file_path, "filePath", max_length=v.FILE_PATH_LENGTH) or ""
     norm = posixpath.normpath(raw.replace("\\", "/"))
-    if norm.startswith("/") or norm == "." or norm.startswith("..") or "/../" in f"/{norm}/":
+    if norm.startswith(("/", "..")) or norm == "." or "/../" in f"/{norm}/":
         raise InvalidInput(f"filePath {file_path!r} must be a relative path inside the project", field="filePath")
+    if len(posixpath.basename(norm)) > v.FILE_NAME_LENGTH:
+        raise InvalidInput(f"the file name in filePath is over {v.FILE_NAME_LENGTH} characters", field="filePath")
     return norm
 
 
@@ -40,7 +42,7 @@ async def store_artifact(
     language: str,
     generated_by: str,
 ) -> CodeArtifact:
-    """Store `content` and add the next version of `file_path` for the task."""
+    """Store `content` and add the next version of `file_path` for the task (whose row the caller has locked)."""
     path = clean_path(file_path)
     data = content.encode()
     if len(data) > MAX_CONTENT_BYTES:
@@ -103,7 +105,8 @@ class ArtifactService:
     ) -> CodeArtifact:
         async with Tx(self.deps, viewer, "artifact.create") as tx:
             require_code_access(viewer, None)
-            task = await load(tx.uow.tasks, "Task", task_id)
+            # The task's row lock serialises the version numbers of its files.
+            task = await load(tx.uow.tasks, "Task", task_id, for_update=True)
             await require_member(tx.uow, viewer, task.project_id)
             require_task_execution(viewer, task.task_type, task.assigned_to)
             return await store_artifact(
@@ -121,7 +124,7 @@ class ArtifactService:
         self, viewer: Viewer, artifact_id: uuid.UUID, decision: ReviewStatus, comments: str | None
     ) -> CodeArtifact:
         async with Tx(self.deps, viewer, "artifact.review") as tx:
-            artifact = await load(tx.uow.artifacts, "CodeArtifact", artifact_id)
+            artifact = await load(tx.uow.artifacts, "CodeArtifact", artifact_id, for_update=True)
             require_code_access(viewer, artifact.created_by)
             await require_member(tx.uow, viewer, artifact.project_id)
             if decision is ReviewStatus.PENDING:
@@ -151,7 +154,7 @@ class ArtifactService:
 
     async def delete(self, viewer: Viewer, artifact_id: uuid.UUID) -> uuid.UUID:
         async with Tx(self.deps, viewer, "artifact.delete") as tx:
-            artifact = await load(tx.uow.artifacts, "CodeArtifact", artifact_id)
+            artifact = await load(tx.uow.artifacts, "CodeArtifact", artifact_id, for_update=True)
             require_code_access(viewer, artifact.created_by)
             await require_member(tx.uow, viewer, artifact.project_id)
             tx.audit("artifact.delete", "CodeArtifact", artifact.id, artifact, None)

@@ -27,6 +27,10 @@ class StepOutcome:
     usage: LLMResult
 
 
+def _unstarted_ai(task: Task | None) -> bool:
+    return task is not None and task.meta.get("source") == "ai" and task.status is TaskStatus.PENDING
+
+
 def job_viewer(job: Job) -> Viewer:
     """Jobs act for whoever requested them: audit rows and events name that user."""
     return Viewer(user_id=job.requested_by, request_id=f"job:{job.id}")
@@ -61,7 +65,7 @@ class PipelineSteps:
 
     @staticmethod
     async def _record_usage(tx: Tx, job: Job, usage: LLMResult) -> None:
-        row = await load(tx.uow.jobs, "Job", job.id)
+        row = await load(tx.uow.jobs, "Job", job.id, for_update=True)
         row.input_tokens += usage.input_tokens
         row.output_tokens += usage.output_tokens
         row.cost_usd = Decimal(row.cost_usd) + estimate_cost(usage.model, usage.input_tokens, usage.output_tokens)
@@ -81,7 +85,8 @@ class PipelineSteps:
             },
         )
         async with Tx(self.deps, job_viewer(job), "ai.prd") as tx:
-            req = await load(tx.uow.requirements, "Requirement", job.subject_id)
+            # The requirement's row lock serialises its PRD version numbers.
+            req = await load(tx.uow.requirements, "Requirement", job.subject_id, for_update=True)
             version = max((p.version for p in await tx.uow.prds.find(requirement_id=req.id)), default=0) + 1
             now = tx.now()
             prd = PrdDocument(
@@ -129,7 +134,7 @@ class PipelineSteps:
         edges = {t["key"]: list(t.get("depends_on", [])) for t in planned}
 
         async with Tx(self.deps, job_viewer(job), "ai.decompose") as tx:
-            req = await load(tx.uow.requirements, "Requirement", job.subject_id)
+            req = await load(tx.uow.requirements, "Requirement", job.subject_id, for_update=True)
             replaced = await self._drop_unstarted_ai_tasks(tx, req.id)
             now = tx.now()
             created: dict[str, Task] = {}
@@ -174,11 +179,9 @@ class PipelineSteps:
     @staticmethod
     async def _drop_unstarted_ai_tasks(tx: Tx, requirement_id: uuid.UUID) -> int:
         """Re-running replaces only AI tasks that never started and have no artifacts."""
-        old = [
-            t
-            for t in await tx.uow.tasks.find(requirement_id=requirement_id)
-            if t.meta.get("source") == "ai" and t.status is TaskStatus.PENDING
-        ]
+        candidates = sorted(t.id for t in await tx.uow.tasks.find(requirement_id=requirement_id) if _unstarted_ai(t))
+        # Locked in id order, then checked again: a task started meanwhile is kept.
+        old = [t for t in [await tx.uow.tasks.get_for_update(i) for i in candidates] if _unstarted_ai(t)]
         with_artifacts = {a.task_id for a in await tx.uow.artifacts.find_in("task_id", [t.id for t in old])}
         dropped = [t for t in old if t.id not in with_artifacts]
         for t in dropped:
@@ -211,21 +214,20 @@ class PipelineSteps:
         store = self.deps.store
         assert store is not None, "an artifact store is wired by the composition root"
         async with Tx(self.deps, job_viewer(job), "ai.code") as tx:
-            task = await load(tx.uow.tasks, "Task", job.subject_id)
-            artifacts: list[CodeArtifact] = []
-            for f in files:
-                artifacts.append(
-                    await store_artifact(
-                        tx,
-                        store,
-                        task_id=task.id,
-                        project_id=task.project_id,
-                        file_path=f["path"],
-                        content=f["content"],
-                        language=f.get("language") or p["language"],
-                        generated_by=usage.model,
-                    )
+            task = await load(tx.uow.tasks, "Task", job.subject_id, for_update=True)
+            artifacts: list[CodeArtifact] = [
+                await store_artifact(
+                    tx,
+                    store,
+                    task_id=task.id,
+                    project_id=task.project_id,
+                    file_path=f["path"],
+                    content=f["content"],
+                    language=f.get("language") or p["language"],
+                    generated_by=usage.model,
                 )
+                for f in files
+            ]
             if task.status in (TaskStatus.PENDING, TaskStatus.BLOCKED, TaskStatus.DONE):
                 await set_task_status(tx, task, TaskStatus.IN_PROGRESS)
             if task.status is TaskStatus.IN_PROGRESS:
@@ -259,7 +261,7 @@ class PipelineSteps:
         usage = await self._ask("review", {"files": files, "focus": artifact.file_path})
         findings = usage.data["findings"]
         async with Tx(self.deps, job_viewer(job), "ai.review") as tx:
-            artifact = await load(tx.uow.artifacts, "CodeArtifact", job.subject_id)
+            artifact = await load(tx.uow.artifacts, "CodeArtifact", job.subject_id, for_update=True)
             artifact.review_findings = findings
             artifact.review_recommendation = usage.data["recommended_decision"]
             artifact.updated_at = tx.now()

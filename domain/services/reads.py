@@ -45,4 +45,4 @@ class ReadService:
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:
             found = await uow.sum_by(repo, group_field, keys, fields)
-        return {k: found.get(k, {f: 0 for f in fields}) for k in keys}
+        return {k: found.get(k, dict.fromkeys(fields, 0)) for k in keys}

@@ -208,12 +208,12 @@ def _object_after(tokens: list[str], i: int) -> str | None:
         j += 1
     if not words:
         return None
-    return " ".join(words[:-1] + [singular(words[-1])])
+    return " ".join([*words[:-1], singular(words[-1])])
 
 
 def _participle(tok: str) -> bool:
     """ "approved" in "export approved reports" describes the object."""
-    return tok in IRREGULAR_PARTICIPLES or tok.endswith("ed") and verb_base(tok) is not None
+    return tok in IRREGULAR_PARTICIPLES or (tok.endswith("ed") and verb_base(tok) is not None)
 
 
 def _strength(sentence: str) -> str:
@@ -359,7 +359,7 @@ def analyse(title: str, content: str) -> Analysis:
     entities = _entities(text, sentences, capabilities, actors)
     capabilities = [
         c
-        if c.entity in entities or c.entity is None or c.verb in PEOPLE_VERBS and c.entity.split()[-1] in ROLE_WORDS
+        if c.entity in entities or c.entity is None or (c.verb in PEOPLE_VERBS and c.entity.split()[-1] in ROLE_WORDS)
         else Capability(c.verb, _nearest_entity(c, entities), c.actor, c.strength, c.benefit, c.sentence)
         for c in capabilities
     ]

@@ -105,13 +105,17 @@ def skeleton(spec: CodeSpec, language: str) -> tuple[list[dict[str, str]], str]:
     if name and body:
         return (
             [{"path": name, "language": language, "content": body(spec)}],
-            f"Skeleton only for {language}: the {spec.entity} type and its operations, whose bodies raise "
-            f"'not implemented'; full code and tests are generated for Python and JavaScript.",
+            (
+                f"Skeleton only for {language}: the {spec.entity} type and its operations, whose bodies raise "
+                f"'not implemented'; full code and tests are generated for Python and JavaScript."
+            ),
         )
     return (
         [{"path": f"docs/{spec.file_stem}-spec.md", "language": "markdown", "content": spec_markdown(spec)}],
-        f"No generator for {language or 'an unnamed language'}: wrote the {spec.entity} specification "
-        f"(fields, operations, statuses) to implement from.",
+        (
+            f"No generator for {language or 'an unnamed language'}: wrote the {spec.entity} specification "
+            f"(fields, operations, statuses) to implement from."
+        ),
     )
 
 

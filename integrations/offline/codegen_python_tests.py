@@ -356,8 +356,10 @@ def readme_md(spec: CodeSpec, routed: bool) -> str:
         "",
         f"Generated for: {spec.requirement_title}",
         "",
-        f"`{spec.package}/` keeps {plural(spec.entity)} in memory behind a repository class, with input "
-        "validation that names the offending field.",
+        (
+            f"`{spec.package}/` keeps {plural(spec.entity)} in memory behind a repository class, with input "
+            "validation that names the offending field."
+        ),
         "",
         "| field | kind | required |",
         "|---|---|---|",

@@ -94,11 +94,12 @@ def _nfrs(a: Analysis) -> list[str]:
             "1 s under the expected load."
         )
     entities = plural(a.primary_entity)
-    for topic in dict.fromkeys(("security", *a.topics)):  # security always applies
-        if topic in TOPIC_NFRS:
-            lines.append(
-                "- " + TOPIC_NFRS[topic].format(entities=entities, formats=", ".join(a.formats) or "email, files")
-            )
+    formats = ", ".join(a.formats) or "email, files"
+    lines.extend(
+        "- " + TOPIC_NFRS[topic].format(entities=entities, formats=formats)
+        for topic in dict.fromkeys(("security", *a.topics))  # security always applies
+        if topic in TOPIC_NFRS
+    )
     lines.append("- Observability: every request is logged with a request id; errors are counted and alerted on.")
     return lines
 

@@ -91,9 +91,12 @@ def _long_functions(path: str, tree: ast.Module) -> Iterator[dict[str, Any]]:
 
 def _exported(tree: ast.Module) -> set[str]:
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
-            if isinstance(node.value, (ast.List, ast.Tuple)):
-                return {e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+            and isinstance(node.value, (ast.List, ast.Tuple))
+        ):
+            return {e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
     return set()
 
 
@@ -120,7 +123,7 @@ def _string_annotation_names(tree: ast.Module) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             annotations.append(node.returns)
-        elif isinstance(node, ast.arg) or isinstance(node, ast.AnnAssign):
+        elif isinstance(node, (ast.arg, ast.AnnAssign)):
             annotations.append(node.annotation)
     names: set[str] = set()
     for annotation in annotations:
@@ -205,7 +208,7 @@ def _secrets(path: str, tree: ast.Module) -> Iterator[dict[str, Any]]:
         elif isinstance(node, ast.Dict):
             pairs = [
                 (k.value, v)
-                for k, v in zip(node.keys, node.values)
+                for k, v in zip(node.keys, node.values, strict=True)
                 if isinstance(k, ast.Constant) and isinstance(k.value, str)
             ]
         for name, value in pairs:
