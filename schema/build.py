@@ -6,18 +6,19 @@ from dataclasses import dataclass
 
 import strawberry
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.auth import AuthMutation, AuthQuery
-from schema.errors import ErrorPresenter
+from schema.errors import ErrorPresenter, Outage, no_outage
 from schema.execution import RdflowExecutionContext
 from schema.limits import MaxCostLimiter
 from schema.mutation import Mutation
 from schema.pipeline import PipelineMutation, PipelineQuery
 from schema.pipeline_types import JobNode, PrdNode
 from schema.query import Query
+from schema.shape_limits import max_aliases_rule, max_depth_rule
 from schema.subscriptions import Subscription
 from schema.types import ArtifactNode, DeploymentNode, ProjectNode, RequirementNode, TaskNode, TestResultNode, UserNode
 
@@ -41,13 +42,13 @@ class RdflowSchema(strawberry.Schema):
         """Logged by ErrorPresenter (unexpected ones only); client errors are not server faults."""
 
 
-def build_schema(limits: SchemaLimits = SchemaLimits()) -> strawberry.Schema:
+def build_schema(limits: SchemaLimits = SchemaLimits(), outage: Outage = no_outage) -> strawberry.Schema:
+    shape_rules = [max_depth_rule(limits.max_depth), max_aliases_rule(limits.max_aliases)]
     extensions: list = [
-        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: AddValidationRules(shape_rules),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: MaxCostLimiter(max_cost=limits.max_cost),
-        ErrorPresenter,
+        lambda: ErrorPresenter(outage),
     ]
     if not limits.introspection:
         extensions.insert(0, lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))

@@ -6,9 +6,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
     GraphQLList,
     GraphQLNonNull,
@@ -17,7 +17,6 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationContext,
     ValidationRule,
     VariableNode,
     get_named_type,
@@ -25,6 +24,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from domain.paging import MAX_PAGE_SIZE
+from schema.fragments import fragments_of, summarise
 
 # An unpaginated list of objects (members, subtasks, dependencies) is assumed to hold this many; a connection's
 # own edges/nodes are its page and cost nothing more.
@@ -33,60 +33,53 @@ UNPAGED_LIST_ESTIMATE = 10
 
 class _Cost:
     """Potential nodes of one operation: each connection counts `first`/`last` (default the page cap) times the
-    pages around it; fragments are followed with the type they apply to."""
+    pages around it. Cost is linear in the pages around, so each fragment is priced once (for one page, on the type
+    it applies to) and multiplied wherever it is spread."""
 
     def __init__(
         self,
         schema: GraphQLSchema,
-        fragments: Mapping[str, FragmentDefinitionNode],
+        document: DocumentNode,
         variables: Mapping[str, Any],
         defaults: Mapping[str, Any],
     ):
-        self.schema, self.fragments, self.variables, self.defaults = schema, fragments, variables, defaults
-
-    def of_operation(self, operation: OperationDefinitionNode) -> int:
-        root = self.schema.get_root_type(operation.operation)
-        return self._selection(operation.selection_set, root, 1, frozenset()) if root else 0
-
-    def _selection(
-        self, selection_set: SelectionSetNode | None, parent: Any, multiplier: int, seen: frozenset[str]
-    ) -> int:
-        return sum(
-            self._field(node, type_, multiplier, seen)
-            for node, type_, seen in self._fields(selection_set, parent, seen)
+        self.schema, self.variables, self.defaults = schema, variables, defaults
+        self.fragments: dict[str, int] = {}
+        summarise(
+            fragments_of(document), lambda f: self._selection(f.selection_set, self._condition(f, None)), self.fragments
         )
 
-    def _fields(
-        self, selection_set: SelectionSetNode | None, parent: Any, seen: frozenset[str]
-    ) -> Iterator[tuple[FieldNode, Any, frozenset[str]]]:
+    def of_operation(self, operation: OperationDefinitionNode) -> int:
+        return self._selection(operation.selection_set, self.schema.get_root_type(operation.operation))
+
+    def _selection(self, selection_set: SelectionSetNode | None, parent: Any) -> int:
+        cost = 0
         for node in selection_set.selections if selection_set else ():
             if isinstance(node, FieldNode):
-                yield node, parent, seen
+                cost += self._field(node, parent)
             elif isinstance(node, InlineFragmentNode):
-                yield from self._fields(node.selection_set, self._condition(node, parent), seen)
-            elif isinstance(node, FragmentSpreadNode):
-                fragment = self.fragments.get(node.name.value)
-                if fragment is not None and fragment.name.value not in seen:  # cycles are refused elsewhere
-                    yield from self._fields(
-                        fragment.selection_set, self._condition(fragment, parent), seen | {fragment.name.value}
-                    )
+                cost += self._selection(node.selection_set, self._condition(node, parent))
+            else:
+                cost += self.fragments.get(node.name.value, 0)
+        return cost
 
     def _condition(self, node: InlineFragmentNode | FragmentDefinitionNode, parent: Any) -> Any:
         if node.type_condition is None:
             return parent
         return self.schema.get_type(node.type_condition.name.value) or parent
 
-    def _field(self, node: FieldNode, parent: Any, multiplier: int, seen: frozenset[str]) -> int:
+    def _field(self, node: FieldNode, parent: Any) -> int:
         definition = getattr(parent, "fields", {}).get(node.name.value)
         if definition is None or node.selection_set is None:
             return 0  # scalars and unknown fields (refused by validation) cost nothing here
+        inner = self._selection(node.selection_set, get_named_type(definition.type))
         if "first" in definition.args or "last" in definition.args:
-            inner = cost = multiplier * self._page(node)
+            pages = self._page(node)
         elif _is_list(definition.type) and not getattr(parent, "name", "").endswith("Connection"):
-            inner = cost = multiplier * UNPAGED_LIST_ESTIMATE
+            pages = UNPAGED_LIST_ESTIMATE
         else:
-            inner, cost = multiplier, 0
-        return cost + self._selection(node.selection_set, get_named_type(definition.type), inner, seen)
+            return inner
+        return pages + pages * inner
 
     def _page(self, node: FieldNode) -> int:
         for argument in node.arguments or ():
@@ -111,26 +104,29 @@ def _is_list(type_: Any) -> bool:
     return isinstance(type_, GraphQLList)
 
 
+def operations_of(document: DocumentNode) -> list[OperationDefinitionNode]:
+    return [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+
+
+def operation_to_run(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
+    """The named operation, or the only one; None when there is no such operation or several and no name (strawberry
+    refuses an unknown name before validation; MaxCostRule refuses the missing name)."""
+    operations = operations_of(document)
+    if operation_name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((d for d in operations if d.name and d.name.value == operation_name), None)
+
+
 def operation_cost(
-    schema: GraphQLSchema, document: Any, operation_name: str | None, variables: Mapping[str, Any] | None
+    schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Mapping[str, Any]
 ) -> int:
-    """The cost of the operation the request runs (the named one, or the only one)."""
-    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    operations = [
-        d
-        for d in document.definitions
-        if isinstance(d, OperationDefinitionNode)
-        and (operation_name is None or (d.name and d.name.value == operation_name))
-    ]
-    if len(operations) != 1:
-        return 0  # graphql-core reports the missing or ambiguous operation itself
-    operation = operations[0]
+    """The cost of `operation` with the request's variables (or the operation's defaults)."""
     defaults = {
         d.variable.name.value: _literal(d.default_value)
         for d in operation.variable_definitions or ()
         if d.default_value is not None
     }
-    return _Cost(schema, fragments, variables or {}, defaults).of_operation(operation)
+    return _Cost(schema, document, variables, defaults).of_operation(operation)
 
 
 def _literal(value: Any) -> Any:
@@ -138,21 +134,32 @@ def _literal(value: Any) -> Any:
 
 
 class MaxCostLimiter(SchemaExtension):
-    """Adds a validation rule, built per request so that `first: $n` is priced with the request's variables."""
+    """Adds a validation rule, built per request so that the operation that runs is priced with the request's
+    variables; a document with several operations must name the one to run."""
 
     def __init__(self, max_cost: int):
         self.max_cost = max_cost
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
-        limit, variables, operation_name = self.max_cost, context.variables, context.operation_name
+        limit, variables, operation_name = self.max_cost, context.variables or {}, context.operation_name
 
         class MaxCostRule(ValidationRule):
-            def __init__(self, validation_context: ValidationContext) -> None:
-                super().__init__(validation_context)
-                cost = operation_cost(validation_context.schema, validation_context.document, operation_name, variables)
+            def enter_document(self, node: DocumentNode, *_args: Any) -> None:
+                if operation_name is None and len(operations_of(node)) > 1:
+                    self.report_error(
+                        GraphQLError(
+                            "operationName is required: the document has several operations",
+                            operations_of(node),
+                            extensions={"field": "operationName"},
+                        )
+                    )
+                operation = operation_to_run(node, operation_name)
+                if operation is None:
+                    return
+                cost = operation_cost(self.context.schema, node, operation, variables)
                 if cost > limit:
-                    validation_context.report_error(
+                    self.report_error(
                         GraphQLError(
                             f"query cost {cost} exceeds the limit of {limit}: each connection costs its first/last "
                             f"(default {MAX_PAGE_SIZE}) times the pages it is nested in; ask for smaller pages",

@@ -9,6 +9,7 @@ from cryptography.fernet import Fernet
 
 from tests.api import Api
 from tests.e2e.conftest import running_api, sqlite_settings
+from tests.unit.test_limits_fanout import fan_out
 
 LIMITS = dict(max_query_depth=6, max_aliases=3, max_tokens=300, max_cost=1_000, max_body_bytes=4_000)
 
@@ -115,3 +116,28 @@ async def test_introspection_is_off_in_production_and_on_in_development(tmp_path
 async def test_introspection_can_be_turned_off_explicitly(tmp_path):
     async with running_api(sqlite_settings(tmp_path, introspection=False)) as api:
         refused(await api.error('{ __type(name: "Project") { name } }'), "introspection")
+
+
+async def test_fragment_fan_out_is_counted_once_per_fragment_for_anonymous_clients(sqlite_api: Api):
+    aliases = await sqlite_api.error(fan_out(25, "a: __typename"), as_=None)
+    refused(aliases, f"{2**25} aliases found. Allowed: 30")
+    cost = await sqlite_api.error(fan_out(25, "projects(first: 1) { totalCount }"), as_=None)
+    assert cost["extensions"]["cost"] == 2**25
+    assert await sqlite_api.gql(fan_out(25, "__typename"), as_=None) == {"__typename": "Query"}
+
+
+SEVERAL = """query A { projects(first: 100) { nodes { requirements(first: 100) { nodes {
+  tasks(first: 100) { nodes { id } } } } } } }
+query B { __typename }"""
+
+
+async def test_a_document_with_several_operations_must_name_the_one_to_run_and_that_one_is_priced(sqlite_api: Api):
+    error = await sqlite_api.error(SEVERAL)
+    refused(error, "operationName is required")
+    assert error["extensions"]["field"] == "operationName"
+
+    async def run(name: str) -> dict:
+        return (await sqlite_api.client.post("/graphql", json={"query": SEVERAL, "operationName": name})).json()
+
+    refused((await run("A"))["errors"][0], "query cost 1010100 exceeds the limit of 50000")
+    assert await run("B") == {"data": {"__typename": "Query"}}
