@@ -101,13 +101,18 @@ def _sessions(settings: Settings, engine: AsyncEngine, clock: Clock) -> tuple[To
     return SqlTokenStore(engine, clock), MemoryRateLimiter()
 
 
-def build_container(settings: Settings) -> Container:
+def build_container(settings: Settings, clock: Clock | None = None) -> Container:
+    """Every adapter chosen by `settings`; `clock` replaces the system clock (tests move time by hand)."""
     engine = create_engine(settings.effective_database_url)
     bus = _event_bus(settings)
     store = _artifact_store(settings)
     queue = _job_queue(settings)
     deps = Deps(
-        uow=SqlUnitOfWorkFactory(session_factory(engine)), bus=bus, clock=SystemClock(), queue=queue, store=store
+        uow=SqlUnitOfWorkFactory(session_factory(engine)),
+        bus=bus,
+        clock=clock or SystemClock(),
+        queue=queue,
+        store=store,
     )
     secrets = FernetSecretBox(settings.fernet_key or development_key(settings.data_dir))
     pool = AnthropicPool(
@@ -149,6 +154,7 @@ def build_container(settings: Settings) -> Container:
             per_address=settings.login_max_per_address,
             window_s=settings.login_window_s,
         ),
+        timedelta(seconds=settings.refresh_grace_s),
     )
     handlers = pipeline_handlers(services.pipeline_steps)
     handlers.update(load_handler_modules(settings.job_module_names, known=handlers))

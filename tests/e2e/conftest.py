@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from domain.enums import Role
+from domain.ports import Clock
 from persistence.migrations import upgrade
 from server.app import create_app
 from server.container import build_container
@@ -24,12 +25,12 @@ def sqlite_settings(data_dir: Path, name: str = "rdflow", **fields: Any) -> Sett
 
 
 @contextlib.asynccontextmanager
-async def running_api(settings: Settings, *, first: bool = True) -> AsyncIterator[Api]:
+async def running_api(settings: Settings, *, first: bool = True, clock: Clock | None = None) -> AsyncIterator[Api]:
     """An API over `settings`, closed on exit; `first=False` for another replica of a database already set up
-    (no migration, no admin user)."""
+    (no migration, no admin user); `clock` replaces the system clock."""
     if first:
         upgrade(settings.effective_database_url)
-    container = build_container(settings)
+    container = build_container(settings, clock)
     client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_app(settings, container)), base_url="http://rdflow.test"
     )

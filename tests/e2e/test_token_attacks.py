@@ -7,7 +7,6 @@ to refreshToken are covered in test_auth.py.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -16,7 +15,7 @@ import uuid
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -31,6 +30,8 @@ from domain.enums import Role
 from domain.model import User
 from resolvers.ids import to_global_id
 from tests.api import Api
+from tests.e2e.conftest import running_api, sqlite_settings
+from tests.fakes.clock import SettableClock
 from tests.live import LegacyWs, LiveServer, TransportWs
 
 ME = "{ me { id username role } }"
@@ -299,21 +300,28 @@ async def test_a_correctly_signed_role_claim_grants_nothing(api: Api):
 REFRESH_MUTATION = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }"
 
 
-async def test_a_reuse_revocation_outlives_every_token_of_the_sign_in(sqlite_api: Api):
+async def test_a_reuse_revocation_outlives_every_token_of_the_sign_in(tmp_path):
     """A thief rotates a stolen refresh token; the victim's copy then trips reuse detection. The thief's newer
     tokens must stay dead after the stolen token's own expiry, not come back to life."""
+    clock = SettableClock()
+    async with running_api(sqlite_settings(tmp_path), clock=clock) as api:
+        await _reuse_revocation_outlives_the_stolen_token(api, clock)
+
+
+async def _reuse_revocation_outlives_the_stolen_token(sqlite_api: Api, clock: SettableClock) -> None:
+    clock.current = datetime.now(UTC)  # the JWT library checks iat and exp against the system clock
     kit = await make_kit(sqlite_api)
     codec = sqlite_api.container.tokens
-    # Issued almost refresh_ttl ago by this server, so it expires in 2 s: the attack needs no clock control.
+    # Issued almost refresh_ttl ago by this server, so it expires in 60 s.
     stolen, _ = codec.issue(
-        kit.user, REFRESH, kit.now() - codec.config.refresh_ttl + timedelta(seconds=2), family=uuid.uuid4().hex
+        kit.user, REFRESH, kit.now() - codec.config.refresh_ttl + timedelta(seconds=60), family=uuid.uuid4().hex
     )
     thief = (await sqlite_api.gql(REFRESH_MUTATION, {"t": stolen}, as_=None))["refreshToken"]
     reuse = await sqlite_api.error(REFRESH_MUTATION, {"t": stolen}, as_=None)
     assert reuse["extensions"]["code"] == "UNAUTHENTICATED" and "reuse" in reuse["message"]
     dead = await sqlite_api.error(REFRESH_MUTATION, {"t": thief["refreshToken"]}, as_=None)
     assert dead["extensions"]["code"] == "UNAUTHENTICATED" and "revoked" in dead["message"]
-    await asyncio.sleep(3)
+    clock.advance(61)  # past the stolen token's expiry, where a revocation tied to it would end
     refreshed = (await sqlite_api.post(REFRESH_MUTATION, {"t": thief["refreshToken"]}, as_=None)).json()
     assert refreshed.get("data") is None and refreshed["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", (
         f"the thief's refresh token works again: {refreshed}"
