@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import redis.asyncio as redis
 
 
 class MemoryRateLimiter:
-    def __init__(self) -> None:
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._windows: dict[str, tuple[float, int]] = {}
+        self._monotonic = monotonic
 
     async def hit(self, key: str, limit: int, window_s: int) -> int:
-        now = time.monotonic()
+        now = self._monotonic()
         start, count = self._windows.get(key, (now, 0))
         if now - start >= window_s:
             start, count = now, 0

@@ -16,23 +16,13 @@ from integrations.tokens_redis import RedisTokenStore
 from integrations.tokens_sql import SqlTokenStore
 from persistence.engine import create_engine
 from persistence.migrations import upgrade
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.at = datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return self.at
-
-    def advance(self, seconds: float) -> None:
-        self.at += timedelta(seconds=seconds)
+from tests.fakes.clock import SettableClock
 
 
 @dataclass
 class StoreUnderTest:
     store: Any
-    clock: ManualClock
+    clock: SettableClock
     real_time: bool  # Redis expires keys by its own clock: time must really pass
 
     async def elapse(self, seconds: float) -> None:
@@ -59,7 +49,7 @@ def migrated(url: str) -> str:
     ]
 )
 async def tokens(request, tmp_path):
-    clock = ManualClock()
+    clock = SettableClock(datetime.now(UTC))
     if request.param == "redis":
         store = RedisTokenStore(
             request.getfixturevalue("redis_url"), clock, prefix=request.getfixturevalue("redis_prefix")
@@ -75,13 +65,29 @@ async def tokens(request, tmp_path):
     await engine.dispose()
 
 
+@dataclass
+class LimiterUnderTest:
+    limiter: Any
+    clock: SettableClock
+    real_time: bool  # Redis expires windows by its own clock: time must really pass
+
+    async def hit(self, key: str, limit: int, window_s: int) -> int:
+        return await self.limiter.hit(key, limit, window_s)
+
+    async def elapse(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        if self.real_time:
+            await asyncio.sleep(seconds)
+
+
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def limiter(request):
+    clock = SettableClock()
     if request.param == "memory":
-        yield MemoryRateLimiter()
+        yield LimiterUnderTest(MemoryRateLimiter(clock.monotonic), clock, real_time=False)
         return
     made = RedisRateLimiter(request.getfixturevalue("redis_url"), prefix=request.getfixturevalue("redis_prefix"))
-    yield made
+    yield LimiterUnderTest(made, clock, real_time=True)
     await made.aclose()
 
 
@@ -187,7 +193,9 @@ async def test_the_count_resets_when_the_window_passes(limiter):
     assert await limiter.hit(k, 1, 1) == 0
     wait = await limiter.hit(k, 1, 1)
     assert wait == 1
-    await asyncio.sleep(1.2)
+    await limiter.elapse(0.5)
+    assert await limiter.hit(k, 1, 1) == 1
+    await limiter.elapse(0.7)
     assert await limiter.hit(k, 1, 1) == 0
     assert await limiter.hit(k, 1, 1) == 1
 
