@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 from domain.errors import InvalidInput
+
+# Widths of columns that hold a client's text, shared with persistence/tables.py so the two cannot disagree.
+FILE_PATH_LENGTH = 500
+FILE_NAME_LENGTH = 200
 
 
 def text(value: str | None, field: str, *, max_length: int, required: bool = True) -> str | None:
@@ -33,15 +37,30 @@ def hours(value: float | Decimal | None, field: str) -> Decimal | None:
     return d
 
 
+def instant(value: datetime | None, field: str) -> datetime | None:
+    """A point in time with its zone, that every database can store (years 1 to 9999 in UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(f"{field} needs a time zone, e.g. 2026-01-31T12:00:00Z", field=field)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInput(f"{field} is out of range (years 1 to 9999 in UTC)", field=field) from exc
+
+
 def date_range(start: date | None, end: date | None, field: str = "endDate") -> None:
     if start and end and end < start:
         raise InvalidInput(f"{field} {end} is before start date {start}", field=field)
 
 
-def string_list(values: list[str] | None, field: str, *, max_items: int = 50, max_length: int = 100) -> list[str]:
-    values = values or []
+def at_most(values: list, field: str, max_items: int) -> list:
     if len(values) > max_items:
         raise InvalidInput(f"{field} has {len(values)} items; at most {max_items} allowed", field=field)
-    for v in values:
+    return values
+
+
+def string_list(values: list[str] | None, field: str, *, max_items: int = 50, max_length: int = 100) -> list[str]:
+    for v in at_most(values or [], field, max_items):
         text(v, field, max_length=max_length)
-    return [v.strip() for v in values]
+    return [v.strip() for v in values or []]

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
 from domain import enums
+from domain.validation import FILE_NAME_LENGTH, FILE_PATH_LENGTH
 
 metadata = MetaData(
     naming_convention={
@@ -182,8 +183,8 @@ code_artifacts = Table(
     Column("id", Uuid, primary_key=True),
     fk("tasks.id", "CASCADE", name="task_id", nullable=False),
     fk("projects.id", "CASCADE", name="project_id", nullable=False),
-    Column("file_path", String(500), nullable=False),
-    Column("file_name", String(200), nullable=False),
+    Column("file_path", String(FILE_PATH_LENGTH), nullable=False),
+    Column("file_name", String(FILE_NAME_LENGTH), nullable=False),
     Column("language", String(30), nullable=False),
     Column("version", Integer, nullable=False),
     Column("storage_key", String(200), nullable=False),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain import validation as v
 from domain.paging import Between
 from resolvers.context import RequestContext
 from resolvers.ids import decode_optional
@@ -41,6 +42,7 @@ async def audit_log(
     action: str | None = None,
     outcome: str | None = None,
 ):
+    since, until = v.instant(since, "since"), v.instant(until, "until")
     query = to_list_query(
         args,
         actor_id=decode_optional(actor_id, "User", "actorId"),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.enums import SortDirection
+from domain.errors import InvalidInput
 from domain.paging import ListQuery, PageRequest
 from resolvers.ids import decode_cursor, decode_id
 
@@ -39,7 +40,13 @@ FILTER_COLUMNS: Mapping[str, tuple[str, str | None]] = {
 }
 
 
+# A filter list becomes one SQL parameter per value; asyncpg allows 32,767 per statement.
+MAX_FILTER_VALUES = 1_000
+
+
 def _value(value: Any, id_type: str | None, field: str) -> Any:
+    if isinstance(value, list) and len(value) > MAX_FILTER_VALUES:
+        raise InvalidInput(f"{field} has {len(value)} values; at most {MAX_FILTER_VALUES} allowed", field=field)
     if id_type is None:
         return tuple(value) if isinstance(value, list) else value
     if isinstance(value, list):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -10,18 +14,25 @@ from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from starlette.websockets import WebSocket, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLRequestData
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from auth.request import authenticate, bearer_token
 from domain.errors import DomainError, InvalidInput, Unauthenticated
 from resolvers.context import RequestContext
 from server.container import Container
+from server.input_guard import check_request
+from server.outages import RETRY_AFTER_S, WS_TRY_AGAIN_LATER, unavailable
 from server.ws_keepalive import KeepAliveTransportWSHandler
+
+log = logging.getLogger("rdflow.ws")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
@@ -33,6 +44,17 @@ def error_body(error: DomainError) -> bytes:
     return orjson.dumps({"errors": [{"message": error.message, "extensions": extensions}]})
 
 
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def request_id_of(headers: Mapping[str, str]) -> str:
+    """The client's X-Request-ID when it fits the audit log's column and alphabet, else a fresh one."""
+    given = headers.get("x-request-id", "")
+    return given if REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null"}
+
 HTTP_STATUS = {
     "UNAUTHENTICATED": 401,
     "FORBIDDEN": 403,
@@ -42,8 +64,65 @@ HTTP_STATUS = {
 }
 
 
+def _http_error(exc: HTTPException) -> Response:
+    """Strawberry's HTTP refusals in the error contract; a mutation over GET is 405 (GraphQL over HTTP)."""
+    cause = exc.__cause__
+    wrong_type = cause.operation_type if isinstance(cause, InvalidOperationTypeError) else None
+    if wrong_type is OperationType.SUBSCRIPTION:
+        return Response(
+            error_body(InvalidInput("subscriptions run over WebSocket (graphql-transport-ws or graphql-ws)")),
+            status_code=400,
+            media_type="application/json",
+        )
+    return Response(
+        error_body(InvalidInput(exc.reason)),
+        status_code=405 if wrong_type else exc.status_code,
+        media_type="application/json",
+        headers={"allow": "POST"} if wrong_type else None,
+    )
+
+
+def _name_the_surrogate(data: str | bytes) -> None:
+    """orjson says only where a lone surrogate is; the standard library accepts it, so the input can be named."""
+    try:
+        request = json.loads(data)
+    except (ValueError, RecursionError):
+        return
+    if isinstance(request, dict):
+        check_request(request.get("query"), request.get("variables"))
+
+
+def _connection_token(params: Mapping[str, Any]) -> str:
+    """The access token of a connection_init payload: `authorization: "Bearer <token>"` (or a bare `token`)."""
+    for name in ("authorization", "Authorization", "token"):
+        raw = params.get(name)
+        if raw and not isinstance(raw, str):
+            raise InvalidInput(f"{name} must be a string", field=name)
+        if raw:
+            return raw if name == "token" else bearer_token(raw)  # type: ignore[return-value]
+    raise Unauthenticated('send the access token in the connection_init payload as {"authorization": "Bearer <token>"}')
+
+
+class OnceClosedWebSocket(ASGIWebSocketAdapter):
+    """on_ws_connect closes a refused socket with its own code; strawberry's second close and its
+    connection_error message then find the socket closed and do nothing (instead of raising)."""
+
+    def _closed(self) -> bool:
+        return WebSocketState.DISCONNECTED in (self.ws.application_state, self.ws.client_state)
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        if self._closed():
+            raise WebSocketDisconnected
+        await super().send_json(message)
+
+    async def close(self, code: int, reason: str) -> None:
+        if not self._closed():
+            await super().close(code, reason)
+
+
 class GraphQLView(GraphQL):
     graphql_transport_ws_handler_class = KeepAliveTransportWSHandler
+    websocket_adapter_class = OnceClosedWebSocket
 
     def __init__(self, container: Container, schema: Any, **kwargs: Any):
         super().__init__(schema, **kwargs)
@@ -53,31 +132,83 @@ class GraphQLView(GraphQL):
         # Text, not bytes: strawberry sends bytes as binary WebSocket frames, which GraphQL WS clients refuse.
         return orjson.dumps(data).decode()
 
+    def decode_json(self, data: str | bytes) -> dict[str, Any]:
+        """A request body or WebSocket message: one JSON object. orjson refuses invalid UTF-8, lone surrogates
+        and nesting beyond 1,024 levels (the standard library recurses until RecursionError)."""
+        value = orjson.loads(data)
+        if not isinstance(value, dict):
+            raise orjson.JSONDecodeError(f"expected a JSON object, not {JSON_KINDS[type(value)]}", "", 0)
+        return value
+
+    def parse_json(self, data: str | bytes) -> dict[str, Any]:
+        try:
+            return self.decode_json(data)
+        except json.JSONDecodeError as exc:
+            if "surrogate" in str(exc):
+                _name_the_surrogate(data)
+            raise HTTPException(400, f"the request is not a valid JSON object: {exc}") from exc
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            check_request(item.query, item.variables)
+        return data
+
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: RequestContext,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Strawberry's, minus subscriptions: without a streaming transport they have nowhere to send events."""
+        allowed = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except InvalidOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason(request_adapter.method)) from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "No GraphQL query found in the request") from exc
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await super().__call__(scope, receive, send)
         request = Request(scope, receive)
+        request.state.request_id = request_id_of(request.headers)
         wants_graphql_response = GRAPHQL_RESPONSE in request.headers.get("accept", "")
         try:
             response = await self.run(request)
         except HTTPException as exc:
-            # GraphQL over HTTP: an operation type the method may not run (mutation over GET) is 405.
-            not_allowed = isinstance(exc.__cause__, InvalidOperationTypeError)
-            response = Response(
-                error_body(InvalidInput(exc.reason)),
-                status_code=405 if not_allowed else exc.status_code,
-                media_type="application/json",
-                headers={"allow": "POST"} if not_allowed else None,
-            )
+            response = _http_error(exc)
         except DomainError as exc:
             response = Response(
                 error_body(exc), status_code=HTTP_STATUS.get(exc.code, 400), media_type="application/json"
             )
+        except Exception as exc:
+            outage = unavailable(exc)
+            if outage is None:
+                raise
+            response = Response(error_body(outage), status_code=503, media_type="application/json")
+        if response.status_code == 503 or getattr(request.state, "unavailable", False):
+            response.status_code = 503
+            response.headers["retry-after"] = str(RETRY_AFTER_S)
         if wants_graphql_response and response.media_type == "application/json":
             response.headers["content-type"] = GRAPHQL_RESPONSE
             if getattr(request.state, "request_error", False) and response.status_code == 200:
                 response.status_code = 400
-        response.headers["x-request-id"] = request.state.request_id if hasattr(request.state, "request_id") else ""
+        response.headers["x-request-id"] = request.state.request_id
         await response(scope, receive, send)
 
     async def process_result(self, request: Request, result: ExecutionResult, *args: Any) -> Any:
@@ -86,6 +217,8 @@ class GraphQLView(GraphQL):
         if result.data is None and result.errors and all(e.path is None for e in result.errors):
             request.state.request_error = True
             body.pop("data", None)
+        if any((e.extensions or {}).get("code") == "SERVICE_UNAVAILABLE" for e in result.errors or ()):
+            request.state.unavailable = True
         return body
 
     async def on_ws_connect(self, context: RequestContext) -> Any:
@@ -93,30 +226,31 @@ class GraphQLView(GraphQL):
         params = context.connection_params or {}
         websocket: WebSocket = context.extras["request"]
         try:
-            raw = params.get("authorization") or params.get("Authorization")
-            token = bearer_token(raw) if raw else params.get("token")
-            if not token:
-                raise Unauthenticated(
-                    'send the access token in the connection_init payload as {"authorization": "Bearer <token>"}'
-                )
             viewer = await authenticate(
                 self.container.services,
                 self.container.tokens,
-                str(token),
+                _connection_token(params),
                 request_id=context.viewer.request_id,
                 client_address=context.viewer.client_address,
             )
         except DomainError as exc:
-            # Both subprotocols close with 4401/4403 (strawberry would use 1011 for legacy graphql-ws).
-            await websocket.close(code=4401 if isinstance(exc, Unauthenticated) else 4403, reason=exc.message[:120])
+            # Both subprotocols close with 4400/4401/4403 (strawberry would use 1011 for legacy graphql-ws); a
+            # refusal is the client's doing, so one INFO line, never a traceback.
+            code = 4400 if isinstance(exc, InvalidInput) else 4401 if isinstance(exc, Unauthenticated) else 4403
+            log.info("websocket refused with %s: %s", code, exc.message)
+            await websocket.close(code=code, reason=exc.message[:120])
+            raise ConnectionRejectionError() from exc
+        except Exception as exc:
+            outage = unavailable(exc)
+            if outage is None:
+                raise
+            await websocket.close(code=WS_TRY_AGAIN_LATER, reason=outage.message[:120])
             raise ConnectionRejectionError() from exc
         context.sign_in(viewer)
         return UNSET
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        if isinstance(request, Request):
-            request.state.request_id = request_id
+        request_id = getattr(request.state, "request_id", None) or request_id_of(request.headers)
         token = bearer_token(request.headers.get("authorization")) if isinstance(request, Request) else None
         client = request.client.host if request.client else None
         viewer = await authenticate(

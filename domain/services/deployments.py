@@ -17,6 +17,7 @@ from domain.services.base import Deps, Tx
 
 VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,49}$")
 _K8S_NAME = re.compile(r"[^a-z0-9-]+")
+MAX_ARTIFACTS = 1_000
 
 
 def k8s_name(text: str) -> str:
@@ -49,12 +50,13 @@ class DeploymentService:
     ) -> Deployment:
         async with Tx(self.deps, viewer, "deployment.create") as tx:
             require_deploy(viewer, environment)
-            project = await load(tx.uow.projects, "Project", project_id)
+            # Locked: deleting a project checks that it has no deployments.
+            project = await load(tx.uow.projects, "Project", project_id, for_update=True)
             await require_member(tx.uow, viewer, project.id)
             version = v.text(version, "version", max_length=50)  # type: ignore[assignment]
             if not VERSION.match(version):
                 raise InvalidInput(f"version {version!r} may use letters, digits and . _ + - only", field="version")
-            ids = list(dict.fromkeys(artifact_ids or []))
+            ids = v.at_most(list(dict.fromkeys(artifact_ids or [])), "artifactIds", MAX_ARTIFACTS)
             found = {a.id: a for a in await tx.uow.artifacts.get_many(ids)}
             for aid in ids:
                 if aid not in found or found[aid].project_id != project.id:
@@ -84,7 +86,13 @@ class DeploymentService:
     async def approve(self, viewer: Viewer, deployment_id: uuid.UUID) -> Deployment:
         async with Tx(self.deps, viewer, "deployment.approve") as tx:
             deployment = await load_in_project(
-                tx.uow, viewer, tx.uow.deployments, "Deployment", deployment_id, Permission.DEPLOY_APPROVE
+                tx.uow,
+                viewer,
+                tx.uow.deployments,
+                "Deployment",
+                deployment_id,
+                Permission.DEPLOY_APPROVE,
+                for_update=True,
             )
             if deployment.status is not DeploymentStatus.AWAITING_APPROVAL:
                 raise InvalidInput(
@@ -101,7 +109,7 @@ class DeploymentService:
 
     async def change_status(self, viewer: Viewer, deployment_id: uuid.UUID, status: DeploymentStatus) -> Deployment:
         async with Tx(self.deps, viewer, "deployment.status") as tx:
-            deployment = await load(tx.uow.deployments, "Deployment", deployment_id)
+            deployment = await load(tx.uow.deployments, "Deployment", deployment_id, for_update=True)
             require_deploy(viewer, deployment.environment)
             await require_member(tx.uow, viewer, deployment.project_id)
             if deployment.status is DeploymentStatus.AWAITING_APPROVAL and status is DeploymentStatus.PENDING:
