@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import anthropic
 from aiobreaker import CircuitBreaker, CircuitBreakerError
+from aiobreaker.state import CircuitBreakerState
+from aiobreaker.storage.memory import CircuitMemoryStorage
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
@@ -19,8 +23,31 @@ SHOWN_VIOLATIONS = 3
 SHOWN_CHARS = 200
 
 
-def new_circuit_breaker(fail_max: int = 5, reset_timeout_s: float = 30.0) -> CircuitBreaker:
-    """A breaker that opens after `fail_max` consecutive outages and lets a trial call through after the reset timeout.
+class _ClockedStorage(CircuitMemoryStorage):
+    """Circuit state whose time since opening follows `monotonic`: aiobreaker compares `opened_at` with
+    `datetime.utcnow()`, so `opened_at` is reported as that many seconds before it."""
+
+    def __init__(self, monotonic: Callable[[], float]):
+        super().__init__(CircuitBreakerState.CLOSED)
+        self._monotonic = monotonic
+        self._opened = 0.0
+
+    @property
+    def opened_at(self) -> datetime | None:
+        if self._opened_at is None:
+            return None
+        return datetime.utcnow() - timedelta(seconds=self._monotonic() - self._opened)
+
+    @opened_at.setter
+    def opened_at(self, value: datetime | None) -> None:
+        self._opened_at, self._opened = value, self._monotonic()
+
+
+def new_circuit_breaker(
+    fail_max: int = 5, reset_timeout_s: float = 30.0, monotonic: Callable[[], float] = time.monotonic
+) -> CircuitBreaker:
+    """A breaker that opens after `fail_max` consecutive outages and lets a trial call through after the reset timeout
+    (measured by `monotonic`).
 
     Share one per endpoint (API key + base URL): it only protects calls that go through the same instance.
     """
@@ -28,6 +55,7 @@ def new_circuit_breaker(fail_max: int = 5, reset_timeout_s: float = 30.0) -> Cir
         fail_max=fail_max,
         timeout_duration=timedelta(seconds=reset_timeout_s),
         exclude=[lambda exc: not is_outage(exc)],
+        state_storage=_ClockedStorage(monotonic),
         name="anthropic",
     )
 

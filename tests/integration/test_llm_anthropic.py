@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from aiobreaker import CircuitBreakerState
 
 from domain.errors import AIOutputError, RetryableError, ServiceUnavailable
 from integrations.llm_anthropic import AnthropicLLM, AnthropicPool, new_circuit_breaker
 from tests.fakes.anthropic_server import FakeAnthropic, api_error, overloaded, rate_limited, slow, text_only, tool_call
+from tests.fakes.clock import SettableClock
 
 API_KEY = "sk-ant-test-key"
 MODEL = "claude-sonnet-5-5"
@@ -189,13 +188,14 @@ async def test_a_wrong_api_key_is_refused_by_the_server_without_retries(api):
 
 
 async def test_the_circuit_opens_after_consecutive_failures_fails_fast_and_closes_after_its_reset(api, make_llm):
-    breaker = new_circuit_breaker(fail_max=2, reset_timeout_s=0.3)
+    clock = SettableClock()
+    breaker = new_circuit_breaker(fail_max=2, reset_timeout_s=30, monotonic=clock.monotonic)
     llm = make_llm(max_retries=0, breaker=breaker)
     api.plan(overloaded(), overloaded())
 
     with pytest.raises(RetryableError, match="unavailable after 1 attempts"):
         await ask(llm)
-    with pytest.raises(RetryableError, match="circuit is open after 2 consecutive failures.*last failure: 529"):
+    with pytest.raises(RetryableError, match=r"circuit is open after 2 consecutive failures.*last failure: 529"):
         await ask(llm)
     assert api.request_count == 2
     with pytest.raises(RetryableError, match="circuit is open") as caught:
@@ -203,7 +203,10 @@ async def test_the_circuit_opens_after_consecutive_failures_fails_fast_and_close
     assert caught.value.details["circuit"] == "open"
     assert api.request_count == 2, "an open circuit must not reach the server"
 
-    await asyncio.sleep(0.4)
+    clock.advance(29)
+    with pytest.raises(RetryableError, match="circuit is open"):
+        await ask(llm)
+    clock.advance(1)
     api.plan(tool_call(PRD))
     result = await ask(llm)
 
