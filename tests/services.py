@@ -5,14 +5,22 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 REQUIRE = os.environ.get("RDFLOW_REQUIRE_SERVICES") == "1"
-PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL") or os.environ.get(
-    "DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+LOCAL_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def admin_url(environ: Mapping[str, str]) -> str:
+    """Where throw-away databases are created and dropped: TEST_DATABASE_URL or the local server, never
+    DATABASE_URL, which may name a database someone cares about."""
+    return environ.get("TEST_DATABASE_URL") or LOCAL_ADMIN_URL
+
+
+PG_ADMIN_URL = admin_url(os.environ)
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 

@@ -1,7 +1,8 @@
 """One contract for both job queues: the in-process runner, and arq with a real `rdflow worker` subprocess.
 
-Both run on a real PostgreSQL database; the arq one on a real Redis with a queue of its own. Every job leaves
-a trace file (tests/jobkinds.py), so double runs and stopped handlers are visible, not inferred.
+The in-process runner runs on SQLite (embedded mode, no services needed); arq on a real PostgreSQL database and a
+real Redis with a queue of its own. Every job leaves a trace file (tests/jobkinds.py), so double runs and stopped
+handlers are visible, not inferred.
 """
 
 from __future__ import annotations
@@ -21,10 +22,16 @@ from tests.jobstack import JobStack, job_settings, open_stack
 CONCURRENCY = 2
 
 
-@pytest.fixture(scope="module", params=["inprocess", pytest.param("arq", marks=[pytest.mark.redis, pytest.mark.slow])])
+@pytest.fixture(
+    scope="module",
+    params=["inprocess", pytest.param("arq", marks=[pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow])],
+)
 async def stack(request, tmp_path_factory):
-    url, database = services.create_database()
     data_dir = tmp_path_factory.mktemp(f"jobs-{request.param}")
+    if request.param == "inprocess":
+        url, database = f"sqlite:///{data_dir}/jobs.db", None
+    else:
+        url, database = services.create_database()
     fields = job_settings(url, data_dir, job_concurrency=CONCURRENCY, redis_url=None)
     if request.param == "arq":
         fields.update(redis_url=services.check_redis(), redis_prefix=f"rdflow-test-{uuid.uuid4().hex[:8]}")
@@ -33,7 +40,8 @@ async def stack(request, tmp_path_factory):
         jobs.start_worker(fields)
     yield jobs
     await jobs.aclose()
-    services.drop_database(database)
+    if database is not None:
+        services.drop_database(database)
 
 
 async def settle(stack: JobStack) -> None:
