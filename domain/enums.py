@@ -68,14 +68,12 @@ class ReviewStatus(str, Enum):
 
 
 class TestType(str, Enum):
-    __test__ = False  # not a pytest class
     UNIT = "UNIT"
     INTEGRATION = "INTEGRATION"
     E2E = "E2E"
 
 
 class TestRunStatus(str, Enum):
-    __test__ = False
     PASSED = "PASSED"
     FAILED = "FAILED"
     ERROR = "ERROR"

@@ -147,7 +147,6 @@ class CodeArtifact:
 
 @dataclass(eq=False)
 class TestResult:
-    __test__ = False  # not a pytest class
     artifact_id: uuid.UUID
     project_id: uuid.UUID
     test_type: TestType

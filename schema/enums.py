@@ -58,7 +58,6 @@ class ArtifactOrderField(Enum):
 
 @strawberry.enum
 class TestResultOrderField(Enum):
-    __test__ = False
     EXECUTED_AT = "executed_at"
     COVERAGE = "coverage_percent"
 

@@ -54,7 +54,6 @@ class ArtifactFilter:
 
 @strawberry.input
 class TestResultFilter:
-    __test__ = False
     test_type: list[e.TestType] | None = None
     status: list[e.TestRunStatus] | None = None
 

@@ -48,7 +48,6 @@ class UserNode(Node):
 
 @strawberry.type(name="TestResult")
 class TestResultNode(Node):
-    __test__ = False
     id: strawberry.ID = node_id("TestResult")
     artifact_id: strawberry.ID = ref_id("CodeArtifact", "artifact_id")
     test_type: e.TestType

@@ -19,8 +19,8 @@ from domain.services.projects import ProjectService
 from domain.services.reads import ReadService
 from domain.services.requirements import RequirementService
 from domain.services.tasks import TaskService
-from domain.services.test_results import TestResultService
 from domain.services.users import UserService
+from domain.services.verification import TestResultService
 
 
 @dataclass

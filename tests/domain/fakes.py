@@ -2,7 +2,8 @@
 
 `FakeDatabase` holds the committed rows; each `FakeUnitOfWork` works on copies (an identity map per transaction),
 so a rollback, or leaving without commit, leaves the database as it was, and a commit writes only the fields that
-changed, like an ORM's UPDATE. `get_for_update` takes a per-row lock held until the transaction ends.
+changed, like an ORM's UPDATE, and an insert of an existing key is a Conflict. `get_for_update` and `lock` take
+locks (per row, per name) held until the transaction ends.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Self
 
 from domain.artifact_keys import check_key, key_for
 from domain.enums import SortDirection
-from domain.errors import InvalidInput, NotFound
+from domain.errors import Conflict, InvalidInput, NotFound
 from domain.model import Project
 from domain.paging import Between, ListQuery, Page
 from domain.ports import UnitOfWork
@@ -37,7 +38,7 @@ class FakeDatabase:
 
     def __init__(self) -> None:
         self.tables: dict[str, dict[Any, Any]] = {name: {} for name in REPOSITORIES}
-        self.locks: dict[tuple[str, Any], asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.locks: dict[Any, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.commits = 0
 
     def rows(self, repo: str) -> list[Any]:
@@ -98,7 +99,7 @@ class FakeRepository:
         return None if entity_id is None else self._load(entity_id)
 
     async def get_for_update(self, entity_id: Any) -> Any | None:
-        await self.uow.lock(self.name, entity_id)
+        await self.uow.hold((self.name, entity_id))
         entity = self._load(entity_id)
         if entity is not None and entity_id in self.table and entity_id not in self.added:
             # Like SELECT ... FOR UPDATE with populate_existing: the row as committed now, not as first read.
@@ -165,10 +166,13 @@ class FakeRepository:
 
     def add(self, entity: Any) -> None:
         key = row_key(self.name, entity)
-        self.deleted.discard(key)
-        self.loaded[key] = entity
-        if key not in self.table:
+        if self.loaded.get(key) is entity:
+            return
+        if key in self.deleted:  # deleted, then added again in this transaction: the row is updated
+            self.deleted.discard(key)
+        else:
             self.added.add(key)
+        self.loaded[key] = entity
 
     async def delete(self, entity: Any) -> None:
         key = row_key(self.name, entity)
@@ -178,13 +182,17 @@ class FakeRepository:
         self.added.discard(key)
         self.deleted.add(key)
 
+    def duplicates(self) -> list[Any]:
+        """Keys this transaction inserts that a committed row already has (a unique-key violation)."""
+        return [key for key in self.added if key in self.table]
+
     def write(self) -> None:
         """Apply this transaction's changes to the committed table: inserts, changed fields, deletes."""
         for key in self.deleted:
             self.table.pop(key, None)
         for key, entity in self.loaded.items():
             committed, original = self.table.get(key), self.originals.get(key)
-            if committed is None or original is None:
+            if key in self.added or committed is None or original is None:
                 self.table[key] = copy.deepcopy(entity)
                 self.originals[key] = copy.deepcopy(entity)
                 continue
@@ -216,11 +224,18 @@ class FakeUnitOfWork:
     def _repos(self) -> list[FakeRepository]:
         return [getattr(self, name) for name in REPOSITORIES]
 
-    async def lock(self, repo: str, key: Any) -> None:
-        lock = self.db.locks[(repo, key)]
+    async def hold(self, name: Any) -> None:
+        """Wait for the lock called `name` and keep it until this transaction ends."""
+        lock = self.db.locks[name]
         if lock not in self.held:
             await lock.acquire()
             self.held.append(lock)
+
+    def begin_write(self) -> None:
+        """Nothing to do: like PostgreSQL, the fake guards its checks with row and named locks."""
+
+    async def lock(self, name: str) -> None:
+        await self.hold(("named", name))
 
     def _release(self) -> None:
         while self.held:
@@ -233,6 +248,10 @@ class FakeUnitOfWork:
         await self.rollback()  # like closing a session: whatever was not committed is gone
 
     async def commit(self) -> None:
+        for repo in self._repos():
+            if duplicate := repo.duplicates():
+                await self.rollback()
+                raise Conflict(f"{repo.name} {duplicate[0]} already exists")
         for repo in self._repos():
             repo.write()
         self.db.commits += 1

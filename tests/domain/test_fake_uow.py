@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from domain.enums import ProjectStatus, Role, SortDirection
-from domain.errors import Forbidden, InvalidInput
-from domain.model import Project
+from domain.errors import Conflict, Forbidden, InvalidInput
+from domain.model import Project, ProjectMember
 from domain.paging import ListQuery, PageRequest
 from domain.services.base import Tx
 from tests.domain.fakes import FakeDatabase
@@ -107,3 +107,33 @@ async def test_listing_filters_orders_and_pages_like_the_sql_repository():
         assert [p.name for p in active.items] == ["p1", "p3"]
         with pytest.raises(InvalidInput, match="cannot filter by colour"):
             await uow.projects.list(ListQuery(filters=(("colour", "red"),)))
+
+
+async def test_inserting_an_existing_key_is_a_conflict_and_writes_nothing():
+    db = FakeDatabase()
+    project = Project(name="p", created_by=None)
+    member = ProjectMember(project_id=project.id, user_id=project.id)
+    db.put("members", member)
+    async with db() as uow:
+        uow.projects.add(project)
+        uow.members.add(ProjectMember(project_id=member.project_id, user_id=member.user_id))
+        with pytest.raises(Conflict):
+            await uow.commit()
+    assert db.rows("projects") == []
+
+
+async def test_a_named_lock_serialises_two_transactions_until_the_first_ends():
+    db = FakeDatabase()
+    order: list[str] = []
+
+    async def writer(name: str) -> None:
+        async with db() as uow:
+            uow.begin_write()
+            await uow.lock("default-model")
+            order.append(f"{name} in")
+            await asyncio.sleep(0.01)
+            order.append(f"{name} out")
+            await uow.commit()
+
+    await asyncio.gather(writer("a"), writer("b"))
+    assert order == ["a in", "a out", "b in", "b out"]

@@ -28,8 +28,6 @@ def check_counts(total: int, passed: int, failed: int, skipped: int, coverage: f
 
 
 class TestResultService:
-    __test__ = False
-
     def __init__(self, deps: Deps):
         self.deps = deps
 
