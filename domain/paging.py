@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Generic, TypeVar
 
-from domain.enums import SortDirection
+from domain.enums import Priority, SortDirection
 from domain.errors import InvalidInput
 
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
+# No list reaches this many rows; a cursor beyond it is forged, and would overflow the databases' integers.
+MAX_OFFSET = 2**31 - 1
+
+# Columns sorted by their enum's declaration order (its rank), not alphabetically.
+RANKED_COLUMNS: Mapping[str, tuple[Enum, ...]] = {"priority": tuple(Priority)}
 
 
 @dataclass(frozen=True)
 class PageRequest:
-    """first/after/last/before with cursors already decoded to row offsets."""
+    """first/after/last/before with cursors already decoded to row offsets. A page never holds more than
+    MAX_PAGE_SIZE rows: with neither first nor last it is the first MAX_PAGE_SIZE rows the cursors leave."""
 
     first: int | None = None
     after: int | None = None
@@ -29,12 +37,17 @@ class PageRequest:
                 raise InvalidInput(f"{name} must be between 0 and {MAX_PAGE_SIZE}", field=name)
         if self.first is not None and self.last is not None:
             raise InvalidInput("pass either first or last, not both", field="last")
+        for name in ("after", "before"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= MAX_OFFSET:
+                raise InvalidInput(f"{name} is not a valid cursor", field=name)
 
     @property
     def size(self) -> int:
-        if self.first is None and self.last is None:
-            return MAX_PAGE_SIZE if self.before is None else self.before
-        return self.first if self.first is not None else self.last  # type: ignore[return-value]
+        """Rows asked for: `first`, else `last`, else the page cap."""
+        if self.first is not None:
+            return self.first
+        return self.last if self.last is not None else MAX_PAGE_SIZE
 
 
 @dataclass(frozen=True)

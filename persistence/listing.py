@@ -6,13 +6,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, func, select, true
+from sqlalchemy import Table, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from domain.enums import SortDirection
 from domain.errors import InvalidInput
-from domain.paging import Between, ListQuery, Page
+from domain.paging import RANKED_COLUMNS, Between, ListQuery, Page
 from persistence import tables
 
 
@@ -44,8 +44,10 @@ def _ordering(table: Table, query: ListQuery, reverse: bool) -> list[Any]:
     column = table.c.get(query.order_by)
     if column is None:
         raise InvalidInput(f"cannot order by {query.order_by}", field="orderBy")
+    ranks = RANKED_COLUMNS.get(query.order_by)
+    key = column if ranks is None else case({value: rank for rank, value in enumerate(ranks)}, value=column)
     asc = (query.direction is SortDirection.ASC) != reverse
-    keys = [column, table.c.id] if query.order_by != "id" else [column]
+    keys = [key, table.c.id] if query.order_by != "id" else [key]
     return [k.asc().nulls_last() if asc else k.desc().nulls_first() for k in keys]
 
 
@@ -55,12 +57,12 @@ def _window(query: ListQuery, rn: Any, rn_desc: Any) -> list[Any]:
     conds = [rn >= lo]
     if page.before is not None:
         conds.append(rn < page.before)
-    if page.first is not None:
-        conds.append(rn < lo + page.first)
-    elif page.last is not None:
-        conds.append(rn >= page.before - page.last if page.before is not None else rn_desc < page.last)
-    elif page.before is None:
+    if page.last is None:
         conds.append(rn < lo + page.size)
+    elif page.before is None:
+        conds.append(rn_desc < page.last)
+    else:  # the last rows before the cursor, or of the whole list when the cursor lies beyond its end
+        conds.append(or_(rn >= page.before - page.last, rn_desc < page.last))
     return conds
 
 

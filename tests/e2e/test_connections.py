@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from resolvers.ids import to_global_id
+import base64
+
+from domain.model import Project
+from domain.paging import MAX_OFFSET, MAX_PAGE_SIZE
+from resolvers.ids import encode_cursor, to_global_id
 from tests.api import Api
 from tests.e2e.test_crud_api import project, requirement, task
 
@@ -110,3 +114,53 @@ async def test_node_resolves_every_type(api: Api):
     for gid, typename in expected.items():
         data = await api.gql("query($id: ID!) { node(id: $id) { __typename id } }", {"id": gid})
         assert data["node"] == {"__typename": typename, "id": gid}
+
+
+async def seed_projects(api: Api, count: int) -> None:
+    now = api.container.services.deps.clock.now()
+    async with api.container.services.deps.uow() as uow:
+        for n in range(count):
+            uow.projects.add(Project(name=f"p{n:03}", created_by=api.users["admin"].id, created_at=now, updated_at=now))
+        await uow.commit()
+
+
+async def test_a_page_never_exceeds_the_cap_whatever_the_cursors(api: Api):
+    await seed_projects(api, MAX_PAGE_SIZE + 20)
+    order = {"field": "NAME", "direction": "ASC"}
+    far = encode_cursor(1_000_000)
+    alone = (await api.gql(PAGE, {"before": far, "order": order}))["projects"]
+    assert names(alone) == [f"p{n:03}" for n in range(MAX_PAGE_SIZE)] and alone["pageInfo"]["hasNextPage"]
+    between = (await api.gql(PAGE, {"after": encode_cursor(4), "before": far, "order": order}))["projects"]
+    assert names(between) == [f"p{n:03}" for n in range(5, 5 + MAX_PAGE_SIZE)]
+    backward = (await api.gql(PAGE, {"last": 3, "before": far, "order": order}))["projects"]
+    assert names(backward) == ["p117", "p118", "p119"]
+
+
+def raw_cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+BAD_CURSORS = [
+    "not a cursor",
+    raw_cursor("offset:-1"),
+    raw_cursor("offset:ten"),
+    raw_cursor("row:5"),
+    encode_cursor(10**30),
+    encode_cursor(2**63),
+    encode_cursor(MAX_OFFSET + 1),
+]
+
+
+async def test_malformed_or_out_of_range_cursors_are_bad_input(api: Api):
+    pid = await project(api)
+    nested = "query($id: ID!, $c: String) { project(id: $id) { requirements(%s: $c) { totalCount } } }"
+    for side in ("after", "before"):
+        for cursor in BAD_CURSORS:
+            for error in (
+                await api.error(PAGE, {side: cursor}),
+                await api.error(nested % side, {"id": pid, "c": cursor}),
+            ):
+                assert error["extensions"]["code"] == "BAD_USER_INPUT", (side, cursor, error)
+                assert error["extensions"]["field"] == side, (side, cursor, error)
+    edge = (await api.gql(PAGE, {"after": encode_cursor(MAX_OFFSET)}))["projects"]
+    assert edge["edges"] == [] and edge["totalCount"] == 1
