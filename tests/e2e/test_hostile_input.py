@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
 
 import pytest
+import websockets
 
 from tests.api import Api
 from tests.e2e.test_crud_api import CREATE_PROJECT, project, requirement, task
 from tests.e2e.test_errors import count
+from tests.live import LegacyWs, LiveServer, TransportWs
 
 LOGIN = 'mutation($u: String!) { login(username: $u, password: "long enough 123") { accessToken } }'
 REGISTER = """mutation($u: String!, $e: String!, $p: String!) {
@@ -112,7 +116,7 @@ async def test_deployment_artifact_lists_are_capped(api: Api):
     response = await api.post(
         deploy, {"input": {"projectId": pid, "environment": "DEV", "version": "1", "artifactIds": ids}}
     )
-    assert_refused(response, field="artifactIds", status=200)
+    assert "at most 1000" in assert_refused(response, field="artifactIds", status=200)["message"]
     assert await count(api, "deployments") == 0
 
 
@@ -146,3 +150,69 @@ async def test_an_unusable_request_id_is_replaced_and_audited_writes_still_work(
 async def test_a_well_formed_request_id_is_kept_and_echoed(sqlite_api: Api):
     response = await sqlite_api.post("{ __typename }", headers={"x-request-id": "abc.DEF_123-" + "x" * 52})
     assert response.headers["x-request-id"] == "abc.DEF_123-" + "x" * 52
+
+
+@pytest.fixture
+async def live(sqlite_api: Api):
+    async with LiveServer(sqlite_api.client._transport.app) as server:  # type: ignore[attr-defined]
+        yield server
+
+
+@pytest.fixture
+def server_log():
+    """Every record any logger emits while the test runs (uvicorn's loggers do not propagate to caplog)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append  # type: ignore[method-assign]
+    loggers = [logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "strawberry", "rdflow")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield records
+    for logger in loggers:
+        logger.removeHandler(handler)
+
+
+async def closed_with(ws: TransportWs, message: object) -> websockets.frames.Close:
+    await ws.ws.send(json.dumps(message))
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        answer = await ws.recv()
+        pytest.fail(f"the socket stayed open and answered {answer}")
+    assert closed.value.rcvd is not None, "closed without a close frame (1006)"
+    return closed.value.rcvd
+
+
+def assert_quiet(records: list[logging.LogRecord], capfd) -> None:
+    loud = [r for r in records if r.levelno > logging.INFO or r.exc_info]
+    assert not loud, [r.getMessage() for r in loud]
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("client", [TransportWs, LegacyWs])
+@pytest.mark.parametrize("authorization", [["Bearer x"], 5, {"a": 1}], ids=["list", "number", "object"])
+async def test_a_malformed_authorization_closes_with_4400(live, client, authorization, server_log, capfd):
+    async with client(live.ws_url) as ws:
+        close = await closed_with(ws, {"type": "connection_init", "payload": {"authorization": authorization}})
+    assert close.code == 4400 and "authorization" in close.reason
+    assert_quiet(server_log, capfd)
+
+
+@pytest.mark.parametrize(
+    "message", [[1, 2], 7, "connection_init", {"payload": {}}], ids=["array", "number", "string", "no-type"]
+)
+async def test_a_message_that_is_not_an_object_closes_with_4400(live, message, server_log, capfd):
+    async with TransportWs(live.ws_url) as ws:
+        close = await closed_with(ws, message)
+    assert close.code == 4400
+    assert_quiet(server_log, capfd)
+
+
+@pytest.mark.parametrize("client", [TransportWs, LegacyWs])
+@pytest.mark.parametrize("payload", [{}, {"authorization": "Bearer not-a-jwt"}, {"authorization": "Basic abc"}])
+async def test_refused_tokens_close_once_with_4401_and_log_one_info_line_at_most(
+    live, client, payload, server_log, capfd
+):
+    async with client(live.ws_url) as ws:
+        close = await closed_with(ws, {"type": "connection_init", "payload": payload})
+    assert close.code == 4401
+    assert_quiet(server_log, capfd)
+    assert len([r for r in server_log if r.name.startswith("rdflow")]) <= 1
