@@ -12,15 +12,14 @@ import anthropic
 from aiobreaker import CircuitBreaker, CircuitBreakerError
 from aiobreaker.state import CircuitBreakerState
 from aiobreaker.storage.memory import CircuitMemoryStorage
-from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
 from domain.errors import AIOutputError, InvalidInput, RetryableError, ServiceUnavailable
 from domain.ports import LLMResult
+from integrations.json_schema import JsonSchemaValidator
 
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 SHOWN_VIOLATIONS = 3
-SHOWN_CHARS = 200
 
 
 class _ClockedStorage(CircuitMemoryStorage):
@@ -114,8 +113,7 @@ class AnthropicLLM:
         tool = f"submit_{step}"
         if not TOOL_NAME.match(tool):
             raise ValueError(f"step {step!r} cannot name a tool")
-        validator = validator_for(schema)
-        validator.check_schema(schema)
+        validator_for(schema).check_schema(schema)
         message = await self._create(
             model=self.model,
             max_tokens=self.max_tokens,
@@ -131,7 +129,7 @@ class AnthropicLLM:
         }
         note = f" (the answer hit max_tokens={self.max_tokens})" if message.stop_reason == "max_tokens" else ""
         data = _tool_input(message, tool, usage, note)
-        _check_against_schema(step, data, validator(schema), usage, note)
+        _check_against_schema(step, data, schema, usage, note)
         return LLMResult(data=data, **usage)
 
     async def _create(self, **request: Any) -> anthropic.types.Message:
@@ -219,17 +217,15 @@ def _tool_input(message: anthropic.types.Message, tool: str, usage: dict[str, An
 
 
 def _check_against_schema(
-    step: str, data: dict[str, Any], validator: Validator, usage: dict[str, Any], note: str
+    step: str, data: dict[str, Any], schema: dict[str, Any], usage: dict[str, Any], note: str
 ) -> None:
-    violations = sorted(
-        validator.iter_errors(data), key=lambda e: [(0, p) if isinstance(p, int) else (1, p) for p in e.absolute_path]
-    )
+    violations = JsonSchemaValidator().violations(schema, data)
     if not violations:
         return
-    shown = "; ".join(f"{e.json_path}: {e.message[:SHOWN_CHARS]}" for e in violations[:SHOWN_VIOLATIONS])
+    shown = "; ".join(map(str, violations[:SHOWN_VIOLATIONS]))
     more = f" (and {len(violations) - SHOWN_VIOLATIONS} more)" if len(violations) > SHOWN_VIOLATIONS else ""
     raise AIOutputError(
         f"the {step} answer does not match its schema{note}: {shown}{more}",
         field="output",
-        details={**usage, "violations": [e.json_path for e in violations]},
+        details={**usage, "violations": [v.path for v in violations]},
     )

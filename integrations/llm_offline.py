@@ -10,6 +10,7 @@ from typing import Any
 from domain.ai import contracts
 from domain.errors import InvalidInput
 from domain.ports import LLMResult
+from integrations.json_schema import JsonSchemaValidator
 from integrations.offline.codegen import build_code
 from integrations.offline.decompose import build_tasks
 from integrations.offline.prd import build_prd
@@ -48,12 +49,15 @@ class OfflineLLM:
     name = "offline"
     model = MODEL
 
+    def __init__(self) -> None:
+        self.validator = JsonSchemaValidator()
+
     async def complete_json(
         self, *, step: str, system: str, prompt: str, schema: dict[str, Any], context: dict[str, Any]
     ) -> LLMResult:
         if step not in STEPS:
             raise InvalidInput(f"the offline provider has no {step!r} step; known: {', '.join(STEPS)}", field="step")
-        data = contracts.validate(step, STEPS[step](dict(context or {}), prompt))
+        data = contracts.validate(step, STEPS[step](dict(context or {}), prompt), self.validator)
         return LLMResult(
             data=data,
             model=MODEL,

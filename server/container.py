@@ -18,6 +18,7 @@ from domain.services.auth import LoginLimits
 from domain.services.base import Deps
 from domain.services.bundle import Services
 from integrations.clock import SystemClock
+from integrations.json_schema import JsonSchemaValidator
 from integrations.llm_anthropic import AnthropicPool
 from integrations.llm_factory import AnthropicDefaults, ConfiguredLLMFactory
 from jobs.executor import JobExecutor
@@ -145,6 +146,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         Argon2PasswordHasher(),
         secrets,
         llms,
+        JsonSchemaValidator(),
         tokens,
         token_store,
         limiter,

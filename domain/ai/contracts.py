@@ -1,10 +1,8 @@
 """The contract of each AI step (prd, decompose, code, review): output schema, context keys, prompts, checks.
 
-Validation choice: the domain checks outputs itself with `schema_check`, a small pure-Python checker of
-exactly the JSON Schema keywords these schemas use (a test proves no other keyword slips in, and that it
-agrees with the `jsonschema` library on valid and broken outputs). So every LLM adapter's answer is checked
-the same way before a job writes anything, without the domain importing a library; adapters may validate
-again with `jsonschema` for richer messages.
+Validation: every answer is checked against its step's schema by a `SchemaValidator` the caller passes (the
+composition root wires the jsonschema adapter), then against the step's semantic rules, before a job writes
+anything; so the rule holds for every LLM adapter while the domain imports no library.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from domain.ai import prompts, schemas, semantics
-from domain.ai.schema_check import Violation, violations
+from domain.ai.schema_check import SchemaValidator, Violation
 from domain.errors import AIOutputError, InvalidInput
 
 STEPS: tuple[str, ...] = tuple(schemas.BY_STEP)
@@ -55,24 +53,24 @@ def prompt_values(step: str, context: Mapping[str, Any]) -> dict[str, str]:
     return {key: prompts.shown(value) for key, value in context.items()}
 
 
-def violations_of(step: str, data: Any) -> list[Violation]:
+def violations_of(step: str, data: Any, validator: SchemaValidator) -> list[Violation]:
     """Every schema violation of `data`; when it fits the schema, every semantic one (keys, references, cycles)."""
-    found = violations(schema(step), data)
+    found = validator.violations(schema(step), data)
     if found:
         return found
     rules = semantics.BY_STEP.get(step)
     return rules(data) if rules else []
 
 
-def problems(step: str, data: Any) -> str | None:
+def problems(step: str, data: Any, validator: SchemaValidator) -> str | None:
     """What is wrong with `data` as the step's output, naming JSON paths; None when it is usable."""
-    found = violations_of(step, data)
+    found = violations_of(step, data, validator)
     return _summary(found) if found else None
 
 
-def validate(step: str, data: Any) -> dict[str, Any]:
+def validate(step: str, data: Any, validator: SchemaValidator) -> dict[str, Any]:
     """Return `data` when it is a usable output of `step`; otherwise raise AIOutputError naming the JSON paths."""
-    found = violations_of(step, data)
+    found = violations_of(step, data, validator)
     if found:
         raise AIOutputError(
             f"the {step} output is invalid: {_summary(found)}",

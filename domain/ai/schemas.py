@@ -1,4 +1,4 @@
-"""JSON Schemas (draft 2020-12) of each AI step's output, restricted to the keywords `schema_check` supports."""
+"""JSON Schemas (draft 2020-12) of each AI step's output."""
 
 from __future__ import annotations
 

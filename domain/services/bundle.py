@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from domain.ai.schema_check import SchemaValidator
 from domain.ports import LLMFactory, PasswordHasher, RateLimiter, SecretBox, TokenCodecPort, TokenStore
 from domain.services.ai_config import AiConfigService
 from domain.services.artifacts import ArtifactService
@@ -49,6 +50,7 @@ class Services:
         hasher: PasswordHasher,
         secrets: SecretBox,
         llms: LLMFactory,
+        validator: SchemaValidator,
         tokens: TokenCodecPort,
         token_store: TokenStore,
         limiter: RateLimiter,
@@ -69,7 +71,7 @@ class Services:
             jobs=JobService(deps),
             job_lifecycle=JobLifecycle(deps),
             pipeline=PipelineService(deps),
-            pipeline_steps=PipelineSteps(deps, llms, secrets),
+            pipeline_steps=PipelineSteps(deps, llms, secrets, validator),
             ai_config=AiConfigService(deps, secrets),
             auth=AuthService(deps, users, hasher, tokens, token_store, limiter, refresh_ttl, login_limits),
             audit=AuditService(deps),

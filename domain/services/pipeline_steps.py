@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.ai import contracts
+from domain.ai.schema_check import SchemaValidator
 from domain.ai_cost import estimate_cost
 from domain.enums import Priority, RequirementStatus, TaskStatus, TaskType
 from domain.model import CodeArtifact, Job, PrdDocument, Task, TaskDependency
@@ -37,10 +38,11 @@ def job_viewer(job: Job) -> Viewer:
 
 
 class PipelineSteps:
-    def __init__(self, deps: Deps, llms: LLMFactory, secrets: SecretBox):
+    def __init__(self, deps: Deps, llms: LLMFactory, secrets: SecretBox, validator: SchemaValidator):
         self.deps = deps
         self.llms = llms
         self.secrets = secrets
+        self.validator = validator
 
     async def _llm(self) -> LLM:
         async with self.deps.uow() as uow:
@@ -60,7 +62,7 @@ class PipelineSteps:
             schema=contracts.schema(step),
             context=context,
         )
-        contracts.validate(step, result.data)
+        contracts.validate(step, result.data, self.validator)
         return result
 
     @staticmethod

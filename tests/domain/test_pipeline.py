@@ -15,6 +15,7 @@ from domain.ports import LLMResult
 from domain.services.base import Deps
 from domain.services.pipeline import PipelineService, Strategy
 from domain.services.pipeline_steps import PipelineSteps
+from integrations.json_schema import JsonSchemaValidator
 from integrations.llm_offline import OfflineLLM
 
 
@@ -60,7 +61,14 @@ def pipeline(world):
     req = world.requirement(project, "Password reset")
     admin = world.user(Role.PROJECT_ADMIN, project)
     factory = OneLLM(OfflineLLM())
-    return world, PipelineService(world.deps), PipelineSteps(world.deps, factory, ReversingBox()), admin, req, factory
+    return (
+        world,
+        PipelineService(world.deps),
+        PipelineSteps(world.deps, factory, ReversingBox(), JsonSchemaValidator()),
+        admin,
+        req,
+        factory,
+    )
 
 
 async def test_generate_prd_moves_the_requirement_and_enqueues_only_after_commit(pipeline):
@@ -182,7 +190,7 @@ async def test_code_for_a_cancelled_task_is_refused(pipeline):
 async def test_a_malformed_answer_fails_the_step_and_writes_nothing(pipeline):
     world, service, _, admin, req, _ = pipeline
     llm = ScriptedLLM({"sections": [{"title": "no id, no content"}]})
-    steps = PipelineSteps(world.deps, OneLLM(llm), ReversingBox())
+    steps = PipelineSteps(world.deps, OneLLM(llm), ReversingBox(), JsonSchemaValidator())
     job = await service.generate_prd(admin, req.id)
     with pytest.raises(AIOutputError):
         await steps.prd(world.row("jobs", job.id))
@@ -206,7 +214,7 @@ async def test_steps_use_the_default_model_with_its_decrypted_key_and_a_stored_p
     )
     llm = ScriptedLLM(await _valid_prd(req))
     factory = OneLLM(llm)
-    steps = PipelineSteps(world.deps, factory, ReversingBox())
+    steps = PipelineSteps(world.deps, factory, ReversingBox(), JsonSchemaValidator())
     job = await service.generate_prd(admin, req.id)
     await steps.prd(world.row("jobs", job.id))
     assert [(c.id, key) for c, key in factory.asked] == [(config.id, "sk-secret")]

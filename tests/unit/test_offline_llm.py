@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator
 
 from domain.ai import contracts
 from domain.errors import InvalidInput
+from integrations.json_schema import JsonSchemaValidator
 from integrations.llm_offline import OfflineLLM
 
 INVOICES = {
@@ -43,7 +44,7 @@ async def ask(step: str, context: dict) -> dict:
         context=context,
     )
     assert list(Draft202012Validator(contracts.schema(step)).iter_errors(result.data)) == []
-    assert contracts.problems(step, result.data) is None
+    assert contracts.problems(step, result.data, JsonSchemaValidator()) is None
     return result.data
 
 
