@@ -20,6 +20,7 @@ from schema.pipeline_types import JobNode, PrdNode
 from schema.query import Query
 from schema.shape_limits import max_aliases_rule, max_depth_rule
 from schema.subscriptions import Subscription
+from schema.suggestions import HideSuggestions
 from schema.types import ArtifactNode, DeploymentNode, ProjectNode, RequirementNode, TaskNode, TestResultNode, UserNode
 
 # Each area contributes its own root classes; they are merged into one Query and one Mutation.
@@ -51,7 +52,7 @@ def build_schema(limits: SchemaLimits = SchemaLimits(), outage: Outage = no_outa
         lambda: ErrorPresenter(outage),
     ]
     if not limits.introspection:
-        extensions.insert(0, lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+        extensions[:0] = [lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]), HideSuggestions]
     return RdflowSchema(
         query=merge_types("Query", QUERIES),
         mutation=merge_types("Mutation", MUTATIONS),

@@ -97,16 +97,19 @@ async def test_oversize_bodies_get_413_whether_declared_or_streamed(limited: Api
 INTROSPECTION = "{ __schema { queryType { name } } }"
 
 
-async def test_introspection_is_off_in_production_and_on_in_development(tmp_path, limited: Api):
-    assert (await limited.gql(INTROSPECTION))["__schema"]["queryType"]["name"] == "Query"
-    production = sqlite_settings(
+def production(tmp_path):
+    return sqlite_settings(
         tmp_path,
         "prod",
         env="production",
         jwt_secret=secrets.token_urlsafe(48),
         fernet_key=Fernet.generate_key().decode(),
     )
-    async with running_api(production) as api:
+
+
+async def test_introspection_is_off_in_production_and_on_in_development(tmp_path, limited: Api):
+    assert (await limited.gql(INTROSPECTION))["__schema"]["queryType"]["name"] == "Query"
+    async with running_api(production(tmp_path)) as api:
         refused(await api.error(INTROSPECTION), "introspection")
         assert (await api.gql("{ me { username } }"))["me"]["username"] == "admin"
         ide = await api.client.get("/graphql", headers={"accept": "text/html"})
@@ -141,3 +144,25 @@ async def test_a_document_with_several_operations_must_name_the_one_to_run_and_t
 
     refused((await run("A"))["errors"][0], "query cost 1010100 exceeds the limit of 50000")
     assert await run("B") == {"data": {"__typename": "Query"}}
+
+
+MISSPELT = [
+    ("{ projectz { totalCount } }", None, "projects"),  # field
+    ("{ projects(frist: 1) { totalCount } }", None, "first"),  # argument
+    ("query($o: ProjectOrdr) { projects(orderBy: $o) { totalCount } }", None, "ProjectOrder"),  # type
+    ('mutation { createProject(input: {name: "x", techStak: ["a"]}) { id } }', None, "techStack"),  # input field
+    ("{ projects(orderBy: {field: NAM}) { totalCount } }", None, "NAME"),  # enum value
+    ("query($o: ProjectOrder) { projects(orderBy: $o) { totalCount } }", {"o": {"field": "NAM"}}, "NAME"),  # variable
+]
+
+
+async def test_production_does_not_suggest_schema_names_for_misspellings(tmp_path):
+    async with running_api(sqlite_settings(tmp_path)) as development:
+        hinted = [(await development.error(query, variables))["message"] for query, variables, _ in MISSPELT]
+    assert all("Did you mean" in m and name in m for m, (_, _, name) in zip(hinted, MISSPELT, strict=True)), hinted
+    async with running_api(production(tmp_path)) as api:
+        for query, variables, name in MISSPELT:
+            response = (await api.post(query, variables)).json()
+            for error in response["errors"]:
+                assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+                assert "Did you mean" not in error["message"] and name not in error["message"], error
