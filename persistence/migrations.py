@@ -19,7 +19,8 @@ from alembic import command
 from persistence.engine import async_url
 from persistence.tables import Json, UtcDateTime, metadata
 
-SCRIPT_LOCATION = Path(__file__).resolve().parent.parent / "alembic"
+# Inside the package, so an installed wheel has its migrations: in a checkout persistence/alembic links to alembic/.
+SCRIPT_LOCATION = Path(__file__).resolve().parent / "alembic"
 DEFAULT_URL = "sqlite:///./var/rdflow.db"
 
 T = TypeVar("T")
