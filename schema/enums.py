@@ -4,22 +4,62 @@ from enum import Enum
 
 import strawberry
 
-from domain import enums
+from domain.enums import (
+    DeploymentStatus,
+    Environment,
+    JobStatus,
+    Priority,
+    ProjectStatus,
+    RequirementStatus,
+    ReviewStatus,
+    Role,
+    SortDirection,
+    Strategy,
+    TaskStatus,
+    TaskType,
+    TestRunStatus,
+    TestType,
+    UserStatus,
+)
 
-Role = strawberry.enum(enums.Role)
-UserStatus = strawberry.enum(enums.UserStatus)
-ProjectStatus = strawberry.enum(enums.ProjectStatus)
-Priority = strawberry.enum(enums.Priority)
-RequirementStatus = strawberry.enum(enums.RequirementStatus)
-TaskType = strawberry.enum(enums.TaskType)
-TaskStatus = strawberry.enum(enums.TaskStatus)
-ReviewStatus = strawberry.enum(enums.ReviewStatus)
-TestType = strawberry.enum(enums.TestType)
-TestRunStatus = strawberry.enum(enums.TestRunStatus)
-Environment = strawberry.enum(enums.Environment)
-DeploymentStatus = strawberry.enum(enums.DeploymentStatus)
-SortDirection = strawberry.enum(enums.SortDirection)
-JobStatus = strawberry.enum(enums.JobStatus)
+# strawberry.enum registers a class in place, so the domain's own enums are the GraphQL enums (and stay types to
+# mypy, which a `Role = strawberry.enum(...)` alias would not be).
+for _enum in (
+    Role,
+    UserStatus,
+    ProjectStatus,
+    Priority,
+    RequirementStatus,
+    TaskType,
+    TaskStatus,
+    ReviewStatus,
+    TestType,
+    TestRunStatus,
+    Environment,
+    DeploymentStatus,
+    SortDirection,
+    JobStatus,
+):
+    strawberry.enum(_enum)
+strawberry.enum(Strategy, name="DecompositionStrategy")
+
+__all__ = [
+    "DeploymentStatus",
+    "Environment",
+    "JobStatus",
+    "Priority",
+    "ProjectStatus",
+    "RequirementStatus",
+    "ReviewStatus",
+    "Role",
+    "SortDirection",
+    "Strategy",
+    "TaskStatus",
+    "TaskType",
+    "TestRunStatus",
+    "TestType",
+    "UserStatus",
+]
 
 
 @strawberry.enum

@@ -5,14 +5,11 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
-from domain.enums import Strategy as DomainStrategy
 from resolvers import nodes, pipeline
 from resolvers.context import RequestContext
 from schema import enums as e
 from schema.pipeline_types import AiModelNode, JobNode, PrdNode, PromptNode
 from schema.relay import root_connection
-
-Strategy = strawberry.enum(DomainStrategy, name="DecompositionStrategy")
 
 
 @strawberry.enum
@@ -30,13 +27,13 @@ class PromptOrderField(Enum):
 @strawberry.input
 class AiModelOrder:
     field: AiModelOrderField = AiModelOrderField.NAME
-    direction: e.SortDirection = e.SortDirection.ASC  # type: ignore[attr-defined]
+    direction: e.SortDirection = e.SortDirection.ASC
 
 
 @strawberry.input
 class PromptOrder:
     field: PromptOrderField = PromptOrderField.IDENTIFIER
-    direction: e.SortDirection = e.SortDirection.ASC  # type: ignore[attr-defined]
+    direction: e.SortDirection = e.SortDirection.ASC
 
 
 @strawberry.input
@@ -119,7 +116,7 @@ class PipelineMutation:
         self,
         info: Info[RequestContext, None],
         requirement_id: strawberry.ID,
-        strategy: Strategy = DomainStrategy.ROLE_BASED,  # type: ignore[valid-type]
+        strategy: e.Strategy = e.Strategy.ROLE_BASED,
         target_roles: list[e.TaskType] | None = None,
     ) -> JobNode:
         return await pipeline.decompose(info.context, requirement_id, strategy, target_roles)

@@ -2,7 +2,7 @@
 
 import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -13,6 +13,9 @@ from resolvers import relations
 from resolvers.ids import to_global_id
 from schema.enums import JobStatus
 from schema.relay import Node, node_id
+
+if TYPE_CHECKING:
+    from schema.types import RequirementNode  # at run time strawberry.lazy resolves it (schema.types imports this)
 
 LazyRequirement = Annotated["RequirementNode", strawberry.lazy("schema.types")]
 

@@ -21,7 +21,7 @@ from schema.types import (
 
 
 def _by_id(node_type: type, type_name: str) -> Any:
-    async def resolve(info: Info[RequestContext, None], id: strawberry.ID) -> node_type:  # type: ignore[valid-type]  # a type built at runtime
+    async def resolve(info: Info[RequestContext, None], id: strawberry.ID) -> node_type:  # type: ignore[valid-type]  # node_type: a runtime argument
         return await nodes.by_id(info.context, type_name, id)
 
     return strawberry.field(resolver=resolve)
