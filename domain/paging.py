@@ -60,10 +60,6 @@ class ListQuery:
     page: PageRequest = field(default_factory=PageRequest)
     member_id: Any = None  # restrict to projects this user is a member of; None = no restriction
 
-    def with_filters(self, **filters: Any) -> ListQuery:
-        extra = tuple((k, v) for k, v in filters.items() if v is not None)
-        return ListQuery(self.filters + extra, self.order_by, self.direction, self.page, self.member_id)
-
     def scoped_to(self, member_id: Any) -> ListQuery:
         return ListQuery(self.filters, self.order_by, self.direction, self.page, member_id)
 

@@ -82,10 +82,6 @@ class Viewer:
     token_expires_at: datetime | None = None
 
     @property
-    def is_authenticated(self) -> bool:
-        return self.user_id is not None
-
-    @property
     def is_super_admin(self) -> bool:
         return self.role is Role.SUPER_ADMIN
 
@@ -101,13 +97,6 @@ class Viewer:
         self.require_login()
         if not self.has(permission):
             raise Forbidden(permission.value, f"role {self.role.value} lacks permission {permission.value}")  # type: ignore[union-attr]
-
-    def require_any(self, *permissions: Permission) -> Permission:
-        self.require_login()
-        for p in permissions:
-            if self.has(p):
-                return p
-        raise Forbidden(permissions[0].value, f"role {self.role.value} lacks permission {permissions[0].value}")  # type: ignore[union-attr]
 
 
 def require_task_execution(viewer: Viewer, task_type: TaskType, assigned_to: uuid.UUID | None) -> None:

@@ -70,10 +70,6 @@ class UnitOfWork(Protocol):
     ) -> dict[Any, dict[str, Any]]: ...
 
 
-class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
-
-
 class Clock(Protocol):
     def now(self) -> datetime: ...
 

@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 from domain.errors import InvalidInput
 
+UNSET = object()  # an update's argument that was not given, where None is a value (clear the field)
 # Widths of columns that hold a client's text, shared with persistence/tables.py so the two cannot disagree.
 FILE_PATH_LENGTH = 500
 FILE_NAME_LENGTH = 200

@@ -57,9 +57,6 @@ class ArqJobQueue:
         except (RedisError, OSError) as exc:
             log.warning("could not abort job %s: %r; its worker stops it at the next heartbeat", job_id, exc)
 
-    async def ping(self) -> bool:
-        return bool(await (await self._redis()).ping())
-
     async def aclose(self) -> None:
         if self._pool is not None:
             await self._pool.aclose()

@@ -23,11 +23,17 @@ class AuthPayload:
     user: UserNode
 
 
+@strawberry.enum(description="Whether an audited action was carried out or refused.")
+class AuditOutcome(Enum):
+    OK = "OK"
+    DENIED = "DENIED"
+
+
 @strawberry.type(name="AuditEntry")
 class AuditNode(Node):
     id: strawberry.ID = node_id("AuditEntry")
     action: str
-    outcome: str
+    outcome: AuditOutcome
     entity_type: str
     entity_id: str | None
     before: JSON | None
@@ -60,7 +66,7 @@ class AuditFilter:
     action: str | None = None
     entity_type: str | None = None
     entity_id: str | None = None
-    outcome: str | None = None
+    outcome: AuditOutcome | None = None
     since: datetime.datetime | None = None
     until: datetime.datetime | None = None
 
@@ -98,7 +104,7 @@ class AuthQuery:
             entity_type=f.entity_type,
             entity_id=f.entity_id,
             action=f.action,
-            outcome=f.outcome,
+            outcome=f.outcome.value if f.outcome else None,
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from domain import validation as v
+from domain.ai.contracts import STEPS
 from domain.errors import Conflict, InvalidInput
 from domain.model import AiModelConfig, PromptTemplate
 from domain.paging import ListQuery, Page
@@ -12,10 +13,10 @@ from domain.permissions import Permission, Viewer
 from domain.ports import SecretBox
 from domain.services.access import load
 from domain.services.base import Deps, Tx, snapshot
-from domain.services.prompting import STEPS, check_template
+from domain.services.prompting import check_template
+from domain.validation import UNSET
 
 PROVIDERS = ("anthropic", "offline")
-UNSET = object()
 
 
 def _check_model(provider: str, max_tokens: int, temperature: float) -> None:

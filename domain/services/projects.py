@@ -14,8 +14,7 @@ from domain.paging import ListQuery, Page
 from domain.permissions import Permission, Viewer
 from domain.services.access import load, load_in_project, scoped
 from domain.services.base import Deps, Tx, snapshot
-
-UNSET = object()
+from domain.validation import UNSET
 
 
 class ProjectService:

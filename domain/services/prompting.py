@@ -8,8 +8,6 @@ from typing import Any
 
 from domain.errors import InvalidInput
 
-STEPS = ("prd", "decompose", "code", "review")
-
 
 def placeholders(content: str) -> set[str]:
     try:

@@ -13,7 +13,7 @@ from domain.paging import ListQuery, Page
 from domain.permissions import Permission, Viewer
 from domain.services.access import load, load_in_project, scoped
 from domain.services.base import Deps, Tx, snapshot
-from domain.services.projects import UNSET
+from domain.validation import UNSET
 
 
 def _meta(tags: list[str] | None, estimate_hours: float | None, current: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from domain.permissions import Permission, Viewer, require_assignment, require_t
 from domain.ports import UnitOfWork
 from domain.services.access import load, load_in_project, require_member, scoped
 from domain.services.base import Deps, Tx, snapshot
-from domain.services.projects import UNSET
+from domain.validation import UNSET
 
 
 async def _dependency_graph(uow: UnitOfWork, project_id: uuid.UUID) -> dict[uuid.UUID, set[uuid.UUID]]:

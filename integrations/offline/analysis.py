@@ -159,9 +159,6 @@ class Analysis:
     def primary_actor(self) -> str:
         return self.actors[0] if self.actors else "user"
 
-    def capabilities_of(self, entity: str) -> list[Capability]:
-        return [c for c in self.capabilities if c.entity == entity]
-
 
 def sentences_of(text: str) -> list[str]:
     lines = [re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", part) for part in _SENTENCE_END.split(text)]

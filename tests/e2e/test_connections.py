@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+from domain.enums import Role
 from domain.model import Project
 from domain.paging import MAX_OFFSET, MAX_PAGE_SIZE
 from resolvers.ids import encode_cursor, to_global_id
@@ -164,3 +165,17 @@ async def test_malformed_or_out_of_range_cursors_are_bad_input(api: Api):
                 assert error["extensions"]["field"] == side, (side, cursor, error)
     edge = (await api.gql(PAGE, {"after": encode_cursor(MAX_OFFSET)}))["projects"]
     assert edge["edges"] == [] and edge["totalCount"] == 1
+
+
+async def test_audit_log_outcome_filter_is_an_enum(api: Api):
+    await api.user("guest", Role.GUEST)
+    await api.error('mutation { createProject(input: {name: "x"}) { id } }', as_="guest")
+    await project(api)
+    q = "query($o: AuditOutcome) { auditLog(filter: {outcome: $o}) { totalCount nodes { action outcome } } }"
+    denied = (await api.gql(q, {"o": "DENIED"}))["auditLog"]
+    assert denied["totalCount"] == 1 and denied["nodes"][0]["outcome"] == "DENIED"
+    ok = (await api.gql(q, {"o": "OK"}))["auditLog"]
+    assert ok["nodes"] and {n["outcome"] for n in ok["nodes"]} == {"OK"}
+    literal = '{ auditLog(filter: {outcome: "denied"}) { totalCount } }'
+    for error in (await api.error(q, {"o": "denied"}), await api.error(literal)):
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", error
