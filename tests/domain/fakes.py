@@ -23,7 +23,7 @@ from domain.model import Project
 from domain.paging import Between, ListQuery, Page
 from domain.ports import UnitOfWork
 
-REPOSITORIES = tuple(name for name, kind in UnitOfWork.__annotations__.items() if kind == "Repository")
+REPOSITORIES = tuple(name for name, kind in UnitOfWork.__annotations__.items() if str(kind).startswith("Repository"))
 # Rows without an `id` column are keyed by their primary key's columns.
 COMPOSITE_KEYS = {"members": ("project_id", "user_id"), "dependencies": ("task_id", "depends_on_id")}
 

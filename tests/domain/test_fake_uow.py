@@ -10,8 +10,9 @@ from domain.enums import ProjectStatus, Role, SortDirection
 from domain.errors import Conflict, Forbidden, InvalidInput
 from domain.model import Project, ProjectMember
 from domain.paging import ListQuery, PageRequest
+from domain.ports import Repository, UnitOfWork
 from domain.services.base import Tx
-from tests.domain.fakes import FakeDatabase
+from tests.domain.fakes import REPOSITORIES, FakeDatabase, FakeRepository, FakeUnitOfWork
 
 
 async def test_rollback_and_leaving_without_commit_leave_the_database_as_it_was():
@@ -137,3 +138,17 @@ async def test_a_named_lock_serialises_two_transactions_until_the_first_ends():
 
     await asyncio.gather(writer("a"), writer("b"))
     assert order == ["a in", "a out", "b in", "b out"]
+
+
+def _methods(cls: type) -> set[str]:
+    return {
+        n for n, v in vars(cls).items() if callable(v) and (not n.startswith("_") or n in {"__aenter__", "__aexit__"})
+    }
+
+
+def test_the_fakes_implement_every_port_method_and_repository():
+    assert _methods(Repository) <= _methods(FakeRepository)
+    assert _methods(UnitOfWork) <= _methods(FakeUnitOfWork)
+    assert len(REPOSITORIES) == 14
+    uow = FakeDatabase()()
+    assert all(isinstance(getattr(uow, name), FakeRepository) for name in REPOSITORIES)
