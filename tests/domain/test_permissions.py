@@ -11,6 +11,7 @@ import pytest
 
 from domain.enums import DeploymentStatus, Environment, Role, TaskType, TestType
 from domain.errors import Forbidden, Unauthenticated
+from domain.paging import ListQuery
 from domain.permissions import (
     Permission,
     Viewer,
@@ -22,6 +23,8 @@ from domain.permissions import (
     require_test_run,
 )
 from domain.services.deployments import DeploymentService
+from domain.services.pipeline import PipelineService
+from domain.services.projects import ProjectService
 
 P = Permission
 SA, PA, DEV, TESTER, GUEST = Role.SUPER_ADMIN, Role.PROJECT_ADMIN, Role.DEVELOPER, Role.TESTER, Role.GUEST
@@ -224,3 +227,36 @@ def test_assignment(role, current, new):
 def test_every_rule_asks_anonymous_viewers_to_sign_in(rule):
     with pytest.raises(Unauthenticated):
         rule(ANONYMOUS)
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+async def test_projects_are_seen_by_members_and_super_admins_only(world, role):
+    project = world.project()
+    member, outsider = world.user(role, project), world.user(role)
+    projects = ProjectService(world.deps)
+    assert (await projects.get(member, project.id)).id == project.id
+    if role is SA:
+        assert (await projects.get(outsider, project.id)).id == project.id
+    else:
+        with pytest.raises(Forbidden, match="not a member"):
+            await projects.get(outsider, project.id)
+    listed = await projects.list(outsider, ListQuery())
+    assert [p.id for p in listed.items] == ([project.id] if role is SA else [])
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+async def test_code_generation_follows_task_execution_and_code_rules(world, role):
+    project = world.project()
+    v = world.user(role, project)
+    req = world.requirement(project)
+    own, others = world.task(req, assigned_to=v.user_id), world.task(req, assigned_to=uuid.uuid4())
+    pipeline = PipelineService(world.deps)
+    allowed = {SA: (True, True), PA: (True, True), DEV: (True, False), TESTER: (False, False), GUEST: (False, False)}
+    for task, may in zip((own, others), allowed[role], strict=True):
+        request = pipeline.generate_code(v, task.id, language="python", framework=None)
+        if may:
+            await request
+        else:
+            with pytest.raises(Forbidden):
+                await request
+    assert len(world.queue.enqueued) == sum(allowed[role])
