@@ -56,11 +56,8 @@ class ServiceUnavailable(DomainError):
     error_id = "ERR_503_001"
 
 
-class RetryableError(DomainError):
+class RetryableError(ServiceUnavailable):
     """A dependency failed in a way that may pass later (outage, rate limit, open circuit): the job may retry."""
-
-    code = "SERVICE_UNAVAILABLE"
-    error_id = "ERR_503_001"
 
 
 class AIOutputError(InvalidInput):

@@ -10,18 +10,29 @@ from typing import Any
 
 import aioboto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from domain.artifact_keys import check_key, key_for
-from domain.errors import NotFound, ServiceUnavailable
+from domain.errors import DomainError, NotFound, RetryableError, ServiceUnavailable
 
 MISSING = {"404", "NoSuchKey", "NotFound"}
+# Answers that may pass on a later try (besides any 5xx); others (403, NoSuchBucket, ...) need an operator.
+BUSY = {"ServiceUnavailable", "SlowDown", "RequestTimeout", "Throttling", "ThrottlingException", "InternalError"}
 
 
 def _missing(exc: ClientError) -> bool:
     error = exc.response.get("Error", {})
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return error.get("Code") in MISSING or (status == 404 and error.get("Code") != "NoSuchBucket")
+
+
+def _transient(exc: BotoCoreError | ClientError) -> bool:
+    """S3 down, unreachable, slow or throttling (a job retries these) rather than refusing for good."""
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return exc.response.get("Error", {}).get("Code") in BUSY or status >= 500
+    return isinstance(exc, BotoConnectionError | HTTPClientError)  # refused, closed, connect and read timeouts
 
 
 class S3ArtifactStore:
@@ -67,8 +78,9 @@ class S3ArtifactStore:
                 self._stack = stack
             return self._client
 
-    def _unavailable(self, action: str, key: str, exc: Exception) -> ServiceUnavailable:
-        return ServiceUnavailable(f"artifact store S3 bucket {self.bucket!r} failed to {action} {key}: {exc}")
+    def _unavailable(self, action: str, key: str, exc: BotoCoreError | ClientError) -> DomainError:
+        error = RetryableError if _transient(exc) else ServiceUnavailable
+        return error(f"artifact store S3 bucket {self.bucket!r} failed to {action} {key}: {exc}")
 
     async def _head(self, object_key: str) -> bool:
         s3 = await self._s3()

@@ -7,13 +7,15 @@ import contextlib
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 
-from domain.events import DomainEvent, SubscriberOverflow, topics_of
+from domain.events import DomainEvent, EventsMissed, SubscriberOverflow, topics_of
 
-_CLOSED = object()
+# How a subscription ends, queued after the events it still gets.
+_OVERFLOWED = object()
+_MISSED = object()
 
 
 class Subscription:
-    """One subscriber's queue; overflow ends the subscription instead of blocking the publisher."""
+    """One subscriber's queue; overflow (or a bus that may have lost events) ends it instead of blocking anyone."""
 
     def __init__(
         self, topics: Sequence[str], max_pending: int, on_overflow: Callable[[SubscriberOverflow], None] | None = None
@@ -22,31 +24,42 @@ class Subscription:
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=max_pending + 1)
         self.max_pending = max_pending
         self.on_overflow = on_overflow
-        self.overflowed = False
+        self.ended = False
         # A broker that publishes one event per topic delivers it once per matching topic; keep the first.
         self._recent: deque[str] | None = deque(maxlen=256) if len(self.topics) > 1 else None
 
     def offer(self, event: DomainEvent) -> None:
-        if self.overflowed:
+        if self.ended:
             return
         if self._recent is not None:
             if event.id in self._recent:
                 return
             self._recent.append(event.id)
         if self.queue.qsize() >= self.max_pending:
-            self.overflowed = True
-            self.queue.put_nowait(_CLOSED)
+            self._end(_OVERFLOWED)
             if self.on_overflow is not None:
                 # The reader may be stuck writing to its client; tell its owner now, not at its next read.
                 self.on_overflow(SubscriberOverflow(self.max_pending))
             return
         self.queue.put_nowait(event)
 
+    def missed(self) -> None:
+        """The bus may have dropped events for this subscriber: after what it has, iteration raises EventsMissed."""
+        if not self.ended:
+            self._end(_MISSED)
+
+    def _end(self, how: object) -> None:
+        # Events are queued only below max_pending and the queue holds one more: the end marker always fits.
+        self.ended = True
+        self.queue.put_nowait(how)
+
     async def __aiter__(self) -> AsyncIterator[DomainEvent]:
         while True:
             item = await self.queue.get()
-            if item is _CLOSED:
+            if item is _OVERFLOWED:
                 raise SubscriberOverflow(self.max_pending)
+            if item is _MISSED:
+                raise EventsMissed("the event broker connection dropped: events may have been missed; refetch")
             yield item
 
 

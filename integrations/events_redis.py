@@ -16,6 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from domain.errors import ServiceUnavailable
 from domain.events import DomainEvent, SubscriberOverflow, topics_of
 from integrations.events_memory import Subscription
 
@@ -29,6 +30,8 @@ class RedisEventBus:
 
     Channels are reference-counted: the first local subscriber of a topic subscribes its channel,
     the last one to leave unsubscribes it, so an idle replica holds no Redis subscriptions.
+    Pub/sub keeps nothing for a disconnected subscriber: when the connection drops, every local subscriber is told
+    (EventsMissed) and the reader reconnects at once, re-subscribing the channels still in use.
     """
 
     def __init__(
@@ -41,7 +44,7 @@ class RedisEventBus:
     ):
         # Named so operators (and tests) can tell this replica's connections apart in CLIENT LIST.
         self.client_name = f"{prefix}-events-{uuid.uuid4().hex[:8]}"
-        self.redis = redis.Redis.from_url(redis_url, client_name=self.client_name)
+        self.redis = redis.Redis.from_url(redis_url, client_name=self.client_name, socket_connect_timeout=2)
         self.prefix = f"{prefix}:events:"
         self.max_pending = max_pending
         self.subscribe_timeout_s = subscribe_timeout_s
@@ -52,6 +55,10 @@ class RedisEventBus:
         self._lock = asyncio.Lock()  # serialises SUBSCRIBE/UNSUBSCRIBE bookkeeping
         self._reader: asyncio.Task | None = None
         self._closed = False
+        self._connected = True  # False from a lost pub/sub connection until the reader has a new one
+        self._resubscribing: set[bytes] = set()  # channels sent again on the new connection, not yet confirmed
+        self._live = asyncio.Event()
+        self._live.set()
 
     def _channel(self, topic: str) -> str:
         return self.prefix + topic
@@ -85,6 +92,7 @@ class RedisEventBus:
         self, topics: Sequence[str], on_overflow: Callable[[SubscriberOverflow], None] | None = None
     ) -> AsyncIterator[AsyncIterator[DomainEvent]]:
         sub = Subscription(topics, self.max_pending, on_overflow)
+        await self._wait_live()
         await self._attach(sub)
         try:
             yield sub.__aiter__()
@@ -92,8 +100,18 @@ class RedisEventBus:
             # Shielded so a cancelled subscriber still releases its channels.
             await asyncio.shield(self._detach(sub))
 
+    async def _wait_live(self) -> None:
+        """A channel already in use may not be subscribed again yet after a reconnect: joining it now would miss
+        events without being told."""
+        try:
+            await asyncio.wait_for(self._live.wait(), self.subscribe_timeout_s)
+        except TimeoutError as exc:
+            raise ServiceUnavailable("live events are unavailable: reconnecting to Redis") from exc
+
     async def _attach(self, sub: Subscription) -> None:
         async with self._lock:
+            if not self._connected:
+                raise ServiceUnavailable("live events are unavailable: reconnecting to Redis")
             new = [t for t in sub.topics if not self._by_topic.get(t)]
             for topic in sub.topics:
                 self._by_topic[topic].add(sub)
@@ -115,7 +133,10 @@ class RedisEventBus:
     async def _detach(self, sub: Subscription) -> None:
         async with self._lock:
             emptied = self._remove(sub)
-            if emptied and not self._closed:
+            self._resubscribing.difference_update(self._channel(t).encode() for t in emptied)
+            self._update_live()
+            # While the reader reconnects, the connection is its alone; it drops channels nobody uses anyway.
+            if emptied and not self._closed and self._connected:
                 with contextlib.suppress(*_TRANSIENT):
                     await self._pubsub.unsubscribe(*(self._channel(t) for t in emptied))
 
@@ -140,18 +161,42 @@ class RedisEventBus:
                 message = await self._pubsub.get_message(timeout=None)
             except _TRANSIENT as exc:
                 log.warning("event bus lost Redis (%s); reconnecting", exc.__class__.__name__)
+                self._lost()
                 await self._reconnect()
                 continue
             if message is not None:
                 self._handle(message)
 
+    def _lost(self) -> None:
+        self._connected = False
+        self._update_live()
+        for sub in {id(s): s for subs in self._by_topic.values() for s in subs}.values():
+            sub.missed()
+
     async def _reconnect(self) -> None:
-        # connect() re-subscribes every channel through redis-py's on_connect callback.
+        # Capped at 1 s: the sooner channels are subscribed again, the fewer events nobody hears.
         async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(_TRANSIENT), wait=wait_exponential(multiplier=0.1, max=5)
+            retry=retry_if_exception_type(_TRANSIENT), wait=wait_exponential(multiplier=0.1, max=1)
         ):
             with attempt:
+                # connect() subscribes redis-py's channel list again (its on_connect callback): only the channels
+                # someone still listens to, since subscribers told of the loss may have left meanwhile.
+                wanted = {self._channel(t).encode() for t in self._by_topic}
+                self._pubsub.channels = dict.fromkeys(wanted)
+                self._resubscribing = wanted
                 await self._pubsub.connect()
+        self._connected = True
+        self._update_live()
+
+    def _update_live(self) -> None:
+        if self.subscription_live():
+            self._live.set()
+        else:
+            self._live.clear()
+
+    def subscription_live(self) -> bool:
+        """Whether events reach this process: connected, with every channel in use subscribed (for /ready)."""
+        return self._connected and not self._resubscribing
 
     def _handle(self, message: dict[str, Any]) -> None:
         kind, channel = message["type"], message["channel"]
@@ -159,6 +204,8 @@ class RedisEventBus:
             waiter = self._confirmations.pop(channel, None)
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
+            self._resubscribing.discard(channel)
+            self._update_live()
         elif kind == "message":
             try:
                 event = DomainEvent.from_dict(orjson.loads(message["data"]))

@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from domain.errors import DomainError, RetryableError
+from domain.model import Job
 from domain.services.jobs import JobLifecycle, backoff_seconds
 from jobs.registry import Handler, JobContext
 
@@ -22,6 +24,13 @@ class Outcome:
 
 DONE = Outcome()
 
+# Given by the composition root: the error to report when an exception means a dependency is down, else None.
+Outage = Callable[[BaseException], DomainError | None]
+
+
+def no_outage(_: BaseException) -> None:
+    return None
+
 
 class JobExecutor:
     def __init__(
@@ -31,11 +40,13 @@ class JobExecutor:
         *,
         heartbeat_s: float = 2.0,
         backoff_base_s: float = 2.0,
+        outage: Outage = no_outage,
     ):
         self.lifecycle = lifecycle
         self.handlers = handlers
         self.heartbeat_s = heartbeat_s
         self.backoff_base_s = backoff_base_s
+        self.outage = outage
 
     async def run(self, job_id: uuid.UUID) -> Outcome:
         job = await self.lifecycle.claim(job_id)
@@ -57,17 +68,8 @@ class JobExecutor:
                 await asyncio.shield(self.lifecycle.cancelled(job_id))
                 return DONE
             raise
-        except RetryableError as exc:
-            if job.attempts < job.max_attempts:
-                delay = backoff_seconds(job.attempts, self.backoff_base_s)
-                await self.lifecycle.retry_later(job_id, exc.message, delay)
-                return Outcome(retry_in=delay)
-            await self.lifecycle.fail(job_id, f"{exc.message} (gave up after {job.attempts} attempts)")
-        except DomainError as exc:
-            await self.lifecycle.fail(job_id, exc.message)
-        except Exception as exc:
-            log.exception("job %s (%s) failed", job_id, job.kind)
-            await self.lifecycle.fail(job_id, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - every failure settles the job one way or another
+            return await self._failed(job, exc)
         else:
             await self.lifecycle.succeed(job_id, result)
         finally:
@@ -76,23 +78,53 @@ class JobExecutor:
                 await watcher
         return DONE
 
+    async def _failed(self, job: Job, exc: Exception) -> Outcome:
+        """A retryable failure or an outage is retried with backoff while attempts remain; anything else fails."""
+        retryable = (
+            exc if isinstance(exc, RetryableError) else None if isinstance(exc, DomainError) else self.outage(exc)
+        )
+        if retryable is not None:
+            if job.attempts < job.max_attempts:
+                delay = backoff_seconds(job.attempts, self.backoff_base_s)
+                await self.lifecycle.retry_later(job.id, retryable.message, delay)
+                return Outcome(retry_in=delay)
+            await self.lifecycle.fail(job.id, f"{retryable.message} (gave up after {job.attempts} attempts)")
+        elif isinstance(exc, DomainError):
+            await self.lifecycle.fail(job.id, exc.message)
+        else:
+            log.error("job %s (%s) failed", job.id, job.kind, exc_info=exc)
+            await self.lifecycle.fail(job.id, f"{type(exc).__name__}: {exc}")
+        return DONE
+
     async def run_with_deadline(self, job_id: uuid.UUID, limit_s: float) -> Outcome:
-        """`run`, but a job still running after `limit_s` is stopped and FAILED (both queues use this)."""
+        """`run`, but a job still running after `limit_s` is stopped and FAILED (both queues use this). When the
+        job's own row cannot be read or written (the database is down) it is delivered again after a backoff."""
         deadline = asyncio.timeout(limit_s)
         try:
             async with deadline:
                 return await self.run(job_id)
-        except TimeoutError:
-            if not deadline.expired():
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) and deadline.expired():
+                await self.lifecycle.fail(job_id, f"timed out after {limit_s:g} s")
+                return DONE
+            outage = self.outage(exc)
+            if outage is None:
                 raise
-            await self.lifecycle.fail(job_id, f"timed out after {limit_s:g} s")
-            return DONE
+            # claim() takes a re-delivered RUNNING row back, so the next delivery picks up where this one failed.
+            log.warning("job %s not run: %s; delivering it again in %g s", job_id, outage.message, self.backoff_base_s)
+            return Outcome(retry_in=self.backoff_base_s)
 
     async def _watch(self, job_id: uuid.UUID, work: asyncio.Future) -> bool:
         """Heartbeats while the handler runs; cancels it when cancellation is requested (returns True)."""
         while not work.done():
             await asyncio.sleep(self.heartbeat_s)
-            if await self.lifecycle.heartbeat(job_id):
+            try:
+                cancel = await self.lifecycle.heartbeat(job_id)
+            except Exception as exc:
+                if self.outage(exc) is None:
+                    raise
+                continue  # a missed heartbeat is harmless: the reconciler waits job_stale_after_s before acting
+            if cancel:
                 work.cancel()
                 return True
         return False

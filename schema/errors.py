@@ -1,9 +1,11 @@
-"""Error presentation: domain errors get their code and error id; anything unexpected is masked and logged."""
+"""Error presentation: domain errors get their code and error id; outages are SERVICE_UNAVAILABLE; anything else
+unexpected is masked and logged."""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
@@ -12,9 +14,18 @@ from domain.errors import DomainError, InvalidInput
 
 log = logging.getLogger("rdflow.errors")
 
+# Given by the composition root: the SERVICE_UNAVAILABLE error when an exception means a dependency is down.
+Outage = Callable[[BaseException], DomainError | None]
 
-def present(error: GraphQLError) -> GraphQLError:
+
+def no_outage(_: BaseException) -> None:
+    return None
+
+
+def present(error: GraphQLError, outage: Outage = no_outage) -> GraphQLError:
     original = error.original_error
+    if original is not None and not isinstance(original, DomainError):
+        original = outage(original) or original
     if isinstance(original, DomainError):
         extensions = {"code": original.code, "errorId": original.error_id, **original.details}
         if original.field:
@@ -48,5 +59,9 @@ def present(error: GraphQLError) -> GraphQLError:
 class ErrorPresenter(MaskErrors):
     """Runs after every operation (queries, mutations and subscription events)."""
 
+    def __init__(self, outage: Outage = no_outage):
+        super().__init__()
+        self.outage = outage
+
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [present(e) for e in errors]
+        return [present(e, self.outage) for e in errors]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -21,9 +21,27 @@ from schema.build import SchemaLimits, build_schema
 from server.body_limit import BodySizeLimit
 from server.container import Container, build_container
 from server.graphql_view import GraphQLView
+from server.outages import RETRY_AFTER_S, unavailable
 from server.settings import Settings
 
 log = logging.getLogger("rdflow")
+
+READY_TIMEOUT_S = 2.0
+
+
+async def _probe(check: Awaitable[object]) -> str:
+    """ "ok", or why not: a dependency that fails or stays silent for READY_TIMEOUT_S is down."""
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            await check
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return f"error: {exc.__class__.__name__}"
+    return "ok"
+
+
+async def _select_one(container: Container) -> None:
+    async with container.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Starlette:
@@ -36,7 +54,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             max_tokens=settings.max_tokens,
             max_cost=settings.max_cost,
             introspection=settings.introspection_enabled,
-        )
+        ),
+        outage=unavailable,
     )
     graphql = GraphQLView(
         container,
@@ -50,25 +69,18 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         return JSONResponse({"status": "ok"})
 
     async def ready(_: Request) -> JSONResponse:
-        checks: dict[str, Any] = {}
-        try:
-            async with container.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready
-            checks["database"] = f"error: {exc.__class__.__name__}"
+        checks = {"database": await _probe(_select_one(container))}
         ping = getattr(container.bus, "ping", None)
-        if ping is not None:
-            try:
-                await ping()
-                checks["broker"] = "ok"
-            except Exception as exc:  # noqa: BLE001
-                checks["broker"] = f"error: {exc.__class__.__name__}"
-        else:
-            checks["broker"] = "in-process"
+        checks["broker"] = await _probe(ping()) if ping is not None else "in-process"
+        subscription_live = getattr(container.bus, "subscription_live", None)
+        if subscription_live is not None:
+            # Redis may answer again before this process has re-subscribed its channels: events would be lost.
+            checks["events"] = "ok" if subscription_live() else "error: resubscribing"
         ok = all(v in ("ok", "in-process") for v in checks.values())
         return JSONResponse(
-            {"status": "ready" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+            {"status": "ready" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
+            headers=None if ok else {"retry-after": str(RETRY_AFTER_S)},
         )
 
     @contextlib.asynccontextmanager

@@ -26,6 +26,7 @@ from jobs.plugins import load_handler_modules
 from jobs.registry import pipeline_handlers
 from persistence.engine import create_engine, session_factory
 from persistence.uow import SqlUnitOfWorkFactory
+from server.outages import unavailable
 from server.settings import Settings
 
 log = logging.getLogger("rdflow")
@@ -165,6 +166,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         handlers,
         heartbeat_s=settings.job_heartbeat_s,
         backoff_base_s=settings.job_backoff_base_s,
+        outage=unavailable,
     )
     if hasattr(queue, "bind"):
         queue.bind(executor)  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import redis.asyncio as redis
 
-from domain.events import DomainEvent, SubscriberOverflow, entity_topic, project_topic
+from domain.events import DomainEvent, EventsMissed, SubscriberOverflow, entity_topic, project_topic
 from integrations.events_memory import InProcessEventBus
 from integrations.events_redis import RedisEventBus
 
@@ -162,26 +162,62 @@ async def test_an_event_published_on_one_replica_reaches_subscribers_on_another(
         await b.aclose()
 
 
+async def kill_pubsub_connection(admin: redis.Redis, bus: RedisEventBus) -> None:
+    """Cut the bus's pub/sub connection from the server side, as a Redis restart or a network fault would."""
+    for client in await admin.client_list(_type="pubsub"):
+        if client["name"] == bus.client_name:
+            await admin.client_kill_filter(_id=client["id"])
+            return
+    pytest.fail(f"no pubsub connection named {bus.client_name}")
+
+
+@pytest.mark.redis
+async def test_losing_redis_tells_every_subscriber_it_may_have_missed_events(redis_url, redis_prefix):
+    bus, publisher = RedisEventBus(redis_url, prefix=redis_prefix), RedisEventBus(redis_url, prefix=redis_prefix)
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        async with (
+            bus.subscribe([project_topic("p1")]) as on_project,
+            bus.subscribe([entity_topic("Task", "t1")]) as on_task,
+        ):
+            sent = event("t1")
+            await publisher.publish(sent)
+            assert [e.id for e in await take(on_project, 1)] == [e.id for e in await take(on_task, 1)] == [sent.id]
+            await kill_pubsub_connection(admin, bus)
+            for events in (on_project, on_task):
+                with pytest.raises(EventsMissed):
+                    await take(events, 1)
+    finally:
+        await bus.aclose()
+        await publisher.aclose()
+        await admin.aclose()
+
+
 @pytest.mark.redis
 async def test_the_reader_reconnects_and_resubscribes_after_losing_redis(redis_url, redis_prefix):
     bus, publisher = RedisEventBus(redis_url, prefix=redis_prefix), RedisEventBus(redis_url, prefix=redis_prefix)
     admin = redis.Redis.from_url(redis_url)
     try:
-        async with bus.subscribe([project_topic("p1")]) as events:
-            for client in await admin.client_list(_type="pubsub"):
-                if client["name"] == bus.client_name:
-                    await admin.client_kill_filter(_id=client["id"])
-                    break
-            else:
-                pytest.fail(f"no pubsub connection named {bus.client_name}")
-            marker = uuid.uuid4().hex
-            heard = asyncio.create_task(anext(e async for e in events if e.entity_id == marker))
-            async with asyncio.timeout(WAIT_S * 2):
-                # Pub/sub is at-most-once: keep publishing until the resubscribed reader hears one.
-                while not heard.done():
-                    await publisher.publish(event(marker))
-                    await asyncio.sleep(0.1)
-            assert (await heard).entity_id == marker
+        async with bus.subscribe([project_topic("p1")]) as told:
+            await kill_pubsub_connection(admin, bus)
+            with pytest.raises(EventsMissed):
+                await take(told, 1)
+            async with asyncio.timeout(WAIT_S):
+                while not bus.subscription_live():
+                    await asyncio.sleep(0.01)
+            # The first subscriber is still attached, so its channel was subscribed again on the new connection.
+            assert await admin.pubsub_numsub(bus.prefix + project_topic("p1")) == [
+                ((bus.prefix + project_topic("p1")).encode(), 1)
+            ]
+            async with bus.subscribe([project_topic("p1")]) as events:
+                marker = uuid.uuid4().hex
+                heard = asyncio.create_task(anext(e async for e in events if e.entity_id == marker))
+                async with asyncio.timeout(WAIT_S * 2):
+                    # Pub/sub is at-most-once: keep publishing until the resubscribed reader hears one.
+                    while not heard.done():
+                        await publisher.publish(event(marker))
+                        await asyncio.sleep(0.1)
+                assert (await heard).entity_id == marker
     finally:
         await bus.aclose()
         await publisher.aclose()
