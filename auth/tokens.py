@@ -31,7 +31,9 @@ class TokenCodec:
     def __init__(self, config: TokenConfig):
         self.config = config
 
-    def issue(self, user: User, typ: str, now: datetime, *, family: str | None = None) -> tuple[str, dict[str, Any]]:
+    def issue(
+        self, user: User, typ: str, now: datetime, *, family: str | None = None, jti: str | None = None
+    ) -> tuple[str, dict[str, Any]]:
         ttl = self.config.access_ttl if typ == ACCESS else self.config.refresh_ttl
         claims: dict[str, Any] = {
             "sub": str(user.id),
@@ -43,7 +45,7 @@ class TokenCodec:
             "exp": int((now + ttl).timestamp()),
             "iss": self.config.issuer,
             "aud": self.config.audience,
-            "jti": uuid.uuid4().hex,
+            "jti": jti or uuid.uuid4().hex,
             "typ": typ,
         }
         if family:

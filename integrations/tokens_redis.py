@@ -8,7 +8,7 @@ import redis.asyncio as redis
 
 from domain.ports import Clock
 
-KINDS = {"jti": "token:blacklist", "family": "token:family", "refresh": "token:used"}
+KINDS = {"jti": "token:blacklist", "family": "token:family", "refresh": "token:used", "grace": "token:grace", "kept": "token:kept"}
 
 
 class RedisTokenStore:

@@ -1,4 +1,5 @@
-"""Engine and session factory from a database URL; SQLite gets WAL, foreign keys and a busy timeout."""
+"""Engine and session factory from a database URL; SQLite gets WAL, foreign keys, a busy timeout and
+`BEGIN IMMEDIATE` for write transactions."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from persistence.conflicts import ConflictMappingSession
 from persistence.mapping import start_mappers
+
+WRITE = "rdflow_write"
+"""Execution option of a session's connection that begins a write transaction (see SqlUnitOfWork.begin_write)."""
 
 
 def async_url(url: str) -> str:
@@ -27,15 +32,23 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
+            # The driver would begin a transaction only at the first write, leaving the reads before it unguarded:
+            # it emits no BEGIN of its own, and _begin below does (SQLAlchemy's documented pysqlite recipe).
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin(conn):
+            # IMMEDIATE takes the write lock before the first read: check-then-write transactions run one at a time.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
+
         return engine
     return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True, sync_session_class=ConflictMappingSession)

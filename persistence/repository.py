@@ -26,8 +26,11 @@ class SqlRepository(Generic[T]):
         return await self.session.get(self.cls, entity_id)
 
     async def get_for_update(self, entity_id: Any) -> T | None:
-        # SQLite has no row locks; its single writer serialises the transactions instead.
-        return await self.session.get(self.cls, entity_id, with_for_update=True, populate_existing=True)
+        # PostgreSQL: FOR NO KEY UPDATE, which foreign-key checks of concurrent inserts (KEY SHARE) do not wait for.
+        # SQLite has no row locks; the write transaction (BEGIN IMMEDIATE) serialises the writers instead.
+        if entity_id is None:
+            return None
+        return await self.session.get(self.cls, entity_id, with_for_update={"key_share": True}, populate_existing=True)
 
     async def get_many(self, ids: Iterable[Any]) -> list[T]:
         ids = list(ids)

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     jwt_audience: str = "rdflow-api"
     access_token_minutes: int = 30
     refresh_token_days: int = 7
+    refresh_grace_s: float = Field(10.0, ge=0)
 
     fernet_key: str | None = None
 

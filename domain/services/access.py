@@ -13,8 +13,9 @@ from domain.ports import Repository, UnitOfWork
 T = TypeVar("T")
 
 
-async def load(repo: Repository[T], entity: str, entity_id: Any) -> T:
-    found = await repo.get(entity_id)
+async def load(repo: Repository[T], entity: str, entity_id: Any, *, for_update: bool = False) -> T:
+    """The entity or NotFound; `for_update` locks its row until the transaction ends (for check-then-write)."""
+    found = await (repo.get_for_update(entity_id) if for_update else repo.get(entity_id))
     if found is None:
         raise NotFound(entity, entity_id)
     return found
@@ -30,11 +31,18 @@ async def require_member(uow: UnitOfWork, viewer: Viewer, project_id: Any) -> No
 
 
 async def load_in_project(
-    uow: UnitOfWork, viewer: Viewer, repo: Repository[T], entity: str, entity_id: Any, permission: Permission
+    uow: UnitOfWork,
+    viewer: Viewer,
+    repo: Repository[T],
+    entity: str,
+    entity_id: Any,
+    permission: Permission,
+    *,
+    for_update: bool = False,
 ) -> T:
     """Load an entity that belongs to a project, checking the permission and the viewer's membership."""
     viewer.require(permission)
-    found = await load(repo, entity, entity_id)
+    found = await load(repo, entity, entity_id, for_update=for_update)
     await require_member(uow, viewer, found.id if isinstance(found, Project) else found.project_id)  # type: ignore[attr-defined]
     return found
 

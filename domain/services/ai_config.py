@@ -17,6 +17,7 @@ from domain.services.prompting import check_template
 from domain.validation import UNSET
 
 PROVIDERS = ("anthropic", "offline")
+DEFAULT_LOCK = "ai_model_configs.is_default"  # no one row guards "at most one default": a named lock does
 
 
 def _check_model(provider: str, max_tokens: int, temperature: float) -> None:
@@ -59,7 +60,7 @@ class AiConfigService:
         async with Tx(self.deps, viewer, "ai_model.create") as tx:
             viewer.require(Permission.SYSTEM_CONFIG)
             _check_model(provider, max_tokens, temperature)
-            name = v.text(name, "name", max_length=100)  # type: ignore[assignment]
+            name = v.text(name, "name", max_length=100)
             if await tx.uow.ai_models.find_one(name=name):
                 raise Conflict(f"a model configuration named {name!r} exists")
             now = tx.now()
@@ -76,6 +77,7 @@ class AiConfigService:
                 updated_at=now,
             )
             if is_default:
+                await tx.uow.lock(DEFAULT_LOCK)
                 await self._clear_default(tx)
             tx.uow.ai_models.add(config)
             tx.audit("ai_model.create", "AiModelConfig", config.id, None, config)
@@ -95,10 +97,12 @@ class AiConfigService:
     ) -> AiModelConfig:
         async with Tx(self.deps, viewer, "ai_model.update") as tx:
             viewer.require(Permission.SYSTEM_CONFIG)
-            config = await load(tx.uow.ai_models, "AiModelConfig", config_id)
+            if is_default:
+                await tx.uow.lock(DEFAULT_LOCK)
+            config = await load(tx.uow.ai_models, "AiModelConfig", config_id, for_update=True)
             before = snapshot(config)
             if model is not None:
-                config.model = v.text(model, "model", max_length=100)  # type: ignore[assignment]
+                config.model = v.text(model, "model", max_length=100)
             if base_url is not UNSET:
                 config.base_url = v.text(base_url, "baseUrl", max_length=500, required=False)  # type: ignore[arg-type]
             if api_key is not UNSET:
@@ -117,7 +121,7 @@ class AiConfigService:
     async def delete_model(self, viewer: Viewer, config_id: uuid.UUID) -> uuid.UUID:
         async with Tx(self.deps, viewer, "ai_model.delete") as tx:
             viewer.require(Permission.SYSTEM_CONFIG)
-            config = await load(tx.uow.ai_models, "AiModelConfig", config_id)
+            config = await load(tx.uow.ai_models, "AiModelConfig", config_id, for_update=True)
             tx.audit("ai_model.delete", "AiModelConfig", config.id, config, None)
             await tx.uow.ai_models.delete(config)
         return config_id
@@ -143,13 +147,14 @@ class AiConfigService:
         """Create or replace the template `identifier` (e.g. `prd.default`, used by the `prd` step)."""
         async with Tx(self.deps, viewer, "prompt.save") as tx:
             viewer.require(Permission.SYSTEM_CONFIG)
-            identifier = v.text(identifier, "identifier", max_length=100)  # type: ignore[assignment]
+            identifier = v.text(identifier, "identifier", max_length=100)
             if category not in STEPS:
                 raise InvalidInput(f"category must be one of {', '.join(STEPS)}", field="category")
-            content = v.text(content, "content", max_length=50_000)  # type: ignore[assignment]
+            content = v.text(content, "content", max_length=50_000)
             variables = v.string_list(variables, "variables", max_items=30, max_length=50)
             check_template(content, variables)
             now = tx.now()
+            await tx.uow.lock(f"prompt_templates:{identifier}")  # two saves at once: the second replaces the first
             template = await tx.uow.prompts.find_one(identifier=identifier)
             before = snapshot(template) if template else None
             if template is None:
@@ -171,6 +176,7 @@ class AiConfigService:
     async def delete_prompt(self, viewer: Viewer, identifier: str) -> str:
         async with Tx(self.deps, viewer, "prompt.delete") as tx:
             viewer.require(Permission.SYSTEM_CONFIG)
+            await tx.uow.lock(f"prompt_templates:{identifier}")
             template = await tx.uow.prompts.find_one(identifier=identifier)
             if template is None:
                 raise InvalidInput(f"no prompt template {identifier!r}", field="identifier")

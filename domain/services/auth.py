@@ -16,6 +16,7 @@ from domain.services.base import Deps, Tx
 from domain.services.users import UserService, check_password
 
 ACCESS, REFRESH = "access", "refresh"
+REFRESH_GRACE = timedelta(seconds=10)
 LOGIN_FAILED = "invalid username/email or password"
 
 
@@ -34,6 +35,11 @@ class Session:
     expires_at: datetime
 
 
+def _successor(jti: str, typ: str) -> str:
+    """The id of the `typ` token issued for refresh token `jti` (the same for every retry of that refresh)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"rdflow:{jti}/{typ}").hex
+
+
 def _expiry(claims: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(claims["exp"], UTC)
 
@@ -49,6 +55,7 @@ class AuthService:
         limiter: RateLimiter,
         refresh_ttl: timedelta,
         limits: LoginLimits = LoginLimits(),
+        refresh_grace: timedelta = REFRESH_GRACE,
     ):
         self.deps = deps
         self.users = users
@@ -58,12 +65,18 @@ class AuthService:
         self.limiter = limiter
         self.limits = limits
         self.refresh_ttl = refresh_ttl
+        self.refresh_grace = refresh_grace
         self._dummy_hash = hasher.hash(uuid.uuid4().hex)
 
-    def _session(self, user: User, family: str) -> Session:
+    def _session(self, user: User, family: str, rotated_from: str | None = None) -> Session:
+        """A new pair; rotated from a refresh token, its ids derive from that token's, so a retried refresh gets
+        the same session (one chain, whose tokens are single use however many copies a client holds)."""
         now = self.deps.clock.now()
-        access, claims = self.tokens.issue(user, ACCESS, now, family=family)
-        refresh, _ = self.tokens.issue(user, REFRESH, now, family=family)
+        access_jti, refresh_jti = (
+            (_successor(rotated_from, ACCESS), _successor(rotated_from, REFRESH)) if rotated_from else (None, None)
+        )
+        access, claims = self.tokens.issue(user, ACCESS, now, family=family, jti=access_jti)
+        refresh, _ = self.tokens.issue(user, REFRESH, now, family=family, jti=refresh_jti)
         return Session(user=user, access_token=access, refresh_token=refresh, expires_at=_expiry(claims))
 
     async def register(self, viewer: Viewer, *, username: str, email: str, password: str) -> Session:
@@ -108,7 +121,7 @@ class AuthService:
         expires = _expiry(claims)
         if await self.store.is_revoked(f"family:{family}", f"jti:{jti}"):
             raise Unauthenticated("this session was revoked; sign in again")
-        if not await self.store.claim_once(f"refresh:{jti}", expires):
+        if not await self._first_use_or_retry(jti, expires):
             # Tokens rotated from this one outlive it: the sign-in stays revoked for a whole refresh lifetime.
             await self.store.revoke(f"family:{family}", self.deps.clock.now() + self.refresh_ttl)
             async with Tx(self.deps, viewer, "auth.refresh") as tx:
@@ -121,7 +134,21 @@ class AuthService:
             user = await uow.users.get(uuid.UUID(claims["sub"]))
         if user is None or user.status is not UserStatus.ACTIVE:
             raise Unauthenticated("the token's user does not exist or is deactivated")
-        return self._session(user, family)
+        return self._session(user, family, rotated_from=jti)
+
+    async def _first_use_or_retry(self, jti: str, expires: datetime) -> bool:
+        """True for a refresh token's first use, and for its repeats within the grace window while the token
+        issued for it is unused (a client retrying a refresh whose answer it lost); False for any other reuse."""
+        used, grace = f"refresh:{jti}", f"grace:{jti}"
+        if self.refresh_grace and not await self.store.is_revoked(used):
+            # The window opens before the token counts as used: a retry racing the first use always finds it open.
+            await self.store.claim_once(grace, self.deps.clock.now() + self.refresh_grace)
+        if await self.store.claim_once(used, expires):
+            return True
+        if not self.refresh_grace or not await self.store.is_revoked(grace):
+            return False
+        # Whoever already used the new refresh token had received it: a repeat of the old one is no retry.
+        return not await self.store.is_revoked(f"refresh:{_successor(jti, REFRESH)}")
 
     async def logout(self, viewer: Viewer, refresh_token: str | None = None) -> bool:
         """Revoke this access token until it expires, and the whole sign-in when its refresh token is given."""

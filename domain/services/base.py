@@ -53,6 +53,8 @@ class Tx:
 
     Audit rows are written in the same transaction as the change; a refused
     (Forbidden) attempt is audited in its own transaction after the rollback.
+    A write transaction: what it checks must be read with `load(..., for_update=True)` (or under `uow.lock`)
+    so that a concurrent request waits instead of checking the same stale state.
     """
 
     def __init__(self, deps: Deps, viewer: Viewer, action: str | None = None):
@@ -66,6 +68,7 @@ class Tx:
     async def __aenter__(self) -> Tx:
         self.uow = self.deps.uow()
         await self.uow.__aenter__()
+        self.uow.begin_write()
         return self
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:

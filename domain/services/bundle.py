@@ -10,7 +10,7 @@ from domain.ports import LLMFactory, PasswordHasher, RateLimiter, SecretBox, Tok
 from domain.services.ai_config import AiConfigService
 from domain.services.artifacts import ArtifactService
 from domain.services.audit import AuditService
-from domain.services.auth import AuthService, LoginLimits
+from domain.services.auth import REFRESH_GRACE, AuthService, LoginLimits
 from domain.services.base import Deps
 from domain.services.deployments import DeploymentService
 from domain.services.jobs import JobLifecycle, JobService
@@ -56,6 +56,7 @@ class Services:
         limiter: RateLimiter,
         refresh_ttl: timedelta,
         login_limits: LoginLimits = LoginLimits(),
+        refresh_grace: timedelta = REFRESH_GRACE,
     ) -> Services:
         users = UserService(deps, hasher)
         return cls(
@@ -73,6 +74,8 @@ class Services:
             pipeline=PipelineService(deps),
             pipeline_steps=PipelineSteps(deps, llms, secrets, validator),
             ai_config=AiConfigService(deps, secrets),
-            auth=AuthService(deps, users, hasher, tokens, token_store, limiter, refresh_ttl, login_limits),
+            auth=AuthService(
+                deps, users, hasher, tokens, token_store, limiter, refresh_ttl, login_limits, refresh_grace
+            ),
             audit=AuditService(deps),
         )

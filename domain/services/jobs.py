@@ -62,7 +62,7 @@ async def request_job(
 
 def backoff_seconds(attempt: int, base: float = 2.0, cap: float = 60.0) -> float:
     """Exponential backoff after the given (1-based) attempt: base, 2*base, 4*base, ... capped."""
-    return min(cap, base * 2 ** max(0, attempt - 1))
+    return min(cap, base * 2.0 ** max(0, attempt - 1))
 
 
 class JobService:
@@ -84,7 +84,7 @@ class JobService:
 
     async def cancel(self, viewer: Viewer, job_id: uuid.UUID) -> Job:
         async with Tx(self.deps, viewer, "job.cancel") as tx:
-            job = await load(tx.uow.jobs, "Job", job_id)
+            job = await load(tx.uow.jobs, "Job", job_id, for_update=True)
             await self._require_read(tx.uow, viewer, job)
             if viewer.user_id != job.requested_by and viewer.role not in (Role.SUPER_ADMIN, Role.PROJECT_ADMIN):
                 raise Forbidden("job:cancel", "only the requester or a project admin may cancel this job")

@@ -27,7 +27,13 @@ class PipelineService:
     async def generate_prd(self, viewer: Viewer, requirement_id: uuid.UUID) -> Job:
         async with Tx(self.deps, viewer, "ai.prd.request") as tx:
             req = await load_in_project(
-                tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id, Permission.REQUIREMENT_WRITE
+                tx.uow,
+                viewer,
+                tx.uow.requirements,
+                "Requirement",
+                requirement_id,
+                Permission.REQUIREMENT_WRITE,
+                for_update=True,
             )
             if req.status is not RequirementStatus.ANALYZING:
                 set_requirement_status(tx, req, RequirementStatus.ANALYZING)
@@ -41,7 +47,13 @@ class PipelineService:
         async with Tx(self.deps, viewer, "ai.decompose.request") as tx:
             viewer.require(Permission.TASK_MANAGE)
             req = await load_in_project(
-                tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id, Permission.REQUIREMENT_WRITE
+                tx.uow,
+                viewer,
+                tx.uow.requirements,
+                "Requirement",
+                requirement_id,
+                Permission.REQUIREMENT_WRITE,
+                for_update=True,
             )
             if req.status in (RequirementStatus.REJECTED, RequirementStatus.DONE):
                 raise InvalidInput(
@@ -71,7 +83,7 @@ class PipelineService:
         coding_standards: str | None = None,
     ) -> Job:
         async with Tx(self.deps, viewer, "ai.code.request") as tx:
-            task = await load(tx.uow.tasks, "Task", task_id)
+            task = await load(tx.uow.tasks, "Task", task_id, for_update=True)
             require_task_execution(viewer, task.task_type, task.assigned_to)
             require_code_access(viewer, None)
             await require_member(tx.uow, viewer, task.project_id)
@@ -119,7 +131,7 @@ class PipelineService:
     ) -> PrdDocument:
         async with Tx(self.deps, viewer, "prd.section.update") as tx:
             prd = await load_in_project(
-                tx.uow, viewer, tx.uow.prds, "PrdDocument", prd_id, Permission.REQUIREMENT_WRITE
+                tx.uow, viewer, tx.uow.prds, "PrdDocument", prd_id, Permission.REQUIREMENT_WRITE, for_update=True
             )
             if prd.approved:
                 raise Conflict(f"PRD version {prd.version} is approved; generate a new version to change it")
@@ -151,7 +163,9 @@ class PipelineService:
             prd = await load_in_project(
                 tx.uow, viewer, tx.uow.prds, "PrdDocument", prd_id, Permission.REQUIREMENT_WRITE
             )
-            req = await load(tx.uow.requirements, "Requirement", prd.requirement_id)
+            # Requirement before PRD, as the PRD step locks them.
+            req = await load(tx.uow.requirements, "Requirement", prd.requirement_id, for_update=True)
+            prd = await load(tx.uow.prds, "PrdDocument", prd_id, for_update=True)
             if req.prd_document_id != prd.id:
                 raise Conflict(f"PRD version {prd.version} is not the requirement's current PRD")
             if prd.approved:

@@ -55,7 +55,7 @@ class ProjectService:
                 updated_at=now,
             )
             tx.uow.projects.add(project)
-            tx.uow.members.add(ProjectMember(project_id=project.id, user_id=viewer.user_id, added_at=now))
+            tx.uow.members.add(ProjectMember(project_id=project.id, user_id=viewer.require_login(), added_at=now))
             tx.audit("project.create", "Project", project.id, None, project)
             tx.emit("Project", project.id, "created", project_id=project.id, new_status=project.status)
         return project
@@ -73,11 +73,11 @@ class ProjectService:
     ) -> Project:
         async with Tx(self.deps, viewer, "project.update") as tx:
             project = await load_in_project(
-                tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.PROJECT_WRITE
+                tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.PROJECT_WRITE, for_update=True
             )
             before = snapshot(project)
             if name is not None:
-                project.name = v.text(name, "name", max_length=100)  # type: ignore[assignment]
+                project.name = v.text(name, "name", max_length=100)
             if description is not UNSET:
                 project.description = v.text(description, "description", max_length=10_000, required=False)  # type: ignore[arg-type]
             if tech_stack is not None:
@@ -95,7 +95,7 @@ class ProjectService:
     async def change_status(self, viewer: Viewer, project_id: uuid.UUID, status: ProjectStatus) -> Project:
         async with Tx(self.deps, viewer, "project.status") as tx:
             project = await load_in_project(
-                tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.PROJECT_WRITE
+                tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.PROJECT_WRITE, for_update=True
             )
             old = project.status
             machines.check_transition(machines.PROJECT, "project", old, status)
@@ -108,7 +108,7 @@ class ProjectService:
     async def delete(self, viewer: Viewer, project_id: uuid.UUID) -> uuid.UUID:
         async with Tx(self.deps, viewer, "project.delete") as tx:
             project = await load_in_project(
-                tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.PROJECT_WRITE
+                tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.PROJECT_WRITE, for_update=True
             )
             if await tx.uow.deployments.find_one(project_id=project.id) is not None:
                 raise Conflict(f"project {project_id} has deployments; archive it instead")
@@ -126,6 +126,7 @@ class ProjectService:
         async with Tx(self.deps, viewer, "project.member.add") as tx:
             await load_in_project(tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.MEMBER_MANAGE)
             await load(tx.uow.users, "User", user_id)
+            # Two adds at once both pass this check; the membership key then refuses the second (a Conflict).
             if await tx.uow.members.find_one(project_id=project_id, user_id=user_id):
                 raise Conflict(f"user {user_id} is already a member of project {project_id}")
             member = ProjectMember(project_id=project_id, user_id=user_id, added_at=tx.now())
@@ -136,7 +137,9 @@ class ProjectService:
 
     async def remove_member(self, viewer: Viewer, project_id: uuid.UUID, user_id: uuid.UUID) -> uuid.UUID:
         async with Tx(self.deps, viewer, "project.member.remove") as tx:
-            await load_in_project(tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.MEMBER_MANAGE)
+            await load_in_project(
+                tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.MEMBER_MANAGE, for_update=True
+            )
             member = await tx.uow.members.find_one(project_id=project_id, user_id=user_id)
             if member is None:
                 raise InvalidInput(f"user {user_id} is not a member of project {project_id}", field="userId")

@@ -89,13 +89,19 @@ class RequirementService:
     ) -> Requirement:
         async with Tx(self.deps, viewer, "requirement.update") as tx:
             req = await load_in_project(
-                tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id, Permission.REQUIREMENT_WRITE
+                tx.uow,
+                viewer,
+                tx.uow.requirements,
+                "Requirement",
+                requirement_id,
+                Permission.REQUIREMENT_WRITE,
+                for_update=True,
             )
             before = snapshot(req)
             if title is not None:
-                req.title = v.text(title, "title", max_length=200)  # type: ignore[assignment]
+                req.title = v.text(title, "title", max_length=200)
             if content is not None:
-                req.content = v.text(content, "content", max_length=100_000)  # type: ignore[assignment]
+                req.content = v.text(content, "content", max_length=100_000)
             if priority is not None:
                 req.priority = priority
             if assigned_to is not UNSET:
@@ -111,7 +117,13 @@ class RequirementService:
     async def change_status(self, viewer: Viewer, requirement_id: uuid.UUID, status: RequirementStatus) -> Requirement:
         async with Tx(self.deps, viewer, "requirement.status") as tx:
             req = await load_in_project(
-                tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id, Permission.REQUIREMENT_WRITE
+                tx.uow,
+                viewer,
+                tx.uow.requirements,
+                "Requirement",
+                requirement_id,
+                Permission.REQUIREMENT_WRITE,
+                for_update=True,
             )
             set_requirement_status(tx, req, status)
         return req
@@ -119,7 +131,13 @@ class RequirementService:
     async def delete(self, viewer: Viewer, requirement_id: uuid.UUID) -> uuid.UUID:
         async with Tx(self.deps, viewer, "requirement.delete") as tx:
             req = await load_in_project(
-                tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id, Permission.REQUIREMENT_WRITE
+                tx.uow,
+                viewer,
+                tx.uow.requirements,
+                "Requirement",
+                requirement_id,
+                Permission.REQUIREMENT_WRITE,
+                for_update=True,
             )
             tx.audit("requirement.delete", "Requirement", req.id, req, None)
             await tx.uow.requirements.delete(req)

@@ -42,7 +42,8 @@ def _reaches(graph: dict[uuid.UUID, set[uuid.UUID]], start: uuid.UUID, target: u
 async def add_dependency(
     tx: Tx, task: Task, depends_on_id: uuid.UUID, graph: dict[uuid.UUID, set[uuid.UUID]] | None = None
 ) -> None:
-    """Record that `task` waits for `depends_on_id`; refuses self-, cross-project and cyclic edges."""
+    """Record that `task` waits for `depends_on_id`; refuses self-, cross-project and cyclic edges.
+    The caller holds `lock_task_graph` of the task's project."""
     if depends_on_id == task.id:
         raise InvalidInput("a task cannot depend on itself", field="dependsOnId")
     other = await load(tx.uow.tasks, "Task", depends_on_id)
@@ -55,6 +56,12 @@ async def add_dependency(
         raise InvalidInput(f"dependency {task.id} -> {depends_on_id} would create a cycle", field="dependsOnId")
     graph[task.id].add(depends_on_id)
     tx.uow.dependencies.add(TaskDependency(task_id=task.id, depends_on_id=depends_on_id))
+
+
+async def lock_task_graph(tx: Tx, project_id: uuid.UUID) -> None:
+    """Dependencies and parents of a project's tasks change one transaction at a time, so that two edges
+    added at once cannot close a cycle that neither saw; the project row is the lock (taken before any task's)."""
+    await load(tx.uow.projects, "Project", project_id, for_update=True)
 
 
 async def _check_parent(tx: Tx, task: Task, parent_id: uuid.UUID | None) -> None:
@@ -113,6 +120,8 @@ class TaskService:
                 created_at=now,
                 updated_at=now,
             )
+            if dependency_ids:
+                await lock_task_graph(tx, req.project_id)
             await _check_parent(tx, task, parent_id)
             task.parent_id = parent_id
             if assigned_to is not None:
@@ -149,9 +158,12 @@ class TaskService:
     ) -> Task:
         async with Tx(self.deps, viewer, "task.update") as tx:
             task = await load_in_project(tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE)
+            if parent_id is not UNSET:
+                await lock_task_graph(tx, task.project_id)
+            task = await load(tx.uow.tasks, "Task", task_id, for_update=True)
             before = snapshot(task)
             if name is not None:
-                task.name = v.text(name, "name", max_length=200)  # type: ignore[assignment]
+                task.name = v.text(name, "name", max_length=200)
             if description is not UNSET:
                 task.description = v.text(description, "description", max_length=20_000, required=False)  # type: ignore[arg-type]
             if priority is not None:
@@ -172,7 +184,9 @@ class TaskService:
 
     async def assign(self, viewer: Viewer, task_id: uuid.UUID, user_id: uuid.UUID | None) -> Task:
         async with Tx(self.deps, viewer, "task.assign") as tx:
-            task = await load_in_project(tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE)
+            task = await load_in_project(
+                tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE, for_update=True
+            )
             before = task.assigned_to
             require_assignment(viewer, before, user_id)
             if user_id is not None:
@@ -199,6 +213,7 @@ class TaskService:
     async def add_dependency(self, viewer: Viewer, task_id: uuid.UUID, depends_on_id: uuid.UUID) -> Task:
         async with Tx(self.deps, viewer, "task.dependency.add") as tx:
             task = await load_in_project(tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE)
+            await lock_task_graph(tx, task.project_id)
             await add_dependency(tx, task, depends_on_id)
             tx.audit("task.dependency.add", "Task", task.id, None, {"dependsOnId": str(depends_on_id)})
             tx.emit(
@@ -209,6 +224,7 @@ class TaskService:
     async def remove_dependency(self, viewer: Viewer, task_id: uuid.UUID, depends_on_id: uuid.UUID) -> Task:
         async with Tx(self.deps, viewer, "task.dependency.remove") as tx:
             task = await load_in_project(tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE)
+            await lock_task_graph(tx, task.project_id)
             dep = await tx.uow.dependencies.find_one(task_id=task.id, depends_on_id=depends_on_id)
             if dep is None:
                 raise InvalidInput(f"task {task_id} does not depend on {depends_on_id}", field="dependsOnId")
@@ -221,7 +237,7 @@ class TaskService:
 
     async def change_status(self, viewer: Viewer, task_id: uuid.UUID, status: TaskStatus) -> Task:
         async with Tx(self.deps, viewer, "task.status") as tx:
-            task = await load(tx.uow.tasks, "Task", task_id)
+            task = await load(tx.uow.tasks, "Task", task_id, for_update=True)
             require_task_execution(viewer, task.task_type, task.assigned_to)
             await require_member(tx.uow, viewer, task.project_id)
             await set_task_status(tx, task, status)
@@ -229,7 +245,9 @@ class TaskService:
 
     async def delete(self, viewer: Viewer, task_id: uuid.UUID) -> uuid.UUID:
         async with Tx(self.deps, viewer, "task.delete") as tx:
-            task = await load_in_project(tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE)
+            task = await load_in_project(
+                tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE, for_update=True
+            )
             tx.audit("task.delete", "Task", task.id, task, None)
             await tx.uow.tasks.delete(task)
             tx.emit("Task", task.id, "deleted", project_id=task.project_id, old_status=task.status)
@@ -237,7 +255,7 @@ class TaskService:
 
 
 async def set_task_status(tx: Tx, task: Task, status: TaskStatus) -> None:
-    """Move a task along its machine; starting it needs every dependency DONE."""
+    """Move a task (locked by the caller) along its machine; starting it needs every dependency DONE."""
     old = task.status
     machines.check_transition(machines.TASK, "task", old, status)
     if status is TaskStatus.IN_PROGRESS:

@@ -75,9 +75,9 @@ class UserService:
         username, email = check_identity(username, email)
         check_password(password)
         if await tx.uow.users.find_one(username=username):
-            raise Conflict(f"username {username!r} is taken")
+            raise Conflict(f"username {username!r} is taken", field="username")
         if await tx.uow.users.find_one(email=email):
-            raise Conflict(f"email {email!r} is already registered")
+            raise Conflict(f"email {email!r} is already registered", field="email")
         now = tx.now()
         user = User(
             username=username,
