@@ -31,6 +31,8 @@ def _migrate(settings: Settings) -> None:
 def _serve(settings: Settings) -> None:
     import uvicorn
 
+    from server.ws_protocol import websocket_options
+
     url = f"http://{settings.host}:{settings.port}/graphql"
     print(f"rdflow serving GraphQL at {url} (GraphiQL in the browser)")
     print("first time? create a super admin: rdflow create-admin --username admin --email admin@example.com")
@@ -42,6 +44,7 @@ def _serve(settings: Settings) -> None:
         workers=settings.workers,
         log_level=settings.log_level,
         proxy_headers=True,
+        **websocket_options(settings.max_body_bytes),
     )
 
 

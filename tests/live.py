@@ -10,6 +10,9 @@ from typing import Any
 import uvicorn
 import websockets
 
+from server.settings import Settings
+from server.ws_protocol import websocket_options
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -18,10 +21,17 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, app: Any):
+    def __init__(self, app: Any, max_message_bytes: int = Settings.model_fields["max_body_bytes"].default):
         self.port = free_port()
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=self.port,
+                log_level="warning",
+                lifespan="off",
+                **websocket_options(max_message_bytes),
+            )
         )
         self.task: asyncio.Task | None = None
 

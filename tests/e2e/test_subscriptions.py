@@ -6,16 +6,19 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 import websockets
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from domain.enums import JobStatus, Role
 from domain.events import DomainEvent
 from domain.model import Job
 from resolvers.ids import from_global_id, to_global_id
+from server.settings import Settings
 from tests.api import Api
 from tests.e2e.conftest import running_api, sqlite_settings
 from tests.e2e.test_crud_api import CREATE_PROJECT, CREATE_REQ
@@ -133,7 +136,7 @@ async def test_a_subscriber_that_falls_behind_is_closed_with_the_reason(sqlite_a
             await ws.subscribe("1", PROJECT_EVENTS, {"p": pid})
             await ws.next_payload()  # snapshot
         # A burst with no pause: the busy subscriber's sender cannot run in between, so it falls 3 behind.
-        for i in range(3):
+        for _ in range(3):
             await bus.publish(
                 DomainEvent(
                     entity_type="Requirement",
@@ -264,3 +267,82 @@ async def test_job_updates_send_each_state_once(sqlite_api: Api, live: LiveServe
             update = (await ws.next_payload())["data"]["jobUpdated"]
             sent.append((update["progress"], update["message"]))
         assert all(a != b for a, b in itertools.pairwise(sent)), sent
+
+
+@pytest.mark.parametrize("client", [TransportWs, LegacyWs])
+async def test_the_operation_limit_per_connection_is_refused_with_the_error_contract(
+    sqlite_api: Api, live: LiveServer, client
+):
+    pid = (await sqlite_api.gql(CREATE_PROJECT, {"input": {"name": "Crowded"}}))["createProject"]["id"]
+    async with client(live.ws_url) as ws:
+        await ws.init(bearer(sqlite_api))
+        for i in range(100):  # strawberry's default limit
+            await ws.subscribe(str(i), PROJECT_EVENTS, {"p": pid})
+        for _ in range(100):
+            await ws.next_payload()
+        await ws.subscribe("one too many", PROJECT_EVENTS, {"p": pid})
+        refused = await ws.recv()
+        assert (refused["type"], refused["id"]) == ("error", "one too many")
+        error = refused["payload"][0] if isinstance(refused["payload"], list) else refused["payload"]
+        assert error["extensions"] == {"code": "TOO_MANY_REQUESTS", "errorId": "ERR_429_001", "limit": 100}
+
+
+async def test_websocket_messages_are_capped_like_http_bodies(sqlite_api: Api, live: LiveServer):
+    limit = Settings().max_body_bytes
+    async with TransportWs(live.ws_url, max_size=None) as ws:
+        await ws.init(bearer(sqlite_api))
+        await ws.subscribe("1", "query { me { username } }", {"padding": "x" * limit})
+        closed = await closed_with(ws)
+        assert closed.code == 1009, closed
+
+
+async def closed_with(ws: TransportWs, timeout: float = 10) -> websockets.frames.Close:
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            await ws.recv(timeout=timeout)
+    assert closed.value.rcvd is not None, "the connection dropped without a close frame"
+    return closed.value.rcvd
+
+
+def websocket_connections(server: LiveServer) -> list[WebSocketsSansIOProtocol]:
+    return [c for c in server.server.server_state.connections if isinstance(c, WebSocketsSansIOProtocol)]
+
+
+async def test_a_subscriber_that_stops_reading_loses_its_connection_soon_after_the_overflow(
+    sqlite_api: Api, live: LiveServer, caplog
+):
+    bus = sqlite_api.container.bus
+    bus.max_pending = 5
+    pid = (await sqlite_api.gql(CREATE_PROJECT, {"input": {"name": "Stuck"}}))["createProject"]["id"]
+    project_id = str(from_global_id(pid)[1])
+    query = "subscription($p: ID!) { projectEvents(projectId: $p) { data } }"
+    async with TransportWs(live.ws_url, compression=None) as stuck:  # uncompressed: the padding fills buffers
+        await stuck.init(bearer(sqlite_api))
+        await stuck.subscribe("1", query, {"p": pid})
+        await stuck.next_payload()
+        assert len(websocket_connections(live)) == 1
+        # The client reads no more: the kernel's buffers and uvicorn's fill, the sender blocks, events pile up.
+        stuck.ws.transport.pause_reading()
+        for _ in range(2000):
+            await bus.publish(
+                DomainEvent(
+                    entity_type="Requirement",
+                    entity_id=str(uuid.uuid4()),
+                    action="updated",
+                    at=datetime.now(UTC),
+                    project_id=project_id,
+                    data={"padding": "x" * 100_000},
+                )
+            )
+            await asyncio.sleep(0.001)
+            if any("too slow" in r.getMessage() for r in caplog.records):
+                break
+        else:
+            raise AssertionError("the subscriber never fell behind")
+        loop = asyncio.get_running_loop()
+        overflowed_at = loop.time()
+        while websocket_connections(live) and loop.time() - overflowed_at < 15:
+            await asyncio.sleep(0.1)
+        assert not websocket_connections(live), "the server still holds the stuck client's connection"
+    assert [r.levelname for r in caplog.records if "too slow" in r.getMessage()] == ["WARNING"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
