@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     code = "INTERNAL_SERVER_ERROR"
     error_id = "ERR_500_001"
 
-    def __init__(self, message: str, *, field: str | None = None, details: dict | None = None):
+    def __init__(self, message: str, *, field: str | None = None, details: dict[str, Any] | None = None):
         super().__init__(message)
         self.message = message
         self.field = field

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from domain import model
 from domain.events import DomainEvent, SubscriberOverflow
 from domain.paging import ListQuery, Page
 
@@ -34,20 +35,20 @@ class Repository(Protocol, Generic[T]):
 class UnitOfWork(Protocol):
     """One transaction over every repository; `commit` makes the changes durable."""
 
-    users: Repository
-    projects: Repository
-    members: Repository
-    requirements: Repository
-    prds: Repository
-    tasks: Repository
-    dependencies: Repository
-    artifacts: Repository
-    test_results: Repository
-    deployments: Repository
-    jobs: Repository
-    audit: Repository
-    ai_models: Repository
-    prompts: Repository
+    users: Repository[model.User]
+    projects: Repository[model.Project]
+    members: Repository[model.ProjectMember]
+    requirements: Repository[model.Requirement]
+    prds: Repository[model.PrdDocument]
+    tasks: Repository[model.Task]
+    dependencies: Repository[model.TaskDependency]
+    artifacts: Repository[model.CodeArtifact]
+    test_results: Repository[model.TestResult]
+    deployments: Repository[model.Deployment]
+    jobs: Repository[model.Job]
+    audit: Repository[model.AuditEntry]
+    ai_models: Repository[model.AiModelConfig]
+    prompts: Repository[model.PromptTemplate]
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...
@@ -146,6 +147,7 @@ class TokenCodecPort(Protocol):
     ) -> tuple[str, dict[str, Any]]:
         """A signed token and its claims; `jti` (default: a random one) names the token for revocation."""
         ...
+
     def decode(self, token: str, typ: str) -> dict[str, Any]: ...
 
 

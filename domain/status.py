@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import Enum
+from typing import TypeVar
 
 from domain.enums import DeploymentStatus as D
 from domain.enums import JobStatus as J
@@ -12,6 +13,8 @@ from domain.enums import RequirementStatus as R
 from domain.enums import ReviewStatus as V
 from domain.enums import TaskStatus as T
 from domain.errors import InvalidInput
+
+E = TypeVar("E", bound=Enum)
 
 PROJECT: Mapping[P, frozenset[P]] = {
     P.PLANNING: frozenset({P.ACTIVE, P.ON_HOLD, P.ARCHIVED}),
@@ -65,7 +68,7 @@ JOB: Mapping[J, frozenset[J]] = {
 }
 
 
-def check_transition(machine: Mapping[Enum, frozenset], entity: str, current: Enum, requested: Enum) -> None:
+def check_transition(machine: Mapping[E, frozenset[E]], entity: str, current: E, requested: E) -> None:
     """Raise InvalidInput naming both statuses when `requested` may not follow `current`."""
     if requested not in machine[current]:
         allowed = ", ".join(sorted(s.value for s in machine[current])) or "none"

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Literal, TypeVar, overload
 
 from domain.errors import InvalidInput
+
+T = TypeVar("T")
 
 UNSET = object()  # an update's argument that was not given, where None is a value (clear the field)
 # Widths of columns that hold a client's text, shared with persistence/tables.py so the two cannot disagree.
@@ -13,6 +16,10 @@ FILE_PATH_LENGTH = 500
 FILE_NAME_LENGTH = 200
 
 
+@overload
+def text(value: str | None, field: str, *, max_length: int, required: Literal[True] = True) -> str: ...
+@overload
+def text(value: str | None, field: str, *, max_length: int, required: bool) -> str | None: ...
 def text(value: str | None, field: str, *, max_length: int, required: bool = True) -> str | None:
     if value is None:
         if required:
@@ -55,7 +62,7 @@ def date_range(start: date | None, end: date | None, field: str = "endDate") -> 
         raise InvalidInput(f"{field} {end} is before start date {start}", field=field)
 
 
-def at_most(values: list, field: str, max_items: int) -> list:
+def at_most(values: list[T], field: str, max_items: int) -> list[T]:
     if len(values) > max_items:
         raise InvalidInput(f"{field} has {len(values)} items; at most {max_items} allowed", field=field)
     return values

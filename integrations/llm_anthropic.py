@@ -130,7 +130,12 @@ class AnthropicLLM:
         note = f" (the answer hit max_tokens={self.max_tokens})" if message.stop_reason == "max_tokens" else ""
         data = _tool_input(message, tool, usage, note)
         _check_against_schema(step, data, schema, usage, note)
-        return LLMResult(data=data, **usage)
+        return LLMResult(
+            data=data,
+            model=message.model,
+            input_tokens=message.usage.input_tokens,
+            output_tokens=message.usage.output_tokens,
+        )
 
     async def _create(self, **request: Any) -> anthropic.types.Message:
         try:

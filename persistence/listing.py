@@ -17,7 +17,7 @@ from persistence import tables
 
 
 def conditions(table: Table, query: ListQuery) -> list[Any]:
-    conds = []
+    conds: list[Any] = []
     for name, value in query.filters:
         column = table.c.get(name)
         if column is None:
@@ -79,11 +79,11 @@ async def list_pages(
     part = table.c[partition] if partition else None
     if part is not None:
         conds.append(part.in_(list(keys)))
-    over = {"partition_by": part} if part is not None else {}
+    over: dict[str, Any] = {"partition_by": part} if part is not None else {}
     rn = (func.row_number().over(order_by=_ordering(table, query, False), **over) - 1).label("rn")
     rn_desc = (func.row_number().over(order_by=_ordering(table, query, True), **over) - 1).label("rn_desc")
     inner = select(table, rn, rn_desc).where(*conds).subquery()
-    entity = aliased(cls, inner)
+    entity: Any = aliased(cls, inner)
     part_col = inner.c[partition] if partition else None
     stmt = (
         select(entity, inner.c.rn)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain import model
+from domain.ports import Repository
 from persistence.engine import WRITE
 from persistence.mapping import ENTITY_TABLES
 from persistence.repository import SqlRepository
@@ -33,6 +34,22 @@ REPOSITORIES = {
 
 
 class SqlUnitOfWork:
+    # Set on entering, one per entry of REPOSITORIES.
+    users: Repository[model.User]
+    projects: Repository[model.Project]
+    members: Repository[model.ProjectMember]
+    requirements: Repository[model.Requirement]
+    prds: Repository[model.PrdDocument]
+    tasks: Repository[model.Task]
+    dependencies: Repository[model.TaskDependency]
+    artifacts: Repository[model.CodeArtifact]
+    test_results: Repository[model.TestResult]
+    deployments: Repository[model.Deployment]
+    jobs: Repository[model.Job]
+    audit: Repository[model.AuditEntry]
+    ai_models: Repository[model.AiModelConfig]
+    prompts: Repository[model.PromptTemplate]
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession]):
         self._sessions = sessions
         self.session: AsyncSession
@@ -57,7 +74,7 @@ class SqlUnitOfWork:
 
         PostgreSQL: a transaction-scoped advisory lock; SQLite: the write transaction already serialises writers.
         """
-        if self.session.bind.dialect.name == "postgresql":
+        if self.session.get_bind().dialect.name == "postgresql":
             key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
             await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 

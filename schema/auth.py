@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from domain import model
 from resolvers import auth, relations
+from resolvers.context import RequestContext
 from resolvers.listing import ConnectionArgs
 from schema import enums as e
 from schema.relay import Connection, Node, node_id
@@ -44,8 +45,10 @@ class AuditNode(Node):
     is_type_of = classmethod(lambda cls, obj, _info: isinstance(obj, model.AuditEntry))
 
     @strawberry.field
-    async def actor(self, info: Info) -> UserNode | None:
-        return await relations.one(info.context, "users", self.actor_id)
+    async def actor(
+        self, root: strawberry.Parent[model.AuditEntry], info: Info[RequestContext, None]
+    ) -> UserNode | None:
+        return await relations.one(info.context, "users", root.actor_id)
 
 
 @strawberry.enum
@@ -57,7 +60,7 @@ class AuditOrderField(Enum):
 @strawberry.input
 class AuditOrder:
     field: AuditOrderField = AuditOrderField.AT
-    direction: e.SortDirection = e.SortDirection.DESC  # type: ignore[attr-defined]
+    direction: e.SortDirection = e.SortDirection.DESC
 
 
 @strawberry.input
@@ -85,7 +88,7 @@ class AuthQuery:
     @strawberry.field(description="Who did what, when, from where (super admins). Newest first by default.")
     async def audit_log(
         self,
-        info: Info,
+        info: Info[RequestContext, None],
         first: int | None = None,
         after: str | None = None,
         last: int | None = None,
@@ -111,21 +114,21 @@ class AuthQuery:
 @strawberry.type
 class AuthMutation:
     @strawberry.mutation(description="Create an account (role GUEST until an admin grants more) and sign in.")
-    async def register(self, info: Info, username: str, email: str, password: str) -> AuthPayload:
+    async def register(self, info: Info[RequestContext, None], username: str, email: str, password: str) -> AuthPayload:
         return _payload(await auth.register(info.context, username, email, password))
 
     @strawberry.mutation(description="Sign in with a username or email. Failures never say which part was wrong.")
-    async def login(self, info: Info, username: str, password: str) -> AuthPayload:
+    async def login(self, info: Info[RequestContext, None], username: str, password: str) -> AuthPayload:
         return _payload(await auth.login(info.context, username, password))
 
     @strawberry.mutation(description="Trade a refresh token (single use) for a new pair; reuse revokes the sign-in.")
-    async def refresh_token(self, info: Info, refresh_token: str) -> AuthPayload:
+    async def refresh_token(self, info: Info[RequestContext, None], refresh_token: str) -> AuthPayload:
         return _payload(await auth.refresh(info.context, refresh_token))
 
     @strawberry.mutation(description="Revoke this access token and its sign-in on every replica.")
-    async def logout(self, info: Info, refresh_token: str | None = None) -> bool:
+    async def logout(self, info: Info[RequestContext, None], refresh_token: str | None = None) -> bool:
         return await auth.logout(info.context, refresh_token)
 
     @strawberry.mutation
-    async def change_password(self, info: Info, current_password: str, new_password: str) -> bool:
+    async def change_password(self, info: Info[RequestContext, None], current_password: str, new_password: str) -> bool:
         return await auth.change_password(info.context, current_password, new_password)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import strawberry
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -44,7 +44,10 @@ class RdflowSchema(strawberry.Schema):
 
 
 def build_schema(limits: SchemaLimits = SchemaLimits(), outage: Outage = no_outage) -> strawberry.Schema:
-    shape_rules = [max_depth_rule(limits.max_depth), max_aliases_rule(limits.max_aliases)]
+    shape_rules: list[type[ASTValidationRule]] = [
+        max_depth_rule(limits.max_depth),
+        max_aliases_rule(limits.max_aliases),
+    ]
     extensions: list = [
         lambda: AddValidationRules(shape_rules),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),

@@ -11,7 +11,7 @@ def _order(name: str, field_enum: type, default: object) -> type:
     @strawberry.input(name=name)
     class Order:
         field: field_enum = default  # type: ignore[valid-type]
-        direction: e.SortDirection = e.SortDirection.ASC  # type: ignore[attr-defined]
+        direction: e.SortDirection = e.SortDirection.ASC
 
     return Order
 
@@ -97,7 +97,7 @@ class CreateRequirementInput:
     project_id: strawberry.ID
     title: str
     content: str
-    priority: e.Priority = e.Priority.MEDIUM  # type: ignore[attr-defined]
+    priority: e.Priority = e.Priority.MEDIUM
     assigned_to: strawberry.ID | None = None
     tags: list[str] | None = None
     estimate_hours: float | None = None
@@ -119,7 +119,7 @@ class CreateTaskInput:
     name: str
     task_type: e.TaskType
     description: str | None = None
-    priority: e.Priority = e.Priority.MEDIUM  # type: ignore[attr-defined]
+    priority: e.Priority = e.Priority.MEDIUM
     assigned_to: strawberry.ID | None = None
     estimated_hours: float | None = None
     parent_id: strawberry.ID | None = None

@@ -9,6 +9,7 @@ from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
     GraphQLList,
     GraphQLNonNull,
@@ -59,7 +60,7 @@ class _Cost:
                 cost += self._field(node, parent)
             elif isinstance(node, InlineFragmentNode):
                 cost += self._selection(node.selection_set, self._condition(node, parent))
-            else:
+            elif isinstance(node, FragmentSpreadNode):
                 cost += self.fragments.get(node.name.value, 0)
         return cost
 

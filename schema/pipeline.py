@@ -167,7 +167,7 @@ class PipelineMutation:
 
     @strawberry.mutation
     async def delete_ai_model(self, info: Info[RequestContext, None], id: strawberry.ID) -> strawberry.ID:
-        return await pipeline.delete_model(info.context, id)
+        return strawberry.ID(await pipeline.delete_model(info.context, id))
 
     @strawberry.mutation(description="Create or replace a prompt template; `<step>.default` is used by that step.")
     async def save_prompt_template(

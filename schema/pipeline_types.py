@@ -9,7 +9,9 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from domain import model
+from domain.model import AiModelConfig  # AiModelNode has a field named `model`
 from resolvers import relations
+from resolvers.context import RequestContext
 from resolvers.ids import to_global_id
 from schema.enums import JobStatus
 from schema.relay import Node, node_id
@@ -48,7 +50,7 @@ class PrdNode(Node):
     is_type_of = classmethod(lambda cls, obj, _info: isinstance(obj, model.PrdDocument))
 
     @strawberry.field
-    def sections(self) -> list[PrdSection]:
+    def sections(self, root: strawberry.Parent[model.PrdDocument]) -> list[PrdSection]:
         return [
             PrdSection(
                 section_id=s["section_id"],
@@ -57,12 +59,14 @@ class PrdNode(Node):
                 features=[Feature(id=f["id"], name=f["name"], priority=f["priority"]) for f in s.get("features", [])],
                 ai_generated=s.get("ai_generated", True),
             )
-            for s in self.sections
+            for s in root.sections
         ]
 
     @strawberry.field
-    async def requirement(self, info: Info) -> LazyRequirement:
-        return await relations.one(info.context, "requirements", self.requirement_id)
+    async def requirement(
+        self, root: strawberry.Parent[model.PrdDocument], info: Info[RequestContext, None]
+    ) -> LazyRequirement:
+        return await relations.one(info.context, "requirements", root.requirement_id)
 
 
 @strawberry.type(name="Job")
@@ -85,16 +89,16 @@ class JobNode(Node):
     is_type_of = classmethod(lambda cls, obj, _info: isinstance(obj, model.Job))
 
     @strawberry.field(description="Global id of the entity the job works on.")
-    def subject_id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id(self.subject_type, self.subject_id))
+    def subject_id(self, root: strawberry.Parent[model.Job]) -> strawberry.ID:
+        return strawberry.ID(to_global_id(root.subject_type, root.subject_id))
 
     @strawberry.field
-    def subject_type(self) -> str:
-        return self.subject_type
+    def subject_type(self, root: strawberry.Parent[model.Job]) -> str:
+        return root.subject_type
 
     @strawberry.field
-    def cost_usd(self) -> float:
-        return float(self.cost_usd)
+    def cost_usd(self, root: strawberry.Parent[model.Job]) -> float:
+        return float(root.cost_usd)
 
 
 @strawberry.type
@@ -126,8 +130,8 @@ class AiModelNode(Node):
     is_type_of = classmethod(lambda cls, obj, _info: isinstance(obj, model.AiModelConfig))
 
     @strawberry.field(description="Whether a key is stored; the key itself is never returned.")
-    def has_api_key(self) -> bool:
-        return self.api_key_encrypted is not None
+    def has_api_key(self, root: strawberry.Parent[AiModelConfig]) -> bool:
+        return root.api_key_encrypted is not None
 
 
 @strawberry.type(name="PromptTemplate")

@@ -8,6 +8,7 @@ from strawberry.types import Info
 
 from domain.paging import Page
 from resolvers import relations
+from resolvers.context import RequestContext
 from resolvers.ids import encode_cursor, to_global_id
 from resolvers.listing import ConnectionArgs
 
@@ -53,25 +54,25 @@ class Edge(Generic[T]):
 @strawberry.type(description="A page of a list, with cursors and the total count.")
 class Connection(Generic[T]):
     @strawberry.field
-    def edges(self) -> list[Edge[T]]:
-        return [Edge(cursor=encode_cursor(o), node=item) for item, o in zip(self.items, self.offsets, strict=True)]
+    def edges(self, root: strawberry.Parent[Page[T]]) -> list[Edge[T]]:
+        return [Edge(cursor=encode_cursor(o), node=item) for item, o in zip(root.items, root.offsets, strict=True)]
 
     @strawberry.field
-    def nodes(self) -> list[T]:
-        return list(self.items)
+    def nodes(self, root: strawberry.Parent[Page[T]]) -> list[T]:
+        return list(root.items)
 
     @strawberry.field
-    def page_info(self) -> PageInfo:
+    def page_info(self, root: strawberry.Parent[Page[T]]) -> PageInfo:
         return PageInfo(
-            has_next_page=self.has_next,
-            has_previous_page=self.has_previous,
-            start_cursor=encode_cursor(self.offsets[0]) if self.offsets else None,
-            end_cursor=encode_cursor(self.offsets[-1]) if self.offsets else None,
+            has_next_page=root.has_next,
+            has_previous_page=root.has_previous,
+            start_cursor=encode_cursor(root.offsets[0]) if root.offsets else None,
+            end_cursor=encode_cursor(root.offsets[-1]) if root.offsets else None,
         )
 
     @strawberry.field
-    def total_count(self) -> int:
-        return self.total
+    def total_count(self, root: strawberry.Parent[Page[T]]) -> int:
+        return root.total
 
 
 def child_connection(
@@ -81,7 +82,7 @@ def child_connection(
 
     async def resolve(
         root: strawberry.Parent[Any],
-        info: Info,
+        info: Info[RequestContext, None],
         first: int | None = None,
         after: str | None = None,
         last: int | None = None,
@@ -90,7 +91,8 @@ def child_connection(
         order_by: order_type | None = None,  # type: ignore[valid-type]
     ) -> Connection[node]:  # type: ignore[valid-type]
         args = ConnectionArgs(first, after, last, before, filter, order_by, default_order)
-        return await relations.page(info.context, repo, parent_field, root.id, args)
+        # A Connection is served from a Page: its fields read the Page as their root.
+        return await relations.page(info.context, repo, parent_field, root.id, args)  # type: ignore[return-value]
 
     return strawberry.field(resolver=resolve)
 
@@ -101,7 +103,7 @@ def root_connection(
     """A top-level connection field backed by a service's `list`."""
 
     async def resolve(
-        info: Info,
+        info: Info[RequestContext, None],
         first: int | None = None,
         after: str | None = None,
         last: int | None = None,
@@ -109,6 +111,7 @@ def root_connection(
         filter: filter_type | None = None,  # type: ignore[valid-type]
         order_by: order_type | None = None,  # type: ignore[valid-type]
     ) -> Connection[node]:  # type: ignore[valid-type]
-        return await list_fn(info.context, ConnectionArgs(first, after, last, before, filter, order_by))
+        page = await list_fn(info.context, ConnectionArgs(first, after, last, before, filter, order_by))
+        return page  # type: ignore[return-value]  # a Connection is served from a Page (its fields' root)
 
     return strawberry.field(resolver=resolve, description=description)

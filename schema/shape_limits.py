@@ -26,7 +26,7 @@ def depth(selection_set: SelectionSetNode | None, fragments: Mapping[str, int]) 
             here = 1 + depth(node.selection_set, fragments) if nested else 0
         elif isinstance(node, InlineFragmentNode):
             here = depth(node.selection_set, fragments)
-        else:
+        elif isinstance(node, FragmentSpreadNode):
             here = fragments.get(node.name.value, 0)
         deepest = max(deepest, here)
     return deepest
@@ -38,7 +38,7 @@ def aliases(selection_set: SelectionSetNode | None, fragments: Mapping[str, int]
     for node in selection_set.selections if selection_set else ():
         if isinstance(node, FragmentSpreadNode):
             count += fragments.get(node.name.value, 0)
-        else:
+        elif isinstance(node, FieldNode | InlineFragmentNode):
             count += isinstance(node, FieldNode) and node.alias is not None
             count += aliases(node.selection_set, fragments) if node.selection_set else 0
     return count

@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from domain.events import DomainEvent
 from resolvers import relations, subscriptions
+from resolvers.context import RequestContext
 from resolvers.ids import to_global_id
 from schema.pipeline_types import JobNode
 from schema.types import DeploymentNode, UserNode
@@ -25,12 +26,12 @@ class ProjectEvent:
     data: JSON
 
     @strawberry.field(description="Global id of the changed entity.")
-    def entity_id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id(self.entity_type, self.entity_id))
+    def entity_id(self, root: strawberry.Parent[DomainEvent]) -> strawberry.ID:
+        return strawberry.ID(to_global_id(root.entity_type, root.entity_id))
 
     @strawberry.field
-    async def actor(self, info: Info) -> UserNode | None:
-        return await relations.one(info.context, "users", uuid.UUID(self.actor_id) if self.actor_id else None)
+    async def actor(self, root: strawberry.Parent[DomainEvent], info: Info[RequestContext, None]) -> UserNode | None:
+        return await relations.one(info.context, "users", uuid.UUID(root.actor_id) if root.actor_id else None)
 
     is_type_of = classmethod(lambda cls, obj, _info: isinstance(obj, DomainEvent))
 
@@ -38,19 +39,23 @@ class ProjectEvent:
 @strawberry.type
 class Subscription:
     @strawberry.subscription(description="The job now, then every change until it ends.")
-    async def job_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[JobNode, None]:
+    async def job_updated(self, info: Info[RequestContext, None], id: strawberry.ID) -> AsyncGenerator[JobNode, None]:
         async for job in subscriptions.until_closed(info.context, subscriptions.job_updates(info.context, id)):
             yield job
 
     @strawberry.subscription(description="The deployment now, then every change.")
-    async def deployment_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[DeploymentNode, None]:
+    async def deployment_updated(
+        self, info: Info[RequestContext, None], id: strawberry.ID
+    ) -> AsyncGenerator[DeploymentNode, None]:
         async for deployment in subscriptions.until_closed(
             info.context, subscriptions.deployment_updates(info.context, id)
         ):
             yield deployment
 
     @strawberry.subscription(description="A snapshot event with the project's status, then every change in it.")
-    async def project_events(self, info: Info, project_id: strawberry.ID) -> AsyncGenerator[ProjectEvent, None]:
+    async def project_events(
+        self, info: Info[RequestContext, None], project_id: strawberry.ID
+    ) -> AsyncGenerator[ProjectEvent, None]:
         async for event in subscriptions.until_closed(
             info.context, subscriptions.project_events(info.context, project_id)
         ):

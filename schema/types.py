@@ -11,6 +11,7 @@ from domain import model
 from resolvers import delivery, relations
 from resolvers import pipeline as pipeline_resolvers
 from resolvers import projects as project_resolvers
+from resolvers.context import RequestContext
 from resolvers.ids import to_global_id
 from schema import enums as e
 from schema import inputs as i
@@ -27,7 +28,7 @@ def _is(cls: type):
 
 
 def _user_field(attribute: str) -> Any:
-    async def resolve(root: strawberry.Parent[Any], info: Info) -> Optional["UserNode"]:
+    async def resolve(root: strawberry.Parent[Any], info: Info[RequestContext, None]) -> Optional["UserNode"]:
         return await relations.one(info.context, "users", getattr(root, attribute))
 
     return strawberry.field(resolver=resolve)
@@ -104,7 +105,7 @@ class ArtifactNode(Node):
     is_type_of = _is(model.CodeArtifact)
 
     @strawberry.field
-    def review_findings(self) -> list[ReviewFinding]:
+    def review_findings(self, root: strawberry.Parent[model.CodeArtifact]) -> list[ReviewFinding]:
         return [
             ReviewFinding(
                 severity=f.get("severity", "INFO"),
@@ -114,16 +115,16 @@ class ArtifactNode(Node):
                 message=f.get("message", ""),
                 suggestion=f.get("suggestion"),
             )
-            for f in self.review_findings
+            for f in root.review_findings
         ]
 
     @strawberry.field(description="The file's text, fetched from the artifact store.")
-    async def content(self, info: Info) -> str:
+    async def content(self, info: Info[RequestContext, None]) -> str:
         return await delivery.artifact_content(info.context, self)
 
     @strawberry.field
-    async def task(self, info: Info) -> LazyTask:
-        return await relations.one(info.context, "tasks", self.task_id)
+    async def task(self, root: strawberry.Parent[model.CodeArtifact], info: Info[RequestContext, None]) -> LazyTask:
+        return await relations.one(info.context, "tasks", root.task_id)
 
 
 @strawberry.type(name="Task")
@@ -145,20 +146,24 @@ class TaskNode(Node):
     is_type_of = _is(model.Task)
 
     @strawberry.field
-    async def requirement(self, info: Info) -> LazyRequirement:
-        return await relations.one(info.context, "requirements", self.requirement_id)
+    async def requirement(
+        self, root: strawberry.Parent[model.Task], info: Info[RequestContext, None]
+    ) -> LazyRequirement:
+        return await relations.one(info.context, "requirements", root.requirement_id)
 
     @strawberry.field
-    async def parent(self, info: Info) -> LazyTask | None:
-        return await relations.one(info.context, "tasks", self.parent_id)
+    async def parent(self, root: strawberry.Parent[model.Task], info: Info[RequestContext, None]) -> LazyTask | None:
+        return await relations.one(info.context, "tasks", root.parent_id)
 
     @strawberry.field
-    async def subtasks(self, info: Info) -> list[LazyTask]:
-        return await relations.children(info.context, "tasks", "parent_id", self.id)
+    async def subtasks(self, root: strawberry.Parent[model.Task], info: Info[RequestContext, None]) -> list[LazyTask]:
+        return await relations.children(info.context, "tasks", "parent_id", root.id)
 
     @strawberry.field(description="Tasks that must be DONE before this one can start.")
-    async def dependencies(self, info: Info) -> list[LazyTask]:
-        return await relations.task_dependencies(info.context, self.id)
+    async def dependencies(
+        self, root: strawberry.Parent[model.Task], info: Info[RequestContext, None]
+    ) -> list[LazyTask]:
+        return await relations.task_dependencies(info.context, root.id)
 
 
 @strawberry.type(name="Requirement")
@@ -177,17 +182,21 @@ class RequirementNode(Node):
     is_type_of = _is(model.Requirement)
 
     @strawberry.field
-    async def project(self, info: Info) -> LazyProject:
-        return await relations.one(info.context, "projects", self.project_id)
+    async def project(
+        self, root: strawberry.Parent[model.Requirement], info: Info[RequestContext, None]
+    ) -> LazyProject:
+        return await relations.one(info.context, "projects", root.project_id)
 
     @strawberry.field(description="The current PRD (the latest generated version).")
-    async def prd(self, info: Info) -> PrdNode | None:
-        return await relations.one(info.context, "prds", self.prd_document_id)
+    async def prd(self, root: strawberry.Parent[model.Requirement], info: Info[RequestContext, None]) -> PrdNode | None:
+        return await relations.one(info.context, "prds", root.prd_document_id)
 
     @strawberry.field(description="Every PRD version, oldest first.")
-    async def prd_versions(self, info: Info) -> list[PrdNode]:
+    async def prd_versions(
+        self, root: strawberry.Parent[model.Requirement], info: Info[RequestContext, None]
+    ) -> list[PrdNode]:
         return sorted(
-            await relations.children(info.context, "prds", "requirement_id", self.id), key=lambda p: p.version
+            await relations.children(info.context, "prds", "requirement_id", root.id), key=lambda p: p.version
         )
 
 
@@ -209,12 +218,12 @@ class DeploymentNode(Node):
     is_type_of = _is(model.Deployment)
 
     @strawberry.field(name="artifactIds")
-    def artifact_global_ids(self) -> list[strawberry.ID]:
-        return [strawberry.ID(to_global_id("CodeArtifact", a)) for a in self.artifact_ids]
+    def artifact_global_ids(self, root: strawberry.Parent[model.Deployment]) -> list[strawberry.ID]:
+        return [strawberry.ID(to_global_id("CodeArtifact", a)) for a in root.artifact_ids]
 
     @strawberry.field
-    async def project(self, info: Info) -> LazyProject:
-        return await relations.one(info.context, "projects", self.project_id)
+    async def project(self, root: strawberry.Parent[model.Deployment], info: Info[RequestContext, None]) -> LazyProject:
+        return await relations.one(info.context, "projects", root.project_id)
 
 
 @strawberry.type(name="Project")
@@ -238,9 +247,9 @@ class ProjectNode(Node):
     is_type_of = _is(model.Project)
 
     @strawberry.field
-    async def members(self, info: Info) -> list[UserNode]:
+    async def members(self, info: Info[RequestContext, None]) -> list[UserNode]:
         return await project_resolvers.members(info.context, self.id)
 
     @strawberry.field(description="AI tokens and estimated cost summed over the project's jobs.")
-    async def ai_usage(self, info: Info) -> AiUsage:
+    async def ai_usage(self, info: Info[RequestContext, None]) -> AiUsage:
         return AiUsage.of(await pipeline_resolvers.ai_usage(info.context, self.id))

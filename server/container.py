@@ -169,7 +169,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         outage=unavailable,
     )
     if hasattr(queue, "bind"):
-        queue.bind(executor)  # type: ignore[attr-defined]
+        queue.bind(executor)
     container = Container(
         settings=settings,
         engine=engine,
@@ -183,5 +183,5 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     container.closers.append(pool.aclose)
     for adapter in (bus, store, queue, token_store, limiter):
         if hasattr(adapter, "aclose"):
-            container.closers.append(adapter.aclose)  # type: ignore[attr-defined]
+            container.closers.append(adapter.aclose)
     return container

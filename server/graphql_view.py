@@ -30,7 +30,7 @@ from resolvers.context import RequestContext
 from server.container import Container
 from server.input_guard import check_request
 from server.outages import RETRY_AFTER_S, WS_TRY_AGAIN_LATER, unavailable
-from server.ws_handlers import LegacyWSHandler, TransportWSHandler
+from server.ws_keepalive import KeepAliveTransportWSHandler
 
 log = logging.getLogger("rdflow.ws")
 
@@ -53,7 +53,14 @@ def request_id_of(headers: Mapping[str, str]) -> str:
     return given if REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
-JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null"}
+JSON_KINDS = {
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}
 
 HTTP_STATUS = {
     "UNAUTHENTICATED": 401,
@@ -120,9 +127,8 @@ class OnceClosedWebSocket(ASGIWebSocketAdapter):
             await super().close(code, reason)
 
 
-class GraphQLView(GraphQL):
-    graphql_transport_ws_handler_class = TransportWSHandler
-    graphql_ws_handler_class = LegacyWSHandler
+class GraphQLView(GraphQL[RequestContext, None]):
+    graphql_transport_ws_handler_class = KeepAliveTransportWSHandler
     websocket_adapter_class = OnceClosedWebSocket
 
     def __init__(self, container: Container, schema: Any, **kwargs: Any):

@@ -8,8 +8,10 @@ from typing import Any
 
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 
+from resolvers.context import RequestContext
 
-class KeepAliveTransportWSHandler(BaseGraphQLTransportWSHandler):
+
+class KeepAliveTransportWSHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
     """After connection_ack, a `ping` every `view.keep_alive_interval` seconds (either side may ping in this
     protocol; clients answer `pong`), so idle proxies keep the socket open and a dead peer is noticed."""
 
@@ -23,9 +25,10 @@ class KeepAliveTransportWSHandler(BaseGraphQLTransportWSHandler):
             self._pinger = asyncio.create_task(self._ping_until_closed())
 
     async def _ping_until_closed(self) -> None:
+        interval = self.view.keep_alive_interval
         with contextlib.suppress(Exception):  # the socket closed: shutdown() cancels us anyway
-            while True:
-                await asyncio.sleep(self.view.keep_alive_interval)
+            while interval is not None:
+                await asyncio.sleep(interval)
                 await self.send_message({"type": "ping"})
 
     async def shutdown(self) -> None:

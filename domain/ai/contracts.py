@@ -8,7 +8,7 @@ anything; so the rule holds for every LLM adapter while the domain imports no li
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from domain.ai import prompts, schemas, semantics
 from domain.ai.schema_check import SchemaValidator, Violation
@@ -77,7 +77,7 @@ def validate(step: str, data: Any, validator: SchemaValidator) -> dict[str, Any]
             field="output",
             details={"step": step, "violations": [str(v) for v in found]},
         )
-    return data
+    return cast("dict[str, Any]", data)  # every step's schema (schemas.BY_STEP) has an object at its root
 
 
 def _summary(found: list[Violation], shown: int = 3) -> str:

@@ -67,7 +67,7 @@ class AiConfigService:
             config = AiModelConfig(
                 name=name,
                 provider=provider,
-                model=v.text(model, "model", max_length=100),  # type: ignore[arg-type]
+                model=v.text(model, "model", max_length=100),
                 base_url=v.text(base_url, "baseUrl", max_length=500, required=False),
                 api_key_encrypted=self.secrets.encrypt(api_key) if api_key else None,
                 max_tokens=max_tokens,
@@ -104,7 +104,7 @@ class AiConfigService:
             if model is not None:
                 config.model = v.text(model, "model", max_length=100)
             if base_url is not UNSET:
-                config.base_url = v.text(base_url, "baseUrl", max_length=500, required=False)  # type: ignore[arg-type]
+                config.base_url = v.text(base_url, "baseUrl", max_length=500, required=False)  # type: ignore[call-overload]  # UNSET ruled out
             if api_key is not UNSET:
                 config.api_key_encrypted = self.secrets.encrypt(api_key) if api_key else None  # type: ignore[arg-type]
             config.max_tokens = max_tokens if max_tokens is not None else config.max_tokens

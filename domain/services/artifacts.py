@@ -55,7 +55,7 @@ async def store_artifact(
         project_id=project_id,
         file_path=path,
         file_name=posixpath.basename(path),
-        language=v.text(language, "language", max_length=30),  # type: ignore[arg-type]
+        language=v.text(language, "language", max_length=30),
         storage_key=key,
         checksum=hashlib.sha256(data).hexdigest(),
         version=max((a.version for a in previous), default=0) + 1,

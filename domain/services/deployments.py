@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 import uuid
 
@@ -46,14 +47,14 @@ class DeploymentService:
         project_id: uuid.UUID,
         environment: Environment,
         version: str,
-        artifact_ids: list[uuid.UUID] | None = None,
+        artifact_ids: builtins.list[uuid.UUID] | None = None,
     ) -> Deployment:
         async with Tx(self.deps, viewer, "deployment.create") as tx:
             require_deploy(viewer, environment)
             # Locked: deleting a project checks that it has no deployments.
             project = await load(tx.uow.projects, "Project", project_id, for_update=True)
             await require_member(tx.uow, viewer, project.id)
-            version = v.text(version, "version", max_length=50)  # type: ignore[assignment]
+            version = v.text(version, "version", max_length=50)
             if not VERSION.match(version):
                 raise InvalidInput(f"version {version!r} may use letters, digits and . _ + - only", field="version")
             ids = v.at_most(list(dict.fromkeys(artifact_ids or [])), "artifactIds", MAX_ARTIFACTS)

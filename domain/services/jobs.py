@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -117,7 +118,9 @@ class JobLifecycle:
     def _tx(self) -> Tx:
         return Tx(self.deps, Viewer(request_id="jobs"))
 
-    async def _change(self, job_id: uuid.UUID, action: str, change) -> Job | None:
+    async def _change(
+        self, job_id: uuid.UUID, action: str, change: Callable[[Job, datetime], bool | None]
+    ) -> Job | None:
         async with self._tx() as tx:
             job = await tx.uow.jobs.get_for_update(job_id)
             if job is None:

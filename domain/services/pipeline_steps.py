@@ -183,7 +183,7 @@ class PipelineSteps:
         """Re-running replaces only AI tasks that never started and have no artifacts."""
         candidates = sorted(t.id for t in await tx.uow.tasks.find(requirement_id=requirement_id) if _unstarted_ai(t))
         # Locked in id order, then checked again: a task started meanwhile is kept.
-        old = [t for t in [await tx.uow.tasks.get_for_update(i) for i in candidates] if _unstarted_ai(t)]
+        old = [t for t in [await tx.uow.tasks.get_for_update(i) for i in candidates] if t and _unstarted_ai(t)]
         with_artifacts = {a.task_id for a in await tx.uow.artifacts.find_in("task_id", [t.id for t in old])}
         dropped = [t for t in old if t.id not in with_artifacts]
         for t in dropped:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import date
 
@@ -36,7 +37,7 @@ class ProjectService:
         *,
         name: str,
         description: str | None = None,
-        tech_stack: list[str] | None = None,
+        tech_stack: builtins.list[str] | None = None,
         start_date: date | None = None,
         end_date: date | None = None,
     ) -> Project:
@@ -67,7 +68,7 @@ class ProjectService:
         *,
         name: str | None = None,
         description: object = UNSET,
-        tech_stack: list[str] | None = None,
+        tech_stack: builtins.list[str] | None = None,
         start_date: object = UNSET,
         end_date: object = UNSET,
     ) -> Project:
@@ -79,7 +80,7 @@ class ProjectService:
             if name is not None:
                 project.name = v.text(name, "name", max_length=100)
             if description is not UNSET:
-                project.description = v.text(description, "description", max_length=10_000, required=False)  # type: ignore[arg-type]
+                project.description = v.text(description, "description", max_length=10_000, required=False)  # type: ignore[call-overload]  # UNSET ruled out
             if tech_stack is not None:
                 project.tech_stack = v.string_list(tech_stack, "techStack")
             if start_date is not UNSET:
@@ -117,7 +118,7 @@ class ProjectService:
             tx.emit("Project", project.id, "deleted", project_id=project.id, old_status=project.status)
         return project_id
 
-    async def members(self, viewer: Viewer, project_id: uuid.UUID) -> list[ProjectMember]:
+    async def members(self, viewer: Viewer, project_id: uuid.UUID) -> builtins.list[ProjectMember]:
         async with self.deps.uow() as uow:
             await load_in_project(uow, viewer, uow.projects, "Project", project_id, Permission.PROJECT_READ)
             return await uow.members.find(project_id=project_id)

@@ -31,7 +31,7 @@ def render(content: str, values: Mapping[str, Any]) -> str:
     return string.Formatter().vformat(content, (), _Defaulting(values))
 
 
-class _Defaulting(dict):
+class _Defaulting(dict[str, Any]):
     def __init__(self, values: Mapping[str, Any]):
         super().__init__({k: ("" if v is None else v) for k, v in values.items()})
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from domain.paging import ListQuery, Page
 from domain.permissions import Permission, Viewer
+from domain.ports import Repository
 from domain.services.base import Deps
 
 
@@ -18,10 +19,11 @@ class ReadService:
 
     async def pages_by(
         self, viewer: Viewer, repo: str, field: str, keys: Sequence[Any], query: ListQuery
-    ) -> dict[Any, Page]:
+    ) -> dict[Any, Page[Any]]:
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:
-            return await getattr(uow, repo).list_by(field, keys, query)
+            repository: Repository[Any] = getattr(uow, repo)
+            return await repository.list_by(field, keys, query)
 
     async def by_ids(self, viewer: Viewer, repo: str, ids: Sequence[Any]) -> dict[Any, Any]:
         viewer.require(Permission.REQUIREMENT_READ)
@@ -31,7 +33,8 @@ class ReadService:
     async def find_in(self, viewer: Viewer, repo: str, field: str, keys: Sequence[Any]) -> list[Any]:
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:
-            return await getattr(uow, repo).find_in(field, keys)
+            repository: Repository[Any] = getattr(uow, repo)
+            return await repository.find_in(field, keys)
 
     async def users_by_ids(self, ids: Sequence[Any]) -> dict[Any, Any]:
         """Users by id, before any viewer exists (authentication itself)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from typing import Any
 
@@ -49,7 +50,7 @@ class RequirementService:
         content: str,
         priority: Priority = Priority.MEDIUM,
         assigned_to: uuid.UUID | None = None,
-        tags: list[str] | None = None,
+        tags: builtins.list[str] | None = None,
         estimate_hours: float | None = None,
     ) -> Requirement:
         async with Tx(self.deps, viewer, "requirement.create") as tx:
@@ -61,8 +62,8 @@ class RequirementService:
             now = tx.now()
             req = Requirement(
                 project_id=project.id,
-                title=v.text(title, "title", max_length=200),  # type: ignore[arg-type]
-                content=v.text(content, "content", max_length=100_000),  # type: ignore[arg-type]
+                title=v.text(title, "title", max_length=200),
+                content=v.text(content, "content", max_length=100_000),
                 created_by=viewer.user_id,
                 priority=priority,
                 assigned_to=assigned_to,
@@ -84,7 +85,7 @@ class RequirementService:
         content: str | None = None,
         priority: Priority | None = None,
         assigned_to: object = UNSET,
-        tags: list[str] | None = None,
+        tags: builtins.list[str] | None = None,
         estimate_hours: float | None = None,
     ) -> Requirement:
         async with Tx(self.deps, viewer, "requirement.update") as tx:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections import defaultdict
 from decimal import Decimal
@@ -102,7 +103,7 @@ class TaskService:
         assigned_to: uuid.UUID | None = None,
         estimated_hours: float | Decimal | None = None,
         parent_id: uuid.UUID | None = None,
-        dependency_ids: list[uuid.UUID] | None = None,
+        dependency_ids: builtins.list[uuid.UUID] | None = None,
     ) -> Task:
         async with Tx(self.deps, viewer, "task.create") as tx:
             req = await load_in_project(
@@ -112,7 +113,7 @@ class TaskService:
             task = Task(
                 requirement_id=req.id,
                 project_id=req.project_id,
-                name=v.text(name, "name", max_length=200),  # type: ignore[arg-type]
+                name=v.text(name, "name", max_length=200),
                 task_type=task_type,
                 description=v.text(description, "description", max_length=20_000, required=False),
                 priority=priority,
@@ -165,7 +166,7 @@ class TaskService:
             if name is not None:
                 task.name = v.text(name, "name", max_length=200)
             if description is not UNSET:
-                task.description = v.text(description, "description", max_length=20_000, required=False)  # type: ignore[arg-type]
+                task.description = v.text(description, "description", max_length=20_000, required=False)  # type: ignore[call-overload]  # UNSET ruled out
             if priority is not None:
                 task.priority = priority
             if task_type is not None:

@@ -71,7 +71,7 @@ class TestResultService:
                 project_id=artifact.project_id,
                 test_type=test_type,
                 status=status,
-                framework=v.text(framework, "framework", max_length=50),  # type: ignore[arg-type]
+                framework=v.text(framework, "framework", max_length=50),
                 total=total,
                 passed=passed,
                 failed=failed,

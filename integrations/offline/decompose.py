@@ -94,7 +94,7 @@ def _features(ctx: dict[str, Any], a: Analysis, priority: str) -> list[Feature]:
                 name=str(f["name"]),
                 verbs=verbs,
                 entity=entity,
-                priority=f.get("priority") if f.get("priority") in PRIORITIES else priority,
+                priority=str(f["priority"]) if f.get("priority") in PRIORITIES else priority,
                 actor=a.primary_actor,
                 benefit=None,
                 strength="must",
@@ -163,7 +163,7 @@ def _role_based(plan: Plan, roles: list[str], features: list[Feature], priority:
                 f'Source: "{f.source}"',
                 "impl",
                 f.priority,
-                [f"api-{_slug(_home(f, entities))}"] if _home(f, entities) else [],
+                [f"api-{_slug(home)}"] if (home := _home(f, entities)) else [],
                 verbs=len(f.verbs),
             )
     if "FRONTEND" in roles:

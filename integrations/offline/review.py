@@ -88,7 +88,9 @@ def _generic(path: str, language: str, content: str) -> list[dict[str, Any]]:
 
 
 def _missing_tests(files: list[dict[str, Any]], focus: str | None) -> list[dict[str, Any]]:
-    modules, tests, empty_tests = [], [], []
+    modules: list[str] = []
+    tests: list[str] = []
+    empty_tests: list[str] = []
     for f in files:
         if not is_python(f):
             continue
@@ -114,7 +116,7 @@ def _missing_tests(files: list[dict[str, Any]], focus: str | None) -> list[dict[
         for path in empty_tests
     ]
     if modules and not tests:
-        target = focus if focus in modules else modules[0]
+        target = focus if focus is not None and focus in modules else modules[0]
         found.append(
             finding(
                 "MAJOR",

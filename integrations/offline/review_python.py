@@ -198,7 +198,7 @@ def _secret_value(node: ast.AST) -> bool:
 
 def _secrets(path: str, tree: ast.Module) -> Iterator[dict[str, Any]]:
     for node in ast.walk(tree):
-        pairs: list[tuple[str, ast.AST]] = []
+        pairs: list[tuple[str, ast.expr]] = []
         if isinstance(node, ast.Assign):
             pairs = [(_target_name(t), node.value) for t in node.targets]
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
