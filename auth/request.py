@@ -36,6 +36,7 @@ async def authenticate(
     user = (await services.reads.users_by_ids([user_id])).get(user_id)
     if user is None or user.status is not UserStatus.ACTIVE:
         raise Unauthenticated("the token's user does not exist or is deactivated")
+    await services.auth.require_current_password(claims, user)
     return Viewer(
         user_id=user.id,
         role=user.role,

@@ -12,6 +12,7 @@ import jwt
 from domain.errors import Unauthenticated
 from domain.model import User
 from domain.permissions import permissions_of
+from domain.services.auth import password_version
 
 ALGORITHM = "HS256"
 ACCESS = "access"
@@ -47,6 +48,7 @@ class TokenCodec:
             "aud": self.config.audience,
             "jti": jti or uuid.uuid4().hex,
             "typ": typ,
+            "pwv": password_version(user.password_hash),
         }
         if family:
             claims["fam"] = family

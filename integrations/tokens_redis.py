@@ -8,7 +8,13 @@ import redis.asyncio as redis
 
 from domain.ports import Clock
 
-KINDS = {"jti": "token:blacklist", "family": "token:family", "refresh": "token:used", "grace": "token:grace", "kept": "token:kept"}
+KINDS = {
+    "jti": "token:blacklist",
+    "family": "token:family",
+    "refresh": "token:used",
+    "grace": "token:grace",
+    "kept": "token:kept",
+}
 
 
 class RedisTokenStore:

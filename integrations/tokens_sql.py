@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -13,11 +13,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.ports import Clock
 from persistence.tables import token_revocations as t
 
+PURGE_EVERY = timedelta(minutes=5)
+
 
 class SqlTokenStore:
-    def __init__(self, engine: AsyncEngine, clock: Clock):
+    """Rows are added only by writes, so writes also purge expired rows, at most once per `purge_every`."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock, purge_every: timedelta = PURGE_EVERY):
         self.engine = engine
         self.clock = clock
+        self.purge_every = purge_every
+        self._next_purge = clock.now()
+
+    async def _purge_now_and_then(self) -> None:
+        now = self.clock.now()
+        if now >= self._next_purge:
+            self._next_purge = now + self.purge_every
+            await self.purge_expired()
 
     async def revoke(self, key: str, expires_at: datetime) -> None:
         """Idempotent under concurrency (one upsert); a second revocation can only lengthen the first."""
@@ -30,6 +42,7 @@ class SqlTokenStore:
         )
         async with self.engine.begin() as conn:
             await conn.execute(statement)
+        await self._purge_now_and_then()
 
     async def is_revoked(self, *keys: str) -> bool:
         async with self.engine.connect() as conn:
@@ -42,9 +55,10 @@ class SqlTokenStore:
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(insert(t).values(key=key, expires_at=expires_at))
-            return True
         except IntegrityError:
             return False
+        await self._purge_now_and_then()
+        return True
 
     async def purge_expired(self) -> int:
         async with self.engine.begin() as conn:

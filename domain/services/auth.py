@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,11 @@ class Session:
 def _successor(jti: str, typ: str) -> str:
     """The id of the `typ` token issued for refresh token `jti` (the same for every retry of that refresh)."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"rdflow:{jti}/{typ}").hex
+
+
+def password_version(password_hash: str) -> str:
+    """Carried by every token (`pwv`): a password change makes the tokens issued before it stale."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 def _expiry(claims: dict[str, Any]) -> datetime:
@@ -80,31 +86,29 @@ class AuthService:
         return Session(user=user, access_token=access, refresh_token=refresh, expires_at=_expiry(claims))
 
     async def register(self, viewer: Viewer, *, username: str, email: str, password: str) -> Session:
-        """Self-service sign-up gets the least privileged role; a super admin grants more."""
+        """Self-service sign-up gets the least privileged role; a super admin grants more. Throttled per address:
+        "username taken" tells whether an account exists, which login never does."""
+        await self._hit(f"register:address:{viewer.client_address or 'unknown'}", self.limits.per_address)
         async with Tx(self.deps, viewer, "auth.register") as tx:
             user = await self.users.new_user(tx, username, email, password, Role.GUEST, None)
         return self._session(user, uuid.uuid4().hex)
 
-    async def _throttle(self, identifier: str, address: str | None) -> None:
-        for key, limit in (
-            (f"login:account:{identifier}", self.limits.per_account),
-            (f"login:address:{address or 'unknown'}", self.limits.per_address),
-        ):
-            wait = await self.limiter.hit(key, limit, self.limits.window_s)
-            if wait:
-                raise RateLimited(
-                    f"too many sign-in attempts; try again in {wait} s", details={"retryAfterSeconds": wait}
-                )
+    async def _hit(self, key: str, limit: int) -> None:
+        wait = await self.limiter.hit(key, limit, self.limits.window_s)
+        if wait:
+            raise RateLimited(f"too many attempts; try again in {wait} s", details={"retryAfterSeconds": wait})
 
     async def login(self, viewer: Viewer, raw_identifier: str, password: str) -> Session:
         identifier = (raw_identifier or "").strip().lower()
         if not identifier or not password:
             raise InvalidInput("username (or email) and password are required", field="username")
-        await self._throttle(identifier, viewer.client_address)
+        await self._hit(f"login:address:{viewer.client_address or 'unknown'}", self.limits.per_address)
         async with Tx(self.deps, viewer, "auth.login") as tx:
             user = await tx.uow.users.find_one(email=identifier) or await tx.uow.users.find_one(
                 username=raw_identifier.strip()
             )
+            # One counter per account however it is spelled (username or email); unknown names per lowercase name.
+            await self._hit(f"login:account:{user.id if user else identifier}", self.limits.per_account)
             # Same work and the same answer whether or not the user exists; the refusal is audited by Tx.
             ok = self.hasher.verify(password, user.password_hash if user else self._dummy_hash)
             if user is None or not ok or user.status is not UserStatus.ACTIVE:
@@ -134,6 +138,7 @@ class AuthService:
             user = await uow.users.get(uuid.UUID(claims["sub"]))
         if user is None or user.status is not UserStatus.ACTIVE:
             raise Unauthenticated("the token's user does not exist or is deactivated")
+        await self.require_current_password(claims, user)
         return self._session(user, family, rotated_from=jti)
 
     async def _first_use_or_retry(self, jti: str, expires: datetime) -> bool:
@@ -167,6 +172,8 @@ class AuthService:
         return True
 
     async def change_password(self, viewer: Viewer, current: str, new: str) -> bool:
+        """Every other sign-in of the user ends (its tokens carry the old password version); this one goes on,
+        its current tokens accepted until they are refreshed into tokens of the new version."""
         async with Tx(self.deps, viewer, "auth.password") as tx:
             user = await tx.uow.users.get(viewer.require_login())
             if user is None or not self.hasher.verify(current, user.password_hash):
@@ -176,9 +183,23 @@ class AuthService:
                 raise InvalidInput("the new password must differ from the current one", field="newPassword")
             user.password_hash = self.hasher.hash(new)
             user.updated_at = tx.now()
+            if viewer.token_family:
+                kept, until = self._kept(viewer.token_family, user), tx.now() + self.refresh_ttl
+                tx.after_commit.append(lambda: self.store.revoke(kept, until))
             tx.audit("auth.password", "User", user.id, None, {"changed": True})
             tx.emit("User", user.id, "password_changed")
         return True
+
+    @staticmethod
+    def _kept(family: str, user: User) -> str:
+        return f"kept:{family}:{password_version(user.password_hash)}"
+
+    async def require_current_password(self, claims: dict[str, Any], user: User) -> None:
+        """Refuse a token issued before the user's last password change, unless its sign-in made that change."""
+        if claims.get("pwv") == password_version(user.password_hash):
+            return
+        if not claims.get("fam") or not await self.store.is_revoked(self._kept(claims["fam"], user)):
+            raise Unauthenticated("the password changed after this sign-in; sign in again")
 
     async def check(self, claims: dict[str, Any]) -> None:
         """Refuse a revoked access token (logout) or one from a revoked sign-in (refresh reuse)."""
