@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pwdlib import PasswordHash
+from pwdlib.exceptions import UnknownHashError
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 
@@ -14,4 +15,8 @@ class Argon2PasswordHasher:
         return self._hash.hash(password)
 
     def verify(self, password: str, password_hash: str) -> bool:
-        return self._hash.verify(password, password_hash)
+        """False for a wrong password, and for a stored hash no hasher knows (a disabled or foreign account)."""
+        try:
+            return self._hash.verify(password, password_hash)
+        except UnknownHashError:
+            return False
