@@ -18,11 +18,12 @@ REFUSALS = {"BAD_USER_INPUT", "UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "CONF
 
 
 def refused(body: dict, root_keys: tuple[str, ...]) -> bool:
-    """Every root field (or the whole request) failed with a client-caused refusal."""
+    """Every root field (or the whole request) failed with a client-caused refusal. An error under a root field
+    (a bad argument of a connection it selects) comes after the mutation ran, so it is not a refusal."""
     errors = body.get("errors") or []
     if not errors or any((e.get("extensions") or {}).get("code") not in REFUSALS for e in errors):
         return False
-    failed = {e["path"][0] for e in errors if e.get("path")}
+    failed = {e["path"][0] for e in errors if e.get("path") and len(e["path"]) == 1}
     return "data" not in body or any(not e.get("path") for e in errors) or failed >= set(root_keys)
 
 
