@@ -10,6 +10,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from domain.errors import RateLimited
+from server.input_guard import operation_refusal
 from server.ws_keepalive import KeepAliveTransportWSHandler
 
 log = logging.getLogger("rdflow.ws")
@@ -39,6 +40,9 @@ class TransportWSHandler(KeepAliveTransportWSHandler):
         if self.connection_acknowledged and message["id"] not in self.operations and _full(limit, len(self.operations)):
             await self.send_message({"id": message["id"], "type": "error", "payload": [limit_error(limit)]})
             return
+        if self.connection_acknowledged and (refusal := operation_refusal(message.get("payload"))):
+            await self.send_message({"id": message["id"], "type": "error", "payload": [refusal]})
+            return
         await super().handle_subscribe(message)
 
 
@@ -49,5 +53,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler):
         limit = self.max_subscriptions_per_connection
         if self.connection_acknowledged and message["id"] not in self.tasks and _full(limit, len(self.tasks)):
             await self.send_message({"type": "error", "id": message["id"], "payload": limit_error(limit)})
+            return
+        if self.connection_acknowledged and (refusal := operation_refusal(message.get("payload"))):
+            await self.send_message({"type": "error", "id": message["id"], "payload": refusal})
             return
         await super().handle_start(message)

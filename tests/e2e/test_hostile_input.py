@@ -216,3 +216,16 @@ async def test_refused_tokens_close_once_with_4401_and_log_one_info_line_at_most
     assert close.code == 4401
     assert_quiet(server_log, capfd)
     assert len([r for r in server_log if r.name.startswith("rdflow")]) <= 1
+
+
+@pytest.mark.parametrize("client", [TransportWs, LegacyWs])
+async def test_a_nul_byte_in_an_operation_over_websocket_is_refused(sqlite_api: Api, live, client, server_log, capfd):
+    async with client(live.ws_url) as ws:
+        assert (await ws.init({"authorization": f"Bearer {sqlite_api.tokens['admin']}"}))["type"] == "connection_ack"
+        await ws.subscribe("1", CREATE_PROJECT, {"input": {"name": "Bill\x00ing"}})
+        answer = await ws.recv()
+    assert (answer["type"], answer["id"]) == ("error", "1"), answer
+    error = answer["payload"][0] if isinstance(answer["payload"], list) else answer["payload"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "errorId": "ERR_400_001", "field": "name"}
+    assert await count(sqlite_api, "projects") == 0
+    assert_quiet(server_log, capfd)
