@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphql.execution.executor import Executor
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 
@@ -20,7 +21,7 @@ class RdflowExecutionContext(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         self.context_value = _fresh(self.context_value)
 
-    def build_per_event_executor(self, payload: Any) -> RdflowExecutionContext:
+    def build_per_event_executor(self, payload: Any) -> Executor:
         executor = super().build_per_event_executor(payload)
         # graphql-core 3.3.2 shares the sub-field memo between a subscription's events, keyed by the identity
         # of each event's new field lists: it gains an entry per event and is never released.

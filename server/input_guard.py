@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -43,7 +44,7 @@ class _Names(Visitor):
     def leave_argument(self, *_: Any) -> None:
         self.names.pop()
 
-    enter_object_field = enter_argument  # type: ignore[assignment]
+    enter_object_field = enter_argument
     leave_object_field = leave_argument
 
     def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
@@ -58,10 +59,8 @@ class _Names(Visitor):
 def _names(query: str | None) -> _Names:
     names = _Names()
     if query:
-        try:
+        with contextlib.suppress(GraphQLError):  # a syntax error is reported by the normal parse, with its location
             visit(parse(query), names)
-        except GraphQLError:
-            pass  # a syntax error is reported by the normal parse, with its location
     return names
 
 
@@ -80,18 +79,3 @@ def check_request(query: str | None, variables: dict[str, Any] | None) -> None:
         literal = _names(query).bad_literal
         if literal is not None:
             raise _refuse(literal)
-
-def operation_refusal(payload: Any) -> dict[str, Any] | None:
-    """For a WebSocket operation (whose payload bypasses the HTTP checks): its error in the contract, or None."""
-    if not isinstance(payload, dict):
-        return None
-    try:
-        check_request(
-            payload.get("query"), payload.get("variables") if isinstance(payload.get("variables"), dict) else None
-        )
-    except InvalidInput as error:
-        return {
-            "message": error.message,
-            "extensions": {"code": error.code, "errorId": error.error_id, "field": error.field},
-        }
-    return None

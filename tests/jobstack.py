@@ -150,7 +150,7 @@ class JobStack:
 
             async def pump() -> None:
                 async for event in stream:
-                    events.append(event)
+                    events.append(event)  # noqa: PERF401 - the caller reads the list while it fills
 
             task = asyncio.create_task(pump())
             try:

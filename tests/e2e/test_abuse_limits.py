@@ -11,7 +11,7 @@ from tests.api import Api
 from tests.e2e.conftest import running_api, sqlite_settings
 from tests.unit.test_limits_fanout import fan_out
 
-LIMITS = dict(max_query_depth=6, max_aliases=3, max_tokens=300, max_cost=1_000, max_body_bytes=4_000)
+LIMITS = {"max_query_depth": 6, "max_aliases": 3, "max_tokens": 300, "max_cost": 1_000, "max_body_bytes": 4_000}
 
 
 @pytest.fixture
@@ -40,7 +40,9 @@ async def test_depth_at_the_limit_passes_and_beyond_it_is_refused(limited: Api):
 
 async def test_depth_is_counted_through_fragments(limited: Api):
     query = """{ projects(first: 3) { nodes { ...Deep } } }
-      fragment Deep on Project { requirements(first: 3) { nodes { tasks(first: 3) { nodes { project { name } } } } } }"""
+      fragment Deep on Project {
+        requirements(first: 3) { nodes { tasks(first: 3) { nodes { project { name } } } } }
+      }"""
     refused(await limited.error(query), "maximum operation depth of 6")
 
 
@@ -68,7 +70,9 @@ async def test_connection_cost_is_priced_with_first_and_nesting(limited: Api):
 
 async def test_connection_cost_reads_variables_and_fragments(limited: Api):
     query = """query Q($n: Int = 5) { ...Root }
-      fragment Root on Query { projects(first: $n) { edges { node { ... on Project { tasks(first: $n) { nodes { id } } } } } } }"""
+      fragment Root on Query {
+        projects(first: $n) { edges { node { ... on Project { tasks(first: $n) { nodes { id } } } } } }
+      }"""
     await limited.gql(query)  # 5 + 25
     await limited.gql(query, {"n": 30})  # 30 + 900
     refused(await limited.error(query, {"n": 40}), "query cost 1640 exceeds the limit of 1000")

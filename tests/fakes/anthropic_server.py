@@ -226,9 +226,8 @@ class FakeAnthropic:
             if not isinstance(schema, dict) or schema.get("type") != "object":
                 return 400, "invalid_request_error", f"tools.{i}.input_schema.type: Input should be 'object'"
         choice = body.get("tool_choice")
-        if choice is not None and choice.get("type") == "tool":
-            if choice.get("name") not in {t["name"] for t in tools}:
-                return 400, "invalid_request_error", f"tool_choice: tool {choice.get('name')!r} not found in tools"
+        if choice is not None and choice.get("type") == "tool" and choice.get("name") not in {t["name"] for t in tools}:
+            return 400, "invalid_request_error", f"tool_choice: tool {choice.get('name')!r} not found in tools"
         if "tool_choice" in body and not tools:
             return 400, "invalid_request_error", "tool_choice may only be specified while providing tools"
         return None

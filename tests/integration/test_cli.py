@@ -21,6 +21,7 @@ def rdflow(*args: str, env: dict[str, str], **kw) -> subprocess.CompletedProcess
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
         **kw,
     )
 
