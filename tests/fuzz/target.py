@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 
@@ -27,13 +26,22 @@ def refused(body: dict, root_keys: tuple[str, ...]) -> bool:
     return "data" not in body or any(not e.get("path") for e in errors) or failed >= set(root_keys)
 
 
-@dataclasses.dataclass(repr=False)
 class Target:
-    server: ServerProcess
-    seed: Seed
-    db: DatabaseReader
-    client: httpx.Client
-    operations: st.SearchStrategy[Operation]
+    """A seeded server, a reader of its database, and the operations to send it."""
+
+    def __init__(
+        self,
+        server: ServerProcess,
+        seed: Seed,
+        db: DatabaseReader,
+        client: httpx.Client,
+        operations: st.SearchStrategy[Operation],
+    ):
+        self.server, self.seed, self.db, self.client, self.operations = server, seed, db, client, operations
+
+    def __repr__(self) -> str:
+        # Short, because hypothesis prints the test's arguments with every falsifying example.
+        return f"Target({self.server.url}, {self.server.database_url})"
 
     def post(self, op: Operation, role: Role | None) -> httpx.Response:
         # ASCII JSON: lone surrogates travel as \ud800 escapes, as a JavaScript client would send them.
