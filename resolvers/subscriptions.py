@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.websockets import WebSocket
 
-from domain.enums import UserStatus
 from domain.errors import Forbidden, NotFound, Unauthenticated
 from domain.events import DomainEvent, EventsMissed, SubscriberOverflow, entity_topic, project_topic
 from domain.permissions import Viewer
@@ -27,9 +25,8 @@ RESYNC_CLOSE_CODE = 4009
 RESYNC_REASON = "resync: events may have been missed; refetch and resubscribe"
 SIGNED_OUT_CLOSE_CODE = 4401
 ACCESS_REMOVED_CLOSE_CODE = 4403
-# Project events after which a viewer may have lost the project; the User events that end or change a sign-in.
+# Project events after which a viewer may have lost the project (any event of its own user re-checks its sign-in).
 PROJECT_GRANT_ACTIONS = frozenset({"member_removed", "deleted"})
-SIGN_IN_ENDED = {"deactivated": "your account was deactivated", "password_changed": "your password was changed"}
 
 CheckAccess = Callable[[Viewer], Awaitable[Any]]
 _closing: set[asyncio.Task] = set()
@@ -66,24 +63,18 @@ def _subscribe(ctx: RequestContext, topics: list[str]):
     )
 
 
-async def _signed_in(ctx: RequestContext, event: DomainEvent) -> Viewer:
-    """The viewer as its sign-in stands after a change to its user; Unauthenticated once the sign-in ended."""
-    viewer = ctx.viewer
-    if event.action in SIGN_IN_ENDED:
-        raise Unauthenticated(SIGN_IN_ENDED[event.action])
-    if viewer.token_jti:
-        await ctx.services.auth.check({"jti": viewer.token_jti, "fam": viewer.token_family})
-    user = (await ctx.services.reads.users_by_ids([viewer.user_id])).get(viewer.user_id)
-    if user is None or user.status is not UserStatus.ACTIVE:
-        raise Unauthenticated(SIGN_IN_ENDED["deactivated"])
-    return dataclasses.replace(viewer, role=user.role)
+async def _signed_in(ctx: RequestContext) -> Viewer:
+    """The viewer as its sign-in stands now (role included); Unauthenticated once it ended."""
+    if ctx.recheck_sign_in is None:  # no token to check again: fail closed
+        raise Unauthenticated("your sign-in changed; sign in again")
+    return await ctx.recheck_sign_in()
 
 
 async def _recheck(ctx: RequestContext, event: DomainEvent, check_access: CheckAccess) -> None:
     """Raises SubscriptionClosed when `event` ended the viewer's sign-in or its access to what it follows."""
     try:
         if event.entity_type == "User":
-            viewer = await _signed_in(ctx, event)
+            viewer = await _signed_in(ctx)
             try:
                 await check_access(viewer)
             except (Forbidden, NotFound) as exc:  # a role change took the access away: sign in again

@@ -253,7 +253,17 @@ class GraphQLView(GraphQL[RequestContext, None]):
                 raise
             await websocket.close(code=WS_TRY_AGAIN_LATER, reason=outage.message[:120])
             raise ConnectionRejectionError() from exc
-        context.sign_in(viewer)
+        # Live subscriptions authenticate again when the sign-in may have ended (logout, password or role change).
+        context.sign_in(
+            viewer,
+            lambda: authenticate(
+                self.container.services,
+                self.container.tokens,
+                _connection_token(params),
+                request_id=context.viewer.request_id,
+                client_address=context.viewer.client_address,
+            ),
+        )
         return UNSET
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:

@@ -1,5 +1,6 @@
-"""Live subscriptions end when the viewer's access does: membership removal (4403), logout, deactivation, password
-and role change (4401), on the embedded bus and across two replicas on Redis; missed events close with 4009."""
+"""Live subscriptions end when the viewer's access does: membership removal (4403), logout, deactivation, another
+sign-in's password change and a role change that removes access (4401), on the embedded bus and across two replicas
+on Redis; missed events close with 4009."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from resolvers.subscriptions import RESYNC_REASON
 from server.settings import Settings
 from tests.api import Api
 from tests.e2e.conftest import running_api
-from tests.e2e.test_auth import PASSWORD, sign_up
+from tests.e2e.test_auth import LOGIN, PASSWORD, sign_up
 from tests.e2e.test_crud_api import CREATE_PROJECT, CREATE_REQ
 from tests.live import LiveServer, TransportWs
 
@@ -159,7 +160,7 @@ async def deactivate(api: Api, session: dict) -> None:
     await api.gql("mutation($u: ID!) { deactivateUser(userId: $u) { id } }", {"u": session["id"]})
 
 
-@pytest.mark.parametrize("end_sign_in", [logout, change_password, deactivate])
+@pytest.mark.parametrize("end_sign_in", [logout, deactivate])
 async def test_ending_the_sign_in_ends_subscriptions_with_4401(sqlite_api: Api, live: LiveServer, end_sign_in):
     pid, maria = await project_with_member(sqlite_api)
     job = await running_job(sqlite_api, pid)
@@ -173,6 +174,25 @@ async def test_ending_the_sign_in_ends_subscriptions_with_4401(sqlite_api: Api, 
             assert (await closed_with(ws))[0] == 4401
     finally:
         for ws in sockets:
+            await ws.__aexit__(None, None, None)
+
+
+async def test_a_password_change_ends_the_subscriptions_of_every_other_sign_in_with_4401(
+    sqlite_api: Api, live: LiveServer
+):
+    pid, maria = await project_with_member(sqlite_api)
+    elsewhere = (await sqlite_api.gql(LOGIN, {"u": "maria", "p": PASSWORD}, as_=None))["login"]
+    other = await subscribed(live.ws_url, elsewhere["accessToken"], PROJECT_EVENTS, {"p": pid})
+    same = await subscribed(live.ws_url, maria["accessToken"], PROJECT_EVENTS, {"p": pid})
+    try:
+        await change_password(sqlite_api, maria)
+        code, reason = await closed_with(other)
+        assert code == 4401 and "password" in reason, (code, reason)
+        # The sign-in that changed the password goes on.
+        await sqlite_api.gql(CREATE_REQ, {"input": {"projectId": pid, "title": "t", "content": "c"}})
+        assert (await same.next_payload())["data"]["projectEvents"]["action"] == "created"
+    finally:
+        for ws in (other, same):
             await ws.__aexit__(None, None, None)
 
 
