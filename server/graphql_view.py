@@ -30,7 +30,7 @@ from resolvers.context import RequestContext
 from server.container import Container
 from server.input_guard import check_request
 from server.outages import RETRY_AFTER_S, WS_TRY_AGAIN_LATER, unavailable
-from server.ws_keepalive import KeepAliveTransportWSHandler
+from server.ws_handlers import LegacyWSHandler, TransportWSHandler
 
 log = logging.getLogger("rdflow.ws")
 
@@ -128,7 +128,8 @@ class OnceClosedWebSocket(ASGIWebSocketAdapter):
 
 
 class GraphQLView(GraphQL[RequestContext, None]):
-    graphql_transport_ws_handler_class = KeepAliveTransportWSHandler
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
     websocket_adapter_class = OnceClosedWebSocket
 
     def __init__(self, container: Container, schema: Any, **kwargs: Any):
