@@ -98,7 +98,7 @@ def _sessions(settings: Settings, engine: AsyncEngine, clock: Clock) -> tuple[To
             RedisRateLimiter(settings.redis_url, settings.redis_prefix),
         )
     from integrations.rate_limit import MemoryRateLimiter
-    from integrations.tokens_sql import SqlTokenStore
+    from persistence.tokens import SqlTokenStore
 
     return SqlTokenStore(engine, clock), MemoryRateLimiter()
 

@@ -13,9 +13,9 @@ import pytest
 
 from integrations.rate_limit import MemoryRateLimiter, RedisRateLimiter
 from integrations.tokens_redis import RedisTokenStore
-from integrations.tokens_sql import SqlTokenStore
 from persistence.engine import create_engine
 from persistence.migrations import upgrade
+from persistence.tokens import SqlTokenStore
 from tests.fakes.clock import SettableClock
 
 

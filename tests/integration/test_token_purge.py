@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from integrations.tokens_sql import SqlTokenStore
 from persistence.engine import create_engine
 from persistence.migrations import upgrade
 from persistence.tables import token_revocations
+from persistence.tokens import SqlTokenStore
 from tests.fakes.clock import SettableClock
 
 

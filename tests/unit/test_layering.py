@@ -112,8 +112,6 @@ SUPPORT = {
     "import pydantic, jwt, cryptography\n",
     "resolvers.subscriptions": "import starlette\n",
     "domain.services.pipeline": "",
-    "persistence.tables": "",
-    "integrations.tokens_sql": "import persistence.tables\n",
 }
 
 
