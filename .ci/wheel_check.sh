@@ -38,7 +38,7 @@ export RDFLOW_PORT=$port
 "$work/venv/bin/rdflow" migrate
 "$work/venv/bin/rdflow" serve >"$work/serve.log" 2>&1 &
 server=$!
-for _ in $(seq 60); do
+for _ in $(seq 240); do
   if body=$(curl -fsS "http://127.0.0.1:$port/health" 2>/dev/null); then
     echo "wheel-check: /health answered $body"
     exit 0
@@ -48,6 +48,6 @@ for _ in $(seq 60); do
   fi
   sleep 0.5
 done
-echo "wheel-check: the installed rdflow did not answer /health within 30 s; its log:" >&2
+echo "wheel-check: the installed rdflow did not answer /health within 120 s; its log:" >&2
 cat "$work/serve.log" >&2
 exit 1
