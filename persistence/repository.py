@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.paging import ListQuery, Page
@@ -60,6 +60,15 @@ class SqlRepository(Generic[T]):
         if not keys:
             return {}
         return await list_pages(self.session, self.cls, self.table, query, partition=field, keys=keys)
+
+    async def sum_by(self, group_field: str, keys: Sequence[Any], fields: Sequence[str]) -> dict[Any, dict[str, Any]]:
+        group = self.table.c[group_field]
+        stmt = (
+            select(group, *(func.coalesce(func.sum(self.table.c[f]), 0) for f in fields))
+            .where(group.in_(list(keys)))
+            .group_by(group)
+        )
+        return {row[0]: dict(zip(fields, row[1:], strict=True)) for row in (await self.session.execute(stmt)).all()}
 
     def add(self, entity: T) -> None:
         self.session.add(entity)

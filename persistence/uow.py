@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain import model
@@ -86,18 +84,6 @@ class SqlUnitOfWork:
 
     async def flush(self) -> None:
         await self.session.flush()
-
-    async def sum_by(
-        self, repo: str, group_field: str, keys: Sequence[Any], fields: Sequence[str]
-    ) -> dict[Any, dict[str, Any]]:
-        table = ENTITY_TABLES[REPOSITORIES[repo]]
-        group = table.c[group_field]
-        stmt = (
-            select(group, *(func.coalesce(func.sum(table.c[f]), 0) for f in fields))
-            .where(group.in_(list(keys)))
-            .group_by(group)
-        )
-        return {row[0]: dict(zip(fields, row[1:], strict=True)) for row in (await self.session.execute(stmt)).all()}
 
 
 class SqlUnitOfWorkFactory:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from domain.paging import ListQuery, Page
 from domain.permissions import Viewer
+from domain.repos import Repo
 from domain.services.bundle import Services
+
+T = TypeVar("T")
 
 
 class Loaders:
@@ -25,7 +28,7 @@ class Loaders:
             loader = self._loaders[key] = DataLoader(load_fn=load_fn)
         return loader
 
-    def by_id(self, repo: str) -> DataLoader[Any, Any]:
+    def by_id(self, repo: Repo[Any]) -> DataLoader[Any, Any]:
         """Entity (or None) by primary key."""
 
         async def load(ids: Sequence[Any]) -> list[Any]:
@@ -34,27 +37,27 @@ class Loaders:
 
         return self._get(("id", repo), load)
 
-    def page_of(self, repo: str, field: str, query: ListQuery) -> DataLoader[Any, Page]:
+    def page_of(self, repo: Repo[T], field: str, query: ListQuery) -> DataLoader[Any, Page[T]]:
         """A connection page of `repo` rows per value of `field` (e.g. requirements per project_id)."""
 
-        async def load(keys: Sequence[Any]) -> list[Page]:
+        async def load(keys: Sequence[Any]) -> list[Page[T]]:
             pages = await self.services.reads.pages_by(self.viewer, repo, field, list(keys), query)
             return [pages.get(k, Page.empty()) for k in keys]
 
         return self._get(("page", repo, field, query), load)
 
-    def all_of(self, repo: str, field: str) -> DataLoader[Any, list[Any]]:
+    def all_of(self, repo: Repo[T], field: str) -> DataLoader[Any, list[T]]:
         """Every `repo` row per value of `field` (small fan-outs such as task dependencies)."""
 
-        async def load(keys: Sequence[Any]) -> list[list[Any]]:
-            grouped: dict[Any, list[Any]] = defaultdict(list)
+        async def load(keys: Sequence[Any]) -> list[list[T]]:
+            grouped: dict[Any, list[T]] = defaultdict(list)
             for row in await self.services.reads.find_in(self.viewer, repo, field, list(keys)):
                 grouped[getattr(row, field)].append(row)
             return [grouped.get(k, []) for k in keys]
 
         return self._get(("all", repo, field), load)
 
-    def sums_of(self, repo: str, field: str, columns: tuple[str, ...]) -> DataLoader[Any, dict[str, Any]]:
+    def sums_of(self, repo: Repo[Any], field: str, columns: tuple[str, ...]) -> DataLoader[Any, dict[str, Any]]:
         """Column totals of `repo` rows per value of `field`."""
 
         async def load(keys: Sequence[Any]) -> list[dict[str, Any]]:

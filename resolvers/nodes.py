@@ -23,9 +23,9 @@ def _getters(ctx: RequestContext) -> dict[str, Callable[[Viewer, uuid.UUID], Awa
         "Deployment": s.deployments.get,
         "User": s.users.get,
         "Job": s.jobs.get,
-        "PrdDocument": s.pipeline.prd,
-        "AiModelConfig": s.ai_config.get_model,
-        "PromptTemplate": s.ai_config.get_prompt,
+        "PrdDocument": s.pipeline.prds.get,
+        "AiModelConfig": s.ai_config.models.get,
+        "PromptTemplate": s.ai_config.prompts.get,
         "AuditEntry": s.audit.get,
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain import repos
 from domain.enums import Strategy, TaskType
 from resolvers.context import RequestContext
 from resolvers.ids import decode_id
@@ -49,7 +50,7 @@ async def approve_prd(ctx: RequestContext, prd_id: str):
 
 
 async def list_models(ctx: RequestContext, args: ConnectionArgs):
-    return await ctx.services.ai_config.list_models(ctx.viewer, to_list_query(args))
+    return await ctx.services.ai_config.models.list(ctx.viewer, to_list_query(args))
 
 
 async def create_model(ctx: RequestContext, data: Any):
@@ -68,7 +69,7 @@ async def delete_model(ctx: RequestContext, config_id: str) -> str:
 
 
 async def list_prompts(ctx: RequestContext, args: ConnectionArgs):
-    return await ctx.services.ai_config.list_prompts(ctx.viewer, to_list_query(args))
+    return await ctx.services.ai_config.prompts.list(ctx.viewer, to_list_query(args))
 
 
 async def save_prompt(ctx: RequestContext, data: Any):
@@ -83,4 +84,4 @@ USAGE_COLUMNS = ("input_tokens", "output_tokens", "cost_usd")
 
 
 async def ai_usage(ctx: RequestContext, project_id: Any) -> dict[str, Any]:
-    return await ctx.loaders.sums_of("jobs", "project_id", USAGE_COLUMNS).load(project_id)
+    return await ctx.loaders.sums_of(repos.JOBS, "project_id", USAGE_COLUMNS).load(project_id)

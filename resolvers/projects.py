@@ -6,6 +6,7 @@ from typing import Any
 
 import strawberry
 
+from domain import repos
 from domain.enums import ProjectStatus
 from resolvers.context import RequestContext
 from resolvers.ids import decode_id
@@ -54,4 +55,4 @@ async def remove_member(ctx: RequestContext, project_id: str, user_id: str):
 
 async def members(ctx: RequestContext, project_id: Any):
     rows = await ctx.services.projects.members(ctx.viewer, project_id)
-    return [u for u in await ctx.loaders.by_id("users").load_many([m.user_id for m in rows]) if u is not None]
+    return [u for u in await ctx.loaders.by_id(repos.USERS).load_many([m.user_id for m in rows]) if u is not None]

@@ -7,7 +7,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from domain import model
+from domain import model, repos
 from resolvers import auth, relations
 from resolvers.context import RequestContext
 from resolvers.listing import ConnectionArgs
@@ -48,7 +48,7 @@ class AuditNode(Node):
     async def actor(
         self, root: strawberry.Parent[model.AuditEntry], info: Info[RequestContext, None]
     ) -> UserNode | None:
-        return await relations.one(info.context, "users", root.actor_id)
+        return await relations.one(info.context, repos.USERS, root.actor_id)
 
 
 @strawberry.enum

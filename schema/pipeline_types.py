@@ -8,7 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from domain import model
+from domain import model, repos
 from domain.model import AiModelConfig  # AiModelNode has a field named `model`
 from resolvers import relations
 from resolvers.context import RequestContext
@@ -66,7 +66,7 @@ class PrdNode(Node):
     async def requirement(
         self, root: strawberry.Parent[model.PrdDocument], info: Info[RequestContext, None]
     ) -> LazyRequirement:
-        return await relations.one(info.context, "requirements", root.requirement_id)
+        return await relations.one(info.context, repos.REQUIREMENTS, root.requirement_id)
 
 
 @strawberry.type(name="Job")

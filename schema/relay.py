@@ -7,6 +7,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain.paging import Page
+from domain.repos import Repo
 from resolvers import relations
 from resolvers.context import RequestContext
 from resolvers.ids import encode_cursor, to_global_id
@@ -76,7 +77,12 @@ class Connection(Generic[T]):
 
 
 def child_connection(
-    node: type, repo: str, parent_field: str, filter_type: type, order_type: type, default_order: str = "created_at"
+    node: type,
+    repo: Repo[Any],
+    parent_field: str,
+    filter_type: type,
+    order_type: type,
+    default_order: str = "created_at",
 ) -> Any:
     """A connection field listing `repo` rows whose `parent_field` is the parent's id, via a DataLoader."""
 

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from domain import repos
 from domain.events import DomainEvent
 from resolvers import relations, subscriptions
 from resolvers.context import RequestContext
@@ -31,7 +32,7 @@ class ProjectEvent:
 
     @strawberry.field
     async def actor(self, root: strawberry.Parent[DomainEvent], info: Info[RequestContext, None]) -> UserNode | None:
-        return await relations.one(info.context, "users", uuid.UUID(root.actor_id) if root.actor_id else None)
+        return await relations.one(info.context, repos.USERS, uuid.UUID(root.actor_id) if root.actor_id else None)
 
     is_type_of = classmethod(lambda cls, obj, _info: isinstance(obj, DomainEvent))
 

@@ -7,7 +7,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from domain import model
+from domain import model, repos
 from resolvers import delivery, relations
 from resolvers import pipeline as pipeline_resolvers
 from resolvers import projects as project_resolvers
@@ -29,7 +29,7 @@ def _is(cls: type):
 
 def _user_field(attribute: str) -> Any:
     async def resolve(root: strawberry.Parent[Any], info: Info[RequestContext, None]) -> Optional["UserNode"]:
-        return await relations.one(info.context, "users", getattr(root, attribute))
+        return await relations.one(info.context, repos.USERS, getattr(root, attribute))
 
     return strawberry.field(resolver=resolve)
 
@@ -96,7 +96,7 @@ class ArtifactNode(Node):
     reviewed_by: UserNode | None = _user_field("reviewed_by")
     test_results = child_connection(
         TestResultNode,
-        "test_results",
+        repos.TEST_RESULTS,
         "artifact_id",
         i.TestResultFilter,
         i.TestResultOrder,
@@ -124,7 +124,7 @@ class ArtifactNode(Node):
 
     @strawberry.field
     async def task(self, root: strawberry.Parent[model.CodeArtifact], info: Info[RequestContext, None]) -> LazyTask:
-        return await relations.one(info.context, "tasks", root.task_id)
+        return await relations.one(info.context, repos.TASKS, root.task_id)
 
 
 @strawberry.type(name="Task")
@@ -142,22 +142,22 @@ class TaskNode(Node):
     updated_at: datetime.datetime
     completed_at: datetime.datetime | None
     assigned_to: UserNode | None = _user_field("assigned_to")
-    artifacts = child_connection(ArtifactNode, "artifacts", "task_id", i.ArtifactFilter, i.ArtifactOrder)
+    artifacts = child_connection(ArtifactNode, repos.ARTIFACTS, "task_id", i.ArtifactFilter, i.ArtifactOrder)
     is_type_of = _is(model.Task)
 
     @strawberry.field
     async def requirement(
         self, root: strawberry.Parent[model.Task], info: Info[RequestContext, None]
     ) -> LazyRequirement:
-        return await relations.one(info.context, "requirements", root.requirement_id)
+        return await relations.one(info.context, repos.REQUIREMENTS, root.requirement_id)
 
     @strawberry.field
     async def parent(self, root: strawberry.Parent[model.Task], info: Info[RequestContext, None]) -> LazyTask | None:
-        return await relations.one(info.context, "tasks", root.parent_id)
+        return await relations.one(info.context, repos.TASKS, root.parent_id)
 
     @strawberry.field
     async def subtasks(self, root: strawberry.Parent[model.Task], info: Info[RequestContext, None]) -> list[LazyTask]:
-        return await relations.children(info.context, "tasks", "parent_id", root.id)
+        return await relations.children(info.context, repos.TASKS, "parent_id", root.id)
 
     @strawberry.field(description="Tasks that must be DONE before this one can start.")
     async def dependencies(
@@ -178,25 +178,25 @@ class RequirementNode(Node):
     updated_at: datetime.datetime
     created_by: UserNode | None = _user_field("created_by")
     assigned_to: UserNode | None = _user_field("assigned_to")
-    tasks = child_connection(TaskNode, "tasks", "requirement_id", i.TaskFilter, i.TaskOrder)
+    tasks = child_connection(TaskNode, repos.TASKS, "requirement_id", i.TaskFilter, i.TaskOrder)
     is_type_of = _is(model.Requirement)
 
     @strawberry.field
     async def project(
         self, root: strawberry.Parent[model.Requirement], info: Info[RequestContext, None]
     ) -> LazyProject:
-        return await relations.one(info.context, "projects", root.project_id)
+        return await relations.one(info.context, repos.PROJECTS, root.project_id)
 
     @strawberry.field(description="The current PRD (the latest generated version).")
     async def prd(self, root: strawberry.Parent[model.Requirement], info: Info[RequestContext, None]) -> PrdNode | None:
-        return await relations.one(info.context, "prds", root.prd_document_id)
+        return await relations.one(info.context, repos.PRDS, root.prd_document_id)
 
     @strawberry.field(description="Every PRD version, oldest first.")
     async def prd_versions(
         self, root: strawberry.Parent[model.Requirement], info: Info[RequestContext, None]
     ) -> list[PrdNode]:
         return sorted(
-            await relations.children(info.context, "prds", "requirement_id", root.id), key=lambda p: p.version
+            await relations.children(info.context, repos.PRDS, "requirement_id", root.id), key=lambda p: p.version
         )
 
 
@@ -223,7 +223,7 @@ class DeploymentNode(Node):
 
     @strawberry.field
     async def project(self, root: strawberry.Parent[model.Deployment], info: Info[RequestContext, None]) -> LazyProject:
-        return await relations.one(info.context, "projects", root.project_id)
+        return await relations.one(info.context, repos.PROJECTS, root.project_id)
 
 
 @strawberry.type(name="Project")
@@ -239,11 +239,13 @@ class ProjectNode(Node):
     updated_at: datetime.datetime
     created_by: UserNode | None = _user_field("created_by")
     requirements = child_connection(
-        RequirementNode, "requirements", "project_id", i.RequirementFilter, i.RequirementOrder
+        RequirementNode, repos.REQUIREMENTS, "project_id", i.RequirementFilter, i.RequirementOrder
     )
-    tasks = child_connection(TaskNode, "tasks", "project_id", i.TaskFilter, i.TaskOrder)
-    deployments = child_connection(DeploymentNode, "deployments", "project_id", i.DeploymentFilter, i.DeploymentOrder)
-    jobs = child_connection(JobNode, "jobs", "project_id", i.JobFilter, i.JobOrder)
+    tasks = child_connection(TaskNode, repos.TASKS, "project_id", i.TaskFilter, i.TaskOrder)
+    deployments = child_connection(
+        DeploymentNode, repos.DEPLOYMENTS, "project_id", i.DeploymentFilter, i.DeploymentOrder
+    )
+    jobs = child_connection(JobNode, repos.JOBS, "project_id", i.JobFilter, i.JobOrder)
     is_type_of = _is(model.Project)
 
     @strawberry.field

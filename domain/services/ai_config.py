@@ -8,11 +8,12 @@ from domain import validation as v
 from domain.ai.contracts import STEPS
 from domain.errors import Conflict, InvalidInput
 from domain.model import AiModelConfig, PromptTemplate
-from domain.paging import ListQuery, Page
 from domain.permissions import Permission, Viewer
 from domain.ports import SecretBox
-from domain.services.access import load
+from domain.repos import AI_MODELS, PROMPTS
+from domain.services.access import EntityReads, load
 from domain.services.base import Deps, Tx, snapshot
+from domain.services.changes import apply_changes
 from domain.services.prompting import check_template
 from domain.validation import UNSET
 
@@ -33,16 +34,8 @@ class AiConfigService:
     def __init__(self, deps: Deps, secrets: SecretBox):
         self.deps = deps
         self.secrets = secrets
-
-    async def list_models(self, viewer: Viewer, query: ListQuery) -> Page[AiModelConfig]:
-        viewer.require(Permission.SYSTEM_CONFIG)
-        async with self.deps.uow() as uow:
-            return await uow.ai_models.list(query)
-
-    async def get_model(self, viewer: Viewer, config_id: uuid.UUID) -> AiModelConfig:
-        viewer.require(Permission.SYSTEM_CONFIG)
-        async with self.deps.uow() as uow:
-            return await load(uow.ai_models, "AiModelConfig", config_id)
+        self.models = EntityReads(deps, AI_MODELS, Permission.SYSTEM_CONFIG, in_project=False)
+        self.prompts = EntityReads(deps, PROMPTS, Permission.SYSTEM_CONFIG, in_project=False)
 
     async def create_model(
         self,
@@ -101,14 +94,22 @@ class AiConfigService:
                 await tx.uow.lock(DEFAULT_LOCK)
             config = await load(tx.uow.ai_models, "AiModelConfig", config_id, for_update=True)
             before = snapshot(config)
-            if model is not None:
-                config.model = v.text(model, "model", max_length=100)
-            if base_url is not UNSET:
-                config.base_url = v.text(base_url, "baseUrl", max_length=500, required=False)  # type: ignore[call-overload]  # UNSET ruled out
-            if api_key is not UNSET:
-                config.api_key_encrypted = self.secrets.encrypt(api_key) if api_key else None  # type: ignore[arg-type]
-            config.max_tokens = max_tokens if max_tokens is not None else config.max_tokens
-            config.temperature = temperature if temperature is not None else config.temperature
+            apply_changes(
+                config,
+                {
+                    "model": model,
+                    "base_url": base_url,
+                    "api_key_encrypted": api_key,
+                    "max_tokens": max_tokens,
+                    "temperature": temperature,
+                },
+                {
+                    "model": lambda x: v.text(x, "model", max_length=100),
+                    "base_url": lambda x: v.text(x, "baseUrl", max_length=500, required=False),
+                    "api_key_encrypted": lambda x: self.secrets.encrypt(x) if x else None,
+                },
+                nullable={"base_url", "api_key_encrypted"},
+            )
             _check_model(config.provider, config.max_tokens, config.temperature)
             if is_default:
                 await self._clear_default(tx)
@@ -130,16 +131,6 @@ class AiConfigService:
     async def _clear_default(tx: Tx) -> None:
         for other in await tx.uow.ai_models.find(is_default=True):
             other.is_default = False
-
-    async def list_prompts(self, viewer: Viewer, query: ListQuery) -> Page[PromptTemplate]:
-        viewer.require(Permission.SYSTEM_CONFIG)
-        async with self.deps.uow() as uow:
-            return await uow.prompts.list(query)
-
-    async def get_prompt(self, viewer: Viewer, template_id: uuid.UUID) -> PromptTemplate:
-        viewer.require(Permission.SYSTEM_CONFIG)
-        async with self.deps.uow() as uow:
-            return await load(uow.prompts, "PromptTemplate", template_id)
 
     async def save_prompt(
         self, viewer: Viewer, *, identifier: str, category: str, content: str, variables: list[str]

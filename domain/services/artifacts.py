@@ -11,10 +11,10 @@ from domain import validation as v
 from domain.enums import ReviewStatus
 from domain.errors import InvalidInput, ServiceUnavailable
 from domain.model import CodeArtifact
-from domain.paging import ListQuery, Page
 from domain.permissions import Permission, Viewer, require_code_access, require_task_execution
 from domain.ports import ArtifactStore
-from domain.services.access import load, load_in_project, require_member, scoped
+from domain.repos import ARTIFACTS
+from domain.services.access import EntityReads, load, require_member
 from domain.services.base import Deps, Tx
 
 MAX_CONTENT_BYTES = 1_000_000
@@ -72,26 +72,15 @@ async def store_artifact(
     return artifact
 
 
-class ArtifactService:
+class ArtifactService(EntityReads[CodeArtifact]):
     def __init__(self, deps: Deps):
-        self.deps = deps
+        super().__init__(deps, ARTIFACTS, Permission.REQUIREMENT_READ)
 
     @property
     def store(self) -> ArtifactStore:
         if self.deps.store is None:
             raise ServiceUnavailable("no artifact store is configured")
         return self.deps.store
-
-    async def get(self, viewer: Viewer, artifact_id: uuid.UUID) -> CodeArtifact:
-        async with self.deps.uow() as uow:
-            return await load_in_project(
-                uow, viewer, uow.artifacts, "CodeArtifact", artifact_id, Permission.REQUIREMENT_READ
-            )
-
-    async def list(self, viewer: Viewer, query: ListQuery) -> Page[CodeArtifact]:
-        viewer.require(Permission.REQUIREMENT_READ)
-        async with self.deps.uow() as uow:
-            return await uow.artifacts.list(scoped(viewer, query))
 
     async def content(self, viewer: Viewer, artifact: CodeArtifact) -> str:
         """The stored text, for a viewer who may read the artifact's project."""

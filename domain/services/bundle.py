@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from domain.ai.schema_check import SchemaValidator
+from domain.model import AuditEntry
+from domain.permissions import Permission
 from domain.ports import LLMFactory, PasswordHasher, RateLimiter, SecretBox, TokenCodecPort, TokenStore
+from domain.repos import AUDIT
+from domain.services.access import EntityReads
 from domain.services.ai_config import AiConfigService
 from domain.services.artifacts import ArtifactService
-from domain.services.audit import AuditService
 from domain.services.auth import REFRESH_GRACE, AuthService, LoginLimits
 from domain.services.base import Deps
 from domain.services.deployments import DeploymentService
@@ -41,7 +44,7 @@ class Services:
     pipeline_steps: PipelineSteps
     ai_config: AiConfigService
     auth: AuthService
-    audit: AuditService
+    audit: EntityReads[AuditEntry]
 
     @classmethod
     def build(
@@ -77,5 +80,5 @@ class Services:
             auth=AuthService(
                 deps, users, hasher, tokens, token_store, limiter, refresh_ttl, login_limits, refresh_grace
             ),
-            audit=AuditService(deps),
+            audit=EntityReads(deps, AUDIT, Permission.AUDIT_READ, in_project=False),
         )

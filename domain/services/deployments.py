@@ -11,9 +11,9 @@ from domain import validation as v
 from domain.enums import DeploymentStatus, Environment
 from domain.errors import InvalidInput
 from domain.model import Deployment
-from domain.paging import ListQuery, Page
 from domain.permissions import Permission, Viewer, require_deploy
-from domain.services.access import load, load_in_project, require_member, scoped
+from domain.repos import DEPLOYMENTS
+from domain.services.access import EntityReads, load, load_in_project, require_member
 from domain.services.base import Deps, Tx
 
 VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,49}$")
@@ -25,20 +25,9 @@ def k8s_name(text: str) -> str:
     return (_K8S_NAME.sub("-", text.lower()).strip("-") or "app")[:50]
 
 
-class DeploymentService:
+class DeploymentService(EntityReads[Deployment]):
     def __init__(self, deps: Deps):
-        self.deps = deps
-
-    async def get(self, viewer: Viewer, deployment_id: uuid.UUID) -> Deployment:
-        async with self.deps.uow() as uow:
-            return await load_in_project(
-                uow, viewer, uow.deployments, "Deployment", deployment_id, Permission.PROJECT_READ
-            )
-
-    async def list(self, viewer: Viewer, query: ListQuery) -> Page[Deployment]:
-        viewer.require(Permission.PROJECT_READ)
-        async with self.deps.uow() as uow:
-            return await uow.deployments.list(scoped(viewer, query))
+        super().__init__(deps, DEPLOYMENTS, Permission.PROJECT_READ)
 
     async def create(
         self,
@@ -89,8 +78,7 @@ class DeploymentService:
             deployment = await load_in_project(
                 tx.uow,
                 viewer,
-                tx.uow.deployments,
-                "Deployment",
+                DEPLOYMENTS,
                 deployment_id,
                 Permission.DEPLOY_APPROVE,
                 for_update=True,

@@ -9,7 +9,8 @@ from domain.enums import RequirementStatus, Strategy, TaskStatus, TaskType
 from domain.errors import Conflict, InvalidInput
 from domain.model import Job, PrdDocument
 from domain.permissions import Permission, Viewer, require_code_access, require_task_execution
-from domain.services.access import load, load_in_project, require_member
+from domain.repos import PRDS, REQUIREMENTS
+from domain.services.access import EntityReads, load, load_in_project, require_member
 from domain.services.base import Deps, Tx
 from domain.services.jobs import request_job
 from domain.services.requirements import set_requirement_status
@@ -23,14 +24,14 @@ DEFAULT_ROLES = (TaskType.BACKEND, TaskType.FRONTEND, TaskType.TESTING)
 class PipelineService:
     def __init__(self, deps: Deps):
         self.deps = deps
+        self.prds = EntityReads(deps, PRDS, Permission.REQUIREMENT_READ)
 
     async def generate_prd(self, viewer: Viewer, requirement_id: uuid.UUID) -> Job:
         async with Tx(self.deps, viewer, "ai.prd.request") as tx:
             req = await load_in_project(
                 tx.uow,
                 viewer,
-                tx.uow.requirements,
-                "Requirement",
+                REQUIREMENTS,
                 requirement_id,
                 Permission.REQUIREMENT_WRITE,
                 for_update=True,
@@ -49,8 +50,7 @@ class PipelineService:
             req = await load_in_project(
                 tx.uow,
                 viewer,
-                tx.uow.requirements,
-                "Requirement",
+                REQUIREMENTS,
                 requirement_id,
                 Permission.REQUIREMENT_WRITE,
                 for_update=True,
@@ -116,10 +116,6 @@ class PipelineService:
                 payload={},
             )
 
-    async def prd(self, viewer: Viewer, prd_id: uuid.UUID) -> PrdDocument:
-        async with self.deps.uow() as uow:
-            return await load_in_project(uow, viewer, uow.prds, "PrdDocument", prd_id, Permission.REQUIREMENT_READ)
-
     async def update_prd_section(
         self,
         viewer: Viewer,
@@ -130,9 +126,7 @@ class PipelineService:
         content: str | None = None,
     ) -> PrdDocument:
         async with Tx(self.deps, viewer, "prd.section.update") as tx:
-            prd = await load_in_project(
-                tx.uow, viewer, tx.uow.prds, "PrdDocument", prd_id, Permission.REQUIREMENT_WRITE, for_update=True
-            )
+            prd = await load_in_project(tx.uow, viewer, PRDS, prd_id, Permission.REQUIREMENT_WRITE, for_update=True)
             if prd.approved:
                 raise Conflict(f"PRD version {prd.version} is approved; generate a new version to change it")
             sections = [dict(s) for s in prd.sections]
@@ -160,9 +154,7 @@ class PipelineService:
 
     async def approve_prd(self, viewer: Viewer, prd_id: uuid.UUID) -> PrdDocument:
         async with Tx(self.deps, viewer, "prd.approve") as tx:
-            prd = await load_in_project(
-                tx.uow, viewer, tx.uow.prds, "PrdDocument", prd_id, Permission.REQUIREMENT_WRITE
-            )
+            prd = await load_in_project(tx.uow, viewer, PRDS, prd_id, Permission.REQUIREMENT_WRITE)
             # Requirement before PRD, as the PRD step locks them.
             req = await load(tx.uow.requirements, "Requirement", prd.requirement_id, for_update=True)
             prd = await load(tx.uow.prds, "PrdDocument", prd_id, for_update=True)

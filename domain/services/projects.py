@@ -11,25 +11,17 @@ from domain import validation as v
 from domain.enums import ProjectStatus
 from domain.errors import Conflict, InvalidInput
 from domain.model import Project, ProjectMember
-from domain.paging import ListQuery, Page
 from domain.permissions import Permission, Viewer
-from domain.services.access import load, load_in_project, scoped
+from domain.repos import PROJECTS
+from domain.services.access import EntityReads, load, load_in_project
 from domain.services.base import Deps, Tx, snapshot
+from domain.services.changes import apply_changes
 from domain.validation import UNSET
 
 
-class ProjectService:
+class ProjectService(EntityReads[Project]):
     def __init__(self, deps: Deps):
-        self.deps = deps
-
-    async def get(self, viewer: Viewer, project_id: uuid.UUID) -> Project:
-        async with self.deps.uow() as uow:
-            return await load_in_project(uow, viewer, uow.projects, "Project", project_id, Permission.PROJECT_READ)
-
-    async def list(self, viewer: Viewer, query: ListQuery) -> Page[Project]:
-        viewer.require(Permission.PROJECT_READ)
-        async with self.deps.uow() as uow:
-            return await uow.projects.list(scoped(viewer, query))
+        super().__init__(deps, PROJECTS, Permission.PROJECT_READ)
 
     async def create(
         self,
@@ -74,19 +66,25 @@ class ProjectService:
     ) -> Project:
         async with Tx(self.deps, viewer, "project.update") as tx:
             project = await load_in_project(
-                tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.PROJECT_WRITE, for_update=True
+                tx.uow, viewer, PROJECTS, project_id, Permission.PROJECT_WRITE, for_update=True
             )
             before = snapshot(project)
-            if name is not None:
-                project.name = v.text(name, "name", max_length=100)
-            if description is not UNSET:
-                project.description = v.text(description, "description", max_length=10_000, required=False)  # type: ignore[call-overload]  # UNSET ruled out
-            if tech_stack is not None:
-                project.tech_stack = v.string_list(tech_stack, "techStack")
-            if start_date is not UNSET:
-                project.start_date = start_date  # type: ignore[assignment]
-            if end_date is not UNSET:
-                project.end_date = end_date  # type: ignore[assignment]
+            apply_changes(
+                project,
+                {
+                    "name": name,
+                    "description": description,
+                    "tech_stack": tech_stack,
+                    "start_date": start_date,
+                    "end_date": end_date,
+                },
+                {
+                    "name": lambda x: v.text(x, "name", max_length=100),
+                    "description": lambda x: v.text(x, "description", max_length=10_000, required=False),
+                    "tech_stack": lambda x: v.string_list(x, "techStack"),
+                },
+                nullable={"description", "start_date", "end_date"},
+            )
             v.date_range(project.start_date, project.end_date)
             project.updated_at = tx.now()
             tx.audit("project.update", "Project", project.id, before, project)
@@ -96,7 +94,7 @@ class ProjectService:
     async def change_status(self, viewer: Viewer, project_id: uuid.UUID, status: ProjectStatus) -> Project:
         async with Tx(self.deps, viewer, "project.status") as tx:
             project = await load_in_project(
-                tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.PROJECT_WRITE, for_update=True
+                tx.uow, viewer, PROJECTS, project_id, Permission.PROJECT_WRITE, for_update=True
             )
             old = project.status
             machines.check_transition(machines.PROJECT, "project", old, status)
@@ -109,7 +107,7 @@ class ProjectService:
     async def delete(self, viewer: Viewer, project_id: uuid.UUID) -> uuid.UUID:
         async with Tx(self.deps, viewer, "project.delete") as tx:
             project = await load_in_project(
-                tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.PROJECT_WRITE, for_update=True
+                tx.uow, viewer, PROJECTS, project_id, Permission.PROJECT_WRITE, for_update=True
             )
             if await tx.uow.deployments.find_one(project_id=project.id) is not None:
                 raise Conflict(f"project {project_id} has deployments; archive it instead")
@@ -120,12 +118,12 @@ class ProjectService:
 
     async def members(self, viewer: Viewer, project_id: uuid.UUID) -> builtins.list[ProjectMember]:
         async with self.deps.uow() as uow:
-            await load_in_project(uow, viewer, uow.projects, "Project", project_id, Permission.PROJECT_READ)
+            await load_in_project(uow, viewer, PROJECTS, project_id, Permission.PROJECT_READ)
             return await uow.members.find(project_id=project_id)
 
     async def add_member(self, viewer: Viewer, project_id: uuid.UUID, user_id: uuid.UUID) -> ProjectMember:
         async with Tx(self.deps, viewer, "project.member.add") as tx:
-            await load_in_project(tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.MEMBER_MANAGE)
+            await load_in_project(tx.uow, viewer, PROJECTS, project_id, Permission.MEMBER_MANAGE)
             await load(tx.uow.users, "User", user_id)
             # Two adds at once both pass this check; the membership key then refuses the second (a Conflict).
             if await tx.uow.members.find_one(project_id=project_id, user_id=user_id):
@@ -138,9 +136,7 @@ class ProjectService:
 
     async def remove_member(self, viewer: Viewer, project_id: uuid.UUID, user_id: uuid.UUID) -> uuid.UUID:
         async with Tx(self.deps, viewer, "project.member.remove") as tx:
-            await load_in_project(
-                tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.MEMBER_MANAGE, for_update=True
-            )
+            await load_in_project(tx.uow, viewer, PROJECTS, project_id, Permission.MEMBER_MANAGE, for_update=True)
             member = await tx.uow.members.find_one(project_id=project_id, user_id=user_id)
             if member is None:
                 raise InvalidInput(f"user {user_id} is not a member of project {project_id}", field="userId")

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from domain.paging import ListQuery, Page
 from domain.permissions import Permission, Viewer
-from domain.ports import Repository
+from domain.repos import Repo
 from domain.services.base import Deps
+
+T = TypeVar("T")
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+
+
+E = TypeVar("E", bound=_Identified)
 
 
 class ReadService:
@@ -18,23 +29,21 @@ class ReadService:
         self.deps = deps
 
     async def pages_by(
-        self, viewer: Viewer, repo: str, field: str, keys: Sequence[Any], query: ListQuery
-    ) -> dict[Any, Page[Any]]:
+        self, viewer: Viewer, repo: Repo[T], field: str, keys: Sequence[Any], query: ListQuery
+    ) -> dict[Any, Page[T]]:
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:
-            repository: Repository[Any] = getattr(uow, repo)
-            return await repository.list_by(field, keys, query)
+            return await repo.of(uow).list_by(field, keys, query)
 
-    async def by_ids(self, viewer: Viewer, repo: str, ids: Sequence[Any]) -> dict[Any, Any]:
+    async def by_ids(self, viewer: Viewer, repo: Repo[E], ids: Sequence[Any]) -> dict[Any, E]:
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:
-            return {e.id: e for e in await getattr(uow, repo).get_many(ids)}
+            return {e.id: e for e in await repo.of(uow).get_many(ids)}
 
-    async def find_in(self, viewer: Viewer, repo: str, field: str, keys: Sequence[Any]) -> list[Any]:
+    async def find_in(self, viewer: Viewer, repo: Repo[T], field: str, keys: Sequence[Any]) -> list[T]:
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:
-            repository: Repository[Any] = getattr(uow, repo)
-            return await repository.find_in(field, keys)
+            return await repo.of(uow).find_in(field, keys)
 
     async def users_by_ids(self, ids: Sequence[Any]) -> dict[Any, Any]:
         """Users by id, before any viewer exists (authentication itself)."""
@@ -42,10 +51,10 @@ class ReadService:
             return {u.id: u for u in await uow.users.get_many(ids)}
 
     async def sums(
-        self, viewer: Viewer, repo: str, group_field: str, keys: Sequence[Any], fields: Sequence[str]
+        self, viewer: Viewer, repo: Repo[Any], group_field: str, keys: Sequence[Any], fields: Sequence[str]
     ) -> dict[Any, dict[str, Any]]:
         """Column totals per key (e.g. AI token usage per project), zero when a key has no rows."""
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:
-            found = await uow.sum_by(repo, group_field, keys, fields)
+            found = await repo.of(uow).sum_by(group_field, keys, fields)
         return {k: found.get(k, dict.fromkeys(fields, 0)) for k in keys}

@@ -10,10 +10,11 @@ from domain import status as machines
 from domain import validation as v
 from domain.enums import Priority, RequirementStatus
 from domain.model import Requirement
-from domain.paging import ListQuery, Page
 from domain.permissions import Permission, Viewer
-from domain.services.access import load, load_in_project, scoped
+from domain.repos import PROJECTS, REQUIREMENTS
+from domain.services.access import EntityReads, load, load_in_project
 from domain.services.base import Deps, Tx, snapshot
+from domain.services.changes import apply_changes
 from domain.validation import UNSET
 
 
@@ -26,20 +27,9 @@ def _meta(tags: list[str] | None, estimate_hours: float | None, current: dict[st
     return meta
 
 
-class RequirementService:
+class RequirementService(EntityReads[Requirement]):
     def __init__(self, deps: Deps):
-        self.deps = deps
-
-    async def get(self, viewer: Viewer, requirement_id: uuid.UUID) -> Requirement:
-        async with self.deps.uow() as uow:
-            return await load_in_project(
-                uow, viewer, uow.requirements, "Requirement", requirement_id, Permission.REQUIREMENT_READ
-            )
-
-    async def list(self, viewer: Viewer, query: ListQuery) -> Page[Requirement]:
-        viewer.require(Permission.REQUIREMENT_READ)
-        async with self.deps.uow() as uow:
-            return await uow.requirements.list(scoped(viewer, query))
+        super().__init__(deps, REQUIREMENTS, Permission.REQUIREMENT_READ)
 
     async def create(
         self,
@@ -54,9 +44,7 @@ class RequirementService:
         estimate_hours: float | None = None,
     ) -> Requirement:
         async with Tx(self.deps, viewer, "requirement.create") as tx:
-            project = await load_in_project(
-                tx.uow, viewer, tx.uow.projects, "Project", project_id, Permission.REQUIREMENT_WRITE
-            )
+            project = await load_in_project(tx.uow, viewer, PROJECTS, project_id, Permission.REQUIREMENT_WRITE)
             if assigned_to is not None:
                 await load(tx.uow.users, "User", assigned_to)
             now = tx.now()
@@ -92,19 +80,20 @@ class RequirementService:
             req = await load_in_project(
                 tx.uow,
                 viewer,
-                tx.uow.requirements,
-                "Requirement",
+                REQUIREMENTS,
                 requirement_id,
                 Permission.REQUIREMENT_WRITE,
                 for_update=True,
             )
             before = snapshot(req)
-            if title is not None:
-                req.title = v.text(title, "title", max_length=200)
-            if content is not None:
-                req.content = v.text(content, "content", max_length=100_000)
-            if priority is not None:
-                req.priority = priority
+            apply_changes(
+                req,
+                {"title": title, "content": content, "priority": priority},
+                {
+                    "title": lambda x: v.text(x, "title", max_length=200),
+                    "content": lambda x: v.text(x, "content", max_length=100_000),
+                },
+            )
             if assigned_to is not UNSET:
                 if assigned_to is not None:
                     await load(tx.uow.users, "User", assigned_to)
@@ -120,8 +109,7 @@ class RequirementService:
             req = await load_in_project(
                 tx.uow,
                 viewer,
-                tx.uow.requirements,
-                "Requirement",
+                REQUIREMENTS,
                 requirement_id,
                 Permission.REQUIREMENT_WRITE,
                 for_update=True,
@@ -134,8 +122,7 @@ class RequirementService:
             req = await load_in_project(
                 tx.uow,
                 viewer,
-                tx.uow.requirements,
-                "Requirement",
+                REQUIREMENTS,
                 requirement_id,
                 Permission.REQUIREMENT_WRITE,
                 for_update=True,

@@ -12,11 +12,12 @@ from domain import validation as v
 from domain.enums import Priority, TaskStatus, TaskType
 from domain.errors import Conflict, InvalidInput
 from domain.model import Task, TaskDependency
-from domain.paging import ListQuery, Page
 from domain.permissions import Permission, Viewer, require_assignment, require_task_execution
 from domain.ports import UnitOfWork
-from domain.services.access import load, load_in_project, require_member, scoped
+from domain.repos import REQUIREMENTS, TASKS
+from domain.services.access import EntityReads, load, load_in_project, require_member
 from domain.services.base import Deps, Tx, snapshot
+from domain.services.changes import apply_changes
 from domain.validation import UNSET
 
 
@@ -78,18 +79,9 @@ async def _check_parent(tx: Tx, task: Task, parent_id: uuid.UUID | None) -> None
         node = await tx.uow.tasks.get(node.parent_id) if node.parent_id else None
 
 
-class TaskService:
+class TaskService(EntityReads[Task]):
     def __init__(self, deps: Deps):
-        self.deps = deps
-
-    async def get(self, viewer: Viewer, task_id: uuid.UUID) -> Task:
-        async with self.deps.uow() as uow:
-            return await load_in_project(uow, viewer, uow.tasks, "Task", task_id, Permission.REQUIREMENT_READ)
-
-    async def list(self, viewer: Viewer, query: ListQuery) -> Page[Task]:
-        viewer.require(Permission.REQUIREMENT_READ)
-        async with self.deps.uow() as uow:
-            return await uow.tasks.list(scoped(viewer, query))
+        super().__init__(deps, TASKS, Permission.REQUIREMENT_READ)
 
     async def create(
         self,
@@ -106,9 +98,7 @@ class TaskService:
         dependency_ids: builtins.list[uuid.UUID] | None = None,
     ) -> Task:
         async with Tx(self.deps, viewer, "task.create") as tx:
-            req = await load_in_project(
-                tx.uow, viewer, tx.uow.requirements, "Requirement", requirement_id, Permission.TASK_MANAGE
-            )
+            req = await load_in_project(tx.uow, viewer, REQUIREMENTS, requirement_id, Permission.TASK_MANAGE)
             now = tx.now()
             task = Task(
                 requirement_id=req.id,
@@ -158,23 +148,29 @@ class TaskService:
         parent_id: object = UNSET,
     ) -> Task:
         async with Tx(self.deps, viewer, "task.update") as tx:
-            task = await load_in_project(tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE)
+            task = await load_in_project(tx.uow, viewer, TASKS, task_id, Permission.TASK_MANAGE)
             if parent_id is not UNSET:
                 await lock_task_graph(tx, task.project_id)
             task = await load(tx.uow.tasks, "Task", task_id, for_update=True)
             before = snapshot(task)
-            if name is not None:
-                task.name = v.text(name, "name", max_length=200)
-            if description is not UNSET:
-                task.description = v.text(description, "description", max_length=20_000, required=False)  # type: ignore[call-overload]  # UNSET ruled out
-            if priority is not None:
-                task.priority = priority
-            if task_type is not None:
-                task.task_type = task_type
-            if estimated_hours is not UNSET:
-                task.estimated_hours = v.hours(estimated_hours, "estimatedHours")  # type: ignore[arg-type]
-            if actual_hours is not UNSET:
-                task.actual_hours = v.hours(actual_hours, "actualHours")  # type: ignore[arg-type]
+            apply_changes(
+                task,
+                {
+                    "name": name,
+                    "description": description,
+                    "priority": priority,
+                    "task_type": task_type,
+                    "estimated_hours": estimated_hours,
+                    "actual_hours": actual_hours,
+                },
+                {
+                    "name": lambda x: v.text(x, "name", max_length=200),
+                    "description": lambda x: v.text(x, "description", max_length=20_000, required=False),
+                    "estimated_hours": lambda x: v.hours(x, "estimatedHours"),
+                    "actual_hours": lambda x: v.hours(x, "actualHours"),
+                },
+                nullable={"description", "estimated_hours", "actual_hours"},
+            )
             if parent_id is not UNSET:
                 await _check_parent(tx, task, parent_id)  # type: ignore[arg-type]
                 task.parent_id = parent_id  # type: ignore[assignment]
@@ -185,9 +181,7 @@ class TaskService:
 
     async def assign(self, viewer: Viewer, task_id: uuid.UUID, user_id: uuid.UUID | None) -> Task:
         async with Tx(self.deps, viewer, "task.assign") as tx:
-            task = await load_in_project(
-                tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE, for_update=True
-            )
+            task = await load_in_project(tx.uow, viewer, TASKS, task_id, Permission.TASK_MANAGE, for_update=True)
             before = task.assigned_to
             require_assignment(viewer, before, user_id)
             if user_id is not None:
@@ -213,7 +207,7 @@ class TaskService:
 
     async def add_dependency(self, viewer: Viewer, task_id: uuid.UUID, depends_on_id: uuid.UUID) -> Task:
         async with Tx(self.deps, viewer, "task.dependency.add") as tx:
-            task = await load_in_project(tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE)
+            task = await load_in_project(tx.uow, viewer, TASKS, task_id, Permission.TASK_MANAGE)
             await lock_task_graph(tx, task.project_id)
             await add_dependency(tx, task, depends_on_id)
             tx.audit("task.dependency.add", "Task", task.id, None, {"dependsOnId": str(depends_on_id)})
@@ -224,7 +218,7 @@ class TaskService:
 
     async def remove_dependency(self, viewer: Viewer, task_id: uuid.UUID, depends_on_id: uuid.UUID) -> Task:
         async with Tx(self.deps, viewer, "task.dependency.remove") as tx:
-            task = await load_in_project(tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE)
+            task = await load_in_project(tx.uow, viewer, TASKS, task_id, Permission.TASK_MANAGE)
             await lock_task_graph(tx, task.project_id)
             dep = await tx.uow.dependencies.find_one(task_id=task.id, depends_on_id=depends_on_id)
             if dep is None:
@@ -246,9 +240,7 @@ class TaskService:
 
     async def delete(self, viewer: Viewer, task_id: uuid.UUID) -> uuid.UUID:
         async with Tx(self.deps, viewer, "task.delete") as tx:
-            task = await load_in_project(
-                tx.uow, viewer, tx.uow.tasks, "Task", task_id, Permission.TASK_MANAGE, for_update=True
-            )
+            task = await load_in_project(tx.uow, viewer, TASKS, task_id, Permission.TASK_MANAGE, for_update=True)
             tx.audit("task.delete", "Task", task.id, task, None)
             await tx.uow.tasks.delete(task)
             tx.emit("Task", task.id, "deleted", project_id=task.project_id, old_status=task.status)

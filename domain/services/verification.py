@@ -9,9 +9,9 @@ from domain import validation as v
 from domain.enums import TestRunStatus, TestType
 from domain.errors import InvalidInput
 from domain.model import TestResult
-from domain.paging import ListQuery, Page
 from domain.permissions import Permission, Viewer, require_test_run
-from domain.services.access import load, load_in_project, require_member, scoped
+from domain.repos import TEST_RESULTS
+from domain.services.access import EntityReads, load, require_member
 from domain.services.base import Deps, Tx
 
 
@@ -27,20 +27,9 @@ def check_counts(total: int, passed: int, failed: int, skipped: int, coverage: f
         raise InvalidInput("coveragePercent must be between 0 and 100", field="coveragePercent")
 
 
-class TestResultService:
+class TestResultService(EntityReads[TestResult]):
     def __init__(self, deps: Deps):
-        self.deps = deps
-
-    async def get(self, viewer: Viewer, result_id: uuid.UUID) -> TestResult:
-        async with self.deps.uow() as uow:
-            return await load_in_project(
-                uow, viewer, uow.test_results, "TestResult", result_id, Permission.REQUIREMENT_READ
-            )
-
-    async def list(self, viewer: Viewer, query: ListQuery) -> Page[TestResult]:
-        viewer.require(Permission.REQUIREMENT_READ)
-        async with self.deps.uow() as uow:
-            return await uow.test_results.list(scoped(viewer, query))
+        super().__init__(deps, TEST_RESULTS, Permission.REQUIREMENT_READ)
 
     async def record(
         self,

@@ -132,6 +132,14 @@ class FakeRepository:
         rows = self._all()
         return {key: await self._page(query, [e for e in rows if getattr(e, field) == key]) for key in keys}
 
+    async def sum_by(self, group_field: str, keys: Sequence[Any], fields: Sequence[str]) -> dict[Any, dict[str, Any]]:
+        sums: dict[Any, dict[str, Any]] = {}
+        for entity in await self.find_in(group_field, keys):
+            group = sums.setdefault(getattr(entity, group_field), dict.fromkeys(fields, 0))
+            for f in fields:
+                group[f] += getattr(entity, f) or 0
+        return sums
+
     async def _page(self, query: ListQuery, rows: list[Any]) -> Page[Any]:
         for name, value in query.filters:
             self._check_field(name)
@@ -265,16 +273,6 @@ class FakeUnitOfWork:
 
     async def flush(self) -> None:
         """Ids are assigned when entities are built; there is nothing to send early."""
-
-    async def sum_by(
-        self, repo: str, group_field: str, keys: Sequence[Any], fields: Sequence[str]
-    ) -> dict[Any, dict[str, Any]]:
-        sums: dict[Any, dict[str, Any]] = {}
-        for entity in await getattr(self, repo).find_in(group_field, keys):
-            group = sums.setdefault(getattr(entity, group_field), dict.fromkeys(fields, 0))
-            for f in fields:
-                group[f] += getattr(entity, f) or 0
-        return sums
 
 
 class RecordingJobQueue:
