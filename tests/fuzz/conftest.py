@@ -22,13 +22,14 @@ def target(request, tmp_path_factory):
         url = f"sqlite:///{data_dir}/rdflow.db"
     else:
         url, database_name = services.create_database()
-    server = ServerProcess(url, data_dir, data_dir / "server.log").start()
+    server = ServerProcess(url, data_dir, data_dir / "server.log")
     db = None
     try:
-        seeded = seed(server)
+        server.start()
+        db = DatabaseReader(url)
+        seeded = seed(server, db)
         seeding_errors = server.new_error_lines()
         assert not seeding_errors, f"the server logged errors while being seeded:\n{seeding_errors}"
-        db = DatabaseReader(url)
         schema = graphql.build_schema((ROOT / "schema.graphql").read_text())
         with httpx.Client(base_url=server.url, timeout=60) as client:
             yield Target(server, seeded, db, client, operations(schema, seeded.ids))

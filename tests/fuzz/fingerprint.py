@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
+import uuid
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from domain.enums import JobStatus
 from persistence.engine import async_url
-from persistence.tables import audit_log, jobs, metadata
+from persistence.tables import audit_log, jobs, metadata, users
 
 T = TypeVar("T")
 
@@ -60,6 +61,14 @@ class DatabaseReader:
                 select(func.count()).select_from(jobs).where(jobs.c.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
             )
             return (await conn.execute(query)).scalar_one()
+
+    def password_hash(self, user_id: uuid.UUID) -> str:
+        """Tokens carry a version of it, so tokens minted by the tests need the stored one."""
+        return self._run(self._password_hash(user_id))
+
+    async def _password_hash(self, user_id: uuid.UUID) -> str:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(users.c.password_hash).where(users.c.id == user_id))).scalar_one()
 
     def close(self) -> None:
         self._run(self.engine.dispose())

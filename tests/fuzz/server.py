@@ -20,6 +20,7 @@ from domain.enums import Role
 from domain.model import User
 from resolvers.ids import from_global_id, to_global_id
 from server.settings import Settings
+from tests.fuzz.fingerprint import DatabaseReader
 from tests.jobstack import ALIASED, ROOT
 from tests.live import free_port
 
@@ -129,13 +130,14 @@ def _gql(client: httpx.Client, token: str | None, query: str, **variables: Any) 
     return body["data"]
 
 
-def _user(node: dict, role: Role) -> User:
+def _user(node: dict, role: Role, db: DatabaseReader) -> User:
+    user_id = from_global_id(node["id"])[1]
     return User(
-        id=from_global_id(node["id"])[1], username=node["username"], email=node["email"], password_hash="!", role=role
+        id=user_id, username=node["username"], email=node["email"], password_hash=db.password_hash(user_id), role=role
     )
 
 
-def seed(server: ServerProcess) -> Seed:
+def seed(server: ServerProcess, db: DatabaseReader) -> Seed:
     """Users of every role (actors send the requests; the fuzzer may change the others), two projects, members, a
     requirement with a PRD, tasks, an artifact, a test result, a deployment, an AI model and a prompt template."""
     settings = Settings.model_construct(jwt_secret=JWT_SECRET)  # the server's defaults: its env has no RDFLOW_*
@@ -155,7 +157,7 @@ def seed(server: ServerProcess) -> Seed:
             'mutation($p: String!) { login(username: "admin", password: $p) { user { id username email } } }',
             p=ADMIN_PASSWORD,
         )
-        actors = {Role.SUPER_ADMIN: _user(login["login"]["user"], Role.SUPER_ADMIN)}
+        actors = {Role.SUPER_ADMIN: _user(login["login"]["user"], Role.SUPER_ADMIN, db)}
         admin = codec.issue(actors[Role.SUPER_ADMIN], ACCESS, datetime.now(UTC))[0]
 
         def run(query: str, **variables: Any) -> dict:
@@ -166,7 +168,7 @@ def seed(server: ServerProcess) -> Seed:
                 "mutation($i: CreateUserInput!) { createUser(input: $i) { id username email } }",
                 i={"username": name, "email": f"{name}@example.com", "password": "fuzz-User-pass-1", "role": role.name},
             )
-            return _user(created["createUser"], role)
+            return _user(created["createUser"], role, db)
 
         for role in (Role.PROJECT_ADMIN, Role.DEVELOPER, Role.TESTER, Role.GUEST):
             actors[role] = user(f"actor_{role.name.lower()}", role)
