@@ -76,12 +76,7 @@ class DeploymentService(EntityReads[Deployment]):
     async def approve(self, viewer: Viewer, deployment_id: uuid.UUID) -> Deployment:
         async with Tx(self.deps, viewer, "deployment.approve") as tx:
             deployment = await load_in_project(
-                tx.uow,
-                viewer,
-                DEPLOYMENTS,
-                deployment_id,
-                Permission.DEPLOY_APPROVE,
-                for_update=True,
+                tx.uow, viewer, DEPLOYMENTS, deployment_id, Permission.DEPLOY_APPROVE, for_update=True
             )
             if deployment.status is not DeploymentStatus.AWAITING_APPROVAL:
                 raise InvalidInput(

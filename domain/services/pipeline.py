@@ -29,12 +29,7 @@ class PipelineService:
     async def generate_prd(self, viewer: Viewer, requirement_id: uuid.UUID) -> Job:
         async with Tx(self.deps, viewer, "ai.prd.request") as tx:
             req = await load_in_project(
-                tx.uow,
-                viewer,
-                REQUIREMENTS,
-                requirement_id,
-                Permission.REQUIREMENT_WRITE,
-                for_update=True,
+                tx.uow, viewer, REQUIREMENTS, requirement_id, Permission.REQUIREMENT_WRITE, for_update=True
             )
             if req.status is not RequirementStatus.ANALYZING:
                 set_requirement_status(tx, req, RequirementStatus.ANALYZING)
@@ -48,12 +43,7 @@ class PipelineService:
         async with Tx(self.deps, viewer, "ai.decompose.request") as tx:
             viewer.require(Permission.TASK_MANAGE)
             req = await load_in_project(
-                tx.uow,
-                viewer,
-                REQUIREMENTS,
-                requirement_id,
-                Permission.REQUIREMENT_WRITE,
-                for_update=True,
+                tx.uow, viewer, REQUIREMENTS, requirement_id, Permission.REQUIREMENT_WRITE, for_update=True
             )
             if req.status in (RequirementStatus.REJECTED, RequirementStatus.DONE):
                 raise InvalidInput(

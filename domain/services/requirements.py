@@ -78,12 +78,7 @@ class RequirementService(EntityReads[Requirement]):
     ) -> Requirement:
         async with Tx(self.deps, viewer, "requirement.update") as tx:
             req = await load_in_project(
-                tx.uow,
-                viewer,
-                REQUIREMENTS,
-                requirement_id,
-                Permission.REQUIREMENT_WRITE,
-                for_update=True,
+                tx.uow, viewer, REQUIREMENTS, requirement_id, Permission.REQUIREMENT_WRITE, for_update=True
             )
             before = snapshot(req)
             apply_changes(
@@ -107,12 +102,7 @@ class RequirementService(EntityReads[Requirement]):
     async def change_status(self, viewer: Viewer, requirement_id: uuid.UUID, status: RequirementStatus) -> Requirement:
         async with Tx(self.deps, viewer, "requirement.status") as tx:
             req = await load_in_project(
-                tx.uow,
-                viewer,
-                REQUIREMENTS,
-                requirement_id,
-                Permission.REQUIREMENT_WRITE,
-                for_update=True,
+                tx.uow, viewer, REQUIREMENTS, requirement_id, Permission.REQUIREMENT_WRITE, for_update=True
             )
             set_requirement_status(tx, req, status)
         return req
@@ -120,12 +110,7 @@ class RequirementService(EntityReads[Requirement]):
     async def delete(self, viewer: Viewer, requirement_id: uuid.UUID) -> uuid.UUID:
         async with Tx(self.deps, viewer, "requirement.delete") as tx:
             req = await load_in_project(
-                tx.uow,
-                viewer,
-                REQUIREMENTS,
-                requirement_id,
-                Permission.REQUIREMENT_WRITE,
-                for_update=True,
+                tx.uow, viewer, REQUIREMENTS, requirement_id, Permission.REQUIREMENT_WRITE, for_update=True
             )
             tx.audit("requirement.delete", "Requirement", req.id, req, None)
             await tx.uow.requirements.delete(req)
