@@ -13,7 +13,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from bench.api_latency import pct
+from bench.harness import pct
 from domain.events import DomainEvent, SubscriberOverflow, project_topic
 from integrations.events_memory import InProcessEventBus
 from integrations.events_redis import RedisEventBus

@@ -1,0 +1,357 @@
+"""Benchmark: rdflow's read path side by side with PostGraphile 4 on the same PostgreSQL database (issue 13).
+
+    .venv/bin/python -m bench.read_vs_postgraphile [--postgres URL] [--redis URL] [--seconds 10] [--connections 50]
+        [--workers 1,2] [--profile FILE.speedscope.json]
+
+Creates a throw-away database on the PostgreSQL server at --postgres, seeds 100 projects x 20 requirements x 10
+tasks through rdflow's own tables, installs PostGraphile 4 with npm into a temporary folder, then for each worker
+count runs `rdflow serve` (RDFLOW_ENV=production, Redis, a super admin's token) and `postgraphile` (one process, or
+--cluster-workers N) in turn on that database and drives each with the same load. Prints requests/s and p50/p95/p99
+per shape, uncached and cached, with the rdflow / PostGraphile ratio, and signed-in vs anonymous `{ __typename }`.
+With --profile, py-spy records the 1-worker rdflow server while it serves D1 then D2 (needs `pip install py-spy`).
+Everything is removed afterwards: servers, the npm folder, the database and the run's Redis keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+from cryptography.fernet import Fernet
+from sqlalchemy.engine import make_url
+
+from bench.harness import free_port, rdflow_server, running, seed, settle
+from bench.load import Load, client_name, drive
+from domain.enums import Role
+from resolvers.ids import encode_cursor
+
+PROJECTS, REQUIREMENTS, TASKS = 100, 20, 10
+ORDER = "orderBy: [CREATED_AT_ASC, ID_ASC]"  # rdflow's default order (created_at, then id)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One read shape written for both servers; `offsets` are the windows uncached requests rotate through."""
+
+    name: str
+    rows: int
+    offsets: range
+    rdflow: str
+    rdflow_path: tuple[str, ...]
+    postgraphile: str
+    postgraphile_path: tuple[str, ...]
+
+
+SHAPES = [
+    Shape(
+        "D1 nested 10x5x10",
+        500,
+        range(PROJECTS - 10 + 1),
+        """query D1($after: String) { projects(first: 10, after: $after) { nodes { id name
+            requirements(first: 5) { nodes { id title status tasks(first: 10) { nodes { id name status priority } } } }
+        } } }""",
+        ("projects", "requirements", "tasks"),
+        f"""query D1($offset: Int) {{ allProjects(first: 10, offset: $offset, {ORDER}) {{ nodes {{ id name
+            requirementsByProjectId(first: 5, {ORDER}) {{ nodes {{ id title status
+                tasksByRequirementId(first: 10, {ORDER}) {{ nodes {{ id name status priority }} }} }} }}
+        }} }} }}""",
+        ("allProjects", "requirementsByProjectId", "tasksByRequirementId"),
+    ),
+    Shape(
+        "D2 flat 20 projects",
+        20,
+        range(PROJECTS - 20 + 1),
+        "query D2($after: String) { projects(first: 20, after: $after) { nodes { id name status } } }",
+        ("projects",),
+        f"query D2($offset: Int) {{ allProjects(first: 20, offset: $offset, {ORDER}) {{ nodes {{ id name status }} }}"
+        " }",
+        ("allProjects",),
+    ),
+    Shape(
+        "filtered tasks (50)",
+        50,
+        # BACKEND tasks (t = 0, 6) with HIGH priority: a quarter of 2 per requirement, 1000 rows.
+        range(PROJECTS * REQUIREMENTS * 2 // 4 - 50 + 1),
+        """query F($after: String) { tasks(first: 50, after: $after, filter: {taskType: [BACKEND], priority: [HIGH]}) {
+            nodes { id name status requirement { id title project { id name } } } } }""",
+        ("tasks",),
+        f"""query F($offset: Int) {{ allTasks(first: 50, offset: $offset, condition: {{taskType: "BACKEND",
+            priority: "HIGH"}}, {ORDER}) {{ nodes {{ id name status
+                requirementByRequirementId {{ id title projectByProjectId {{ id name }} }} }} }} }}""",
+        ("allTasks",),
+    ),
+]
+
+
+def rdflow_body(shape: Shape, offset: int) -> str:
+    return json.dumps({"query": shape.rdflow, "variables": {"after": encode_cursor(offset - 1) if offset else None}})
+
+
+def postgraphile_body(shape: Shape, offset: int) -> str:
+    return json.dumps({"query": shape.postgraphile, "variables": {"offset": offset}})
+
+
+def count(data: dict, path: tuple[str, ...]) -> int:
+    if not path:
+        return 1
+    return sum(count(node, path[1:]) for node in data[path[0]]["nodes"])
+
+
+def check(url: str, headers: dict[str, str], body: str, path: tuple[str, ...], rows: int) -> None:
+    """Fail unless the body answers without errors and with the expected number of rows."""
+    reply = httpx.post(url, content=body, headers={"content-type": "application/json", **headers}, timeout=30).json()
+    if "errors" in reply or count(reply["data"], path) != rows:
+        raise RuntimeError(f"{url} answered {json.dumps(reply)[:500]} to {body[:200]}")
+
+
+@dataclass
+class Row:
+    shape: str
+    mode: str
+    workers: int
+    server: str
+    load: Load
+
+
+def measure(
+    server: str,
+    workers: int,
+    pid: int,
+    url: str,
+    headers: dict[str, str],
+    body: Callable[[Shape, int], str],
+    path: Callable[[Shape], tuple[str, ...]],
+    args: argparse.Namespace,
+) -> Iterator[Row]:
+    """Each shape cached (one identical request) and uncached (rotating windows, `Cache-Control: no-cache`)."""
+    for shape in SHAPES:
+        offsets = list(shape.offsets)
+        for offset in (offsets[0], offsets[len(offsets) // 2], offsets[-1]):
+            check(url, headers, body(shape, offset), path(shape), shape.rows)
+        for mode, bodies, extra in (
+            ("uncached", [body(shape, o) for o in offsets], {"Cache-Control": "no-cache"}),
+            ("cached", [body(shape, offsets[0])], {}),
+        ):
+            drive(url, bodies, {**headers, **extra}, min(args.connections, 10), 1)  # warm-up
+            settle(pid)
+            load = drive(url, bodies, {**headers, **extra}, args.connections, args.seconds)
+            settle(pid)
+            row = Row(shape.name, mode, workers, server, load)
+            print_row(row)
+            yield row
+
+
+def print_row(row: Row) -> None:
+    load = row.load
+    print(
+        f"  {row.server:12s} w{row.workers} {row.shape:22s} {row.mode:8s} {load.rps:8.0f} req/s  p50 {load.p50_ms:7.1f}"
+        f"  p95 {load.p95_ms:7.1f}  p99 {load.p99_ms:7.1f} ms  errors {load.errors}",
+        flush=True,
+    )
+
+
+def profile(pid: int, out: Path, url: str, headers: dict[str, str], args: argparse.Namespace) -> None:
+    """py-spy records the server while D1 then D2 (uncached) run for args.seconds each."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    recorder = subprocess.Popen(
+        [
+            spy,
+            "record",
+            "-p",
+            str(pid),
+            "-d",
+            str(2 * args.seconds + 2),
+            "-r",
+            "100",
+            "-f",
+            "speedscope",
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for shape in SHAPES[:2]:
+            drive(url, [rdflow_body(shape, o) for o in shape.offsets], headers, args.connections, args.seconds)
+    finally:
+        recorder.wait(timeout=60)
+        settle(pid)
+    print(f"  profile of rdflow (1 worker) serving D1 then D2: {out}", flush=True)
+
+
+async def sql(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def throwaway_database(admin_url: str) -> Iterator[str]:
+    name = f"rdflow_bench_{uuid.uuid4().hex[:12]}"
+    asyncio.run(sql(admin_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def drop_redis_keys(redis_url: str, prefix: str) -> None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+def install_postgraphile(folder: Path) -> Path:
+    subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "postgraphile@4"],
+        cwd=folder,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=600,
+    )
+    return folder / "node_modules" / ".bin" / "postgraphile"
+
+
+@contextmanager
+def postgraphile(binary: Path, database_url: str, workers: int, log: Path) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    command = [str(binary), "-c", database_url, "--schema", "public", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--disable-graphiql", "--no-setof-functions-contain-nulls", "--disable-query-log"]
+    if workers > 1:
+        command += ["--cluster-workers", str(workers)]
+    url = f"http://127.0.0.1:{port}/graphql"
+    with running(command, {"NODE_ENV": "production"}, url, log, cwd=str(binary.parents[2])) as pid:
+        yield url, pid
+
+
+def ratios(rows: list[Row]) -> None:
+    print(
+        "\n| shape | mode | workers | rdflow req/s | p50 / p95 / p99 ms | PostGraphile req/s | p50 / p95 / p99 ms "
+        "| ratio |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    by_key = {(r.shape, r.mode, r.workers, r.server): r.load for r in rows}
+    for shape, mode, workers, server in by_key:
+        if server != "rdflow":
+            continue
+        ours, theirs = by_key[shape, mode, workers, "rdflow"], by_key[shape, mode, workers, "postgraphile"]
+        print(
+            f"| {shape} | {mode} | {workers} | {ours.rps:.0f} | {ours.p50_ms:.1f} / {ours.p95_ms:.1f} / "
+            f"{ours.p99_ms:.1f} | {theirs.rps:.0f} | {theirs.p50_ms:.1f} / {theirs.p95_ms:.1f} / {theirs.p99_ms:.1f} "
+            f"| {ours.rps / theirs.rps:.2f}x |"
+        )
+
+
+def typename(pid: int, url: str, token: str, workers: int, args: argparse.Namespace) -> None:
+    body = [json.dumps({"query": "{ __typename }"})]
+    signed_in = drive(url, body, {"Authorization": f"Bearer {token}"}, args.connections, args.seconds)
+    settle(pid)
+    anonymous = drive(url, body, {}, args.connections, args.seconds)
+    settle(pid)
+    print(
+        f"  rdflow w{workers} {{ __typename }}: signed-in {signed_in.rps:.0f} req/s (p99 {signed_in.p99_ms:.1f} ms), "
+        f"anonymous {anonymous.rps:.0f} req/s (p99 {anonymous.p99_ms:.1f} ms): "
+        f"{signed_in.rps / anonymous.rps:.2f}x (goal >= 0.8x)",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--seconds", type=int, default=10, choices=range(1, 16), metavar="1..15")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--profile", type=Path)
+    args = parser.parse_args()
+    worker_counts = [int(w) for w in args.workers.split(",")]
+    folder = Path(tempfile.mkdtemp(prefix="rdflow-vs-postgraphile-"))
+    prefix = f"rdflow-bench-{uuid.uuid4().hex[:8]}"
+    settings = {
+        "env": "production",
+        "jwt_secret": secrets.token_urlsafe(32),
+        "fernet_key": Fernet.generate_key().decode(),
+        "redis_url": args.redis,
+        "redis_prefix": prefix,
+    }
+    env = {
+        "RDFLOW_ENV": "production",
+        "JWT_SECRET": settings["jwt_secret"],
+        "RDFLOW_FERNET_KEY": settings["fernet_key"],
+        "REDIS_URL": args.redis,
+        "RDFLOW_REDIS_PREFIX": prefix,
+        "RDFLOW_DATA_DIR": str(folder),
+    }
+    try:
+        with throwaway_database(args.postgres) as database_url:
+            print(f"seeding {PROJECTS} x {REQUIREMENTS} x {TASKS} ...", flush=True)
+            token = asyncio.run(
+                seed(
+                    database_url,
+                    folder,
+                    projects=PROJECTS,
+                    requirements=REQUIREMENTS,
+                    tasks=TASKS,
+                    role=Role.SUPER_ADMIN,
+                    settings=settings,
+                )
+            )
+            print("installing postgraphile@4 ...", flush=True)
+            binary = install_postgraphile(folder)
+            version = subprocess.run(
+                [str(binary), "--version"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+            print(
+                f"cores: {os.cpu_count()}, client: {client_name()}, connections: {args.connections}, "
+                f"{args.seconds} s per run, postgraphile {version}",
+                flush=True,
+            )
+            rows: list[Row] = []
+            bearer = {"Authorization": f"Bearer {token}"}
+            for workers in worker_counts:
+                rdflow_env = {**env, "DATABASE_URL": database_url, "RDFLOW_WORKERS": str(workers)}
+                with rdflow_server(rdflow_env, folder / "rdflow.log") as (base, pid):
+                    url = f"{base}/graphql"
+                    rows += measure("rdflow", workers, pid, url, bearer, rdflow_body, lambda s: s.rdflow_path, args)
+                    typename(pid, url, token, workers, args)
+                    if args.profile and workers == 1:
+                        profile(pid, args.profile, url, bearer, args)
+                with postgraphile(binary, database_url, workers, folder / "postgraphile.log") as (url, pid):
+                    rows += measure(
+                        "postgraphile", workers, pid, url, {}, postgraphile_body, lambda s: s.postgraphile_path, args
+                    )
+            ratios(rows)
+    except BaseException:
+        for log in folder.glob("*.log"):
+            print(f"--- last lines of {log.name}:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:]))
+        raise
+    finally:
+        asyncio.run(drop_redis_keys(args.redis, prefix))
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
