@@ -78,7 +78,8 @@ async def seed(api: Api, tasks_total: int) -> None:
         await uow.commit()
 
 
-async def statements_for_nested_query(api: Api, tasks_total: int) -> tuple[int, int]:
+async def statements_for_nested_query(api: Api, tasks_total: int) -> tuple[int, int, int]:
+    """(queries, transactions begun, leaves) of one nested read; SQLite's explicit BEGIN is counted apart."""
     await seed(api, tasks_total)
     statements: list[str] = []
 
@@ -97,16 +98,20 @@ async def statements_for_nested_query(api: Api, tasks_total: int) -> tuple[int, 
         for r in e["node"]["requirements"]["nodes"]
         for t in r["tasks"]["nodes"]
     )
-    return len(statements), leaves
+    begins = sum(1 for s in statements if s.strip().upper().startswith("BEGIN"))
+    return len(statements) - begins, begins, leaves
 
 
 @pytest.mark.parametrize("sizes", [(20, 100, 500)])
 async def test_statement_count_is_constant(sizes, tmp_path):
-    counts = []
+    counts, transactions = [], []
     for n in sizes:
         async with running_api(sqlite_settings(tmp_path, f"n{n}")) as api:
-            statements, leaves = await statements_for_nested_query(api, n)
+            queries, begins, leaves = await statements_for_nested_query(api, n)
         assert leaves == n
-        counts.append(statements)
+        counts.append(queries)
+        transactions.append(begins)
     assert counts[0] == counts[1] == counts[2], counts
     assert counts[0] <= 20, counts
+    assert transactions[0] == transactions[1] == transactions[2], transactions
+    assert 1 <= transactions[0] <= counts[0], transactions
