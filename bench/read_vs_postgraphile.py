@@ -258,8 +258,8 @@ def ratios(rows: list[Row]) -> None:
             continue
         ours, theirs = by_key[shape, mode, workers, "rdflow"], by_key[shape, mode, workers, "postgraphile"]
         print(
-            f"| {shape} | {mode} | {workers} | {ours.rps:.0f} | {ours.p50_ms:.1f} / {ours.p95_ms:.1f} / "
-            f"{ours.p99_ms:.1f} | {theirs.rps:.0f} | {theirs.p50_ms:.1f} / {theirs.p95_ms:.1f} / {theirs.p99_ms:.1f} "
+            f"| {shape} | {mode} | {workers} | {ours.rps:.1f} | {ours.p50_ms:.1f} / {ours.p95_ms:.1f} / "
+            f"{ours.p99_ms:.1f} | {theirs.rps:.1f} | {theirs.p50_ms:.1f} / {theirs.p95_ms:.1f} / {theirs.p99_ms:.1f} "
             f"| {ours.rps / theirs.rps:.2f}x |"
         )
 
