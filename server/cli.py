@@ -8,6 +8,7 @@ import getpass
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from server.settings import Settings
@@ -28,13 +29,31 @@ def _migrate(settings: Settings) -> None:
     print(f"database at head: {settings.effective_database_url}")
 
 
+def serving_settings(
+    settings: Settings, *, host: str | None = None, port: int | None = None, workers: int | None = None
+) -> Settings:
+    """The flags over the environment. In production the workers default to one per core, but only with
+    REDIS_URL: without it every process has its own live events and jobs."""
+    update: dict[str, object] = {"host": host, "port": port, "workers": workers}
+    update = {name: value for name, value in update.items() if value is not None}
+    shared = settings.redis_url is not None
+    if "workers" not in update and "workers" not in settings.model_fields_set and settings.env == "production":
+        update["workers"] = (os.cpu_count() or 1) if shared else 1
+    return settings.model_copy(update=update)
+
+
 def _serve(settings: Settings) -> None:
     import uvicorn
 
     from server.ws_protocol import websocket_options
 
+    # Each worker process builds its Settings from the environment: give it what the flags chose.
+    os.environ.update(RDFLOW_HOST=settings.host, RDFLOW_PORT=str(settings.port), RDFLOW_WORKERS=str(settings.workers))
     url = f"http://{settings.host}:{settings.port}/graphql"
-    print(f"rdflow serving GraphQL at {url} (GraphiQL in the browser)")
+    plural = "worker process" if settings.workers == 1 else "worker processes"
+    print(f"rdflow serving GraphQL at {url} with {settings.workers} {plural} (GraphiQL in the browser)")
+    if settings.workers > 1 and not settings.redis_url:
+        print("warning: without REDIS_URL each worker process has its own live events and in-process jobs")
     print("first time? create a super admin: rdflow create-admin --username admin --email admin@example.com")
     uvicorn.run(
         "server.app:create_app",
@@ -59,6 +78,20 @@ async def _create_admin(settings: Settings, username: str, email: str, password:
         await container.aclose()
 
 
+def _demo(settings: Settings) -> None:
+    from server.demo import PEOPLE, NotEmpty, fill
+
+    _migrate(settings)
+    try:
+        passwords = asyncio.run(fill(settings))
+    except NotEmpty as exc:
+        raise SystemExit(f"refused: {exc}") from exc
+    print("demo project 'Billing Portal' created; sign in as (passwords are shown this once):")
+    for name, role, _ in PEOPLE:
+        print(f"  {name:10s} {role.value:14s} {passwords[name]}")
+    print('mutation { login(username: "lead", password: "...") { accessToken } }  then open the dashboard or GraphiQL')
+
+
 def _read_password() -> str:
     password = os.environ.get("RDFLOW_ADMIN_PASSWORD")
     if password:
@@ -71,14 +104,31 @@ def _read_password() -> str:
     return first
 
 
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}, got {text!r}")
+        return int(text)
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="rdflow", description="AI-assisted R&D pipeline (GraphQL API)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="apply nothing; serve the GraphQL API")
+    serve = sub.add_parser("serve", help="serve the GraphQL API (flags override RDFLOW_HOST/PORT/WORKERS)")
+    serve.add_argument("--host", help="address to listen on (default RDFLOW_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=_bounded(1, 65535), help="port to listen on (default RDFLOW_PORT, 8000)")
+    serve.add_argument(
+        "--workers",
+        type=_bounded(1, 1024),
+        help="worker processes (default RDFLOW_WORKERS; 1, or one per core in production with REDIS_URL)",
+    )
     sub.add_parser("migrate", help="upgrade the database to the latest migration")
     export = sub.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("--output", type=Path, default=SCHEMA_FILE)
     sub.add_parser("worker", help="run background jobs from Redis (arq); needs REDIS_URL")
+    sub.add_parser("demo", help="fill an empty database with a sample project (prints the users' passwords once)")
     admin = sub.add_parser(
         "create-admin", help="create a super admin (password from RDFLOW_ADMIN_PASSWORD or a prompt)"
     )
@@ -100,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "migrate":
         _migrate(settings)
     elif args.command == "serve":
-        _serve(settings)
+        _serve(serving_settings(settings, host=args.host, port=args.port, workers=args.workers))
     elif args.command == "worker":
         from server.worker import run
 
@@ -108,6 +158,8 @@ def main(argv: list[str] | None = None) -> None:
             run(settings)
         except ValueError as exc:
             raise SystemExit(f"configuration error: {exc}") from exc
+    elif args.command == "demo":
+        _demo(settings)
     elif args.command == "create-admin":
         from domain.errors import DomainError
 

@@ -103,12 +103,13 @@ def _sessions(settings: Settings, engine: AsyncEngine, clock: Clock) -> tuple[To
     return SqlTokenStore(engine, clock), MemoryRateLimiter()
 
 
-def build_container(settings: Settings, clock: Clock | None = None) -> Container:
-    """Every adapter chosen by `settings`; `clock` replaces the system clock (tests move time by hand)."""
+def build_container(settings: Settings, clock: Clock | None = None, queue: JobQueue | None = None) -> Container:
+    """Every adapter chosen by `settings`; `clock` replaces the system clock (tests move time by hand) and
+    `queue` the job queue (`rdflow demo` runs its jobs itself)."""
     engine = create_engine(settings.effective_database_url)
     bus = _event_bus(settings)
     store = _artifact_store(settings)
-    queue = _job_queue(settings)
+    queue = queue or _job_queue(settings)
     deps = Deps(
         uow=SqlUnitOfWorkFactory(session_factory(engine)),
         bus=bus,

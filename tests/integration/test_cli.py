@@ -116,3 +116,78 @@ def test_production_needs_a_fernet_key(data_env):
     assert done.returncode != 0 and "RDFLOW_FERNET_KEY" in done.stderr
     bad = rdflow("serve", env={**data_env, "RDFLOW_FERNET_KEY": "not-a-key"})
     assert bad.returncode != 0 and "32 url-safe base64" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve_until_healthy(args: list[str], env: dict[str, str], port: int) -> str:
+    """Start `rdflow serve ARGS`, wait for /health on `port`, stop it; returns its output."""
+    import httpx
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve", *args],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).json() == {"status": "ok"}:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"rdflow serve {args} did not answer /health on {port}")
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    return output
+
+
+def test_serve_flags_override_the_environment(data_env):
+    port, env_port = _free_port(), _free_port()
+    output = _serve_until_healthy(
+        ["--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+        {**data_env, "RDFLOW_PORT": str(env_port), "RDFLOW_HOST": "0.0.0.0", "RDFLOW_WORKERS": "1"},
+        port,
+    )
+    assert f"http://127.0.0.1:{port}/graphql" in output and "2 worker processes" in output, output
+    assert output.count("Started server process") == 2, output
+
+
+def test_serve_refuses_bad_flags(data_env):
+    for flags in (["--port", "http"], ["--port", "70000"], ["--workers", "0"]):
+        done = rdflow("serve", *flags, env=data_env)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, (flags, done.stderr)
+        assert f"argument {flags[0]}" in done.stderr and "unrecognized" not in done.stderr, done.stderr
+
+
+def test_production_serves_one_worker_per_core_unless_told(monkeypatch):
+    from cryptography.fernet import Fernet
+
+    from server.cli import serving_settings
+    from server.settings import Settings
+
+    for key in ("RDFLOW_WORKERS", "RDFLOW_HOST", "RDFLOW_PORT"):
+        monkeypatch.delenv(key, raising=False)
+    prod = {"env": "production", "jwt_secret": "s" * 40, "fernet_key": Fernet.generate_key().decode()}
+    cores = os.cpu_count() or 1
+    assert serving_settings(Settings(**prod, redis_url="redis://cache:6379/0")).workers == cores
+    assert serving_settings(Settings(**prod, redis_url="redis://cache:6379/0"), workers=3).workers == 3
+    monkeypatch.setenv("RDFLOW_WORKERS", "2")
+    assert serving_settings(Settings(**prod, redis_url="redis://cache:6379/0")).workers == 2
+    monkeypatch.delenv("RDFLOW_WORKERS")
+    # Without Redis each process has its own events and jobs: one process unless asked.
+    assert serving_settings(Settings(**prod)).workers == 1
+    assert serving_settings(Settings()).workers == 1
+    flagged = serving_settings(Settings(), host="0.0.0.0", port=9000)
+    assert (flagged.host, flagged.port) == ("0.0.0.0", 9000)
