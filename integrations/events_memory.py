@@ -6,8 +6,38 @@ import asyncio
 import contextlib
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Protocol
 
 from domain.events import DomainEvent, EventsMissed, SubscriberOverflow, topics_of
+
+
+class EventsObserver(Protocol):
+    """Told what a bus does (the composition root gives one that counts metrics)."""
+
+    def published(self) -> None: ...
+
+    def delivered(self) -> None: ...
+
+    def dropped(self, reason: str) -> None: ...
+
+    def subscribed(self, change: int) -> None: ...
+
+
+class Unobserved:
+    def published(self) -> None:
+        pass
+
+    def delivered(self) -> None:
+        pass
+
+    def dropped(self, reason: str) -> None:
+        pass
+
+    def subscribed(self, change: int) -> None:
+        pass
+
+
+UNOBSERVED = Unobserved()
 
 # How a subscription ends, queued after the events it still gets.
 _OVERFLOWED = object()
@@ -18,9 +48,14 @@ class Subscription:
     """One subscriber's queue; overflow (or a bus that may have lost events) ends it instead of blocking anyone."""
 
     def __init__(
-        self, topics: Sequence[str], max_pending: int, on_overflow: Callable[[SubscriberOverflow], None] | None = None
+        self,
+        topics: Sequence[str],
+        max_pending: int,
+        on_overflow: Callable[[SubscriberOverflow], None] | None = None,
+        observer: EventsObserver = UNOBSERVED,
     ):
         self.topics = tuple(topics)
+        self.observer = observer
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=max_pending + 1)
         self.max_pending = max_pending
         self.on_overflow = on_overflow
@@ -36,12 +71,14 @@ class Subscription:
                 return
             self._recent.append(event.id)
         if self.queue.qsize() >= self.max_pending:
+            self.observer.dropped("subscriber_overflow")
             self._end(_OVERFLOWED)
             if self.on_overflow is not None:
                 # The reader may be stuck writing to its client; tell its owner now, not at its next read.
                 self.on_overflow(SubscriberOverflow(self.max_pending))
             return
         self.queue.put_nowait(event)
+        self.observer.delivered()
 
     def missed(self) -> None:
         """The bus may have dropped events for this subscriber: after what it has, iteration raises EventsMissed."""
@@ -64,11 +101,13 @@ class Subscription:
 
 
 class InProcessEventBus:
-    def __init__(self, max_pending: int = 1000):
+    def __init__(self, max_pending: int = 1000, observer: EventsObserver = UNOBSERVED):
         self.max_pending = max_pending
+        self.observer = observer
         self._by_topic: dict[str, set[Subscription]] = defaultdict(set)
 
     async def publish(self, event: DomainEvent) -> None:
+        self.observer.published()
         for topic in topics_of(event):
             for sub in tuple(self._by_topic.get(topic, ())):
                 sub.offer(event)
@@ -77,12 +116,14 @@ class InProcessEventBus:
     async def subscribe(
         self, topics: Sequence[str], on_overflow: Callable[[SubscriberOverflow], None] | None = None
     ) -> AsyncIterator[AsyncIterator[DomainEvent]]:
-        sub = Subscription(topics, self.max_pending, on_overflow)
+        sub = Subscription(topics, self.max_pending, on_overflow, self.observer)
         for topic in sub.topics:
             self._by_topic[topic].add(sub)
+        self.observer.subscribed(1)
         try:
             yield sub.__aiter__()
         finally:
+            self.observer.subscribed(-1)
             for topic in sub.topics:
                 subs = self._by_topic.get(topic)
                 if subs is not None:

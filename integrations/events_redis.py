@@ -18,7 +18,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from domain.errors import ServiceUnavailable
 from domain.events import DomainEvent, SubscriberOverflow, topics_of
-from integrations.events_memory import Subscription
+from integrations.events_memory import UNOBSERVED, EventsObserver, Subscription
 
 log = logging.getLogger("rdflow.events")
 
@@ -41,6 +41,7 @@ class RedisEventBus:
         max_pending: int = 1000,
         subscribe_timeout_s: float = 5.0,
         publish_attempts: int = 3,
+        observer: EventsObserver = UNOBSERVED,
     ):
         # Named so operators (and tests) can tell this replica's connections apart in CLIENT LIST.
         self.client_name = f"{prefix}-events-{uuid.uuid4().hex[:8]}"
@@ -49,6 +50,7 @@ class RedisEventBus:
         self.max_pending = max_pending
         self.subscribe_timeout_s = subscribe_timeout_s
         self.publish_attempts = publish_attempts
+        self.observer = observer
         self._pubsub = self.redis.pubsub()
         self._by_topic: dict[str, set[Subscription]] = defaultdict(set)
         self._confirmations: dict[bytes, asyncio.Future] = {}
@@ -65,6 +67,7 @@ class RedisEventBus:
 
     async def publish(self, event: DomainEvent) -> None:
         payload = orjson.dumps(event.to_dict())
+        self.observer.published()
         try:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type(_TRANSIENT),
@@ -79,6 +82,7 @@ class RedisEventBus:
                         await pipe.execute()
         except _TRANSIENT:
             # The change is committed already; failing the request would not undo it.
+            self.observer.dropped("publish_failed")
             log.exception(
                 "event %s (%s %s) not published: Redis unreachable after %d attempts",
                 event.id,
@@ -91,12 +95,14 @@ class RedisEventBus:
     async def subscribe(
         self, topics: Sequence[str], on_overflow: Callable[[SubscriberOverflow], None] | None = None
     ) -> AsyncIterator[AsyncIterator[DomainEvent]]:
-        sub = Subscription(topics, self.max_pending, on_overflow)
+        sub = Subscription(topics, self.max_pending, on_overflow, self.observer)
         await self._wait_live()
         await self._attach(sub)
+        self.observer.subscribed(1)
         try:
             yield sub.__aiter__()
         finally:
+            self.observer.subscribed(-1)
             # Shielded so a cancelled subscriber still releases its channels.
             await asyncio.shield(self._detach(sub))
 
@@ -210,6 +216,7 @@ class RedisEventBus:
             try:
                 event = DomainEvent.from_dict(orjson.loads(message["data"]))
             except (ValueError, TypeError, KeyError):
+                self.observer.dropped("undecodable")
                 log.error("dropping an undecodable event on %r", channel)
                 return
             topic = channel.decode()[len(self.prefix) :]

@@ -8,6 +8,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from domain.errors import DomainError, RetryableError
 from domain.model import Job
@@ -32,6 +33,20 @@ def no_outage(_: BaseException) -> None:
     return None
 
 
+class JobsObserver(Protocol):
+    """Told how each run of a job ended and how long it took (the composition root gives one counting metrics)."""
+
+    def finished(self, kind: str, outcome: str, seconds: float) -> None: ...
+
+
+class Unobserved:
+    def finished(self, kind: str, outcome: str, seconds: float) -> None:
+        pass
+
+
+UNOBSERVED = Unobserved()
+
+
 class JobExecutor:
     def __init__(
         self,
@@ -41,21 +56,41 @@ class JobExecutor:
         heartbeat_s: float = 2.0,
         backoff_base_s: float = 2.0,
         outage: Outage = no_outage,
+        observer: JobsObserver = UNOBSERVED,
     ):
         self.lifecycle = lifecycle
         self.handlers = handlers
         self.heartbeat_s = heartbeat_s
         self.backoff_base_s = backoff_base_s
         self.outage = outage
+        self.observer = observer
 
-    async def run(self, job_id: uuid.UUID) -> Outcome:
+    async def run(self, job_id: uuid.UUID, deadline: asyncio.Timeout | None = None) -> Outcome:
         job = await self.lifecycle.claim(job_id)
         if job is None:
             return DONE
         handler = self.handlers.get(job.kind)
         if handler is None:
             await self.lifecycle.fail(job_id, f"no handler for job kind {job.kind!r}")
+            self.observer.finished("unknown", "failed", 0.0)
             return DONE
+        loop = asyncio.get_running_loop()
+        started, ended = loop.time(), "interrupted"
+        try:
+            ended, outcome = await self._run(job, handler)
+        except asyncio.CancelledError:
+            # Stopped without a cancellation request: by the deadline (run_with_deadline fails the row), or because
+            # the worker is stopping (the row stays RUNNING and the reconciler queues it again).
+            if deadline is not None and deadline.expired():
+                ended = "timed_out"
+            raise
+        finally:
+            self.observer.finished(job.kind, ended, loop.time() - started)
+        return outcome
+
+    async def _run(self, job: Job, handler: Handler) -> tuple[str, Outcome]:
+        """The handler under a heartbeat: how it ended (succeeded, failed, retried or cancelled) and what next."""
+        job_id = job.id
         ctx = JobContext(job=job, progress=lambda pct, msg: self.lifecycle.progress(job_id, pct, msg))
         work = asyncio.ensure_future(handler(ctx))
         watcher = asyncio.create_task(self._watch(job_id, work))
@@ -66,17 +101,18 @@ class JobExecutor:
             # the row stays RUNNING and the reconciler queues it again.
             if await asyncio.shield(self.lifecycle.heartbeat(job_id)):
                 await asyncio.shield(self.lifecycle.cancelled(job_id))
-                return DONE
+                return "cancelled", DONE
             raise
         except Exception as exc:  # noqa: BLE001 - every failure settles the job one way or another
-            return await self._failed(job, exc)
+            outcome = await self._failed(job, exc)
+            return ("retried" if outcome.retry_in is not None else "failed"), outcome
         else:
             await self.lifecycle.succeed(job_id, result)
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-        return DONE
+        return "succeeded", DONE
 
     async def _failed(self, job: Job, exc: Exception) -> Outcome:
         """A retryable failure or an outage is retried with backoff while attempts remain; anything else fails."""
@@ -102,7 +138,7 @@ class JobExecutor:
         deadline = asyncio.timeout(limit_s)
         try:
             async with deadline:
-                return await self.run(job_id)
+                return await self.run(job_id, deadline)
         except Exception as exc:
             if isinstance(exc, TimeoutError) and deadline.expired():
                 await self.lifecycle.fail(job_id, f"timed out after {limit_s:g} s")

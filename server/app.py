@@ -1,4 +1,4 @@
-"""The ASGI application: /graphql, /health and /ready, built from Settings through the container."""
+"""The ASGI application: /graphql, /health, /ready and /metrics, built from Settings through the container."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from jobs.inprocess import InProcessJobQueue
 from jobs.reconciler import reconcile_forever
 from schema.build import SchemaLimits, build_schema
+from server import metrics
+from server.access import AccessLog
 from server.body_limit import BodySizeLimit
 from server.container import Container, build_container
 from server.graphql_view import GraphQLView
@@ -83,6 +85,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             headers=None if ok else {"retry-after": str(RETRY_AFTER_S)},
         )
 
+    async def metrics_page(request: Request) -> Response:
+        if not metrics.authorized(request.headers.get("authorization"), settings.metrics_token):
+            return Response("a bearer token is required\n", status_code=401, headers={"www-authenticate": "Bearer"})
+        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE_LATEST)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette):
         reconciler = None
@@ -102,6 +109,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             with contextlib.suppress(asyncio.CancelledError):
                 await reconciler
         await container.aclose()
+        metrics.process_exiting()
 
     app = Starlette(
         routes=[
@@ -109,8 +117,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             WebSocketRoute("/graphql", graphql),
             Route("/health", health),
             Route("/ready", ready),
+            Route("/metrics", metrics_page),
         ],
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[Middleware(AccessLog), Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
         lifespan=lifespan,
     )
     app.state.container = container

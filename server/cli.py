@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from server.logs import configure as configure_logging
+from server.logs import logging_config, wants_json
 from server.settings import Settings
 
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 
 
@@ -42,6 +46,18 @@ def serving_settings(
     return settings.model_copy(update=update)
 
 
+def _metrics_dir(given: str | None) -> tuple[Path, bool]:
+    """Where the server's processes share their metrics, emptied of a previous run's files: `given`, or a fresh
+    temporary directory (then ours to remove at exit)."""
+    if not given:
+        return Path(tempfile.mkdtemp(prefix="rdflow-metrics-")), True
+    path = Path(given)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    return path, False
+
+
 def _serve(settings: Settings) -> None:
     import uvicorn
 
@@ -55,16 +71,26 @@ def _serve(settings: Settings) -> None:
     if settings.workers > 1 and not settings.redis_url:
         print("warning: without REDIS_URL each worker process has its own live events and in-process jobs")
     print("first time? create a super admin: rdflow create-admin --username admin --email admin@example.com")
-    uvicorn.run(
-        "server.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        proxy_headers=True,
-        **websocket_options(settings.max_body_bytes),
-    )
+    # Set before any process imports prometheus_client: the worker processes write their metrics into files
+    # there and /metrics, whichever process answers it, sums them.
+    metrics_dir, ours = _metrics_dir(os.environ.get(METRICS_DIR_ENV))
+    os.environ[METRICS_DIR_ENV] = str(metrics_dir)
+    try:
+        uvicorn.run(
+            "server.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+            log_config=logging_config(json=wants_json(settings.env, settings.log_format), level=settings.log_level),
+            access_log=False,
+            proxy_headers=True,
+            **websocket_options(settings.max_body_bytes),
+        )
+    finally:
+        if ours:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 async def _create_admin(settings: Settings, username: str, email: str, password: str) -> None:
@@ -135,8 +161,6 @@ def main(argv: list[str] | None = None) -> None:
     admin.add_argument("--username", required=True)
     admin.add_argument("--email", required=True)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     if args.command == "export-schema":
         args.output.write_text(export_schema_sdl())
@@ -146,13 +170,18 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings()
     except ValueError as exc:
         raise SystemExit(f"configuration error: {exc}") from exc
+    configure_logging(json=wants_json(settings.env, settings.log_format), level=settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if args.command == "migrate":
         _migrate(settings)
     elif args.command == "serve":
         _serve(serving_settings(settings, host=args.host, port=args.port, workers=args.workers))
     elif args.command == "worker":
+        from server.metrics import serve_in_thread
         from server.worker import run
+
+        if settings.worker_metrics_port:
+            serve_in_thread(settings.worker_metrics_port, settings.host, settings.metrics_token)
 
         try:
             run(settings)

@@ -26,6 +26,7 @@ from jobs.plugins import load_handler_modules
 from jobs.registry import pipeline_handlers
 from persistence.engine import create_engine, session_factory
 from persistence.uow import SqlUnitOfWorkFactory
+from server.metrics import EventMetrics, JobMetrics, watch_pool
 from server.outages import unavailable
 from server.settings import Settings
 
@@ -54,10 +55,10 @@ def _event_bus(settings: Settings) -> EventBus:
     if settings.redis_url:
         from integrations.events_redis import RedisEventBus
 
-        return RedisEventBus(settings.redis_url, prefix=settings.redis_prefix)
+        return RedisEventBus(settings.redis_url, prefix=settings.redis_prefix, observer=EventMetrics())
     from integrations.events_memory import InProcessEventBus
 
-    return InProcessEventBus()
+    return InProcessEventBus(observer=EventMetrics())
 
 
 def _artifact_store(settings: Settings) -> ArtifactStore:
@@ -168,6 +169,7 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
         heartbeat_s=settings.job_heartbeat_s,
         backoff_base_s=settings.job_backoff_base_s,
         outage=unavailable,
+        observer=JobMetrics(),
     )
     if hasattr(queue, "bind"):
         queue.bind(executor)
@@ -182,6 +184,7 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
         tokens=tokens,
     )
     container.closers.append(pool.aclose)
+    container.closers.append(watch_pool(engine))
     for adapter in (bus, store, queue, token_store, limiter):
         if hasattr(adapter, "aclose"):
             container.closers.append(adapter.aclose)

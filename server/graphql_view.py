@@ -29,6 +29,7 @@ from domain.errors import DomainError, InvalidInput, Unauthenticated
 from resolvers.context import RequestContext
 from server.container import Container
 from server.input_guard import check_request
+from server.logs import note_errors, note_operation, note_viewer
 from server.outages import RETRY_AFTER_S, WS_TRY_AGAIN_LATER, unavailable
 from server.ws_handlers import LegacyWSHandler, TransportWSHandler
 
@@ -173,6 +174,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
     ) -> ExecutionResult:
         """Strawberry's, minus subscriptions: without a streaming transport they have nowhere to send events."""
         allowed = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
+        note_operation(request_data.operation_name)
         try:
             return await self.schema.execute(
                 request_data.query,
@@ -194,7 +196,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
         if scope["type"] != "http":
             return await super().__call__(scope, receive, send)
         request = Request(scope, receive)
-        request.state.request_id = request_id_of(request.headers)
+        # The access middleware chose it already, so every log line of this request carries the same one.
+        request.state.request_id = getattr(request.state, "request_id", None) or request_id_of(request.headers)
         wants_graphql_response = GRAPHQL_RESPONSE in request.headers.get("accept", "")
         try:
             response = await self.run(request)
@@ -222,6 +225,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
     async def process_result(self, request: Request, result: ExecutionResult, *args: Any) -> Any:
         # A request error (parse/validation/coercion) executes nothing: data is absent, not null.
         body = await super().process_result(request, result, *args)
+        note_errors([str((e.extensions or {}).get("code", "INTERNAL_SERVER_ERROR")) for e in result.errors or ()])
         if result.data is None and result.errors and all(e.path is None for e in result.errors):
             request.state.request_error = True
             body.pop("data", None)
@@ -274,6 +278,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         viewer = await authenticate(
             self.container.services, self.container.tokens, token, request_id=request_id, client_address=client
         )
+        note_viewer(viewer.user_id)
         return RequestContext(
             viewer=viewer, services=self.container.services, extras={"request": request, "response": response}
         )

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = 1
     log_level: str = "info"
+    log_format: Literal["json", "text"] | None = None  # unset: JSON in production, text in development
+    metrics_token: str | None = None  # when set, /metrics wants `Authorization: Bearer <token>`
+    worker_metrics_port: int | None = None  # when set, `rdflow worker` serves /metrics on this port
     data_dir: Path = Path("var")
 
     database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "RDFLOW_DATABASE_URL"))

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 import websockets
 
 from server.settings import Settings
 from server.ws_protocol import websocket_options
+from tests.jobstack import ALIASED, ROOT
 
 
 def free_port() -> int:
@@ -96,3 +103,86 @@ class LegacyWs(TransportWs):
         await self.ws.send(
             json.dumps({"id": op_id, "type": "start", "payload": {"query": query, "variables": variables or {}}})
         )
+
+
+class ServeProcess:
+    """`python -m server.cli serve` on a free port over a fresh SQLite file (migrated, with a super admin), set up
+    by RDFLOW_* variables (`env`, e.g. RDFLOW_WORKERS); its stdout in `log_path`, its stderr (the log) beside it in
+    `<log_path>.stderr`."""
+
+    ADMIN_PASSWORD = "live-Admin-pass-1"
+
+    def __init__(self, data_dir: Path, log_path: Path, env: dict[str, str] | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/graphql"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("RDFLOW_") and k not in ALIASED}
+        self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        self.env.update(
+            {"DATABASE_URL": f"sqlite:///{data_dir}/rdflow.db", "RDFLOW_DATA_DIR": str(data_dir)}, **(env or {})
+        )
+        self.env["RDFLOW_PORT"] = str(self.port)
+        self.log_path = log_path
+        self.stderr_path = log_path.with_name(log_path.name + ".stderr")
+        self.proc: subprocess.Popen | None = None
+
+    def cli(self, *args: str, **env: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "server.cli", *args],
+            check=False,
+            cwd=ROOT,
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode:
+            raise RuntimeError(f"rdflow {args[0]} exited with {done.returncode}:\n{done.stderr[-4000:]}")
+
+    async def __aenter__(self) -> ServeProcess:
+        self.cli("migrate")
+        self.cli(
+            "create-admin",
+            "--username",
+            "admin",
+            "--email",
+            "admin@example.com",
+            RDFLOW_ADMIN_PASSWORD=self.ADMIN_PASSWORD,
+        )
+        self._spawn()
+        deadline = asyncio.get_running_loop().time() + 120
+        async with httpx.AsyncClient() as client:
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get(f"{self.url}/ready", timeout=2)).status_code == 200:
+                        return self
+                if asyncio.get_running_loop().time() > deadline:
+                    raise RuntimeError(f"server never became ready:\n{self.log()[-4000:]}")
+                await asyncio.sleep(0.1)
+
+    def _spawn(self) -> None:
+        with self.log_path.open("ab") as out, self.stderr_path.open("ab") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=self.env, stdout=out, stderr=err
+            )
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.proc is not None
+        self.proc.terminate()
+        try:
+            await asyncio.to_thread(self.proc.wait, 30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log(self) -> str:
+        """stdout, then stderr."""
+        return "".join(
+            path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+            for path in (self.log_path, self.stderr_path)
+        )
+
+    def stderr_lines(self) -> list[str]:
+        return self.stderr_path.read_text(encoding="utf-8").splitlines() if self.stderr_path.exists() else []

@@ -1,0 +1,120 @@
+"""Per GraphQL request: the request id every log line carries, one access line, and the request metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import orjson
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server import metrics
+from server.graphql_view import request_id_of
+from server.logs import begin_request, current_request, end_request
+
+log = logging.getLogger("rdflow.access")
+
+# A refusal's body is read for its error codes; refusals are short, anything longer is not one of ours.
+MAX_REFUSAL_BYTES = 64_000
+
+
+def _codes_in(body: bytes) -> list[str]:
+    try:
+        errors = orjson.loads(body).get("errors") or []
+        return [str(e["extensions"]["code"]) for e in errors if isinstance(e, dict)]
+    except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError):
+        return []
+
+
+def _outcome(status: int, codes: list[str]) -> str:
+    if status == 503:
+        return "unavailable"
+    if status >= 500:
+        return "failed"
+    if status >= 400:
+        return "refused"
+    return "error" if codes else "ok"
+
+
+class AccessLog:
+    """Wraps the GraphQL endpoint (HTTP and WebSocket); the view reuses the request id it sets in the scope."""
+
+    def __init__(self, app: ASGIApp, path: str = "/graphql"):
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope["path"] != self.path:
+            return await self.app(scope, receive, send)
+        request_id = request_id_of(Headers(scope=scope))
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = begin_request(request_id)
+        try:
+            if scope["type"] == "http":
+                await self._http(scope, receive, send)
+            else:
+                await self._websocket(scope, receive, send)
+        finally:
+            end_request(token)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        status = 500
+        refusal = bytearray()
+
+        async def observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and status >= 400 and len(refusal) < MAX_REFUSAL_BYTES:
+                refusal.extend(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed)
+        finally:
+            self._finished(scope, status, bytes(refusal), time.perf_counter() - started)
+
+    def _finished(self, scope: Scope, status: int, refusal: bytes, seconds: float) -> None:
+        request = current_request()
+        assert request is not None  # set by __call__ for the whole request
+        if request.noted_errors:
+            codes = request.error_codes
+        elif status >= 400:
+            codes = _codes_in(refusal) or ["INTERNAL_SERVER_ERROR" if status >= 500 else f"HTTP_{status}"]
+        else:
+            codes = []
+        outcome = _outcome(status, codes)
+        metrics.observe_request(request.operation, seconds, codes)
+        log.info(
+            "%s %s %d %s %s %.1f ms",
+            scope["method"],
+            scope["path"],
+            status,
+            request.operation or "-",
+            outcome,
+            seconds * 1000,
+            extra={
+                "method": scope["method"],
+                "status": status,
+                "outcome": outcome,
+                "duration_ms": round(seconds * 1000, 3),
+                "error_codes": codes,
+            },
+        )
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        metrics.WEBSOCKETS.inc()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            metrics.WEBSOCKETS.dec()
+            seconds = time.perf_counter() - started
+            log.info(
+                "websocket %s closed after %.1f s",
+                scope["path"],
+                seconds,
+                extra={"duration_ms": round(seconds * 1000, 3), "outcome": "closed"},
+            )
