@@ -27,6 +27,7 @@ from strawberry.types.unset import UNSET
 from auth.request import authenticate, bearer_token
 from domain.errors import DomainError, InvalidInput, Unauthenticated
 from resolvers.context import RequestContext
+from server import graphiql
 from server.container import Container
 from server.input_guard import check_request
 from server.logs import note_errors, note_operation, note_viewer
@@ -136,6 +137,9 @@ class GraphQLView(GraphQL[RequestContext, None]):
     def __init__(self, container: Container, schema: Any, **kwargs: Any):
         super().__init__(schema, **kwargs)
         self.container = container
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql.render(request)
 
     def encode_json(self, data: object) -> str:
         # Text, not bytes: strawberry sends bytes as binary WebSocket frames, which GraphQL WS clients refuse.
