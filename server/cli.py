@@ -26,11 +26,17 @@ def export_schema_sdl() -> str:
     return str(build_schema()) + "\n"
 
 
-def _migrate(settings: Settings) -> None:
+def _migrate(settings: Settings, *, hint: bool = True) -> None:
     from persistence.migrations import upgrade
+    from server.demo import is_empty
 
     upgrade(settings.effective_database_url)
     print(f"database at head: {settings.effective_database_url}")
+    if hint and asyncio.run(is_empty(settings)):
+        print(
+            "no users yet: run `.venv/bin/rdflow demo` for a sample project, or create-admin "
+            "(.venv/bin/rdflow create-admin --username admin --email admin@example.com)"
+        )
 
 
 def serving_settings(
@@ -107,7 +113,7 @@ async def _create_admin(settings: Settings, username: str, email: str, password:
 def _demo(settings: Settings) -> None:
     from server.demo import PEOPLE, NotEmpty, fill
 
-    _migrate(settings)
+    _migrate(settings, hint=False)
     try:
         passwords = asyncio.run(fill(settings))
     except NotEmpty as exc:

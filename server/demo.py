@@ -150,7 +150,7 @@ async def _story(demo: Demo, people: dict[str, User]) -> None:
     await s.tasks.assign(lead, testing.id, tester.user_id)
     code = await s.pipeline.generate_code(dev, backend.id, language="python", framework="fastapi")
     await demo.run_jobs()
-    artifact_ids = [uuid.UUID(a) for a in (await s.jobs.get(dev, code.id)).result["artifactIds"]]
+    artifact_ids = [uuid.UUID(a) for a in ((await s.jobs.get(dev, code.id)).result or {})["artifactIds"]]
     await s.pipeline.review_code(dev, artifact_ids[0])
     await demo.run_jobs()
     for artifact_id in artifact_ids:
@@ -253,15 +253,28 @@ async def _story(demo: Demo, people: dict[str, User]) -> None:
     await s.jobs.cancel(dev, replan.id)
 
 
+async def _empty(container: Container) -> bool:
+    async with container.services.deps.uow() as uow:
+        return await uow.users.find_one() is None and await uow.projects.find_one() is None
+
+
+async def is_empty(settings: Settings) -> bool:
+    """No users and no projects yet."""
+    container = build_container(settings)
+    try:
+        return await _empty(container)
+    finally:
+        await container.aclose()
+
+
 async def fill(settings: Settings) -> dict[str, str]:
     """Fill an empty database with the sample project; returns each user's password. Raises NotEmpty."""
     held = HeldJobs()
     # The offline AI, whatever the environment says: the demo must not spend a provider's tokens.
     container = build_container(settings.model_copy(update={"anthropic_api_key": None}), queue=held)
     try:
-        async with container.services.deps.uow() as uow:
-            if await uow.users.find_one() or await uow.projects.find_one():
-                raise NotEmpty("the database already has data: `rdflow demo` only fills an empty database")
+        if not await _empty(container):
+            raise NotEmpty("the database already has data: `rdflow demo` only fills an empty database")
         people, passwords = await _people(container)
         viewers = {
             name: Viewer(user_id=user.id, role=user.role, username=user.username, request_id="demo")

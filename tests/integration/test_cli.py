@@ -191,3 +191,20 @@ def test_production_serves_one_worker_per_core_unless_told(monkeypatch):
     assert serving_settings(Settings()).workers == 1
     flagged = serving_settings(Settings(), host="0.0.0.0", port=9000)
     assert (flagged.host, flagged.port) == ("0.0.0.0", 9000)
+
+
+def test_migrate_tells_a_newcomer_how_to_sign_in(data_env):
+    fresh = rdflow("migrate", env=data_env)
+    assert fresh.returncode == 0 and "no users yet" in fresh.stdout and "rdflow demo" in fresh.stdout, fresh.stdout
+    assert "create-admin" in fresh.stdout
+    made = rdflow(
+        "create-admin",
+        "--username",
+        "root",
+        "--email",
+        "root@example.com",
+        env={**data_env, "RDFLOW_ADMIN_PASSWORD": PASSWORD},
+    )
+    assert made.returncode == 0, made.stderr
+    again = rdflow("migrate", env=data_env)
+    assert again.returncode == 0 and "no users yet" not in again.stdout, again.stdout
