@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 from sqlalchemy import text
@@ -59,7 +60,9 @@ class SqlUnitOfWork:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.session.close()
+        # Shielded: a sibling field's error cancels this read mid-way, and an interrupted close would leave
+        # the pooled connection's rollback half done (SQLAlchemy logs it as an ERROR).
+        await asyncio.shield(self.session.close())
 
     def begin_write(self) -> None:
         """Make the transaction (begun lazily, at the first statement) a write transaction: on SQLite

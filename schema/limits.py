@@ -30,6 +30,8 @@ from schema.fragments import fragments_of, summarise
 # An unpaginated list of objects (members, subtasks, dependencies) is assumed to hold this many; a connection's
 # own edges/nodes are its page and cost nothing more.
 UNPAGED_LIST_ESTIMATE = 10
+# The largest integer a JSON client reads exactly (2**53 - 1); a higher cost is reported as this.
+MAX_REPORTED_COST = 2**53 - 1
 
 
 class _Cost:
@@ -87,7 +89,8 @@ class _Cost:
             if argument.name.value in ("first", "last"):
                 value = self._value(argument.value)
                 if isinstance(value, int) and value >= 0:
-                    return value
+                    # No page holds more than the cap (a larger first/last is refused when it runs).
+                    return min(value, MAX_PAGE_SIZE)
         return MAX_PAGE_SIZE
 
     def _value(self, value: Any) -> Any:
@@ -160,11 +163,13 @@ class MaxCostLimiter(SchemaExtension):
                     return
                 cost = operation_cost(self.context.schema, node, operation, variables)
                 if cost > limit:
+                    shown = min(cost, MAX_REPORTED_COST)  # fragment fan-out can exceed what JSON numbers carry
                     self.report_error(
                         GraphQLError(
-                            f"query cost {cost} exceeds the limit of {limit}: each connection costs its first/last "
-                            f"(default {MAX_PAGE_SIZE}) times the pages it is nested in; ask for smaller pages",
-                            extensions={"cost": cost, "maxCost": limit},
+                            f"query cost {'over ' if cost > shown else ''}{shown} exceeds the limit of {limit}: "
+                            f"each connection costs its first/last (default {MAX_PAGE_SIZE}) times the pages it is "
+                            "nested in; ask for smaller pages",
+                            extensions={"cost": shown, "maxCost": limit},
                         )
                     )
 

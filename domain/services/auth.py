@@ -158,15 +158,15 @@ class AuthService:
     async def logout(self, viewer: Viewer, refresh_token: str | None = None) -> bool:
         """Revoke this access token until it expires, and the whole sign-in when its refresh token is given."""
         viewer.require_login()
+        # A refresh token that does not decode refuses the whole logout before anything is revoked.
+        refresh_claims = self.tokens.decode(refresh_token, REFRESH) if refresh_token else {}
         async with Tx(self.deps, viewer, "auth.logout") as tx:
             if viewer.token_jti and viewer.token_expires_at:
                 await self.store.revoke(f"jti:{viewer.token_jti}", viewer.token_expires_at)
             if viewer.token_family:
                 await self.store.revoke(f"family:{viewer.token_family}", self.deps.clock.now() + self.refresh_ttl)
-            if refresh_token:
-                claims = self.tokens.decode(refresh_token, REFRESH)
-                if claims.get("fam"):
-                    await self.store.revoke(f"family:{claims['fam']}", self.deps.clock.now() + self.refresh_ttl)
+            if refresh_claims.get("fam"):
+                await self.store.revoke(f"family:{refresh_claims['fam']}", self.deps.clock.now() + self.refresh_ttl)
             tx.audit("auth.logout", "User", viewer.user_id, None, {"jti": viewer.token_jti})
             tx.emit("User", viewer.user_id, "signed_out")
         return True
