@@ -18,8 +18,8 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 run: venv
 	$(VENV)/bin/rdflow migrate && $(VENV)/bin/rdflow serve
 
-# The slow suites (fuzz, outage, memory) run with `make test-slow`; CI runs both.
-SLOW_SUITES := fuzz or outage or memory
+# The slow suites (fuzz, outage, memory, browser) run with `make test-slow`; CI runs both.
+SLOW_SUITES := fuzz or outage or memory or browser
 
 test: venv
 	$(VENV)/bin/python -m pytest -q -m "not ($(SLOW_SUITES))"
