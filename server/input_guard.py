@@ -79,3 +79,19 @@ def check_request(query: str | None, variables: dict[str, Any] | None) -> None:
         literal = _names(query).bad_literal
         if literal is not None:
             raise _refuse(literal)
+
+
+def operation_refusal(payload: Any) -> dict[str, Any] | None:
+    """For a WebSocket operation (whose payload bypasses the HTTP checks): its error in the contract, or None."""
+    if not isinstance(payload, dict):
+        return None
+    try:
+        check_request(
+            payload.get("query"), payload.get("variables") if isinstance(payload.get("variables"), dict) else None
+        )
+    except InvalidInput as error:
+        return {
+            "message": error.message,
+            "extensions": {"code": error.code, "errorId": error.error_id, "field": error.field},
+        }
+    return None
