@@ -3,6 +3,7 @@ a library; the full install-migrate-serve round trip is `make wheel-check`."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -33,6 +34,15 @@ def test_the_wheel_ships_every_migration_inside_persistence(wheel_names):
 
     missing = {"persistence/alembic/env.py", "persistence/alembic/script.py.mako", "persistence/alembic.ini"}
     assert (migrations | missing) - wheel_names == set()
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_graphiqls_page_and_every_asset_in_its_manifest(wheel_names):
+    static = ROOT / "server" / "static"
+    assets = json.loads((static / "graphiql" / "manifest.json").read_text())["files"]
+    shipped = {"server/static/graphiql.html", "server/static/graphiql/manifest.json"}
+
+    assert shipped | {f"server/static/graphiql/{name}" for name in assets} <= wheel_names
 
 
 @pytest.mark.slow
