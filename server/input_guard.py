@@ -6,7 +6,7 @@ import contextlib
 import re
 from typing import Any
 
-from graphql import ArgumentNode, GraphQLError, StringValueNode, VariableNode, parse, visit
+from graphql import ArgumentNode, GraphQLError, GraphQLFormattedError, StringValueNode, VariableNode, parse, visit
 from graphql.language import Visitor
 
 from domain.errors import InvalidInput
@@ -81,7 +81,7 @@ def check_request(query: str | None, variables: dict[str, Any] | None) -> None:
             raise _refuse(literal)
 
 
-def operation_refusal(payload: Any) -> dict[str, Any] | None:
+def operation_refusal(payload: Any) -> GraphQLFormattedError | None:
     """For a WebSocket operation (whose payload bypasses the HTTP checks): its error in the contract, or None."""
     if not isinstance(payload, dict):
         return None

@@ -6,24 +6,29 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from graphql import GraphQLFormattedError
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws import types as transport
+from strawberry.subscriptions.protocols.graphql_ws import types as legacy
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from domain.errors import RateLimited
+from resolvers.context import RequestContext
 from server.input_guard import operation_refusal
 from server.ws_keepalive import KeepAliveTransportWSHandler
 
 log = logging.getLogger("rdflow.ws")
 
 
-def limit_error(limit: int) -> dict[str, Any]:
+def limit_error(limit: int) -> GraphQLFormattedError:
     """strawberry's own refusal ("Subscription limit reached") carries no code a client could act on."""
     error = RateLimited(f"at most {limit} operations may run at once on one connection; complete one first")
     return {"message": error.message, "extensions": {"code": error.code, "errorId": error.error_id, "limit": limit}}
 
 
-def _full(limit: int | None, running: int) -> bool:
-    return limit is not None and running >= limit
+def _full_at(limit: int | None, running: int) -> int | None:
+    """The limit when `running` operations reach it, else None."""
+    return limit if limit is not None and running >= limit else None
 
 
 class TransportWSHandler(KeepAliveTransportWSHandler):
@@ -36,25 +41,23 @@ class TransportWSHandler(KeepAliveTransportWSHandler):
         await super().handle_task_exception(error)
 
     async def handle_subscribe(self, message: Any) -> None:
-        limit = self.max_subscriptions_per_connection
-        if self.connection_acknowledged and message["id"] not in self.operations and _full(limit, len(self.operations)):
-            await self.send_message({"id": message["id"], "type": "error", "payload": [limit_error(limit)]})
-            return
-        if self.connection_acknowledged and (refusal := operation_refusal(message.get("payload"))):
-            await self.send_message({"id": message["id"], "type": "error", "payload": [refusal]})
+        full = _full_at(self.max_subscriptions_per_connection, len(self.operations))
+        refusal = limit_error(full) if full is not None and message["id"] not in self.operations else None
+        refusal = refusal or operation_refusal(message.get("payload"))
+        if self.connection_acknowledged and refusal is not None:
+            await self.send_message(transport.ErrorMessage(id=message["id"], type="error", payload=[refusal]))
             return
         await super().handle_subscribe(message)
 
 
-class LegacyWSHandler(BaseGraphQLWSHandler):
+class LegacyWSHandler(BaseGraphQLWSHandler[RequestContext, None]):
     """Legacy graphql-ws: the operation limit refused with the contract."""
 
     async def handle_start(self, message: Any) -> None:
-        limit = self.max_subscriptions_per_connection
-        if self.connection_acknowledged and message["id"] not in self.tasks and _full(limit, len(self.tasks)):
-            await self.send_message({"type": "error", "id": message["id"], "payload": limit_error(limit)})
-            return
-        if self.connection_acknowledged and (refusal := operation_refusal(message.get("payload"))):
-            await self.send_message({"type": "error", "id": message["id"], "payload": refusal})
+        full = _full_at(self.max_subscriptions_per_connection, len(self.tasks))
+        refusal = limit_error(full) if full is not None and message["id"] not in self.tasks else None
+        refusal = refusal or operation_refusal(message.get("payload"))
+        if self.connection_acknowledged and refusal is not None:
+            await self.send_message(legacy.ErrorMessage(type="error", id=message["id"], payload=refusal))
             return
         await super().handle_start(message)
