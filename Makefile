@@ -2,7 +2,7 @@
 PYTHON ?= $(or $(shell command -v python3.11 2>/dev/null),python3)
 VENV := .venv
 
-.PHONY: venv run test test-fast test-slow lint lock lock-upgrade lock-check wheel-check
+.PHONY: venv run test test-fast test-slow lint lock lock-upgrade lock-check wheel-check dashboard
 
 venv: $(VENV)/.installed
 
@@ -55,6 +55,11 @@ lint: lock-check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# Rebuild the dashboard (web/dashboard, Node.js and npm) into server/static/dashboard/; commit the result: `make run`
+# and the wheel serve the committed build and need no Node.js.
+dashboard:
+	cd web/dashboard && npm ci && npm run build
 
 # Build the wheel, install it into a fresh venv from the lock, migrate and serve it on SQLite, curl /health.
 wheel-check: venv
