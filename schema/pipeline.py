@@ -8,7 +8,7 @@ from strawberry.types import Info
 from resolvers import nodes, pipeline
 from resolvers.context import RequestContext
 from schema import enums as e
-from schema.pipeline_types import AiModelNode, JobNode, PrdNode, PromptNode
+from schema.pipeline_types import TEMPERATURE_UNSENT, AiModelNode, JobNode, PrdNode, PromptNode
 from schema.relay import root_connection
 
 
@@ -61,7 +61,7 @@ class CreateAiModelInput:
     base_url: str | None = None
     api_key: str | None = None
     max_tokens: int = 4096
-    temperature: float = 0.2
+    temperature: float = strawberry.field(default=0.2, deprecation_reason=TEMPERATURE_UNSENT)
     is_default: bool = False
 
 
@@ -71,7 +71,7 @@ class UpdateAiModelInput:
     base_url: str | None = strawberry.UNSET
     api_key: str | None = strawberry.UNSET
     max_tokens: int | None = strawberry.UNSET
-    temperature: float | None = strawberry.UNSET
+    temperature: float | None = strawberry.field(default=strawberry.UNSET, deprecation_reason=TEMPERATURE_UNSENT)
     is_default: bool | None = strawberry.UNSET
 
 

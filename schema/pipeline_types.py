@@ -16,6 +16,11 @@ from resolvers.ids import to_global_id
 from schema.enums import JobStatus
 from schema.relay import Node, node_id
 
+TEMPERATURE_UNSENT = (
+    "Stored but not sent: the Anthropic Messages API (anthropic-version 2026-10-21, which the SDK sends) refuses "
+    "temperature, top_p and top_k at any value."
+)
+
 if TYPE_CHECKING:
     from schema.types import RequirementNode  # at run time strawberry.lazy resolves it (schema.types imports this)
 
@@ -124,7 +129,7 @@ class AiModelNode(Node):
     model: str
     base_url: str | None
     max_tokens: int
-    temperature: float
+    temperature: float = strawberry.field(deprecation_reason=TEMPERATURE_UNSENT)
     is_default: bool
     updated_at: datetime.datetime
     is_type_of = classmethod(lambda cls, obj, _info: isinstance(obj, model.AiModelConfig))
