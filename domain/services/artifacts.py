@@ -66,9 +66,7 @@ async def store_artifact(
         created_at=now,
         updated_at=now,
     )
-    tx.uow.artifacts.add(artifact)
-    tx.audit("artifact.create", "CodeArtifact", artifact.id, None, artifact)
-    tx.emit("CodeArtifact", artifact.id, "created", project_id=project_id, new_status=artifact.review_status)
+    tx.created(ARTIFACTS, artifact, "artifact.create", project_id=project_id, new_status=artifact.review_status)
     return artifact
 
 
@@ -146,7 +144,5 @@ class ArtifactService(EntityReads[CodeArtifact]):
             artifact = await load(tx.uow.artifacts, "CodeArtifact", artifact_id, for_update=True)
             require_code_access(viewer, artifact.created_by)
             await require_member(tx.uow, viewer, artifact.project_id)
-            tx.audit("artifact.delete", "CodeArtifact", artifact.id, artifact, None)
-            await tx.uow.artifacts.delete(artifact)
-            tx.emit("CodeArtifact", artifact.id, "deleted", project_id=artifact.project_id)
+            await tx.deleted(ARTIFACTS, artifact, "artifact.delete", project_id=artifact.project_id)
         return artifact_id

@@ -9,13 +9,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from domain.errors import Forbidden, Unauthenticated
 from domain.events import DomainEvent
 from domain.model import AuditEntry
 from domain.permissions import Viewer
 from domain.ports import ArtifactStore, Clock, EventBus, JobQueue, UnitOfWork
+from domain.repos import Repo
+
+
+class _Entity(Protocol):
+    id: uuid.UUID
+
+
+E = TypeVar("E", bound=_Entity)
 
 SECRET_FIELDS = frozenset({"password_hash", "api_key_encrypted"})
 
@@ -144,3 +152,24 @@ class Tx:
                 data=_plain(data or {}),
             )
         )
+
+    def created(
+        self,
+        repo: Repo[E],
+        entity: E,
+        action: str,
+        *,
+        project_id: Any,
+        new_status: Any,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Add `entity`, audit `action` with its snapshot and announce it `created`."""
+        repo.of(self.uow).add(entity)
+        self.audit(action, repo.entity, entity.id, None, entity)
+        self.emit(repo.entity, entity.id, "created", project_id=project_id, new_status=new_status, data=data)
+
+    async def deleted(self, repo: Repo[E], entity: E, action: str, *, project_id: Any, old_status: Any = None) -> None:
+        """Audit `action` with the entity's last snapshot, delete it and announce it `deleted`."""
+        self.audit(action, repo.entity, entity.id, entity, None)
+        await repo.of(self.uow).delete(entity)
+        self.emit(repo.entity, entity.id, "deleted", project_id=project_id, old_status=old_status)

@@ -68,9 +68,9 @@ class DeploymentService(EntityReads[Deployment]):
                 created_at=now,
                 updated_at=now,
             )
-            tx.uow.deployments.add(deployment)
-            tx.audit("deployment.create", "Deployment", deployment.id, None, deployment)
-            tx.emit("Deployment", deployment.id, "created", project_id=project.id, new_status=deployment.status)
+            tx.created(
+                DEPLOYMENTS, deployment, "deployment.create", project_id=project.id, new_status=deployment.status
+            )
         return deployment
 
     async def approve(self, viewer: Viewer, deployment_id: uuid.UUID) -> Deployment:

@@ -47,10 +47,8 @@ class ProjectService(EntityReads[Project]):
                 created_at=now,
                 updated_at=now,
             )
-            tx.uow.projects.add(project)
+            tx.created(PROJECTS, project, "project.create", project_id=project.id, new_status=project.status)
             tx.uow.members.add(ProjectMember(project_id=project.id, user_id=viewer.require_login(), added_at=now))
-            tx.audit("project.create", "Project", project.id, None, project)
-            tx.emit("Project", project.id, "created", project_id=project.id, new_status=project.status)
         return project
 
     async def update(
@@ -111,9 +109,7 @@ class ProjectService(EntityReads[Project]):
             )
             if await tx.uow.deployments.find_one(project_id=project.id) is not None:
                 raise Conflict(f"project {project_id} has deployments; archive it instead")
-            tx.audit("project.delete", "Project", project.id, project, None)
-            await tx.uow.projects.delete(project)
-            tx.emit("Project", project.id, "deleted", project_id=project.id, old_status=project.status)
+            await tx.deleted(PROJECTS, project, "project.delete", project_id=project.id, old_status=project.status)
         return project_id
 
     async def members(self, viewer: Viewer, project_id: uuid.UUID) -> builtins.list[ProjectMember]:

@@ -59,9 +59,7 @@ class RequirementService(EntityReads[Requirement]):
                 created_at=now,
                 updated_at=now,
             )
-            tx.uow.requirements.add(req)
-            tx.audit("requirement.create", "Requirement", req.id, None, req)
-            tx.emit("Requirement", req.id, "created", project_id=req.project_id, new_status=req.status)
+            tx.created(REQUIREMENTS, req, "requirement.create", project_id=req.project_id, new_status=req.status)
         return req
 
     async def update(
@@ -112,9 +110,7 @@ class RequirementService(EntityReads[Requirement]):
             req = await load_in_project(
                 tx.uow, viewer, REQUIREMENTS, requirement_id, Permission.REQUIREMENT_WRITE, for_update=True
             )
-            tx.audit("requirement.delete", "Requirement", req.id, req, None)
-            await tx.uow.requirements.delete(req)
-            tx.emit("Requirement", req.id, "deleted", project_id=req.project_id, old_status=req.status)
+            await tx.deleted(REQUIREMENTS, req, "requirement.delete", project_id=req.project_id, old_status=req.status)
         return requirement_id
 
 

@@ -119,13 +119,11 @@ class TaskService(EntityReads[Task]):
                 require_assignment(viewer, None, assigned_to)
                 await self._check_assignee(tx, task, assigned_to)
                 task.assigned_to = assigned_to
-            tx.uow.tasks.add(task)
+            tx.created(TASKS, task, "task.create", project_id=task.project_id, new_status=task.status)
             await tx.uow.flush()
             graph = await _dependency_graph(tx.uow, task.project_id)
             for dep_id in dict.fromkeys(dependency_ids or []):
                 await add_dependency(tx, task, dep_id, graph)
-            tx.audit("task.create", "Task", task.id, None, task)
-            tx.emit("Task", task.id, "created", project_id=task.project_id, new_status=task.status)
         return task
 
     @staticmethod
@@ -241,9 +239,7 @@ class TaskService(EntityReads[Task]):
     async def delete(self, viewer: Viewer, task_id: uuid.UUID) -> uuid.UUID:
         async with Tx(self.deps, viewer, "task.delete") as tx:
             task = await load_in_project(tx.uow, viewer, TASKS, task_id, Permission.TASK_MANAGE, for_update=True)
-            tx.audit("task.delete", "Task", task.id, task, None)
-            await tx.uow.tasks.delete(task)
-            tx.emit("Task", task.id, "deleted", project_id=task.project_id, old_status=task.status)
+            await tx.deleted(TASKS, task, "task.delete", project_id=task.project_id, old_status=task.status)
         return task_id
 
 

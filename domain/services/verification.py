@@ -71,12 +71,10 @@ class TestResultService(EntityReads[TestResult]):
                 executed_by=viewer.user_id,
                 executed_at=tx.now(),
             )
-            tx.uow.test_results.add(result)
-            tx.audit("test_result.create", "TestResult", result.id, None, result)
-            tx.emit(
-                "TestResult",
-                result.id,
-                "created",
+            tx.created(
+                TEST_RESULTS,
+                result,
+                "test_result.create",
                 project_id=result.project_id,
                 new_status=result.status,
                 data={"artifactId": artifact.id},
