@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from integrations.offline.codespec import CodeSpec
+from collections.abc import Callable
+
+from integrations.offline.codespec import CodeSpec, FieldSpec
 from integrations.offline.words import plural
 
 NOT_IMPLEMENTED = "offline provider: only Python and JavaScript are generated in full"
@@ -44,12 +46,23 @@ def _operations(spec: CodeSpec) -> list[str]:
     )
 
 
+def _members(
+    spec: CodeSpec, field: Callable[[FieldSpec], str], status: str, stub: Callable[[str], str]
+) -> tuple[str, str, str]:
+    """A skeleton's field declarations, its status field (if the entity has status actions), one stub an operation."""
+    return (
+        "".join(field(f) for f in spec.fields),
+        status if spec.actions else "",
+        "".join(stub(op) for op in _operations(spec)),
+    )
+
+
 def typescript(spec: CodeSpec) -> str:
-    fields = "".join(f"  {f.name}{'' if f.required else '?'}: {TS_TYPES[f.kind]};\n" for f in spec.fields)
-    status = "  status: string;\n" if spec.actions else ""
-    methods = "".join(
-        f"  {op}(..._args: unknown[]): never {{\n    throw new Error('{op}: {NOT_IMPLEMENTED}');\n  }}\n"
-        for op in _operations(spec)
+    fields, status, methods = _members(
+        spec,
+        lambda f: f"  {f.name}{'' if f.required else '?'}: {TS_TYPES[f.kind]};\n",
+        "  status: string;\n",
+        lambda op: f"  {op}(..._args: unknown[]): never {{\n    throw new Error('{op}: {NOT_IMPLEMENTED}');\n  }}\n",
     )
     return (
         f"// {spec.pascal} skeleton: the record type and the service's operations.\n\n"
@@ -59,12 +72,14 @@ def typescript(spec: CodeSpec) -> str:
 
 
 def go(spec: CodeSpec) -> str:
-    fields = "".join(f'\t{_go_name(f.name)} {GO_TYPES[f.kind]} `json:"{f.name}"`\n' for f in spec.fields)
-    status = '\tStatus string `json:"status"`\n' if spec.actions else ""
-    funcs = "".join(
-        f"\n// {_go_name(op)} is not generated yet.\nfunc (s *{spec.pascal}Service) {_go_name(op)}() error "
-        f'{{\n\treturn errors.New("{op}: {NOT_IMPLEMENTED}")\n}}\n'
-        for op in _operations(spec)
+    fields, status, funcs = _members(
+        spec,
+        lambda f: f'\t{_go_name(f.name)} {GO_TYPES[f.kind]} `json:"{f.name}"`\n',
+        '\tStatus string `json:"status"`\n',
+        lambda op: (
+            f"\n// {_go_name(op)} is not generated yet.\nfunc (s *{spec.pascal}Service) {_go_name(op)}() error "
+            f'{{\n\treturn errors.New("{op}: {NOT_IMPLEMENTED}")\n}}\n'
+        ),
     )
     return (
         f"// Package {spec.package} is a skeleton of the {spec.entity} record and its service.\n"
@@ -77,20 +92,19 @@ def go(spec: CodeSpec) -> str:
 
 
 def java(spec: CodeSpec) -> str:
-    fields = "".join(f"    private {JAVA_TYPES[f.kind]} {_camel(f.name)};\n" for f in spec.fields)
-    status = "    private String status;\n" if spec.actions else ""
-    methods = "".join(
-        f'\n    public void {op}() {{\n        throw new UnsupportedOperationException("{op}: '
-        f'{NOT_IMPLEMENTED}");\n    }}\n'
-        for op in _operations(spec)
+    fields, status, methods = _members(
+        spec,
+        lambda f: f"        private {JAVA_TYPES[f.kind]} {_camel(f.name)};\n",
+        "        private String status;\n",
+        lambda op: (
+            f'\n    public void {op}() {{\n        throw new UnsupportedOperationException("{op}: '
+            f'{NOT_IMPLEMENTED}");\n    }}\n'
+        ),
     )
     return (
         f"/** Skeleton of the {spec.entity} record and its service operations. */\n"
         f"public class {spec.pascal}Service {{\n\n    /** One {spec.entity}. */\n"
-        f"    public static class {spec.pascal} {{\n        private long id;\n"
-        + fields.replace("    private", "        private")
-        + status.replace("    private", "        private")
-        + f"    }}\n{methods}}}\n"
+        f"    public static class {spec.pascal} {{\n        private long id;\n{fields}{status}    }}\n{methods}}}\n"
     )
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from integrations.offline.analysis import Analysis, analyse
 from integrations.offline.features import PRIORITIES, Feature, features_of
@@ -23,6 +24,10 @@ BASE_HOURS = {
     "docs": 3.0,
 }
 EXTRA_HOURS_PER_VERB = 2.0
+T = TypeVar("T")
+
+
+Texts = Callable[[T], tuple[str, str, list[str]]]
 
 
 @dataclass
@@ -31,7 +36,17 @@ class Plan:
 
     analysis: Analysis
     scale: float
+    features: list[Feature]
+    priority: str
     tasks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def entities(self) -> list[str]:
+        return _entities(self.analysis, self.features)
+
+    def homed(self, entity: str) -> list[Feature]:
+        """The features that build on `entity`'s API."""
+        return [f for f in self.features if _home(f, self.entities) == entity]
 
     def keys(self) -> set[str]:
         return {t["key"] for t in self.tasks}
@@ -60,6 +75,31 @@ class Plan:
                 "depends_on": list(dict.fromkeys(d for d in depends_on if d in known)),
             }
         )
+
+    def per_entity(self, kind: str, role: str, texts: Texts[str]) -> None:
+        """One `kind` task per entity, as urgent as its most urgent feature; `texts` names, describes, depends."""
+        for e in self.entities:
+            name, description, depends_on = texts(e)
+            priority = _entity_priority(self.features, e, self.priority)
+            self.add(f"{kind}-{_slug(e)}", role, name, description, kind, priority, depends_on)
+
+    def per_feature(
+        self,
+        prefix: str,
+        kind: str,
+        role: str,
+        texts: Texts[Feature],
+        *,
+        only_homeless: bool = False,
+        verbs: bool = False,
+    ) -> None:
+        """One `kind` task per feature (`only_homeless`: per feature that builds on no entity's API), estimated by its
+        number of verbs when `verbs`."""
+        for f in self.features:
+            if not (only_homeless and _home(f, self.entities)):
+                name, description, depends_on = texts(f)
+                count = len(f.verbs) if verbs else 1
+                self.add(f"{prefix}-{f.id.lower()}", role, name, description, kind, f.priority, depends_on, count)
 
 
 def _scale(a: Analysis) -> float:
@@ -126,98 +166,96 @@ def _home(f: Feature, entities: list[str]) -> str | None:
     return entities[0] if f.entity else None
 
 
-def _role_based(plan: Plan, roles: list[str], features: list[Feature], priority: str) -> None:
+def _role_based(plan: Plan, roles: list[str]) -> None:
     a = plan.analysis
-    entities = _entities(a, features)
     title = a.title or "the requirement"
     if "DESIGN" in roles:
-        for e in entities:
-            plan.add(
-                f"ux-{_slug(e)}",
-                "DESIGN",
+        plan.per_entity(
+            "ux",
+            "DESIGN",
+            lambda e: (
                 f"[Design] Wireframe the {e} screens",
                 f"Wireframes and states (empty, loading, error) for {plural(e)} in {title}.",
-                "ux",
-                _entity_priority(features, e, priority),
                 [],
-            )
+            ),
+        )
     if "BACKEND" in roles:
-        for e in entities:
-            verbs = [v for f in features if _home(f, entities) == e for v in f.verbs]
-            plan.add(
-                f"api-{_slug(e)}",
-                "BACKEND",
+        plan.per_entity(
+            "api",
+            "BACKEND",
+            lambda e: (
                 f"[Backend] Design the {e} API",
-                f"Data model, API operations ({', '.join(dict.fromkeys(verbs))}), errors and permissions "
-                f"for {plural(e)}.{_fields_note(a, e)}",
-                "api",
-                _entity_priority(features, e, priority),
+                (
+                    "Data model, API operations "
+                    f"({', '.join(dict.fromkeys(v for f in plan.homed(e) for v in f.verbs))}), "
+                    f"errors and permissions for {plural(e)}.{_fields_note(a, e)}"
+                ),
                 [],
-            )
-        for f in features:
-            plan.add(
-                f"be-{f.id.lower()}",
-                "BACKEND",
+            ),
+        )
+        plan.per_feature(
+            "be",
+            "impl",
+            "BACKEND",
+            lambda f: (
                 f"[Backend] Implement {f.name[0].lower() + f.name[1:]}",
-                f"{f.id}: {f.name}. Validation, permission checks and an audit entry for each change. "
-                f'Source: "{f.source}"',
-                "impl",
-                f.priority,
-                [f"api-{_slug(home)}"] if (home := _home(f, entities)) else [],
-                verbs=len(f.verbs),
-            )
+                (
+                    f"{f.id}: {f.name}. Validation, permission checks and an audit entry for each change. "
+                    f'Source: "{f.source}"'
+                ),
+                [f"api-{_slug(home)}"] if (home := _home(f, plan.entities)) else [],
+            ),
+            verbs=True,
+        )
     if "FRONTEND" in roles:
-        for e in entities:
-            plan.add(
-                f"ui-{_slug(e)}",
-                "FRONTEND",
+        plan.per_entity(
+            "ui",
+            "FRONTEND",
+            lambda e: (
                 f"[Frontend] Build the {e} screens",
-                f"List, detail and edit screens for {plural(e)}, covering "
-                f"{', '.join(f.id for f in features if _home(f, entities) == e) or 'the features'}; "
-                f"validation messages name the field.",
-                "ui",
-                _entity_priority(features, e, priority),
+                (
+                    f"List, detail and edit screens for {plural(e)}, covering "
+                    f"{', '.join(f.id for f in plan.homed(e)) or 'the features'}; validation messages name the field."
+                ),
                 [f"api-{_slug(e)}", f"ux-{_slug(e)}"],
-            )
-        for f in features:
-            if not _home(f, entities):
-                plan.add(
-                    f"ui-{f.id.lower()}",
-                    "FRONTEND",
-                    f"[Frontend] Build the {f.name.lower()} screen",
-                    f"{f.id}: {f.name}.",
-                    "ui",
-                    f.priority,
-                    [f"be-{f.id.lower()}"],
-                )
+            ),
+        )
+        plan.per_feature(
+            "ui",
+            "ui",
+            "FRONTEND",
+            lambda f: (f"[Frontend] Build the {f.name.lower()} screen", f"{f.id}: {f.name}.", [f"be-{f.id.lower()}"]),
+            only_homeless=True,
+        )
     if "TESTING" in roles:
-        for f in features:
-            plan.add(
-                f"test-{f.id.lower()}",
-                "TESTING",
+        plan.per_feature(
+            "test",
+            "test",
+            "TESTING",
+            lambda f: (
                 f"[Testing] Write integration tests for {f.name[0].lower() + f.name[1:]}",
-                f"{f.id}: happy path, invalid input (each field), permission refusal, and the PRD's "
-                f"acceptance criteria.",
-                "test",
-                f.priority,
+                (
+                    f"{f.id}: happy path, invalid input (each field), permission refusal, and the PRD's "
+                    "acceptance criteria."
+                ),
                 [f"be-{f.id.lower()}"],
-            )
+            ),
+        )
         if "FRONTEND" in roles:
-            for e in entities:
-                plan.add(
-                    f"e2e-{_slug(e)}",
-                    "TESTING",
+            plan.per_entity(
+                "e2e",
+                "TESTING",
+                lambda e: (
                     f"[Testing] Write end-to-end tests for the {e} screens",
                     f"Drive the {e} screens against a running API.",
-                    "e2e",
-                    _entity_priority(features, e, priority),
-                    [f"ui-{_slug(e)}"] + [f"be-{f.id.lower()}" for f in features if _home(f, entities) == e],
-                )
-    _devops_and_docs(plan, roles, features, entities, priority)
+                    [f"ui-{_slug(e)}"] + [f"be-{f.id.lower()}" for f in plan.homed(e)],
+                ),
+            )
+    _devops_and_docs(plan, roles)
 
 
-def _feature_based(plan: Plan, roles: list[str], features: list[Feature], priority: str) -> None:
-    for f in features:
+def _feature_based(plan: Plan, roles: list[str]) -> None:
+    for f in plan.features:
         fid, label = f.id.lower(), f"[{f.id}] {{}}: {f.name}"
         chain = [
             ("DESIGN", "ux", "Design", "Wireframes and states for", []),
@@ -239,11 +277,11 @@ def _feature_based(plan: Plan, roles: list[str], features: list[Feature], priori
                     deps,
                     verbs=len(f.verbs),
                 )
-    _devops_and_docs(plan, [r for r in roles if r != "DOCS"], features, _entities(plan.analysis, features), priority)
+    _devops_and_docs(plan, [r for r in roles if r != "DOCS"])
 
 
-def _devops_and_docs(plan: Plan, roles: list[str], features: list[Feature], entities: list[str], priority: str) -> None:
-    a = plan.analysis
+def _devops_and_docs(plan: Plan, roles: list[str]) -> None:
+    a, priority = plan.analysis, plan.priority
     if "DEVOPS" in roles:
         plan.add(
             "ops-ci",
@@ -266,16 +304,15 @@ def _devops_and_docs(plan: Plan, roles: list[str], features: list[Feature], enti
                 ["ops-ci"] + [t["key"] for t in plan.tasks if t["task_type"] == "BACKEND"],
             )
     if "DOCS" in roles:
-        for e in entities:
-            plan.add(
-                f"docs-{_slug(e)}",
-                "DOCS",
+        plan.per_entity(
+            "docs",
+            "DOCS",
+            lambda e: (
                 f"[Docs] Document the {e} API and user guide",
                 f"Reference for the {e} operations and a short guide per feature.",
-                "docs",
-                _entity_priority(features, e, priority),
-                [f"be-{f.id.lower()}" for f in features if _home(f, entities) == e],
-            )
+                [f"be-{f.id.lower()}" for f in plan.homed(e)],
+            ),
+        )
 
 
 def build_tasks(ctx: dict[str, Any], fallback_text: str) -> dict[str, Any]:
@@ -283,11 +320,10 @@ def build_tasks(ctx: dict[str, Any], fallback_text: str) -> dict[str, Any]:
     priority = str(ctx.get("priority") or "MEDIUM").upper()
     priority = priority if priority in PRIORITIES else "MEDIUM"
     roles = [r for r in ROLES if r in {str(x).upper() for x in ctx.get("target_roles") or DEFAULT_ROLES}]
-    features = _features(ctx, a, priority)
-    plan = Plan(a, _scale(a))
+    plan = Plan(a, _scale(a), _features(ctx, a, priority), priority)
     if str(ctx.get("strategy") or "ROLE_BASED").upper() == "FEATURE_BASED":
-        _feature_based(plan, roles or list(DEFAULT_ROLES), features, priority)
+        _feature_based(plan, roles or list(DEFAULT_ROLES))
     else:
-        _role_based(plan, roles or list(DEFAULT_ROLES), features, priority)
+        _role_based(plan, roles or list(DEFAULT_ROLES))
     total = round(sum(t["estimated_hours"] for t in plan.tasks), 2)
     return {"tasks": plan.tasks, "total_estimated_hours": total}
