@@ -82,6 +82,11 @@ class Viewer:
     token_expires_at: datetime | None = None
 
     @property
+    def role_name(self) -> str:
+        """The role for messages; a job acts for its requester with no role."""
+        return self.role.value if self.role is not None else "NONE"
+
+    @property
     def is_super_admin(self) -> bool:
         return self.role is Role.SUPER_ADMIN
 
@@ -96,7 +101,7 @@ class Viewer:
     def require(self, permission: Permission) -> None:
         self.require_login()
         if not self.has(permission):
-            raise Forbidden(permission.value, f"role {self.role.value} lacks permission {permission.value}")  # type: ignore[union-attr]
+            raise Forbidden(permission.value, f"role {self.role_name} lacks permission {permission.value}")
 
 
 def require_task_execution(viewer: Viewer, task_type: TaskType, assigned_to: uuid.UUID | None) -> None:
@@ -112,7 +117,7 @@ def require_task_execution(viewer: Viewer, task_type: TaskType, assigned_to: uui
         missing = P.TASK_EXECUTE_TESTING
     else:
         missing = P.TASK_EXECUTE_ASSIGNED if assigned_to == viewer.user_id else P.TASK_EXECUTE_ANY
-    raise Forbidden(missing.value, f"role {viewer.role.value} may not execute this task ({missing.value})")  # type: ignore[union-attr]
+    raise Forbidden(missing.value, f"role {viewer.role_name} may not execute this task ({missing.value})")
 
 
 def require_assignment(viewer: Viewer, current: uuid.UUID | None, new: uuid.UUID | None) -> None:
@@ -125,7 +130,7 @@ def require_assignment(viewer: Viewer, current: uuid.UUID | None, new: uuid.UUID
         return
     raise Forbidden(
         P.TASK_ASSIGN.value,
-        f"role {viewer.role.value} may only take unassigned tasks for themselves "  # type: ignore[union-attr]
+        f"role {viewer.role_name} may only take unassigned tasks for themselves "
         f"or give back their own ({P.TASK_ASSIGN.value})",
     )
 
@@ -138,7 +143,7 @@ def require_code_access(viewer: Viewer, owner_id: uuid.UUID | None) -> None:
     if viewer.has(P.CODE_OWN) and (owner_id is None or owner_id == viewer.user_id):
         return
     missing = P.CODE_OWN if owner_id is None or owner_id == viewer.user_id else P.CODE_ANY
-    raise Forbidden(missing.value, f"role {viewer.role.value} may not submit or review this code ({missing.value})")  # type: ignore[union-attr]
+    raise Forbidden(missing.value, f"role {viewer.role_name} may not submit or review this code ({missing.value})")
 
 
 def require_test_run(viewer: Viewer, test_type: TestType) -> None:
@@ -146,7 +151,7 @@ def require_test_run(viewer: Viewer, test_type: TestType) -> None:
     if viewer.has(P.TEST_RUN_ANY) or (viewer.has(P.TEST_RUN_UNIT) and test_type is TestType.UNIT):
         return
     missing = P.TEST_RUN_UNIT if test_type is TestType.UNIT else P.TEST_RUN_ANY
-    raise Forbidden(missing.value, f"role {viewer.role.value} may not run {test_type.value} tests ({missing.value})")  # type: ignore[union-attr]
+    raise Forbidden(missing.value, f"role {viewer.role_name} may not run {test_type.value} tests ({missing.value})")
 
 
 def require_deploy(viewer: Viewer, environment: Environment) -> None:
@@ -154,4 +159,4 @@ def require_deploy(viewer: Viewer, environment: Environment) -> None:
     if viewer.has(P.DEPLOY_ANY) or (viewer.has(P.DEPLOY_DEV) and environment is Environment.DEV):
         return
     missing = P.DEPLOY_DEV if environment is Environment.DEV else P.DEPLOY_ANY
-    raise Forbidden(missing.value, f"role {viewer.role.value} may not deploy to {environment.value} ({missing.value})")  # type: ignore[union-attr]
+    raise Forbidden(missing.value, f"role {viewer.role_name} may not deploy to {environment.value} ({missing.value})")

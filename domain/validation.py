@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Literal, TypeVar, overload
@@ -10,7 +11,14 @@ from domain.errors import InvalidInput
 
 T = TypeVar("T")
 
-UNSET = object()  # an update's argument that was not given, where None is a value (clear the field)
+
+class Unset(enum.Enum):
+    """The type of UNSET, so that `x is not UNSET` narrows `T | Unset | None` to `T | None`."""
+
+    UNSET = "UNSET"
+
+
+UNSET = Unset.UNSET  # an update's argument that was not given, where None is a value (clear the field)
 # Widths of columns that hold a client's text, shared with persistence/tables.py so the two cannot disagree.
 FILE_PATH_LENGTH = 500
 FILE_NAME_LENGTH = 200
@@ -33,6 +41,10 @@ def text(value: str | None, field: str, *, max_length: int, required: bool = Tru
     return stripped
 
 
+@overload
+def hours(value: float | Decimal, field: str) -> Decimal: ...
+@overload
+def hours(value: float | Decimal | None, field: str) -> Decimal | None: ...
 def hours(value: float | Decimal | None, field: str) -> Decimal | None:
     if value is None:
         return None

@@ -15,7 +15,7 @@ from domain.repos import PROJECTS, REQUIREMENTS
 from domain.services.access import EntityReads, load, load_in_project
 from domain.services.base import Deps, Tx, snapshot
 from domain.services.changes import apply_changes
-from domain.validation import UNSET
+from domain.validation import UNSET, Unset
 
 
 def _meta(tags: list[str] | None, estimate_hours: float | None, current: dict[str, Any]) -> dict[str, Any]:
@@ -23,7 +23,7 @@ def _meta(tags: list[str] | None, estimate_hours: float | None, current: dict[st
     if tags is not None:
         meta["tags"] = v.string_list(tags, "tags", max_items=20, max_length=50)
     if estimate_hours is not None:
-        meta["estimateHours"] = float(v.hours(estimate_hours, "estimateHours"))  # type: ignore[arg-type]
+        meta["estimateHours"] = float(v.hours(estimate_hours, "estimateHours"))
     return meta
 
 
@@ -70,7 +70,7 @@ class RequirementService(EntityReads[Requirement]):
         title: str | None = None,
         content: str | None = None,
         priority: Priority | None = None,
-        assigned_to: object = UNSET,
+        assigned_to: uuid.UUID | Unset | None = UNSET,
         tags: builtins.list[str] | None = None,
         estimate_hours: float | None = None,
     ) -> Requirement:
@@ -90,7 +90,7 @@ class RequirementService(EntityReads[Requirement]):
             if assigned_to is not UNSET:
                 if assigned_to is not None:
                     await load(tx.uow.users, "User", assigned_to)
-                req.assigned_to = assigned_to  # type: ignore[assignment]
+                req.assigned_to = assigned_to
             req.meta = _meta(tags, estimate_hours, req.meta)
             req.updated_at = tx.now()
             tx.audit("requirement.update", "Requirement", req.id, before, req)

@@ -18,7 +18,7 @@ from domain.repos import REQUIREMENTS, TASKS
 from domain.services.access import EntityReads, load, load_in_project, require_member
 from domain.services.base import Deps, Tx, snapshot
 from domain.services.changes import apply_changes
-from domain.validation import UNSET
+from domain.validation import UNSET, Unset
 
 
 async def _dependency_graph(uow: UnitOfWork, project_id: uuid.UUID) -> dict[uuid.UUID, set[uuid.UUID]]:
@@ -143,7 +143,7 @@ class TaskService(EntityReads[Task]):
         task_type: TaskType | None = None,
         estimated_hours: object = UNSET,
         actual_hours: object = UNSET,
-        parent_id: object = UNSET,
+        parent_id: uuid.UUID | Unset | None = UNSET,
     ) -> Task:
         async with Tx(self.deps, viewer, "task.update") as tx:
             task = await load_in_project(tx.uow, viewer, TASKS, task_id, Permission.TASK_MANAGE)
@@ -170,8 +170,8 @@ class TaskService(EntityReads[Task]):
                 nullable={"description", "estimated_hours", "actual_hours"},
             )
             if parent_id is not UNSET:
-                await _check_parent(tx, task, parent_id)  # type: ignore[arg-type]
-                task.parent_id = parent_id  # type: ignore[assignment]
+                await _check_parent(tx, task, parent_id)
+                task.parent_id = parent_id
             task.updated_at = tx.now()
             tx.audit("task.update", "Task", task.id, before, task)
             tx.emit("Task", task.id, "updated", project_id=task.project_id, new_status=task.status)

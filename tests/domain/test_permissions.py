@@ -260,3 +260,20 @@ async def test_code_generation_follows_task_execution_and_code_rules(world, role
             with pytest.raises(Forbidden):
                 await request
     assert len(world.queue.enqueued) == sum(allowed[role])
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        lambda v: v.require(P.PROJECT_READ),
+        lambda v: require_task_execution(v, TaskType.BACKEND, None),
+        lambda v: require_code_access(v, None),
+        lambda v: require_test_run(v, TestType.UNIT),
+        lambda v: require_deploy(v, Environment.DEV),
+        lambda v: require_assignment(v, None, uuid.uuid4()),
+    ],
+)
+def test_a_signed_in_viewer_without_a_role_is_forbidden_not_a_crash(rule):
+    # A job acts for its requester with no role (pipeline_steps.job_viewer): a refusal must still be a 403.
+    with pytest.raises(Forbidden, match="role NONE"):
+        rule(Viewer(user_id=uuid.uuid4()))
