@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -59,3 +60,19 @@ class SubscriberOverflow(Exception):
 
 class EventsMissed(Exception):
     """A subscription's events may have been lost (the broker connection dropped): its subscriber must refetch."""
+
+
+class AccessLost(enum.Enum):
+    """Why a live subscription's viewer may no longer follow what it follows."""
+
+    SIGNED_OUT = "signed_out"  # the sign-in ended, or no longer grants it: sign in again
+    REMOVED = "removed"  # the viewer no longer may see it (membership removed, project deleted)
+
+
+class AccessEnded(Exception):
+    """A live subscription ends because its viewer's access did (`why`); `reason` says what happened."""
+
+    def __init__(self, why: AccessLost, reason: str):
+        super().__init__(reason)
+        self.why = why
+        self.reason = reason

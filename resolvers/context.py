@@ -20,6 +20,8 @@ class RequestContext:
     connection_params: dict[str, Any] | None = None
     # Authenticates the connection's token again, as it stands now (a WebSocket's sign-in outlives its check).
     recheck_sign_in: Callable[[], Awaitable[Viewer]] | None = None
+    # Closes the connection with a code and reason (set by the server for a WebSocket; None over HTTP).
+    close_connection: Callable[[int, str], Awaitable[None]] | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -108,8 +109,18 @@ def _connection_token(params: Mapping[str, Any]) -> str:
         if raw and not isinstance(raw, str):
             raise InvalidInput(f"{name} must be a string", field=name)
         if raw:
-            return raw if name == "token" else bearer_token(raw)  # type: ignore[return-value]
+            return raw if name == "token" else bearer_token(raw)  # type: ignore[return-value]  # raw is non-empty: a token or a raise
     raise Unauthenticated('send the access token in the connection_init payload as {"authorization": "Bearer <token>"}')
+
+
+def _closer(websocket: WebSocket) -> Callable[[int, str], Awaitable[None]]:
+    """How a subscription closes its WebSocket (the transport aborts it when the client does not complete the close)."""
+
+    async def close(code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):  # already closed or gone: nothing left to tell
+            await websocket.close(code=code, reason=reason[:120])
+
+    return close
 
 
 class OnceClosedWebSocket(ASGIWebSocketAdapter):
@@ -284,5 +295,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
         )
         note_viewer(viewer.user_id)
         return RequestContext(
-            viewer=viewer, services=self.container.services, extras={"request": request, "response": response}
+            viewer=viewer,
+            services=self.container.services,
+            extras={"request": request, "response": response},
+            close_connection=_closer(request) if isinstance(request, WebSocket) else None,
         )

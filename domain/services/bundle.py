@@ -17,6 +17,7 @@ from domain.services.auth import REFRESH_GRACE, AuthService, LoginLimits
 from domain.services.base import Deps
 from domain.services.deployments import DeploymentService
 from domain.services.jobs import JobLifecycle, JobService
+from domain.services.live import LiveUpdates
 from domain.services.pipeline import PipelineService
 from domain.services.pipeline_steps import PipelineSteps
 from domain.services.projects import ProjectService
@@ -40,6 +41,7 @@ class Services:
     reads: ReadService
     jobs: JobService
     job_lifecycle: JobLifecycle
+    live: LiveUpdates
     pipeline: PipelineService
     pipeline_steps: PipelineSteps
     ai_config: AiConfigService
@@ -62,18 +64,20 @@ class Services:
         refresh_grace: timedelta = REFRESH_GRACE,
     ) -> Services:
         users = UserService(deps, hasher)
+        projects, deployments, jobs = ProjectService(deps), DeploymentService(deps), JobService(deps)
         return cls(
             deps=deps,
             users=users,
-            projects=ProjectService(deps),
+            projects=projects,
             requirements=RequirementService(deps),
             tasks=TaskService(deps),
             artifacts=ArtifactService(deps),
             test_results=TestResultService(deps),
-            deployments=DeploymentService(deps),
+            deployments=deployments,
             reads=ReadService(deps),
-            jobs=JobService(deps),
+            jobs=jobs,
             job_lifecycle=JobLifecycle(deps),
+            live=LiveUpdates(deps, jobs, deployments, projects),
             pipeline=PipelineService(deps),
             pipeline_steps=PipelineSteps(deps, llms, secrets, validator),
             ai_config=AiConfigService(deps, secrets),

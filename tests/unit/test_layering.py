@@ -110,7 +110,6 @@ def _tree(root: Path, modules: dict[str, str]) -> None:
 SUPPORT = {
     "server.wiring": "import strawberry, starlette, uvicorn, sqlalchemy, alembic, redis, arq, anthropic, aioboto3\n"
     "import pydantic, jwt, cryptography\n",
-    "resolvers.subscriptions": "import starlette\n",
     "domain.services.pipeline": "",
 }
 

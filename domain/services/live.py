@@ -1,0 +1,155 @@
+"""Live updates: authorize, subscribe, read the current state after subscribing, then stream each change."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from domain.errors import Forbidden, NotFound, Unauthenticated
+from domain.events import AccessEnded, AccessLost, DomainEvent, SubscriberOverflow, entity_topic, project_topic
+from domain.model import Deployment, Job
+from domain.permissions import Viewer
+from domain.services.base import Deps
+from domain.services.deployments import DeploymentService
+from domain.services.jobs import TERMINAL, JobService, job_data
+from domain.services.projects import ProjectService
+
+# Project events after which a viewer may have lost the project (any event of its own user re-checks its sign-in).
+PROJECT_GRANT_ACTIONS = frozenset({"member_removed", "deleted"})
+
+CheckAccess = Callable[[Viewer], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Follower:
+    """Who follows: the viewer, how to authenticate its sign-in again as it stands now (None: it cannot be, so a
+    change of it ends the subscription), and what to do at once when it falls too far behind (called by the bus,
+    before its next read raises SubscriberOverflow)."""
+
+    viewer: Viewer
+    recheck_sign_in: Callable[[], Awaitable[Viewer]] | None = None
+    on_overflow: Callable[[SubscriberOverflow], None] | None = None
+
+
+def _job_state(job: Job) -> dict[str, Any]:
+    """What a follower sees of a job (a heartbeat alone changes nothing visible)."""
+    return {k: v for k, v in job_data(job).items() if k != "heartbeat_at"}
+
+
+class LiveUpdates:
+    """Each stream ends with AccessEnded when access does, SubscriberOverflow or EventsMissed from the bus."""
+
+    def __init__(self, deps: Deps, jobs: JobService, deployments: DeploymentService, projects: ProjectService):
+        self.deps = deps
+        self.jobs = jobs
+        self.deployments = deployments
+        self.projects = projects
+
+    async def job(self, follower: Follower, job_id: uuid.UUID) -> AsyncIterator[Job]:
+        """The job now, then each visible change, until it ends."""
+        job = await self.jobs.get(follower.viewer, job_id)
+        topics = [entity_topic("Job", str(job_id))]
+        if job.project_id is not None:
+            topics.append(entity_topic("Project", str(job.project_id)))
+
+        def check(viewer: Viewer) -> Awaitable[Job]:
+            return self.jobs.get(viewer, job_id)
+
+        async with self._subscribe(follower, topics) as events:
+            job = await check(follower.viewer)  # read after subscribing: nothing is missed
+            yield job
+            sent = _job_state(job)
+            if job.status in TERMINAL:
+                return
+            async for _ in self._while_allowed(follower, events, check, lambda e: e.entity_type == "Job"):
+                job = await check(follower.viewer)
+                # Several events may find the same state (one read already saw the next change): send it once.
+                if (state := _job_state(job)) != sent:
+                    yield job
+                    sent = state
+                if job.status in TERMINAL:
+                    return
+
+    async def deployment(self, follower: Follower, deployment_id: uuid.UUID) -> AsyncIterator[Deployment]:
+        """The deployment now, then as it is after each change."""
+        deployment = await self.deployments.get(follower.viewer, deployment_id)
+        topics = [entity_topic("Deployment", str(deployment_id)), entity_topic("Project", str(deployment.project_id))]
+
+        def check(viewer: Viewer) -> Awaitable[Deployment]:
+            return self.deployments.get(viewer, deployment_id)
+
+        async with self._subscribe(follower, topics) as events:
+            yield await check(follower.viewer)
+            async for _ in self._while_allowed(follower, events, check, lambda e: e.entity_type == "Deployment"):
+                yield await check(follower.viewer)
+
+    async def project_events(self, follower: Follower, project_id: uuid.UUID) -> AsyncIterator[DomainEvent]:
+        """A snapshot event with the project's status, then every event in the project."""
+        await self.projects.get(follower.viewer, project_id)
+
+        def check(viewer: Viewer) -> Awaitable[Any]:
+            return self.projects.get(viewer, project_id)
+
+        async with self._subscribe(follower, [project_topic(str(project_id))]) as events:
+            project = await check(follower.viewer)
+            yield DomainEvent(
+                entity_type="Project",
+                entity_id=str(project.id),
+                action="snapshot",
+                at=self.deps.clock.now(),
+                project_id=str(project.id),
+                new_status=project.status.value,
+            )
+            async for event in self._while_allowed(follower, events, check, lambda e: e.project_id == str(project_id)):
+                yield event
+
+    def _subscribe(
+        self, follower: Follower, topics: Sequence[str]
+    ) -> AbstractAsyncContextManager[AsyncIterator[DomainEvent]]:
+        """The topics and the viewer's own user (whose changes may end its sign-in)."""
+        own = entity_topic("User", str(follower.viewer.user_id))
+        return self.deps.bus.subscribe([*topics, own], on_overflow=follower.on_overflow)
+
+    async def _while_allowed(
+        self,
+        follower: Follower,
+        events: AsyncIterator[DomainEvent],
+        check: CheckAccess,
+        wanted: Callable[[DomainEvent], bool],
+    ) -> AsyncIterator[DomainEvent]:
+        """The `wanted` events; grant changes (the viewer's user, the project's membership) re-check access first."""
+        viewer_id = str(follower.viewer.user_id)
+        async for event in events:
+            if (event.entity_type == "User" and event.entity_id == viewer_id) or (
+                event.entity_type == "Project" and event.action in PROJECT_GRANT_ACTIONS
+            ):
+                await _recheck(follower, event, check)
+            if wanted(event):
+                yield event
+
+
+async def _signed_in(follower: Follower) -> Viewer:
+    """The viewer as its sign-in stands now (role included); Unauthenticated once it ended."""
+    if follower.recheck_sign_in is None:  # no token to check again: fail closed
+        raise Unauthenticated("your sign-in changed; sign in again")
+    return await follower.recheck_sign_in()
+
+
+async def _recheck(follower: Follower, event: DomainEvent, check: CheckAccess) -> None:
+    """Raises AccessEnded when `event` ended the viewer's sign-in or its access to what it follows."""
+    try:
+        if event.entity_type == "User":
+            viewer = await _signed_in(follower)
+            try:
+                await check(viewer)
+            except (Forbidden, NotFound) as exc:  # a role change took the access away: sign in again
+                raise Unauthenticated(f"your role changed: {exc.message}") from exc
+        else:
+            await check(follower.viewer)
+    except Unauthenticated as exc:
+        raise AccessEnded(AccessLost.SIGNED_OUT, exc.message) from exc
+    except (Forbidden, NotFound) as exc:
+        raise AccessEnded(AccessLost.REMOVED, exc.message) from exc
