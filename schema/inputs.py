@@ -10,7 +10,7 @@ from schema import enums as e
 def _order(name: str, field_enum: type, default: object) -> type:
     @strawberry.input(name=name)
     class Order:
-        field: field_enum = default  # type: ignore[valid-type]
+        field: field_enum = default  # type: ignore[valid-type]  # an enum chosen at run time, per ordering
         direction: e.SortDirection = e.SortDirection.ASC
 
     return Order

@@ -93,12 +93,12 @@ def child_connection(
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-        filter: filter_type | None = None,  # type: ignore[valid-type]
-        order_by: order_type | None = None,  # type: ignore[valid-type]
-    ) -> Connection[node]:  # type: ignore[valid-type]
+        filter: filter_type | None = None,  # type: ignore[valid-type]  # strawberry reads types built at run time
+        order_by: order_type | None = None,  # type: ignore[valid-type]  # a type built at run time
+    ) -> Connection[node]:  # type: ignore[valid-type]  # a type built at run time
         args = ConnectionArgs(first, after, last, before, filter, order_by, default_order)
         # A Connection is served from a Page: its fields read the Page as their root.
-        return await relations.page(info.context, repo, parent_field, root.id, args)  # type: ignore[return-value]
+        return await relations.page(info.context, repo, parent_field, root.id, args)  # type: ignore[return-value]  # a Page (see above)
 
     return strawberry.field(resolver=resolve)
 
@@ -114,9 +114,9 @@ def root_connection(
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-        filter: filter_type | None = None,  # type: ignore[valid-type]
-        order_by: order_type | None = None,  # type: ignore[valid-type]
-    ) -> Connection[node]:  # type: ignore[valid-type]
+        filter: filter_type | None = None,  # type: ignore[valid-type]  # strawberry reads types built at run time
+        order_by: order_type | None = None,  # type: ignore[valid-type]  # a type built at run time
+    ) -> Connection[node]:  # type: ignore[valid-type]  # a type built at run time
         page = await list_fn(info.context, ConnectionArgs(first, after, last, before, filter, order_by))
         return page  # type: ignore[return-value]  # a Connection is served from a Page (its fields' root)
 

@@ -17,6 +17,8 @@ from server.container import Container
 class Api:
     client: httpx.AsyncClient
     container: Container
+    app: Any = None  # the ASGI app behind `client`, to serve over a real socket too (LiveServer)
+    server: Any = None  # that LiveServer, where a test started one
     tokens: dict[str, str] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
 

@@ -75,6 +75,6 @@ def check_redis() -> str:
         client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
         client.ping()
         client.close()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any failure means Redis is unavailable to the suite
         unavailable("Redis", exc)
     return REDIS_URL

@@ -39,7 +39,7 @@ async def load_in_project(
     """Load an entity that belongs to a project, checking the permission and the viewer's membership."""
     viewer.require(permission)
     found = await load(repo.of(uow), repo.entity, entity_id, for_update=for_update)
-    await require_member(uow, viewer, found.id if isinstance(found, Project) else found.project_id)  # type: ignore[attr-defined]
+    await require_member(uow, viewer, found.id if isinstance(found, Project) else found.project_id)  # type: ignore[attr-defined]  # every entity but Project has one
     return found
 
 

@@ -31,11 +31,10 @@ async def running_api(settings: Settings, *, first: bool = True, clock: Clock | 
     if first:
         upgrade(settings.effective_database_url)
     container = build_container(settings, clock)
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(settings, container)), base_url="http://rdflow.test"
-    )
+    app = create_app(settings, container)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rdflow.test")
     try:
-        api = Api(client=client, container=container)
+        api = Api(client=client, container=container, app=app)
         if first:
             await api.user("admin", Role.SUPER_ADMIN)
         yield api

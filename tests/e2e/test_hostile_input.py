@@ -154,7 +154,7 @@ async def test_a_well_formed_request_id_is_kept_and_echoed(sqlite_api: Api):
 
 @pytest.fixture
 async def live(sqlite_api: Api):
-    async with LiveServer(sqlite_api.client._transport.app) as server:  # type: ignore[attr-defined]
+    async with LiveServer(sqlite_api.app) as server:
         yield server
 
 
@@ -163,7 +163,7 @@ def server_log():
     """Every record any logger emits while the test runs (uvicorn's loggers do not propagate to caplog)."""
     records: list[logging.LogRecord] = []
     handler = logging.Handler(logging.DEBUG)
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler.emit = records.append  # type: ignore[method-assign]  # a Handler that only keeps its records
     loggers = [logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "strawberry", "rdflow")]
     for logger in loggers:
         logger.addHandler(handler)

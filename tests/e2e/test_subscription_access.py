@@ -32,7 +32,7 @@ REMOVE_MEMBER = "mutation($p: ID!, $u: ID!) { removeProjectMember(projectId: $p,
 
 @pytest.fixture
 async def live(sqlite_api: Api):
-    async with LiveServer(sqlite_api.client._transport.app) as server:  # type: ignore[attr-defined]
+    async with LiveServer(sqlite_api.app) as server:
         yield server
 
 
@@ -265,7 +265,7 @@ async def replicas(fresh_postgres_url, redis_url, redis_prefix, tmp_path):
                 data_dir=tmp_path / name,
             )
             api = await stack.enter_async_context(running_api(settings, first=not made))
-            api.server = await stack.enter_async_context(LiveServer(api.client._transport.app))  # type: ignore[attr-defined]
+            api.server = await stack.enter_async_context(LiveServer(api.app))
             made.append(api)
         made[1].tokens = made[0].tokens
         yield made
@@ -277,8 +277,8 @@ async def test_grants_ended_on_one_replica_end_subscriptions_on_the_other(replic
     a, b = replicas
     pid, maria = await project_with_member(a)
     other_pid, kept = await project_with_member(a, "kept")
-    removed = await subscribed(b.server.ws_url, maria["accessToken"], PROJECT_EVENTS, {"p": pid})  # type: ignore[attr-defined]
-    signed_out = await subscribed(b.server.ws_url, kept["accessToken"], PROJECT_EVENTS, {"p": other_pid})  # type: ignore[attr-defined]
+    removed = await subscribed(b.server.ws_url, maria["accessToken"], PROJECT_EVENTS, {"p": pid})
+    signed_out = await subscribed(b.server.ws_url, kept["accessToken"], PROJECT_EVENTS, {"p": other_pid})
     try:
         await a.gql(REMOVE_MEMBER, {"p": pid, "u": maria["id"]})
         assert (await closed_with(removed))[0] == 4403

@@ -32,7 +32,7 @@ JOB_UPDATES = "subscription($id: ID!) { jobUpdated(id: $id) { status progress me
 
 @pytest.fixture
 async def live(sqlite_api: Api):
-    async with LiveServer(sqlite_api.client._transport.app) as server:  # type: ignore[attr-defined]
+    async with LiveServer(sqlite_api.app) as server:
         yield server
 
 
@@ -176,7 +176,7 @@ async def test_disconnecting_cleans_up_subscriptions(sqlite_api: Api, live: Live
 async def test_idle_sockets_get_keep_alives_at_the_configured_interval(tmp_path, client, keep_alive):
     async with (
         running_api(sqlite_settings(tmp_path, ws_keepalive_s=0.2)) as api,
-        LiveServer(api.client._transport.app) as server,  # type: ignore[attr-defined]
+        LiveServer(api.app) as server,
         client(server.ws_url) as ws,
     ):
         assert (await ws.init(bearer(api)))["type"] == "connection_ack"

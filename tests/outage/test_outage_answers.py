@@ -48,7 +48,7 @@ async def test_ready_is_503_with_retry_after_while_redis_is_down(api_without_red
 
 @pytest.mark.parametrize("client", [TransportWs, LegacyWs])
 async def test_a_new_websocket_while_redis_is_down_is_closed_1013(api_without_redis: Api, client):
-    app = api_without_redis.client._transport.app  # type: ignore[attr-defined]
+    app = api_without_redis.app
     async with LiveServer(app) as server, client(server.ws_url) as ws:
         await ws.ws.send(
             json.dumps(
