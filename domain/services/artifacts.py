@@ -116,27 +116,22 @@ class ArtifactService(EntityReads[CodeArtifact]):
             await require_member(tx.uow, viewer, artifact.project_id)
             if decision is ReviewStatus.PENDING:
                 raise InvalidInput("decision must be APPROVED, CHANGES_REQUESTED or REJECTED", field="decision")
-            old = artifact.review_status
-            machines.check_transition(machines.REVIEW, "artifact review", old, decision)
-            artifact.review_status = decision
-            artifact.review_comments = v.text(comments, "comments", max_length=10_000, required=False)
-            artifact.reviewed_by = viewer.user_id
-            artifact.updated_at = tx.now()
-            tx.audit(
-                "artifact.review",
-                "CodeArtifact",
-                artifact.id,
-                {"reviewStatus": old.value},
-                {"reviewStatus": decision.value, "comments": artifact.review_comments},
-            )
-            tx.emit(
-                "CodeArtifact",
-                artifact.id,
-                "reviewed",
+            review_comments = v.text(comments, "comments", max_length=10_000, required=False)
+            tx.moved(
+                machines.REVIEW,
+                ARTIFACTS,
+                artifact,
+                decision,
+                action="artifact.review",
                 project_id=artifact.project_id,
-                old_status=old,
-                new_status=decision,
+                noun="artifact review",
+                field="review_status",
+                audit_key="reviewStatus",
+                audit_after={"comments": review_comments},
+                event="reviewed",
             )
+            artifact.review_comments = review_comments
+            artifact.reviewed_by = viewer.user_id
         return artifact
 
     async def delete(self, viewer: Viewer, artifact_id: uuid.UUID) -> uuid.UUID:

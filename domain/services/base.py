@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import enum
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
+from domain import status as machines
 from domain.errors import Forbidden, Unauthenticated
 from domain.events import DomainEvent
 from domain.model import AuditEntry
@@ -23,7 +24,13 @@ class _Entity(Protocol):
     id: uuid.UUID
 
 
+class _Stamped(_Entity, Protocol):
+    updated_at: datetime | None
+
+
 E = TypeVar("E", bound=_Entity)
+M = TypeVar("M", bound=_Stamped)
+S = TypeVar("S", bound=enum.Enum)
 
 SECRET_FIELDS = frozenset({"password_hash", "api_key_encrypted"})
 
@@ -173,3 +180,32 @@ class Tx:
         self.audit(action, repo.entity, entity.id, entity, None)
         await repo.of(self.uow).delete(entity)
         self.emit(repo.entity, entity.id, "deleted", project_id=project_id, old_status=old_status)
+
+    def moved(
+        self,
+        machine: Mapping[S, frozenset[S]],
+        repo: Repo[M],
+        entity: M,
+        new_status: S,
+        *,
+        action: str,
+        project_id: Any,
+        noun: str | None = None,
+        field: str = "status",
+        audit_key: str = "status",
+        audit_after: dict[str, Any] | None = None,
+        event: str = "status_changed",
+    ) -> S:
+        """Move `entity.<field>` to `new_status` if `machine` allows it (else InvalidInput naming `noun`), stamp
+        updated_at, audit `action` as {audit_key: old} -> {audit_key: new, **audit_after}, announce `event`.
+
+        Returns the old status; timestamps of one entity only (completed_at, started_at...) stay with the caller.
+        """
+        old: S = getattr(entity, field)
+        machines.check_transition(machine, noun or repo.entity.lower(), old, new_status)
+        setattr(entity, field, new_status)
+        entity.updated_at = self.now()
+        after = {audit_key: new_status.value, **(audit_after or {})}
+        self.audit(action, repo.entity, entity.id, {audit_key: old.value}, after)
+        self.emit(repo.entity, entity.id, event, project_id=project_id, old_status=old, new_status=new_status)
+        return old

@@ -103,21 +103,15 @@ class DeploymentService(EntityReads[Deployment]):
 
 
 def set_deployment_status(tx: Tx, deployment: Deployment, status: DeploymentStatus) -> None:
-    old = deployment.status
-    machines.check_transition(machines.DEPLOYMENT, "deployment", old, status)
-    deployment.status = status
-    now = tx.now()
-    deployment.updated_at = now
-    if status is DeploymentStatus.IN_PROGRESS:
-        deployment.started_at = now
-    if status in (DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED):
-        deployment.completed_at = now
-    tx.audit("deployment.status", "Deployment", deployment.id, {"status": old.value}, {"status": status.value})
-    tx.emit(
-        "Deployment",
-        deployment.id,
-        "status_changed",
+    tx.moved(
+        machines.DEPLOYMENT,
+        DEPLOYMENTS,
+        deployment,
+        status,
+        action="deployment.status",
         project_id=deployment.project_id,
-        old_status=old,
-        new_status=status,
     )
+    if status is DeploymentStatus.IN_PROGRESS:
+        deployment.started_at = deployment.updated_at
+    if status in (DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED):
+        deployment.completed_at = deployment.updated_at

@@ -94,12 +94,7 @@ class ProjectService(EntityReads[Project]):
             project = await load_in_project(
                 tx.uow, viewer, PROJECTS, project_id, Permission.PROJECT_WRITE, for_update=True
             )
-            old = project.status
-            machines.check_transition(machines.PROJECT, "project", old, status)
-            project.status = status
-            project.updated_at = tx.now()
-            tx.audit("project.status", "Project", project.id, {"status": old.value}, {"status": status.value})
-            tx.emit("Project", project.id, "status_changed", project_id=project.id, old_status=old, new_status=status)
+            tx.moved(machines.PROJECT, PROJECTS, project, status, action="project.status", project_id=project.id)
         return project
 
     async def delete(self, viewer: Viewer, project_id: uuid.UUID) -> uuid.UUID:

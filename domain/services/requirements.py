@@ -116,9 +116,4 @@ class RequirementService(EntityReads[Requirement]):
 
 def set_requirement_status(tx: Tx, req: Requirement, status: RequirementStatus) -> None:
     """Move a requirement along its status machine, auditing and announcing the change."""
-    old = req.status
-    machines.check_transition(machines.REQUIREMENT, "requirement", old, status)
-    req.status = status
-    req.updated_at = tx.now()
-    tx.audit("requirement.status", "Requirement", req.id, {"status": old.value}, {"status": status.value})
-    tx.emit("Requirement", req.id, "status_changed", project_id=req.project_id, old_status=old, new_status=status)
+    tx.moved(machines.REQUIREMENT, REQUIREMENTS, req, status, action="requirement.status", project_id=req.project_id)

@@ -245,8 +245,8 @@ class TaskService(EntityReads[Task]):
 
 async def set_task_status(tx: Tx, task: Task, status: TaskStatus) -> None:
     """Move a task (locked by the caller) along its machine; starting it needs every dependency DONE."""
-    old = task.status
-    machines.check_transition(machines.TASK, "task", old, status)
+    # Checked up front too, so that an illegal move is refused by the machine before the dependencies are read.
+    machines.check_transition(machines.TASK, "task", task.status, status)
     if status is TaskStatus.IN_PROGRESS:
         deps = await tx.uow.dependencies.find(task_id=task.id)
         blocking = [
@@ -259,8 +259,5 @@ async def set_task_status(tx: Tx, task: Task, status: TaskStatus) -> None:
                 field="status",
                 details={"blockingTaskIds": [str(t.id) for t in blocking]},
             )
-    task.status = status
-    task.updated_at = tx.now()
-    task.completed_at = tx.now() if status is TaskStatus.DONE else None
-    tx.audit("task.status", "Task", task.id, {"status": old.value}, {"status": status.value})
-    tx.emit("Task", task.id, "status_changed", project_id=task.project_id, old_status=old, new_status=status)
+    tx.moved(machines.TASK, TASKS, task, status, action="task.status", project_id=task.project_id)
+    task.completed_at = task.updated_at if status is TaskStatus.DONE else None
