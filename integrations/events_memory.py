@@ -100,6 +100,19 @@ class Subscription:
             yield item
 
 
+def unindex(by_topic: dict[str, set[Subscription]], sub: Subscription) -> list[str]:
+    """Remove `sub` from the topic index; returns the topics nobody is subscribed to any more (now dropped)."""
+    emptied = []
+    for topic in sub.topics:
+        subs = by_topic.get(topic)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del by_topic[topic]
+                emptied.append(topic)
+    return emptied
+
+
 class InProcessEventBus:
     def __init__(self, max_pending: int = 1000, observer: EventsObserver = UNOBSERVED):
         self.max_pending = max_pending
@@ -124,12 +137,7 @@ class InProcessEventBus:
             yield sub.__aiter__()
         finally:
             self.observer.subscribed(-1)
-            for topic in sub.topics:
-                subs = self._by_topic.get(topic)
-                if subs is not None:
-                    subs.discard(sub)
-                    if not subs:
-                        del self._by_topic[topic]
+            unindex(self._by_topic, sub)
 
     def subscriber_count(self) -> int:
         return len({id(s) for subs in self._by_topic.values() for s in subs})

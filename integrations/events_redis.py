@@ -18,7 +18,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from domain.errors import ServiceUnavailable
 from domain.events import DomainEvent, SubscriberOverflow, topics_of
-from integrations.events_memory import UNOBSERVED, EventsObserver, Subscription
+from integrations.events_memory import UNOBSERVED, EventsObserver, Subscription, unindex
 
 log = logging.getLogger("rdflow.events")
 
@@ -133,29 +133,18 @@ class RedisEventBus:
             except BaseException:
                 for c in channels:
                     self._confirmations.pop(c, None)
-                self._remove(sub)
+                unindex(self._by_topic, sub)
                 raise
 
     async def _detach(self, sub: Subscription) -> None:
         async with self._lock:
-            emptied = self._remove(sub)
+            emptied = unindex(self._by_topic, sub)
             self._resubscribing.difference_update(self._channel(t).encode() for t in emptied)
             self._update_live()
             # While the reader reconnects, the connection is its alone; it drops channels nobody uses anyway.
             if emptied and not self._closed and self._connected:
                 with contextlib.suppress(*_TRANSIENT):
                     await self._pubsub.unsubscribe(*(self._channel(t) for t in emptied))
-
-    def _remove(self, sub: Subscription) -> list[str]:
-        emptied = []
-        for topic in sub.topics:
-            subs = self._by_topic.get(topic)
-            if subs is not None:
-                subs.discard(sub)
-                if not subs:
-                    del self._by_topic[topic]
-                    emptied.append(topic)
-        return emptied
 
     def _start_reader(self) -> None:
         if self._reader is None or self._reader.done():
