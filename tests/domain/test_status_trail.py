@@ -12,19 +12,7 @@ from domain.services.deployments import DeploymentService
 from domain.services.projects import ProjectService
 from domain.services.requirements import RequirementService
 from domain.services.tasks import TaskService
-
-
-def _trail(world, entity_id):
-    """(audit action, entity type, before, after) rows and (type, action, old, new, project, data) events."""
-    audits = [
-        (a.action, a.entity_type, a.before, a.after) for a in world.db.rows("audit") if a.entity_id == str(entity_id)
-    ]
-    events = [
-        (e.entity_type, e.action, e.old_status, e.new_status, e.project_id, e.data)
-        for e in world.bus.published
-        if e.entity_id == str(entity_id)
-    ]
-    return audits, events
+from tests.domain.test_crud_trail import _trail
 
 
 async def test_project_requirement_and_task_moves_audit_status_and_announce_status_changed(world):
