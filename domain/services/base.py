@@ -175,6 +175,13 @@ class Tx:
         self.audit(action, repo.entity, entity.id, None, entity)
         self.emit(repo.entity, entity.id, "created", project_id=project_id, new_status=new_status, data=data)
 
+    def updated(self, repo: Repo[Any], entity: Any, before: dict[str, Any], action: str, *, project_id: Any) -> None:
+        """Stamp `entity` (a project, requirement or task) updated now, audit `action` from `before` to its
+        snapshot and announce it `updated` with its status."""
+        entity.updated_at = self.now()
+        self.audit(action, repo.entity, entity.id, before, entity)
+        self.emit(repo.entity, entity.id, "updated", project_id=project_id, new_status=entity.status)
+
     async def deleted(self, repo: Repo[E], entity: E, action: str, *, project_id: Any, old_status: Any = None) -> None:
         """Audit `action` with the entity's last snapshot, delete it and announce it `deleted`."""
         self.audit(action, repo.entity, entity.id, entity, None)

@@ -84,9 +84,7 @@ class ProjectService(EntityReads[Project]):
                 nullable={"description", "start_date", "end_date"},
             )
             v.date_range(project.start_date, project.end_date)
-            project.updated_at = tx.now()
-            tx.audit("project.update", "Project", project.id, before, project)
-            tx.emit("Project", project.id, "updated", project_id=project.id, new_status=project.status)
+            tx.updated(PROJECTS, project, before, "project.update", project_id=project.id)
         return project
 
     async def change_status(self, viewer: Viewer, project_id: uuid.UUID, status: ProjectStatus) -> Project:

@@ -92,9 +92,7 @@ class RequirementService(EntityReads[Requirement]):
                     await load(tx.uow.users, "User", assigned_to)
                 req.assigned_to = assigned_to
             req.meta = _meta(tags, estimate_hours, req.meta)
-            req.updated_at = tx.now()
-            tx.audit("requirement.update", "Requirement", req.id, before, req)
-            tx.emit("Requirement", req.id, "updated", project_id=req.project_id, new_status=req.status)
+            tx.updated(REQUIREMENTS, req, before, "requirement.update", project_id=req.project_id)
         return req
 
     async def change_status(self, viewer: Viewer, requirement_id: uuid.UUID, status: RequirementStatus) -> Requirement:

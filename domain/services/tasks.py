@@ -172,9 +172,7 @@ class TaskService(EntityReads[Task]):
             if parent_id is not UNSET:
                 await _check_parent(tx, task, parent_id)
                 task.parent_id = parent_id
-            task.updated_at = tx.now()
-            tx.audit("task.update", "Task", task.id, before, task)
-            tx.emit("Task", task.id, "updated", project_id=task.project_id, new_status=task.status)
+            tx.updated(TASKS, task, before, "task.update", project_id=task.project_id)
         return task
 
     async def assign(self, viewer: Viewer, task_id: uuid.UUID, user_id: uuid.UUID | None) -> Task:

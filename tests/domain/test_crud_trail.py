@@ -114,3 +114,29 @@ async def test_every_service_create_and_delete_keeps_its_audit_action_and_event(
             )
             is None
         )
+
+
+async def test_updates_leave_one_trail_per_entity(world):
+    admin = world.user(Role.SUPER_ADMIN)
+    project = world.project()
+    req = world.requirement(project)
+    task = world.task(req)
+    world.clock.advance(60)
+    await ProjectService(world.deps).update(admin, project.id, name="Renamed")
+    await RequirementService(world.deps).update(admin, req.id, title="Retitled")
+    await TaskService(world.deps).update(admin, task.id, name="Renamed task")
+    for entity_type, entity_id, table, changed in (
+        ("Project", project.id, "projects", ("name", "Renamed")),
+        ("Requirement", req.id, "requirements", ("title", "Retitled")),
+        ("Task", task.id, "tasks", ("name", "Renamed task")),
+    ):
+        row = world.row(table, entity_id)
+        assert getattr(row, changed[0]) == changed[1]
+        assert row.updated_at == world.clock.now()
+        audits, events = _trail(world, entity_id)
+        update = [a for a in audits if a[0] == f"{table[:-1]}.update"]
+        assert len(update) == 1 and update[0][1] == entity_type
+        assert update[0][2][changed[0]] != changed[1] and update[0][3][changed[0]] == changed[1]
+        assert [e for e in events if e[1] == "updated"] == [
+            (entity_type, "updated", None, row.status.value, str(row.project_id if table != "projects" else row.id), {})
+        ]
