@@ -105,6 +105,28 @@ class LegacyWs(TransportWs):
         )
 
 
+def migrate_with_admin(env: dict[str, str], admin_password: str) -> None:
+    """`rdflow migrate`, then `rdflow create-admin` (user admin), in subprocesses with `env`."""
+    for args, extra in (
+        (("migrate",), {}),
+        (
+            ("create-admin", "--username", "admin", "--email", "admin@example.com"),
+            {"RDFLOW_ADMIN_PASSWORD": admin_password},
+        ),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "server.cli", *args],
+            check=False,
+            cwd=ROOT,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode:
+            raise RuntimeError(f"rdflow {args[0]} exited with {done.returncode}:\n{done.stderr[-4000:]}")
+
+
 class ServeProcess:
     """`python -m server.cli serve` on a free port over a fresh SQLite file (migrated, with a super admin), set up
     by RDFLOW_* variables (`env`, e.g. RDFLOW_WORKERS); its stdout in `log_path`, its stderr (the log) beside it in
@@ -126,29 +148,8 @@ class ServeProcess:
         self.stderr_path = log_path.with_name(log_path.name + ".stderr")
         self.proc: subprocess.Popen | None = None
 
-    def cli(self, *args: str, **env: str) -> None:
-        done = subprocess.run(
-            [sys.executable, "-m", "server.cli", *args],
-            check=False,
-            cwd=ROOT,
-            env={**self.env, **env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if done.returncode:
-            raise RuntimeError(f"rdflow {args[0]} exited with {done.returncode}:\n{done.stderr[-4000:]}")
-
     async def __aenter__(self) -> ServeProcess:
-        self.cli("migrate")
-        self.cli(
-            "create-admin",
-            "--username",
-            "admin",
-            "--email",
-            "admin@example.com",
-            RDFLOW_ADMIN_PASSWORD=self.ADMIN_PASSWORD,
-        )
+        migrate_with_admin(self.env, self.ADMIN_PASSWORD)
         self._spawn()
         deadline = asyncio.get_running_loop().time() + 120
         async with httpx.AsyncClient() as client:

@@ -22,7 +22,7 @@ from resolvers.ids import from_global_id, to_global_id
 from server.settings import Settings
 from tests.fuzz.fingerprint import DatabaseReader
 from tests.jobstack import ALIASED, ROOT
-from tests.live import free_port
+from tests.live import free_port, migrate_with_admin
 
 ADMIN_PASSWORD = "fuzz-Admin-pass-1"
 JWT_SECRET = f"fuzz-{uuid.uuid4().hex}-{uuid.uuid4().hex}"
@@ -53,24 +53,8 @@ class ServerProcess:
         self.log_offset = 0
         self.proc: subprocess.Popen | None = None
 
-    def cli(self, *args: str, **env: str) -> None:
-        done = subprocess.run(
-            [sys.executable, "-m", "server.cli", *args],
-            check=False,
-            cwd=ROOT,
-            env={**self.env, **env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if done.returncode:
-            raise RuntimeError(f"rdflow {args[0]} exited with {done.returncode}:\n{done.stderr[-4000:]}")
-
     def start(self) -> ServerProcess:
-        self.cli("migrate")
-        self.cli(
-            "create-admin", "--username", "admin", "--email", "admin@example.com", RDFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD
-        )
+        migrate_with_admin(self.env, ADMIN_PASSWORD)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=self.env, stdout=log, stderr=log
