@@ -112,3 +112,36 @@ class Strategy(str, Enum):
 
     ROLE_BASED = "ROLE_BASED"
     FEATURE_BASED = "FEATURE_BASED"
+
+
+class PipelineRunStatus(str, Enum):
+    RUNNING = "RUNNING"
+    WAITING = "WAITING"  # a stage waits for a person (an approval), holding no worker
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class StageStatus(str, Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    WAITING = "WAITING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+    CANCELLED = "CANCELLED"
+
+
+class StageKind(str, Enum):
+    TEST = "TEST"
+    BUILD = "BUILD"
+    DEPLOY = "DEPLOY"
+    APPROVAL = "APPROVAL"
+
+
+class PipelineTrigger(str, Enum):
+    """What started a pipeline run."""
+
+    MANUAL = "MANUAL"
+    REVIEW = "REVIEW"
+    WEBHOOK = "WEBHOOK"

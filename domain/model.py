@@ -12,11 +12,15 @@ from domain.enums import (
     DeploymentStatus,
     Environment,
     JobStatus,
+    PipelineRunStatus,
+    PipelineTrigger,
     Priority,
     ProjectStatus,
     RequirementStatus,
     ReviewStatus,
     Role,
+    StageKind,
+    StageStatus,
     TaskStatus,
     TaskType,
     TestRunStatus,
@@ -251,3 +255,67 @@ class PromptTemplate:
     id: uuid.UUID = field(default_factory=new_id)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class PipelineDefinition:
+    """A project's pipeline: its ordered stages, whether an approved review starts a run, and its webhook secret."""
+
+    project_id: uuid.UUID
+    stages: list[dict[str, Any]]
+    trigger_on_review: bool = False
+    webhook_secret_encrypted: str | None = None
+    webhook_owner_id: uuid.UUID | None = None
+    webhook_rotated_at: datetime | None = None
+    id: uuid.UUID = field(default_factory=new_id)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class PipelineRun:
+    project_id: uuid.UUID
+    version: str
+    trigger: PipelineTrigger
+    artifact_ids: list[str] = field(default_factory=list)
+    status: PipelineRunStatus = PipelineRunStatus.RUNNING
+    triggered_by: uuid.UUID | None = None
+    trigger_ref: str | None = None  # the webhook delivery id, or the reviewed artifact's id
+    message: str | None = None
+    id: uuid.UUID = field(default_factory=new_id)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class PipelineStage:
+    run_id: uuid.UUID
+    project_id: uuid.UUID
+    position: int
+    name: str
+    kind: StageKind
+    environment: Environment | None = None
+    test_type: TestType | None = None
+    status: StageStatus = StageStatus.PENDING
+    message: str | None = None
+    job_id: uuid.UUID | None = None  # the stage's own job (it starts the stage's work)
+    work_job_id: uuid.UUID | None = None  # the job doing the work (a test run, the build)
+    deployment_id: uuid.UUID | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    id: uuid.UUID = field(default_factory=new_id)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class WebhookDelivery:
+    """A webhook delivery id already accepted for a project: the same delivery again is a replay."""
+
+    project_id: uuid.UUID
+    delivery_id: str
+    received_at: datetime
+    run_id: uuid.UUID | None = None
+    id: uuid.UUID = field(default_factory=new_id)

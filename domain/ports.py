@@ -10,8 +10,10 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from domain import model
+from domain.enums import Environment, TestType
 from domain.events import DomainEvent, SubscriberOverflow
 from domain.paging import ListQuery, Page
+from domain.permissions import Viewer
 
 T = TypeVar("T")
 
@@ -53,6 +55,10 @@ class UnitOfWork(Protocol):
     audit: Repository[model.AuditEntry]
     ai_models: Repository[model.AiModelConfig]
     prompts: Repository[model.PromptTemplate]
+    pipelines: Repository[model.PipelineDefinition]
+    pipeline_runs: Repository[model.PipelineRun]
+    pipeline_stages: Repository[model.PipelineStage]
+    webhook_deliveries: Repository[model.WebhookDelivery]
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...
@@ -166,3 +172,40 @@ class RateLimiter(Protocol):
     async def hit(self, key: str, limit: int, window_s: int) -> int:
         """Count one attempt; returns seconds to wait when over `limit` in the window, else 0."""
         ...
+
+
+# --- Pipelines: what a pipeline stage asks of the rest of rdflow (test runs and deployments) ---
+
+
+@dataclass(frozen=True)
+class StageWork:
+    """What a stage started: the job doing its work, or the deployment it rolls out."""
+
+    job_id: uuid.UUID | None = None
+    deployment_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    passed: bool
+    message: str
+
+
+class StageActions(Protocol):
+    """Starts a stage's work through the use cases a person would call, acting as `viewer` (their own transactions);
+    the pipeline follows the started job or deployment through the events its changes emit."""
+
+    async def run_tests(self, viewer: Viewer, artifact_id: uuid.UUID, test_type: TestType) -> StageWork: ...
+
+    async def test_outcome(self, uow: UnitOfWork, job: model.Job) -> StageOutcome:
+        """How a finished test-run job went (read in the transaction that saw it end)."""
+        ...
+
+    async def deploy(
+        self,
+        viewer: Viewer,
+        project_id: uuid.UUID,
+        environment: Environment,
+        version: str,
+        artifact_ids: list[uuid.UUID],
+    ) -> StageWork: ...

@@ -8,9 +8,11 @@ from typing import TypeVar
 
 from domain.enums import DeploymentStatus as D
 from domain.enums import JobStatus as J
+from domain.enums import PipelineRunStatus as PR
 from domain.enums import ProjectStatus as P
 from domain.enums import RequirementStatus as R
 from domain.enums import ReviewStatus as V
+from domain.enums import StageStatus as ST
 from domain.enums import TaskStatus as T
 from domain.errors import InvalidInput
 
@@ -77,3 +79,22 @@ def check_transition(machine: Mapping[E, frozenset[E]], entity: str, current: E,
             field="status",
             details={"currentStatus": current.value, "requestedStatus": requested.value},
         )
+
+
+PIPELINE_RUN: Mapping[PR, frozenset[PR]] = {
+    PR.RUNNING: frozenset({PR.WAITING, PR.SUCCEEDED, PR.FAILED, PR.CANCELLED}),
+    PR.WAITING: frozenset({PR.RUNNING, PR.FAILED, PR.CANCELLED}),
+    PR.SUCCEEDED: frozenset(),
+    PR.FAILED: frozenset(),
+    PR.CANCELLED: frozenset(),
+}
+
+STAGE: Mapping[ST, frozenset[ST]] = {
+    ST.PENDING: frozenset({ST.RUNNING, ST.SKIPPED, ST.CANCELLED}),
+    ST.RUNNING: frozenset({ST.WAITING, ST.SUCCEEDED, ST.FAILED, ST.CANCELLED}),
+    ST.WAITING: frozenset({ST.SUCCEEDED, ST.FAILED, ST.CANCELLED}),
+    ST.SUCCEEDED: frozenset(),
+    ST.FAILED: frozenset(),
+    ST.SKIPPED: frozenset(),
+    ST.CANCELLED: frozenset(),
+}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.model import Job
+from domain.services.pipeline_runs import STAGE_JOB, PipelineRunService
 from domain.services.pipeline_steps import PipelineSteps
 
 
@@ -36,3 +37,13 @@ def pipeline_handlers(steps: PipelineSteps) -> dict[str, Handler]:
         "ai.code": step(steps.code, "generating code"),
         "ai.review": step(steps.review, "reviewing code"),
     }
+
+
+def pipeline_run_handlers(runs: PipelineRunService) -> dict[str, Handler]:
+    """A pipeline stage's job: it starts the stage's test run or deployment (or does the build)."""
+
+    async def stage(ctx: JobContext) -> dict[str, Any]:
+        await ctx.progress(10, f"stage {ctx.job.payload.get('stage', '')}")
+        return await runs.run_stage(ctx.job)
+
+    return {STAGE_JOB: stage}

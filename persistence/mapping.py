@@ -24,6 +24,10 @@ ENTITY_TABLES = {
     model.AuditEntry: tables.audit_log,
     model.AiModelConfig: tables.ai_model_configs,
     model.PromptTemplate: tables.prompt_templates,
+    model.PipelineDefinition: tables.pipeline_definitions,
+    model.PipelineRun: tables.pipeline_runs,
+    model.PipelineStage: tables.pipeline_stages,
+    model.WebhookDelivery: tables.webhook_deliveries,
 }
 
 

@@ -326,3 +326,69 @@ token_revocations = Table(
     Column("key", String(120), primary_key=True),
     Column("expires_at", Ts(), nullable=False, index=True),
 )
+
+pipeline_definitions = Table(
+    "pipeline_definitions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("project_id", Uuid, ref("projects.id", "CASCADE"), nullable=False, unique=True),
+    Column("stages", Json, nullable=False),
+    Column("trigger_on_review", Boolean, nullable=False),
+    Column("webhook_secret_encrypted", Text),
+    fk("users.id", "SET NULL", name="webhook_owner_id"),
+    Column("webhook_rotated_at", Ts()),
+    Column("created_at", Ts(), nullable=False),
+    Column("updated_at", Ts(), nullable=False),
+)
+
+pipeline_runs = Table(
+    "pipeline_runs",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    fk("projects.id", "CASCADE", name="project_id", nullable=False),
+    Column("version", String(50), nullable=False),
+    Column("trigger", En(enums.PipelineTrigger), nullable=False),
+    Column("artifact_ids", Json, nullable=False),
+    Column("status", En(enums.PipelineRunStatus), nullable=False, index=True),
+    fk("users.id", "SET NULL", name="triggered_by"),
+    Column("trigger_ref", String(100)),
+    Column("message", Text),
+    Column("created_at", Ts(), nullable=False),
+    Column("updated_at", Ts(), nullable=False),
+    Column("finished_at", Ts()),
+)
+
+pipeline_stages = Table(
+    "pipeline_stages",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    fk("pipeline_runs.id", "CASCADE", name="run_id", nullable=False),
+    fk("projects.id", "CASCADE", name="project_id", nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("name", String(50), nullable=False),
+    Column("kind", En(enums.StageKind), nullable=False),
+    Column("environment", En(enums.Environment)),
+    Column("test_type", En(enums.TestType)),
+    Column("status", En(enums.StageStatus), nullable=False),
+    Column("message", Text),
+    fk("jobs.id", "SET NULL", name="job_id"),
+    fk("jobs.id", "SET NULL", name="work_job_id"),
+    fk("deployments.id", "SET NULL", name="deployment_id"),
+    Column("detail", Json, nullable=False),
+    Column("created_at", Ts(), nullable=False),
+    Column("updated_at", Ts(), nullable=False),
+    Column("started_at", Ts()),
+    Column("finished_at", Ts()),
+    UniqueConstraint("run_id", "position", name="uq_pipeline_stages_run_position"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("project_id", Uuid, ref("projects.id", "CASCADE"), nullable=False),
+    Column("delivery_id", String(100), nullable=False),
+    Column("received_at", Ts(), nullable=False, index=True),
+    fk("pipeline_runs.id", "SET NULL", name="run_id"),
+    UniqueConstraint("project_id", "delivery_id", name="uq_webhook_deliveries_project_delivery"),
+)

@@ -29,6 +29,10 @@ REPOSITORIES = {
     "audit": model.AuditEntry,
     "ai_models": model.AiModelConfig,
     "prompts": model.PromptTemplate,
+    "pipelines": model.PipelineDefinition,
+    "pipeline_runs": model.PipelineRun,
+    "pipeline_stages": model.PipelineStage,
+    "webhook_deliveries": model.WebhookDelivery,
 }
 
 
@@ -48,6 +52,10 @@ class SqlUnitOfWork:
     audit: Repository[model.AuditEntry]
     ai_models: Repository[model.AiModelConfig]
     prompts: Repository[model.PromptTemplate]
+    pipelines: Repository[model.PipelineDefinition]
+    pipeline_runs: Repository[model.PipelineRun]
+    pipeline_stages: Repository[model.PipelineStage]
+    webhook_deliveries: Repository[model.WebhookDelivery]
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]):
         self._sessions = sessions

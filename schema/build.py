@@ -16,6 +16,13 @@ from schema.execution import RdflowExecutionContext
 from schema.limits import MaxCostLimiter
 from schema.mutation import Mutation
 from schema.pipeline import PipelineMutation, PipelineQuery
+from schema.pipeline_runs import (
+    PipelineRunMutation,
+    PipelineRunNode,
+    PipelineRunQuery,
+    PipelineRunSubscription,
+    PipelineStageNode,
+)
 from schema.pipeline_types import JobNode, PrdNode
 from schema.query import Query
 from schema.shape_limits import max_aliases_rule, max_depth_rule
@@ -24,9 +31,9 @@ from schema.suggestions import HideSuggestions
 from schema.types import ArtifactNode, DeploymentNode, ProjectNode, RequirementNode, TaskNode, TestResultNode, UserNode
 
 # Each area contributes its own root classes; they are merged into one Query and one Mutation.
-QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery)
-MUTATIONS: tuple[type, ...] = (Mutation, PipelineMutation, AuthMutation)
-SUBSCRIPTIONS: tuple[type, ...] = (Subscription,)
+QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery, PipelineRunQuery)
+MUTATIONS: tuple[type, ...] = (Mutation, PipelineMutation, AuthMutation, PipelineRunMutation)
+SUBSCRIPTIONS: tuple[type, ...] = (Subscription, PipelineRunSubscription)
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,8 @@ def build_schema(limits: SchemaLimits = SchemaLimits(), outage: Outage = no_outa
             UserNode,
             JobNode,
             PrdNode,
+            PipelineRunNode,
+            PipelineStageNode,
         ],
         config=StrawberryConfig(auto_camel_case=True),
         execution_context_class=RdflowExecutionContext,

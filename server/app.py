@@ -18,7 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from jobs.inprocess import InProcessJobQueue
 from jobs.reconciler import reconcile_forever
 from schema.build import SchemaLimits, build_schema
-from server import dashboard, graphiql, metrics
+from server import dashboard, graphiql, hooks, metrics
 from server.access import AccessLog
 from server.body_limit import BodySizeLimit
 from server.container import Container, build_container
@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             Route("/ready", ready),
             Route("/metrics", metrics_page),
             *dashboard.routes,
+            *hooks.routes,
             *(graphiql.routes if graphql.graphql_ide else []),
         ],
         middleware=[Middleware(AccessLog), Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],

@@ -23,7 +23,7 @@ from integrations.llm_anthropic import AnthropicPool
 from integrations.llm_factory import AnthropicDefaults, ConfiguredLLMFactory
 from jobs.executor import JobExecutor
 from jobs.plugins import load_handler_modules
-from jobs.registry import pipeline_handlers
+from jobs.registry import pipeline_handlers, pipeline_run_handlers
 from persistence.engine import create_engine, session_factory
 from persistence.uow import SqlUnitOfWorkFactory
 from server.metrics import EventMetrics, JobMetrics, watch_pool
@@ -160,8 +160,10 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
             window_s=settings.login_window_s,
         ),
         timedelta(seconds=settings.refresh_grace_s),
+        webhook_window_s=settings.webhook_window_s,
     )
     handlers = pipeline_handlers(services.pipeline_steps)
+    handlers.update(pipeline_run_handlers(services.pipeline_runs))
     handlers.update(load_handler_modules(settings.job_module_names, known=handlers))
     executor = JobExecutor(
         services.job_lifecycle,

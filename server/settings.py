@@ -81,6 +81,8 @@ class Settings(BaseSettings):
 
     ws_keepalive_s: float = Field(15.0, gt=0)
 
+    webhook_window_s: int = Field(300, ge=1, le=3600)  # a signed webhook delivery's timestamp may be this far off
+
     max_body_bytes: int = 1_000_000
     max_query_depth: int = 12
     max_aliases: int = 30

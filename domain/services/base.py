@@ -6,7 +6,7 @@ import dataclasses
 import enum
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
@@ -35,6 +35,12 @@ S = TypeVar("S", bound=enum.Enum)
 SECRET_FIELDS = frozenset({"password_hash", "api_key_encrypted"})
 
 
+# Reacts, inside the same transaction and before it commits, to an event a change emitted (e.g. a pipeline run
+# advancing when its deployment or test job ends): the reaction commits with the change or not at all.
+Reaction = Callable[["Tx", DomainEvent], Awaitable[None]]
+MAX_REACTION_ROUNDS = 10
+
+
 @dataclass
 class Deps:
     uow: Callable[[], UnitOfWork]
@@ -42,6 +48,7 @@ class Deps:
     clock: Clock
     queue: JobQueue | None = None
     store: ArtifactStore | None = None
+    reactions: list[Reaction] = field(default_factory=list)
 
 
 def _plain(value: Any) -> Any:
@@ -89,6 +96,7 @@ class Tx:
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         try:
             if exc is None:
+                await self._react()
                 await self.uow.commit()
             else:
                 await self.uow.rollback()
@@ -101,6 +109,21 @@ class Tx:
                 await action()
         elif isinstance(exc, (Forbidden, Unauthenticated)) and self.action:
             await self._audit_refusal(exc)
+
+    async def _react(self) -> None:
+        """Every reaction sees every event of this transaction, also the ones reactions emit (a few rounds deep)."""
+        if not self.deps.reactions:
+            return
+        seen = 0
+        for _ in range(MAX_REACTION_ROUNDS):
+            fresh = self.events[seen:]
+            if not fresh:
+                return
+            seen = len(self.events)
+            for event in fresh:
+                for react in self.deps.reactions:
+                    await react(self, event)
+        raise RuntimeError(f"reactions still emitting events after {MAX_REACTION_ROUNDS} rounds")
 
     async def _audit_refusal(self, exc: Exception) -> None:
         async with self.deps.uow() as uow:
@@ -202,9 +225,11 @@ class Tx:
         audit_key: str = "status",
         audit_after: dict[str, Any] | None = None,
         event: str = "status_changed",
+        data: dict[str, Any] | None = None,
     ) -> S:
         """Move `entity.<field>` to `new_status` if `machine` allows it (else InvalidInput naming `noun`), stamp
-        updated_at, audit `action` as {audit_key: old} -> {audit_key: new, **audit_after}, announce `event`.
+        updated_at, audit `action` as {audit_key: old} -> {audit_key: new, **audit_after}, announce `event` (with
+        `data` for subscribers).
 
         Returns the old status; timestamps of one entity only (completed_at, started_at...) stay with the caller.
         """
@@ -214,5 +239,7 @@ class Tx:
         entity.updated_at = self.now()
         after = {audit_key: new_status.value, **(audit_after or {})}
         self.audit(action, repo.entity, entity.id, {audit_key: old.value}, after)
-        self.emit(repo.entity, entity.id, event, project_id=project_id, old_status=old, new_status=new_status)
+        self.emit(
+            repo.entity, entity.id, event, project_id=project_id, old_status=old, new_status=new_status, data=data
+        )
         return old

@@ -8,7 +8,15 @@ from datetime import timedelta
 from domain.ai.schema_check import SchemaValidator
 from domain.model import AuditEntry
 from domain.permissions import Permission
-from domain.ports import LLMFactory, PasswordHasher, RateLimiter, SecretBox, TokenCodecPort, TokenStore
+from domain.ports import (
+    LLMFactory,
+    PasswordHasher,
+    RateLimiter,
+    SecretBox,
+    StageActions,
+    TokenCodecPort,
+    TokenStore,
+)
 from domain.repos import AUDIT
 from domain.services.access import EntityReads
 from domain.services.ai_config import AiConfigService
@@ -19,6 +27,8 @@ from domain.services.deployments import DeploymentService
 from domain.services.jobs import JobLifecycle, JobService
 from domain.services.live import LiveUpdates
 from domain.services.pipeline import PipelineService
+from domain.services.pipeline_hooks import PipelineWebhooks
+from domain.services.pipeline_runs import PipelineRunService
 from domain.services.pipeline_steps import PipelineSteps
 from domain.services.projects import ProjectService
 from domain.services.reads import ReadService
@@ -47,6 +57,8 @@ class Services:
     ai_config: AiConfigService
     auth: AuthService
     audit: EntityReads[AuditEntry]
+    pipeline_runs: PipelineRunService
+    pipeline_webhooks: PipelineWebhooks
 
     @classmethod
     def build(
@@ -62,9 +74,13 @@ class Services:
         refresh_ttl: timedelta,
         login_limits: LoginLimits = LoginLimits(),
         refresh_grace: timedelta = REFRESH_GRACE,
+        stage_actions: StageActions | None = None,
+        webhook_window_s: int = 300,
     ) -> Services:
         users = UserService(deps, hasher)
         projects, deployments, jobs = ProjectService(deps), DeploymentService(deps), JobService(deps)
+        runs = PipelineRunService(deps, stage_actions)
+        deps.reactions.append(runs.react)
         return cls(
             deps=deps,
             users=users,
@@ -77,7 +93,7 @@ class Services:
             reads=ReadService(deps),
             jobs=jobs,
             job_lifecycle=JobLifecycle(deps),
-            live=LiveUpdates(deps, jobs, deployments, projects),
+            live=LiveUpdates(deps, jobs, deployments, projects, runs),
             pipeline=PipelineService(deps),
             pipeline_steps=PipelineSteps(deps, llms, secrets, validator),
             ai_config=AiConfigService(deps, secrets),
@@ -85,4 +101,6 @@ class Services:
                 deps, users, hasher, tokens, token_store, limiter, refresh_ttl, login_limits, refresh_grace
             ),
             audit=EntityReads(deps, AUDIT, Permission.AUDIT_READ, in_project=False),
+            pipeline_runs=runs,
+            pipeline_webhooks=PipelineWebhooks(deps, runs, secrets, webhook_window_s),
         )

@@ -95,18 +95,24 @@ class JobService:
                     field="id",
                     details={"currentStatus": job.status.value, "requestedStatus": "CANCELLED"},
                 )
-            old = job.status
-            if job.status is JobStatus.QUEUED:
-                job.status, job.finished_at, job.message = JobStatus.CANCELLED, tx.now(), "cancelled before it ran"
-            else:
-                job.cancel_requested, job.message = True, "cancellation requested"
-            job.updated_at = tx.now()
-            tx.audit("job.cancel", "Job", job.id, {"status": old.value}, {"status": job.status.value})
-            _emit(tx, job, "cancel_requested" if job.cancel_requested else "cancelled", old)
-            queue = self.deps.queue
-            if queue is not None:
-                tx.after_commit.append(lambda: queue.cancel(job.id))
+            request_cancel(tx, job)
         return job
+
+
+def request_cancel(tx: Tx, job: Job) -> None:
+    """Cancel a job that has not ended (its row locked by the caller): a queued one at once, a running one through
+    the queue once this transaction commits (the executor records CANCELLED)."""
+    old = job.status
+    if job.status is JobStatus.QUEUED:
+        job.status, job.finished_at, job.message = JobStatus.CANCELLED, tx.now(), "cancelled before it ran"
+    else:
+        job.cancel_requested, job.message = True, "cancellation requested"
+    job.updated_at = tx.now()
+    tx.audit("job.cancel", "Job", job.id, {"status": old.value}, {"status": job.status.value})
+    _emit(tx, job, "cancel_requested" if job.cancel_requested else "cancelled", old)
+    queue = tx.deps.queue
+    if queue is not None:
+        tx.after_commit.append(lambda: queue.cancel(job.id))
 
 
 class JobLifecycle:

@@ -10,11 +10,12 @@ from typing import Any
 
 from domain.errors import Forbidden, NotFound, Unauthenticated
 from domain.events import AccessEnded, AccessLost, DomainEvent, SubscriberOverflow, entity_topic, project_topic
-from domain.model import Deployment, Job
+from domain.model import Deployment, Job, PipelineRun
 from domain.permissions import Viewer
 from domain.services.base import Deps
 from domain.services.deployments import DeploymentService
 from domain.services.jobs import TERMINAL, JobService, job_data
+from domain.services.pipeline_runs import RUN_TERMINAL, PipelineRunService
 from domain.services.projects import ProjectService
 
 # Project events after which a viewer may have lost the project (any event of its own user re-checks its sign-in).
@@ -42,11 +43,19 @@ def _job_state(job: Job) -> dict[str, Any]:
 class LiveUpdates:
     """Each stream ends with AccessEnded when access does, SubscriberOverflow or EventsMissed from the bus."""
 
-    def __init__(self, deps: Deps, jobs: JobService, deployments: DeploymentService, projects: ProjectService):
+    def __init__(
+        self,
+        deps: Deps,
+        jobs: JobService,
+        deployments: DeploymentService,
+        projects: ProjectService,
+        runs: PipelineRunService,
+    ):
         self.deps = deps
         self.jobs = jobs
         self.deployments = deployments
         self.projects = projects
+        self.runs = runs
 
     async def job(self, follower: Follower, job_id: uuid.UUID) -> AsyncIterator[Job]:
         """The job now, then each visible change, until it ends."""
@@ -85,6 +94,29 @@ class LiveUpdates:
             yield await check(follower.viewer)
             async for _ in self._while_allowed(follower, events, check, lambda e: e.entity_type == "Deployment"):
                 yield await check(follower.viewer)
+
+    async def pipeline_run(self, follower: Follower, run_id: uuid.UUID) -> AsyncIterator[PipelineRun]:
+        """The pipeline run now, then as it is after each change of it or of one of its stages, until it ends."""
+        run = await self.runs.get(follower.viewer, run_id)
+        topics = [entity_topic("PipelineRun", str(run_id)), project_topic(str(run.project_id))]
+        ours = str(run_id)
+
+        def check(viewer: Viewer) -> Awaitable[PipelineRun]:
+            return self.runs.get(viewer, run_id)
+
+        def wanted(event: DomainEvent) -> bool:
+            return event.entity_id == ours or event.data.get("runId") == ours
+
+        async with self._subscribe(follower, topics) as events:
+            run = await check(follower.viewer)
+            yield run
+            if run.status in RUN_TERMINAL:
+                return
+            async for _ in self._while_allowed(follower, events, check, wanted):
+                run = await check(follower.viewer)
+                yield run
+                if run.status in RUN_TERMINAL:
+                    return
 
     async def project_events(self, follower: Follower, project_id: uuid.UUID) -> AsyncIterator[DomainEvent]:
         """A snapshot event with the project's status, then every event in the project."""

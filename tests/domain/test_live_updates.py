@@ -27,13 +27,14 @@ from domain.permissions import Viewer
 from domain.services.deployments import DeploymentService
 from domain.services.jobs import JobLifecycle, JobService
 from domain.services.live import Follower, LiveUpdates
+from domain.services.pipeline_runs import PipelineRunService
 from domain.services.projects import ProjectService
 from tests.domain.conftest import World
 
 
 def live_updates(world: World) -> LiveUpdates:
     deps = world.deps
-    return LiveUpdates(deps, JobService(deps), DeploymentService(deps), ProjectService(deps))
+    return LiveUpdates(deps, JobService(deps), DeploymentService(deps), ProjectService(deps), PipelineRunService(deps))
 
 
 def running_job(world: World, project: Project | None, **fields: Any) -> Job:
