@@ -1,0 +1,295 @@
+"""Pipeline runs over HTTP and WebSockets: started by the signed webhook (bad signatures and replays refused), a
+failing test stage stopping the run, the approval gate, a run cancelled midway, and stage transitions live."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import pytest
+
+from domain.enums import Role
+from resolvers.ids import to_global_id
+from tests.api import Api
+from tests.e2e.test_crud_api import project, requirement, task
+from tests.live import LiveServer, TransportWs
+from tests.pipeline_double import install
+
+RUN = """id status version trigger triggerRef message durationSeconds triggeredBy { username } artifactIds
+  stages { name kind status message environment testType durationSeconds startedAt finishedAt deploymentId
+  workJobId }"""
+START = f"mutation($p: ID!, $v: String) {{ startPipelineRun(projectId: $p, version: $v) {{ {RUN} }} }}"
+GET_RUN = f"query($id: ID!) {{ pipelineRun(id: $id) {{ {RUN} }} }}"
+CANCEL = f"mutation($id: ID!) {{ cancelPipelineRun(id: $id) {{ {RUN} }} }}"
+ROTATE = "mutation($p: ID!) { rotatePipelineWebhookSecret(projectId: $p) { secret urlPath } }"
+SUBMIT = """mutation($t: ID!, $c: String!) { submitArtifact(input: {taskId: $t, filePath: "app/cart.py", content: $c,
+  language: "python"}) { id } }"""
+REVIEW = "mutation($a: ID!) { submitReview(artifactId: $a, decision: APPROVED) { reviewStatus } }"
+APPROVE = "mutation($id: ID!) { approveDeployment(id: $id) { id status approvedBy { username } } }"
+DEFAULT_STAGES = ["test", "build", "deploy dev", "approval", "deploy prod"]
+
+
+@pytest.fixture
+async def papi(sqlite_api: Api) -> Api:
+    install(sqlite_api.container)
+    await sqlite_api.user("lead", Role.PROJECT_ADMIN)
+    await sqlite_api.user("lead2", Role.PROJECT_ADMIN)
+    await sqlite_api.user("dev", Role.DEVELOPER)
+    return sqlite_api
+
+
+async def approved_project(api: Api, content: str = "def total(items):\n    return sum(items)\n") -> tuple[str, str]:
+    """A project whose members are lead, lead2 and dev, with one approved artifact: (project id, artifact id)."""
+    pid = await project(api, f"Shop {uuid.uuid4().hex[:6]}")
+    for name in ("lead", "lead2", "dev"):
+        await api.gql(
+            "mutation($p: ID!, $u: ID!) { addProjectMember(projectId: $p, userId: $u) { id } }",
+            {"p": pid, "u": to_global_id("User", api.users[name].id)},
+        )
+    t = await task(api, await requirement(api, pid), "Cart")
+    artifact = (await api.gql(SUBMIT, {"t": t["id"], "c": content}))["submitArtifact"]["id"]
+    await api.gql(REVIEW, {"a": artifact})
+    return pid, artifact
+
+
+async def settle(api: Api, run_id: str) -> dict:
+    await api.container.queue.join()
+    return (await api.gql(GET_RUN, {"id": run_id}, as_="lead"))["pipelineRun"]
+
+
+def statuses(run: dict) -> list[str]:
+    return [s["status"] for s in run["stages"]]
+
+
+def signed(secret: str, body: bytes, *, delivery: str | None = None, at: int | None = None) -> dict[str, str]:
+    """The headers the README tells a sender to compute: HMAC-SHA256 of `<timestamp>.<delivery>.<body>`."""
+    delivery = delivery or uuid.uuid4().hex
+    timestamp = str(int(time.time()) if at is None else at)
+    digest = hmac.new(secret.encode(), f"{timestamp}.{delivery}.".encode() + body, hashlib.sha256).hexdigest()
+    return {
+        "content-type": "application/json",
+        "x-rdflow-signature": f"sha256={digest}",
+        "x-rdflow-timestamp": timestamp,
+        "x-rdflow-delivery": delivery,
+    }
+
+
+async def test_a_webhook_delivery_starts_a_run_that_waits_for_approval_then_deploys_to_prod(papi: Api):
+    pid, artifact = await approved_project(papi)
+    hook = (await papi.gql(ROTATE, {"p": pid}, as_="lead"))["rotatePipelineWebhookSecret"]
+    assert hook["urlPath"] == f"/hooks/pipelines/{pid}" and hook["secret"].startswith("whsec_")
+    body = json.dumps({"version": "1.4.0"}).encode()
+    headers = signed(hook["secret"], body, delivery="gh-delivery-1")
+
+    answer = await papi.client.post(hook["urlPath"], content=body, headers=headers)
+    assert answer.status_code == 202, answer.text
+    run_id = answer.json()["runId"]
+
+    run = await settle(papi, run_id)
+    assert (run["status"], run["trigger"], run["triggerRef"], run["version"]) == (
+        "WAITING",
+        "WEBHOOK",
+        "gh-delivery-1",
+        "1.4.0",
+    )
+    assert run["triggeredBy"] == {"username": "lead"} and run["artifactIds"] == [artifact]
+    assert [s["name"] for s in run["stages"]] == DEFAULT_STAGES
+    assert statuses(run) == ["SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "WAITING", "PENDING"]
+    assert run["stages"][0]["message"] == "3 of 3 tests passed in app/cart.py"
+    assert run["stages"][1]["message"].startswith("built 1.4.0 from 1 files, digest sha256:")
+    assert run["stages"][2]["message"] == "deployed 1.4.0 to DEV"
+    assert all(s["durationSeconds"] >= 0 for s in run["stages"][:3])
+    gate = run["stages"][3]
+    assert gate["deploymentId"] and gate["deploymentId"] == run["stages"][4]["deploymentId"]
+    prod = (
+        await papi.gql(
+            "query($id: ID!) { node(id: $id) { ... on Deployment { status environment version } } }",
+            {"id": gate["deploymentId"]},
+        )
+    )["node"]
+    assert prod == {"status": "AWAITING_APPROVAL", "environment": "PROD", "version": "1.4.0"}
+
+    # The gate holds no worker: nothing is running while the run waits.
+    assert not papi.container.queue._tasks
+
+    approved = (await papi.gql(APPROVE, {"id": gate["deploymentId"]}, as_="lead2"))["approveDeployment"]
+    assert approved["approvedBy"] == {"username": "lead2"}
+    run = await settle(papi, run_id)
+    assert run["status"] == "SUCCEEDED" and statuses(run) == ["SUCCEEDED"] * 5
+    assert run["stages"][3]["message"] == "approved by lead2"
+    assert run["stages"][4]["message"] == "deployed 1.4.0 to PROD"
+    assert run["durationSeconds"] >= 0 and run["message"] == "1.4.0: every stage succeeded"
+
+
+async def test_bad_signatures_stale_timestamps_and_replayed_deliveries_are_refused(papi: Api):
+    pid, _ = await approved_project(papi)
+    path = f"/hooks/pipelines/{pid}"
+    unconfigured = await papi.client.post(path, content=b"{}", headers=signed("whsec_guess", b"{}"))
+    assert unconfigured.status_code == 401
+    assert unconfigured.json()["errors"][0]["message"] == "no pipeline webhook is configured for this project"
+
+    secret = (await papi.gql(ROTATE, {"p": pid}, as_="lead"))["rotatePipelineWebhookSecret"]["secret"]
+    body = b'{"version": "2.0.0"}'
+
+    async def post(headers: dict[str, str], content: bytes = body) -> tuple[int, dict]:
+        answer = await papi.client.post(path, content=content, headers=headers)
+        return answer.status_code, answer.json()
+
+    status, error = await post(signed("whsec_wrong", body))
+    assert status == 401 and error["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "X-Rdflow-Signature does not match" in error["errors"][0]["message"]
+
+    tampered = signed(secret, body)
+    status, error = await post(tampered, b'{"version": "6.6.6"}')
+    assert status == 401 and "does not match" in error["errors"][0]["message"]
+
+    status, error = await post(signed(secret, body, at=int(time.time()) - 301))
+    assert status == 401 and error["errors"][0]["extensions"]["field"] == "X-Rdflow-Timestamp"
+
+    missing = {k: v for k, v in signed(secret, body).items() if k != "x-rdflow-delivery"}
+    status, error = await post(missing)
+    assert status == 400 and error["errors"][0]["extensions"]["field"] == "X-Rdflow-Delivery"
+
+    status, error = await post(signed(secret, b"[1, 2]"), b"[1, 2]")
+    assert status == 400 and error["errors"][0]["extensions"]["field"] == "body"
+
+    first = signed(secret, body, delivery="delivery-42")
+    status, accepted = await post(first)
+    assert status == 202, accepted
+    status, error = await post(first)
+    assert status == 409 and error["errors"][0]["extensions"] == {
+        "code": "CONFLICT",
+        "errorId": "ERR_409_001",
+        "field": "X-Rdflow-Delivery",
+    }
+    assert "already received" in error["errors"][0]["message"]
+    # A replay with a fresh timestamp is not signed by the secret's holder.
+    refreshed = {**first, "x-rdflow-timestamp": str(int(time.time()) + 1)}
+    status, _ = await post(refreshed)
+    assert status == 401
+
+    # Rotating the secret retires the old one.
+    await papi.gql(ROTATE, {"p": pid}, as_="lead")
+    status, _ = await post(signed(secret, body))
+    assert status == 401
+    await papi.container.queue.join()
+    runs = await papi.gql(
+        "query($p: ID!) { pipelineRuns(projectId: $p) { totalCount nodes { triggerRef } } }", {"p": pid}, as_="lead"
+    )
+    assert runs["pipelineRuns"] == {"totalCount": 1, "nodes": [{"triggerRef": "delivery-42"}]}
+
+
+async def test_a_failing_test_stage_stops_the_run(papi: Api):
+    pid, _ = await approved_project(papi, "def total(items):\n    return 0  # FAIL-TESTS\n")
+    run = (await papi.gql(START, {"p": pid, "v": "3.0.0"}, as_="lead"))["startPipelineRun"]
+    assert run["status"] == "RUNNING" and statuses(run) == ["RUNNING"] + ["PENDING"] * 4
+    run = await settle(papi, run["id"])
+    assert run["status"] == "FAILED"
+    assert statuses(run) == ["FAILED", "SKIPPED", "SKIPPED", "SKIPPED", "SKIPPED"]
+    assert run["stages"][0]["message"] == "1 of 3 tests failed in app/cart.py"
+    assert run["message"] == "test failed: 1 of 3 tests failed in app/cart.py"
+    assert all(s["startedAt"] is None for s in run["stages"][1:])
+    deployments = await papi.gql("query($p: ID!) { project(id: $p) { deployments { totalCount } } }", {"p": pid})
+    assert deployments["project"]["deployments"]["totalCount"] == 0
+
+
+async def test_a_failed_rollout_fails_the_deploy_stage_with_the_reason(papi: Api):
+    pid, _ = await approved_project(papi)
+    run = (await papi.gql(START, {"p": pid, "v": "bad-1"}, as_="lead"))["startPipelineRun"]
+    run = await settle(papi, run["id"])
+    assert run["status"] == "FAILED" and statuses(run) == ["SUCCEEDED", "SUCCEEDED", "FAILED", "SKIPPED", "SKIPPED"]
+    assert run["stages"][2]["message"] == "deploying bad-1 to DEV FAILED: rollout: image pull failed"
+
+
+async def test_a_run_cancelled_midway_stops_its_job_and_starts_nothing_more(papi: Api):
+    papi.container.services.pipeline_runs.actions.test_seconds = 30  # type: ignore[union-attr]
+    pid, _ = await approved_project(papi)
+    run = (await papi.gql(START, {"p": pid, "v": "4.0.0"}, as_="lead"))["startPipelineRun"]
+    test_job = None
+    for _ in range(200):  # until the stage's job has started the test run (a job of its own)
+        current = (await papi.gql(GET_RUN, {"id": run["id"]}, as_="lead"))["pipelineRun"]
+        if (test_job := current["stages"][0]["workJobId"]) is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert test_job is not None
+    job = (await papi.gql("query($id: ID!) { job(id: $id) { status } }", {"id": test_job}))["job"]
+    assert job["status"] in ("QUEUED", "RUNNING")
+
+    refused = await papi.error(CANCEL, {"id": run["id"]}, as_="dev")
+    assert refused["extensions"]["code"] == "FORBIDDEN" and refused["extensions"]["permission"] == "project:write"
+    cancelled = (await papi.gql(CANCEL, {"id": run["id"]}, as_="lead2"))["cancelPipelineRun"]
+    assert cancelled["status"] == "CANCELLED" and cancelled["message"] == "cancelled by lead2"
+    assert statuses(cancelled) == ["CANCELLED", "SKIPPED", "SKIPPED", "SKIPPED", "SKIPPED"]
+    run = await settle(papi, run["id"])  # returns at once: the test run's job was stopped, not waited for
+    assert run["status"] == "CANCELLED" and statuses(run) == statuses(cancelled)
+    job = (await papi.gql("query($id: ID!) { job(id: $id) { status } }", {"id": test_job}))["job"]
+    assert job["status"] == "CANCELLED"
+    again = await papi.error(CANCEL, {"id": run["id"]}, as_="lead")
+    assert again["extensions"]["code"] == "BAD_USER_INPUT" and again["extensions"]["currentStatus"] == "CANCELLED"
+
+
+async def test_cancelling_a_run_waiting_for_approval_fails_its_prod_deployment(papi: Api):
+    pid, _ = await approved_project(papi)
+    run = (await papi.gql(START, {"p": pid, "v": "5.0.0"}, as_="lead"))["startPipelineRun"]
+    run = await settle(papi, run["id"])
+    assert run["status"] == "WAITING"
+    prod = run["stages"][3]["deploymentId"]
+    run = (await papi.gql(CANCEL, {"id": run["id"]}, as_="lead"))["cancelPipelineRun"]
+    assert statuses(run) == ["SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "CANCELLED", "SKIPPED"]
+    deployment = await papi.gql("query($id: ID!) { node(id: $id) { ... on Deployment { status } } }", {"id": prod})
+    assert deployment["node"]["status"] == "FAILED"
+    late = await papi.error(APPROVE, {"id": prod}, as_="lead2")
+    assert late["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_stage_transitions_are_published_live(papi: Api):
+    pid, _ = await approved_project(papi)
+    events = """subscription($p: ID!) { projectEvents(projectId: $p) { entityType action oldStatus newStatus data } }"""
+    updates = "subscription($id: ID!) { pipelineUpdated(id: $id) { status stages { name status } } }"
+    async with LiveServer(papi.app) as live, TransportWs(live.ws_url) as ws:
+        await ws.init({"authorization": f"Bearer {papi.tokens['lead']}"})
+        await ws.subscribe("events", events, {"p": pid})
+        assert (await ws.next_payload())["data"]["projectEvents"]["action"] == "snapshot"
+        run = (await papi.gql(START, {"p": pid, "v": "6.0.0"}, as_="lead"))["startPipelineRun"]
+        await ws.subscribe("run", updates, {"id": run["id"]})
+        await papi.container.queue.join()
+
+        seen: list[tuple[str, str | None, str | None]] = []
+        run_updates: list[dict] = []
+        while ("run", "RUNNING", "WAITING") not in seen or not run_updates or run_updates[-1]["status"] != "WAITING":
+            message = await ws.recv()
+            data = message["payload"]["data"]
+            if message["id"] == "run":
+                run_updates.append(data["pipelineUpdated"])
+                continue
+            event = data["projectEvents"]
+            if event["entityType"] == "PipelineStage":
+                seen.append((event["data"]["name"], event["oldStatus"], event["newStatus"]))
+            elif event["entityType"] == "PipelineRun":
+                seen.append(("run", event["oldStatus"], event["newStatus"]))
+    assert seen == [
+        ("run", None, "RUNNING"),
+        ("test", "PENDING", "RUNNING"),
+        ("test", "RUNNING", "SUCCEEDED"),
+        ("build", "PENDING", "RUNNING"),
+        ("build", "RUNNING", "SUCCEEDED"),
+        ("deploy dev", "PENDING", "RUNNING"),
+        ("deploy dev", "RUNNING", "SUCCEEDED"),
+        ("approval", "PENDING", "RUNNING"),
+        ("approval", "RUNNING", "WAITING"),
+        ("run", "RUNNING", "WAITING"),
+    ]
+    assert run_updates[-1] == {
+        "status": "WAITING",
+        "stages": [
+            {"name": "test", "status": "SUCCEEDED"},
+            {"name": "build", "status": "SUCCEEDED"},
+            {"name": "deploy dev", "status": "SUCCEEDED"},
+            {"name": "approval", "status": "WAITING"},
+            {"name": "deploy prod", "status": "PENDING"},
+        ],
+    }
