@@ -34,12 +34,12 @@ DEFAULT_STAGES = ["test", "build", "deploy dev", "approval", "deploy prod"]
 
 
 @pytest.fixture
-async def papi(sqlite_api: Api) -> Api:
-    install(sqlite_api.container)
-    await sqlite_api.user("lead", Role.PROJECT_ADMIN)
-    await sqlite_api.user("lead2", Role.PROJECT_ADMIN)
-    await sqlite_api.user("dev", Role.DEVELOPER)
-    return sqlite_api
+async def papi(api: Api) -> Api:
+    install(api.container)
+    await api.user("lead", Role.PROJECT_ADMIN)
+    await api.user("lead2", Role.PROJECT_ADMIN)
+    await api.user("dev", Role.DEVELOPER)
+    return api
 
 
 async def approved_project(api: Api, content: str = "def total(items):\n    return sum(items)\n") -> tuple[str, str]:
