@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from domain.enums import Role
-from resolvers.ids import to_global_id
+from resolvers.ids import from_global_id, to_global_id
 from tests.api import Api
 from tests.e2e.test_crud_api import project, requirement, task
 from tests.live import LiveServer, TransportWs
@@ -293,3 +293,78 @@ async def test_stage_transitions_are_published_live(papi: Api):
             {"name": "deploy prod", "status": "PENDING"},
         ],
     }
+
+
+DEFINITION = "stages { name kind environment testType } triggerOnReview webhookConfigured webhookRotatedAt"
+UPDATE = f"""mutation($input: UpdatePipelineInput!) {{ updatePipeline(input: $input) {{ {DEFINITION} }} }}"""
+
+
+async def test_project_admins_configure_the_stages_and_the_webhook_secret_is_shown_once(papi: Api):
+    pid, _ = await approved_project(papi)
+    shown = await papi.gql(f"query($p: ID!) {{ pipeline(projectId: $p) {{ {DEFINITION} }} }}", {"p": pid}, as_="dev")
+    assert [s["name"] for s in shown["pipeline"]["stages"]] == DEFAULT_STAGES
+    assert shown["pipeline"]["webhookConfigured"] is False
+
+    refused = await papi.error(UPDATE, {"input": {"projectId": pid, "triggerOnReview": True}}, as_="dev")
+    assert refused["extensions"]["code"] == "FORBIDDEN" and refused["extensions"]["permission"] == "project:write"
+    refused = await papi.error(ROTATE, {"p": pid}, as_="dev")
+    assert refused["extensions"]["permission"] == "project:write"
+    bad = await papi.error(
+        UPDATE,
+        {"input": {"projectId": pid, "stages": [{"name": "prod", "kind": "DEPLOY", "environment": "PROD"}]}},
+        as_="lead",
+    )
+    assert bad["extensions"]["code"] == "BAD_USER_INPUT" and bad["extensions"]["field"] == "stages[0]"
+
+    stages = [{"name": "unit", "kind": "TEST"}, {"name": "dev", "kind": "DEPLOY", "environment": "DEV"}]
+    updated = (await papi.gql(UPDATE, {"input": {"projectId": pid, "stages": stages}}, as_="lead"))["updatePipeline"]
+    assert updated["stages"] == [
+        {"name": "unit", "kind": "TEST", "environment": None, "testType": "UNIT"},
+        {"name": "dev", "kind": "DEPLOY", "environment": "DEV", "testType": None},
+    ]
+    secret = (await papi.gql(ROTATE, {"p": pid}, as_="lead"))["rotatePipelineWebhookSecret"]["secret"]
+    shown = await papi.gql(f"query($p: ID!) {{ pipeline(projectId: $p) {{ {DEFINITION} }} }}", {"p": pid})
+    assert shown["pipeline"]["webhookConfigured"] is True and shown["pipeline"]["webhookRotatedAt"]
+    assert secret not in json.dumps(shown)
+    async with papi.container.services.deps.uow() as uow:
+        audit = json.dumps([(a.before, a.after) for a in await uow.audit.find()], default=str)
+        definition = await uow.pipelines.find_one(project_id=from_global_id(pid)[1])
+    assert "webhookConfigured" in audit and secret not in audit
+    assert definition is not None and secret not in (definition.webhook_secret_encrypted or "")
+
+
+async def test_starting_needs_every_stage_s_permission(papi: Api):
+    pid, _ = await approved_project(papi)
+    refused = await papi.error(START, {"p": pid, "v": "7.0.0"}, as_="dev")
+    assert refused["extensions"]["code"] == "FORBIDDEN" and refused["extensions"]["permission"] == "deploy:any"
+    stages = [{"name": "unit", "kind": "TEST"}, {"name": "dev", "kind": "DEPLOY", "environment": "DEV"}]
+    await papi.gql(UPDATE, {"input": {"projectId": pid, "stages": stages}}, as_="lead")
+    run = (await papi.gql(START, {"p": pid, "v": "7.0.0"}, as_="dev"))["startPipelineRun"]
+    run = await settle(papi, run["id"])
+    assert run["status"] == "SUCCEEDED" and run["triggeredBy"] == {"username": "dev"}
+    assert statuses(run) == ["SUCCEEDED", "SUCCEEDED"]
+
+
+async def test_an_approved_review_starts_a_run_where_the_project_asks_for_it(papi: Api):
+    pid, first = await approved_project(papi)
+    await papi.container.queue.join()
+    none = await papi.gql("query($p: ID!) { pipelineRuns(projectId: $p) { totalCount } }", {"p": pid})
+    assert none["pipelineRuns"]["totalCount"] == 0  # off by default
+    stages = [{"name": "unit", "kind": "TEST"}, {"name": "build", "kind": "BUILD"}]
+    await papi.gql(UPDATE, {"input": {"projectId": pid, "stages": stages, "triggerOnReview": True}}, as_="lead")
+    t = await task(papi, await requirement(papi, pid, "Checkout"), "Checkout")
+    artifact = (await papi.gql(SUBMIT, {"t": t["id"], "c": "def pay():\n    return True\n"}))["submitArtifact"]["id"]
+    await papi.gql(REVIEW, {"a": artifact}, as_="lead")
+    await papi.container.queue.join()
+    runs = await papi.gql(
+        f"query($p: ID!) {{ pipelineRuns(projectId: $p) {{ totalCount nodes {{ {RUN} }} }} }}", {"p": pid}
+    )
+    assert runs["pipelineRuns"]["totalCount"] == 1
+    run = runs["pipelineRuns"]["nodes"][0]
+    assert (run["trigger"], run["triggerRef"], run["artifactIds"]) == (
+        "REVIEW",
+        str(from_global_id(artifact)[1]),
+        [artifact],
+    )
+    assert run["triggeredBy"] == {"username": "lead"} and run["status"] == "SUCCEEDED"
+    assert run["version"].startswith("v1-") and first != artifact
