@@ -4,6 +4,7 @@ cancelled midway."""
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import hashlib
 import uuid
@@ -41,6 +42,7 @@ RUN_TERMINAL = (PipelineRunStatus.SUCCEEDED, PipelineRunStatus.FAILED, PipelineR
 STAGE_OPEN = (StageStatus.RUNNING, StageStatus.WAITING)
 DEPLOYMENT_GOOD = (DeploymentStatus.PENDING, DeploymentStatus.IN_PROGRESS, DeploymentStatus.SUCCEEDED)
 DEPLOYMENT_BAD = (DeploymentStatus.FAILED, DeploymentStatus.ROLLED_BACK)
+NOT_ROLLING_OUT = (DeploymentStatus.AWAITING_APPROVAL, DeploymentStatus.PENDING)
 MAX_ARTIFACTS = 100
 JOBS = Viewer(request_id="pipelines")
 
@@ -253,18 +255,9 @@ class PipelineRunService(EntityReads[PipelineRun]):
                     Permission.PROJECT_WRITE.value,
                     f"only who started the run or a project admin may cancel it ({Permission.PROJECT_WRITE.value})",
                 )
-            stages = await tx.uow.pipeline_stages.find(run_id=run.id)
-            # Lock what the run's own changes lock first (its jobs, its deployment), then the run: the same order
-            # as a job or deployment ending, which then advances the run.
-            jobs = [
-                job
-                for stage in stages
-                if stage.status in STAGE_OPEN
-                for job_id in (stage.job_id, stage.work_job_id)
-                if job_id is not None and (job := await tx.uow.jobs.get_for_update(job_id)) is not None
-            ]
-            deployment_ids = {s.deployment_id for s in stages if s.status in STAGE_OPEN and s.deployment_id}
-            deployments = [d for d in [await tx.uow.deployments.get_for_update(i) for i in deployment_ids] if d]
+            # Lock what the run's changes lock first (its jobs, its deployments), then the run: the order in which a
+            # job or deployment ending advances the run. Read again under the run's lock: the state may have moved.
+            await _lock_open_work(tx, await tx.uow.pipeline_stages.find(run_id=run.id))
             run = await load(tx.uow.pipeline_runs, "PipelineRun", run_id, for_update=True)
             if run.status in RUN_TERMINAL:
                 raise InvalidInput(
@@ -272,16 +265,24 @@ class PipelineRunService(EntityReads[PipelineRun]):
                     field="id",
                     details={"currentStatus": run.status.value, "requestedStatus": "CANCELLED"},
                 )
+            stages = [
+                await load(tx.uow.pipeline_stages, "PipelineStage", s.id, for_update=True)
+                for s in await tx.uow.pipeline_stages.find(run_id=run.id)
+            ]
+            jobs, deployments = await _lock_open_work(tx, stages)
+            by = viewer.username or str(viewer.user_id)
             for stage in sorted(stages, key=lambda s: s.position):
                 if stage.status in STAGE_OPEN:
-                    _move_stage(tx, stage, StageStatus.CANCELLED, f"cancelled by {viewer.username or viewer.user_id}")
+                    _move_stage(tx, stage, StageStatus.CANCELLED, f"cancelled by {by}")
                 elif stage.status is StageStatus.PENDING:
                     _move_stage(tx, stage, StageStatus.SKIPPED, "the run was cancelled")
-            _move_run(tx, run, PipelineRunStatus.CANCELLED, f"cancelled by {viewer.username or viewer.user_id}")
+            _move_run(tx, run, PipelineRunStatus.CANCELLED, f"cancelled by {by}")
             for job in jobs:
                 if job.status not in JOB_TERMINAL and not job.cancel_requested:
                     request_cancel(tx, job)
             for deployment in deployments:
+                # One whose rollout is under way finishes (the run no longer follows it); one not yet rolling out
+                # never will: its rollout job was cancelled above.
                 if deployment.status in (DeploymentStatus.AWAITING_APPROVAL, DeploymentStatus.PENDING):
                     set_deployment_status(tx, deployment, DeploymentStatus.FAILED)
         return run
@@ -294,6 +295,8 @@ class PipelineRunService(EntityReads[PipelineRun]):
             stage = await uow.pipeline_stages.get(job.subject_id)
             if stage is None or stage.status is not StageStatus.RUNNING or stage.job_id != job.id:
                 return {"started": False, "reason": "the stage is not running"}
+            if _started(stage):  # a run of this job again (its worker was lost) after it started the work
+                return {"started": True, "reason": "already started"}
             run = await load(uow.pipeline_runs, "PipelineRun", stage.run_id)
             specs = sorted(await uow.pipeline_stages.find(run_id=run.id), key=lambda s: s.position)
             try:
@@ -314,7 +317,8 @@ class PipelineRunService(EntityReads[PipelineRun]):
         except DomainError as exc:
             await self._settle(stage.id, StageOutcome(False, exc.message))
             return {"started": False, "reason": exc.message}
-        await self._link(stage.id, work)
+        # Shielded: a cancellation arriving now still records the work, or stops it when the run was cancelled.
+        await asyncio.shield(self._link(stage.id, work))
         return {"started": True, "job": str(work.job_id or ""), "deployment": str(work.deployment_id or "")}
 
     @property
@@ -369,10 +373,10 @@ class PipelineRunService(EntityReads[PipelineRun]):
             if run.status in RUN_TERMINAL or stage.status is not StageStatus.RUNNING:
                 if job is not None and job.status not in JOB_TERMINAL:
                     request_cancel(tx, job)
-                if deployment is not None and deployment.status in (
-                    DeploymentStatus.AWAITING_APPROVAL,
-                    DeploymentStatus.PENDING,
-                ):
+                if deployment is not None and deployment.status in NOT_ROLLING_OUT:
+                    for rollout in await tx.uow.jobs.find(subject_type="Deployment", subject_id=deployment.id):
+                        if rollout.status not in JOB_TERMINAL:
+                            request_cancel(tx, rollout)
                     set_deployment_status(tx, deployment, DeploymentStatus.FAILED)
                 return
             stage.work_job_id = work.job_id
@@ -528,6 +532,22 @@ async def _locked(tx: Tx, stage_id: uuid.UUID) -> tuple[PipelineRun, PipelineSta
     stage = await load(tx.uow.pipeline_stages, "PipelineStage", stage_id)
     run = await load(tx.uow.pipeline_runs, "PipelineRun", stage.run_id, for_update=True)
     return run, await load(tx.uow.pipeline_stages, "PipelineStage", stage_id, for_update=True)
+
+
+async def _lock_open_work(tx: Tx, stages: Sequence[PipelineStage]) -> tuple[list[Job], list[Any]]:
+    """The jobs (the stage's own, its work's, the rollout of a deployment not yet rolling out) and the deployments of
+    the open stages, locked."""
+    open_stages = [s for s in stages if s.status in STAGE_OPEN]
+    deployment_ids = list(dict.fromkeys(s.deployment_id for s in open_stages if s.deployment_id))
+    job_ids = [i for s in open_stages for i in (s.job_id, s.work_job_id) if i is not None]
+    for deployment_id in deployment_ids:
+        deployment = await tx.uow.deployments.get(deployment_id)
+        if deployment is not None and deployment.status in NOT_ROLLING_OUT:
+            rollouts = await tx.uow.jobs.find(subject_type="Deployment", subject_id=deployment_id)
+            job_ids += [j.id for j in rollouts if j.status not in JOB_TERMINAL]
+    jobs = [j for j in [await tx.uow.jobs.get_for_update(i) for i in dict.fromkeys(job_ids)] if j is not None]
+    deployments = [d for d in [await tx.uow.deployments.get_for_update(i) for i in deployment_ids] if d is not None]
+    return jobs, deployments
 
 
 def _started(stage: PipelineStage) -> bool:

@@ -368,3 +368,27 @@ async def test_an_approved_review_starts_a_run_where_the_project_asks_for_it(pap
     )
     assert run["triggeredBy"] == {"username": "lead"} and run["status"] == "SUCCEEDED"
     assert run["version"].startswith("v1-") and first != artifact
+
+
+async def test_approving_and_cancelling_at_once_leave_one_consistent_history(papi: Api):
+    pid, _ = await approved_project(papi)
+    for attempt in range(3):
+        run = (await papi.gql(START, {"p": pid, "v": f"8.0.{attempt}"}, as_="lead"))["startPipelineRun"]
+        run = await settle(papi, run["id"])
+        prod = run["stages"][3]["deploymentId"]
+        approve, cancel = await asyncio.gather(
+            papi.post(APPROVE, {"id": prod}, as_="lead2"), papi.post(CANCEL, {"id": run["id"]}, as_="lead")
+        )
+        answers = [approve.json(), cancel.json()]
+        codes = [e["extensions"]["code"] for a in answers for e in a.get("errors", [])]
+        assert set(codes) <= {"BAD_USER_INPUT"}, answers
+        final = await settle(papi, run["id"])
+        deployment = await papi.gql("query($id: ID!) { node(id: $id) { ... on Deployment { status } } }", {"id": prod})
+        if "errors" in answers[1]:  # the approval and the whole rollout came first
+            assert final["status"] == "SUCCEEDED" and deployment["node"]["status"] == "SUCCEEDED"
+        else:
+            # Cancelled at the gate, or (approved first) while deploying to PROD.
+            assert final["status"] == "CANCELLED"
+            assert statuses(final)[3:] in (["CANCELLED", "SKIPPED"], ["SUCCEEDED", "CANCELLED"])
+            # Refused (cancel first), stopped before its rollout, or already rolling out (which then finishes).
+            assert deployment["node"]["status"] in ("FAILED", "SUCCEEDED")
