@@ -168,6 +168,9 @@ def main(argv: list[str] | None = None) -> None:
         "eval", help="score the AI pipeline on the kept requirement texts (offline; Anthropic too with an API key)"
     )
     evaluate.add_argument("--provider", choices=["offline", "anthropic"], help="score only this provider")
+    evaluate.add_argument(
+        "--record", action="store_true", help="write these scores as the floors CI holds (server/eval/scores.json)"
+    )
     admin.add_argument("--username", required=True)
     admin.add_argument("--email", required=True)
     args = parser.parse_args(argv)
@@ -202,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "eval":
         from server.evaluation import main as evaluate_main
 
-        sys.exit(1 if evaluate_main(settings, args.provider) else 0)
+        sys.exit(1 if evaluate_main(settings, args.provider, args.record) else 0)
     elif args.command == "create-admin":
         from domain.errors import DomainError
 

@@ -33,7 +33,8 @@ def load_cases(path: Path | None = None) -> list[rubric.Case]:
 
 def recorded_scores() -> dict[str, dict[str, float]]:
     """The lowest score each provider may reach per check (the regression floor CI holds the offline provider to)."""
-    return json.loads(RECORDED.read_text())  # type: ignore[no-any-return]
+    floors: dict[str, dict[str, float]] = json.loads(RECORDED.read_text())
+    return floors
 
 
 def _backend_task(tasks: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -58,6 +59,7 @@ def run_generated_tests(files: Sequence[dict[str, Any]], python: str = sys.execu
                 [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", tmp],
                 cwd=tmp,
                 env=env,
+                check=False,
                 capture_output=True,
                 text=True,
                 timeout=TEST_TIMEOUT_S,
@@ -168,8 +170,11 @@ def regressions(provider: str, scores: dict[str, float], floors: dict[str, dict[
     ]
 
 
-async def evaluate(providers: dict[str, LLM], validator: SchemaValidator, cases: Sequence[rubric.Case]) -> int:
-    """Print a table per provider and every regression below the recorded scores; the number of regressions."""
+async def evaluate(
+    providers: dict[str, LLM], validator: SchemaValidator, cases: Sequence[rubric.Case], *, record: bool = False
+) -> int:
+    """Print a table per provider and every regression below the recorded scores; the number of regressions.
+    `record` writes this run's scores as the new floors instead."""
     floors = recorded_scores()
     failures: list[str] = []
     for name, llm in providers.items():
@@ -178,13 +183,19 @@ async def evaluate(providers: dict[str, LLM], validator: SchemaValidator, cases:
         for line in misses(runs):
             print(f"  missed: {line}")
         print()
+        if record:
+            floors[name] = summarise(runs)
+            continue
         failures += regressions(name, summarise(runs), floors)
+    if record:
+        await asyncio.to_thread(Path(str(RECORDED)).write_text, json.dumps(floors, indent=2, sort_keys=True) + "\n")
+        print(f"recorded the scores in {RECORDED}")
     for line in failures:
         print(f"REGRESSION {line}", file=sys.stderr)
     return len(failures)
 
 
-def main(settings: Any, only: str | None) -> int:
+def main(settings: Any, only: str | None, record: bool = False) -> int:
     """`rdflow eval`: the offline provider always, the Anthropic one too when an API key is configured."""
     from integrations.json_schema import JsonSchemaValidator
     from integrations.llm_anthropic import AnthropicPool
@@ -206,7 +217,7 @@ def main(settings: Any, only: str | None) -> int:
 
     async def run() -> int:
         try:
-            return await evaluate(providers, JsonSchemaValidator(), load_cases())
+            return await evaluate(providers, JsonSchemaValidator(), load_cases(), record=record)
         finally:
             await pool.aclose()
 

@@ -120,10 +120,8 @@ def _per_constraint(case: Case, text: str) -> Result:
 
 
 def _section(prd: Mapping[str, Any], section_id: str) -> Mapping[str, Any]:
-    for section in prd.get("sections") or ():
-        if section.get("section_id") == section_id:
-            return section
-    return {}
+    sections: Sequence[Mapping[str, Any]] = prd.get("sections") or ()
+    return next((s for s in sections if s.get("section_id") == section_id), {})
 
 
 def _task_text(task: Mapping[str, Any]) -> str:
