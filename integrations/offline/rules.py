@@ -31,8 +31,12 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 # Sentences about the service's speed or load are non-functional requirements, not business rules.
 _PERFORMANCE = re.compile(
-    r"response time|\brespond|latency|\bp9\d|\bload\b|uptime|availab|concurrent|throughput|per second", re.I
+    r"response time|\brespond|latency|\bp9\d|\bload\b|uptime|availab|concurrent|throughput|per second|"
+    r"\b(?:finish|complete|return|process|render)(?:es|s|ed)?\s+within\b",
+    re.IGNORECASE,
 )
+# What a sentence says after "so that" is the benefit, not a rule.
+_BENEFIT = re.compile(r"\b(?:so that|in order to|so they can|so we can)\b.*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -80,12 +84,13 @@ def rules_of(text: str) -> list[Rule]:
         if _PERFORMANCE.search(sentence):
             continue
         taken: list[tuple[int, int]] = []
+        stated = _BENEFIT.sub("", sentence)
         for kind, pattern in _PATTERNS:
-            for m in pattern.finditer(sentence):
+            for m in pattern.finditer(stated):
                 if any(m.start() < end and start < m.end() for start, end in taken):
                     continue
-                if kind == "max_count" and re.match(UNITS, m.group(2), re.IGNORECASE):
-                    continue
+                if kind in ("max_count", "threshold") and re.match(UNITS, m.group(m.lastindex or 0) or "", re.I):
+                    continue  # "up to 4 hours", "less than 2 hours" are time limits or goals, not counts
                 taken.append(m.span())
                 found.append(_rule(kind, m, sentence))
     return found
