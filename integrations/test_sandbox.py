@@ -221,7 +221,11 @@ class SandboxTestRunner:
     def __init__(self, config: SandboxConfig):
         self.config = config
         self.root = config.root
-        self.who = sandbox_identity(config.user)
+        self._identity_problem: str | None = None
+        try:
+            self.who = sandbox_identity(config.user)
+        except (KeyError, RunnerUnavailable) as exc:  # reported by each run, not at start-up
+            self.who, self._identity_problem = None, f"no usable test sandbox user {config.user or 'nobody'}: {exc}"
         self._network: bool | None = None  # isolated? decided by the first run's probe
         self._probe_lock = asyncio.Lock()
 
@@ -261,6 +265,8 @@ class SandboxTestRunner:
     async def run(self, run_id: str, files: Sequence[SourceFile], test_type: TestType) -> TestRunReport:
         if not run_id or "/" in run_id or run_id.startswith("."):
             raise ValueError(f"bad run id {run_id!r}")
+        if self._identity_problem:
+            raise RunnerUnavailable(self._identity_problem)
         self._prepare_root()
         isolate = await self._probe()
         sandbox, lock = self.root / run_id, self.root / (run_id + LOCK_SUFFIX)
@@ -310,7 +316,9 @@ class SandboxTestRunner:
             "LC_ALL": "C.UTF-8",
         }
 
-    async def _spawn(self, command: list[str], cwd: Path, env: dict[str, str], output: int, isolate: bool):  # noqa: ANN202
+    async def _spawn(
+        self, command: list[str], cwd: Path, env: dict[str, str], output: int, isolate: bool
+    ) -> asyncio.subprocess.Process:
         try:
             return await asyncio.create_subprocess_exec(
                 *command,
@@ -367,32 +375,38 @@ class SandboxTestRunner:
             assert failure is not None
             raise RunnerUnavailable(self._cannot_start(failure))
 
-    async def _execute(self, sandbox: Path, work: Path, lock_fd: int, test_type: TestType, isolate: bool):  # noqa: ANN202
+    async def _execute(
+        self, sandbox: Path, work: Path, lock_fd: int, test_type: TestType, isolate: bool
+    ) -> TestRunReport:
         out = sandbox / "out"
         limits = self.config.limits
         started = time.monotonic()
         output_path = sandbox / "output.txt"
-        with open(output_path, "wb") as output:
-            proc = await self._spawn(self._command(out, test_type), work, self._environment(sandbox), output.fileno(), isolate)
-            os.ftruncate(lock_fd, 0)
-            os.pwrite(lock_fd, str(proc.pid).encode(), 0)  # its own group: start_new_session
-            timed_out = False
-            try:
-                await asyncio.wait_for(proc.wait(), limits.timeout_s)
-            except TimeoutError:
-                timed_out = True
-            finally:
-                kill_group(proc.pid, self.who.uid if self.who else os.getuid())
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await asyncio.shield(proc.wait())
+        output = os.open(output_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            command, env = self._command(out, test_type), self._environment(sandbox)
+            proc = await self._spawn(command, work, env, output, isolate)
+        finally:
+            os.close(output)
+        os.ftruncate(lock_fd, 0)
+        os.pwrite(lock_fd, str(proc.pid).encode(), 0)  # the group's id: start_new_session made it its leader
+        timed_out = False
+        try:
+            await asyncio.wait_for(proc.wait(), limits.timeout_s)
+        except TimeoutError:
+            timed_out = True
+        finally:
+            kill_group(proc.pid, self.who.uid if self.who else os.getuid())
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await asyncio.shield(proc.wait())
         duration_ms = int((time.monotonic() - started) * 1000)
         return self._report(out, output_path, proc.returncode, timed_out, duration_ms, isolate)
 
     def _report(
         self, out: Path, output_path: Path, code: int | None, timed_out: bool, duration_ms: int, isolate: bool
     ) -> TestRunReport:
-        raw_output = output_path.read_bytes()[-MAX_OUTPUT:].decode(errors="replace")
+        raw_output = (read_untrusted(output_path, MAX_OUTPUT, tail=True) or b"").decode(errors="replace")
         junit = read_untrusted(out / "junit.xml")
         totals = None
         problems = []

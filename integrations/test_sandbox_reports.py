@@ -18,16 +18,19 @@ MAX_DETAIL = 4_000
 MAX_FAILURES = 200
 
 
-def read_untrusted(path: Path, limit: int = MAX_REPORT_BYTES) -> bytes | None:
+def read_untrusted(path: Path, limit: int = MAX_REPORT_BYTES, *, tail: bool = False) -> bytes | None:
     """The bytes of a regular file the sandbox wrote, or None: never follows a symlink (the tests could point one
-    at a file only the worker may read) and never reads more than `limit`."""
+    at a file only the worker may read) and never reads more than `limit` (the last ones with `tail`)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
             return None
+        if tail and info.st_size > limit:
+            handle.seek(info.st_size - limit)
         return handle.read(limit)
 
 
