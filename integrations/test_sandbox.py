@@ -291,16 +291,19 @@ class SandboxTestRunner:
                 raise RunnerUnavailable(f"file path {f.path!r} leaves the sandbox")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(f.content)
-        os.chmod(sandbox, 0o700)
+        # The run's own directory stays the worker's (the reports' parent cannot be swapped); its parts are the user's.
+        os.chmod(sandbox, 0o711)
         if self.who is not None:
-            for dirpath, dirnames, filenames in os.walk(sandbox):
-                for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
-                    os.lchown(name, self.who.uid, self.who.gid)
+            for part in ("work", "out", "tmp"):
+                for dirpath, dirnames, filenames in os.walk(sandbox / part):
+                    for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
+                        os.lchown(name, self.who.uid, self.who.gid)
         return work
 
     def _command(self, out: Path, test_type: TestType) -> list[str]:
         command = [self.config.python, "-E", "-s", "-B", "-c", DRIVER, str(out)]
-        command += ["-q", "-p", "no:cacheprovider", "-o", "junit_family=xunit1", f"--junitxml={out}/junit.xml"]
+        command += ["-q", "-p", "no:cacheprovider", "-p", "anyio.pytest_plugin", "-o", "junit_family=xunit1"]
+        command.append(f"--junitxml={out}/junit.xml")
         if MARKERS[test_type]:
             command += ["-m", MARKERS[test_type]]
         return command
@@ -314,6 +317,8 @@ class SandboxTestRunner:
             "TMPDIR": home,
             "LANG": "C.UTF-8",
             "LC_ALL": "C.UTF-8",
+            # Only the runner extra's plugins (anyio's, loaded by the command): the same tests wherever they run.
+            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
         }
 
     async def _spawn(
