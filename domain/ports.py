@@ -198,8 +198,6 @@ class TestRunReport:
     """What one sandboxed run produced. `error` is set when the run itself broke (time limit, a crash, no tests):
     then the counts are whatever was reported before it broke."""
 
-    __test__ = False  # not a pytest test class
-
     total: int = 0
     passed: int = 0
     failed: int = 0

@@ -24,7 +24,9 @@ CHECK = "import coverage, pytest, starlette, httpx"
 def _runs_as_sandbox_user(python: str) -> bool:
     user = "nobody" if os.geteuid() == 0 else None
     try:
-        done = subprocess.run([python, "-E", "-s", "-c", CHECK], user=user, cwd="/", capture_output=True, timeout=60)
+        done = subprocess.run(
+            [python, "-E", "-s", "-c", CHECK], user=user, cwd="/", capture_output=True, timeout=60, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0

@@ -188,8 +188,6 @@ def summarise(project_id: uuid.UUID, results: list[TestResult]) -> CoverageSumma
 class TestRunService:
     """`runTests`: queue a run of an artifact's tests; the job materialises its files and runs them sandboxed."""
 
-    __test__ = False
-
     def __init__(self, deps: Deps, runner: TestRunner | None):
         self.deps = deps
         self.runner = runner

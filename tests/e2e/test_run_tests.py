@@ -37,9 +37,7 @@ async def run_tests(api: Api, artifact_id: str, test_type: str = "UNIT", as_: st
     done = (await api.gql(f"query($id: ID!) {{ job(id: $id) {{ {JOB} }} }}", {"id": job["id"]}))["job"]
     assert done["status"] == "SUCCEEDED", done
     result_id = to_global_id("TestResult", done["result"]["testResultId"])
-    return (await api.gql(f"query($id: ID!) {{ testResult(id: $id) {{ {RESULT} }} }}", {"id": result_id}))[
-        "testResult"
-    ]
+    return (await api.gql(f"query($id: ID!) {{ testResult(id: $id) {{ {RESULT} }} }}", {"id": result_id}))["testResult"]
 
 
 async def test_run_tests_on_generated_code_then_on_a_broken_version(runner_api: Api):

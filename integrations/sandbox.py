@@ -26,7 +26,7 @@ from typing import Literal
 from domain.enums import TestType
 from domain.errors import DomainError
 from domain.ports import SourceFile, TestRunReport
-from integrations.test_sandbox_reports import parse_coverage, parse_junit, read_untrusted
+from integrations.sandbox_reports import parse_coverage, parse_junit, read_untrusted
 
 log = logging.getLogger("rdflow.tests")
 
