@@ -90,7 +90,7 @@ def _job_queue(settings: Settings) -> JobQueue:
 
 def _test_runner(settings: Settings) -> TestRunner:
     """The sandbox for runTests; sandboxes a dead worker left behind are removed now."""
-    from integrations.test_sandbox import SandboxConfig, SandboxLimits, SandboxTestRunner
+    from integrations.sandbox import SandboxConfig, SandboxLimits, SandboxTestRunner
 
     runner = SandboxTestRunner(
         SandboxConfig(
