@@ -285,3 +285,28 @@ async def test_a_live_run_is_not_swept_by_another_worker(sandbox_root, runner_py
     report = await run
     assert report.error is None and report.passed == 1, report.output
     assert_removed(sandbox_root, "live")
+
+
+async def test_a_cancelled_run_kills_its_processes_and_leaves_nothing(sandbox_root, runner_python):
+    runner = make_runner(sandbox_root, runner_python)
+    marker = f"{uuid.uuid4().int % 10**6}.{uuid.uuid4().int % 10**6}"
+    body = f"""
+        import subprocess, time
+
+        def test_hangs():
+            subprocess.Popen(["sleep", "{marker}"])
+            open("started", "w").close()
+            time.sleep(600)
+    """
+    run = asyncio.create_task(runner.run("cancelled", [CALC, suite(body)], TestType.UNIT))
+    started = sandbox_root / "cancelled" / "work" / "started"
+    for _ in range(600):
+        if started.exists() or run.done():
+            break
+        await asyncio.sleep(0.1)
+    assert started.exists() and processes_with(marker)
+    run.cancel()  # what cancelJob does to a running job
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert processes_with(marker) == []
+    assert_removed(sandbox_root, "cancelled")
