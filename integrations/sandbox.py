@@ -411,7 +411,9 @@ class SandboxTestRunner:
     def _report(
         self, out: Path, output_path: Path, code: int | None, timed_out: bool, duration_ms: int, isolate: bool
     ) -> TestRunReport:
+        # NUL is the one character a PostgreSQL JSON value cannot hold.
         raw_output = (read_untrusted(output_path, MAX_OUTPUT, tail=True) or b"").decode(errors="replace")
+        raw_output = raw_output.replace("\x00", "\ufffd")
         junit = read_untrusted(out / "junit.xml")
         totals = None
         problems = []

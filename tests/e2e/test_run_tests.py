@@ -8,6 +8,7 @@ import pytest
 from domain.enums import Role
 from domain.events import project_topic
 from resolvers.ids import from_global_id, to_global_id
+from server.settings import Settings
 from tests.api import Api
 from tests.e2e.conftest import running_api, sqlite_settings
 from tests.e2e.test_crud_api import CREATE_REQ, project, task
@@ -23,10 +24,16 @@ artifactId"""
 RUN = "mutation($a: ID!, $t: TestType!) { runTests(artifactId: $a, testType: $t) { id kind status } }"
 
 
-@pytest.fixture
-async def runner_api():
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def runner_api(request):
     with sandbox_python() as python, reachable_dir("rdflow-e2e-") as data_dir:
-        async with running_api(sqlite_settings(data_dir, test_runner_python=python, test_timeout_s=120)) as api:
+        fields = {"test_runner_python": python, "test_timeout_s": 120}
+        settings = (
+            sqlite_settings(data_dir, **fields)
+            if request.param == "sqlite"
+            else Settings(database_url=request.getfixturevalue("fresh_postgres_url"), data_dir=data_dir, **fields)
+        )
+        async with running_api(settings) as api:
             yield api
 
 
