@@ -174,7 +174,7 @@ async def test_a_fork_bomb_is_stopped_by_the_process_limit(sandbox_root, runner_
     assert_removed(sandbox_root, "bomb")
 
 
-async def test_writes_outside_the_sandbox_are_refused(sandbox_root, runner_python, tmp_path):
+async def test_writes_outside_the_sandbox_are_refused_and_sizes_capped(sandbox_root, runner_python, tmp_path):
     if not AS_ROOT:
         pytest.skip("confinement comes from dropping to the sandbox user, which needs root")
     outside = [tmp_path / "escape.txt", sandbox_root / "escape.txt", Path(runner_python).parent / "escape.txt"]
@@ -195,10 +195,14 @@ async def test_writes_outside_the_sandbox_are_refused(sandbox_root, runner_pytho
                 with open("big.bin", "wb") as handle:
                     handle.write(b"x" * 2_000_000)
             assert refused.value.errno == errno.EFBIG
+
+        def test_memory_is_capped():
+            with pytest.raises(MemoryError):
+                bytearray(1024**3)
     """
-    runner = make_runner(sandbox_root, runner_python, max_file_bytes=1_000_000)
+    runner = make_runner(sandbox_root, runner_python, max_file_bytes=1_000_000, memory_bytes=768 * 1024**2)
     report = await runner.run("escape", [CALC, suite(body)], TestType.UNIT)
-    assert report.error is None and report.failed == 0 and report.passed == 6, report.output
+    assert report.error is None and report.failed == 0 and report.passed == 7, report.output
     assert not any(p.exists() for p in outside)
     assert not (sandbox_root.parent / "escape.txt").exists()
     assert_removed(sandbox_root, "escape")
@@ -310,3 +314,16 @@ async def test_a_cancelled_run_kills_its_processes_and_leaves_nothing(sandbox_ro
         await run
     assert processes_with(marker) == []
     assert_removed(sandbox_root, "cancelled")
+
+
+async def test_cpu_time_is_limited(sandbox_root, runner_python):
+    runner = make_runner(sandbox_root, runner_python, cpu_s=1, timeout_s=100)
+    body = """
+        def test_spins():
+            while True:
+                pass
+    """
+    report = await runner.run("cpu", [CALC, suite(body)], TestType.UNIT)
+    assert report.error == "stopped at the CPU time limit of 1 s", report.output
+    assert report.exit_code == -signal.SIGXCPU
+    assert_removed(sandbox_root, "cpu")
