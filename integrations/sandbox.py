@@ -150,8 +150,8 @@ def _child_setup(limits: SandboxLimits, who: Identity | None, isolate_network: b
 
 
 def _group_members(pgid: int, uid: int | None) -> list[int]:
-    """Live processes in process group `pgid` (owned by `uid` when given): a recorded group id may have been
-    reused by an unrelated process since."""
+    """Live (not zombie) processes in process group `pgid`, owned by `uid` when given: a group id recorded by a
+    dead worker is only trusted while processes of the sandbox user still carry it."""
     members = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -161,17 +161,21 @@ def _group_members(pgid: int, uid: int | None) -> list[int]:
             owner = entry.stat().st_uid
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid and (uid is None or owner == uid):
+        state, _ppid, group = stat[stat.rindex(")") + 2 :].split()[:3]
+        if int(group) == pgid and state != "Z" and (uid is None or owner == uid):
             members.append(int(entry.name))
     return members
 
 
 def kill_group(pgid: int, uid: int | None) -> None:
-    """SIGKILL every process left in the run's group (children the tests started, a fork bomb's copies)."""
-    for pid in _group_members(pgid, uid):
+    """SIGKILL the run's whole process group (children the tests started, a fork bomb's copies): killpg reaches
+    every member at once, so a fork racing the kill cannot leave a survivor in the group."""
+    for _ in range(20):
+        if not _group_members(pgid, uid):
+            return
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
+            os.killpg(pgid, signal.SIGKILL)
+    log.warning("test sandbox process group %d still has members after SIGKILL", pgid)
 
 
 def remove_tree(path: Path) -> None:
