@@ -233,10 +233,6 @@ class SandboxTestRunner:
         self._network: bool | None = None  # isolated? decided by the first run's probe
         self._probe_lock = asyncio.Lock()
 
-    @property
-    def network_isolated(self) -> bool | None:
-        return self._network
-
     def _prepare_root(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o711)  # the sandbox user reaches its own directory, lists no one else's
@@ -277,12 +273,14 @@ class SandboxTestRunner:
         with _held(lock, create=True) as fd:
             if fd is None:
                 raise RunnerUnavailable(f"test run {run_id} is already running")
+            # Files and processes are handled off the event loop; the spawn stays on it (PR_SET_PDEATHSIG watches
+            # the thread that forked).
             try:
-                self._discard(sandbox, fd)  # what a killed earlier attempt of this run left
-                work = self._materialise(sandbox, files)
+                await asyncio.to_thread(self._discard, sandbox, fd)  # what a killed earlier attempt left
+                work = await asyncio.to_thread(self._materialise, sandbox, files)
                 return await self._execute(sandbox, work, fd, test_type, isolate)
             finally:
-                self._discard(sandbox, fd)
+                self._discard(sandbox, fd)  # synchronously: a second cancellation must not cut the clean-up short
                 lock.unlink(missing_ok=True)
 
     def _materialise(self, sandbox: Path, files: Sequence[SourceFile]) -> Path:
