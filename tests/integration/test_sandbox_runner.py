@@ -126,13 +126,18 @@ async def test_an_endless_loop_is_killed_at_the_wall_clock_limit(sandbox_root, r
     assert_removed(sandbox_root, "loop")
 
 
-async def test_the_tests_find_none_of_the_servers_secrets(sandbox_root, runner_python, monkeypatch):
+async def test_the_tests_find_none_of_the_servers_secrets_nor_its_network(sandbox_root, runner_python, monkeypatch):
     for name in ("JWT_SECRET", "RDFLOW_FERNET_KEY", "ANTHROPIC_API_KEY", "S3_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, CANARY)
     monkeypatch.setenv("DATABASE_URL", f"postgresql://rdflow:{CANARY}@db/rdflow")
+    server = await asyncio.start_server(lambda _r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
     runner = make_runner(sandbox_root, runner_python)
     body = f"""
         import os
+        import socket
+
+        import pytest
 
         def test_environment_holds_nothing_of_the_server():
             assert "{CANARY}" not in repr(dict(os.environ))
@@ -148,10 +153,21 @@ async def test_the_tests_find_none_of_the_servers_secrets(sandbox_root, runner_p
                 except OSError:
                     continue
                 assert b"{CANARY}" not in data or not {AS_ROOT}
+
+        def test_the_host_network_is_out_of_reach():
+            with pytest.raises(OSError):
+                socket.create_connection(("127.0.0.1", {port}), timeout=5).close()
     """
-    report = await runner.run("secrets", [CALC, suite(body)], TestType.UNIT)
-    assert report.error is None and report.failed == 0 and report.passed == 2, report.output
+    try:
+        report = await runner.run("secrets", [CALC, suite(body)], TestType.UNIT)
+    finally:
+        server.close()
     assert CANARY not in report.output
+    assert report.details is not None
+    if report.details["network"] == "isolated":
+        assert report.error is None and report.failed == 0 and report.passed == 3, report.output
+    else:  # no privilege to make a network namespace: the run says so, and only the network test fails
+        assert [f.name for f in report.failures] == ["tests/test_calc.py::test_the_host_network_is_out_of_reach"]
 
 
 async def test_a_fork_bomb_is_stopped_by_the_process_limit(sandbox_root, runner_python):
