@@ -8,6 +8,7 @@ from typing import Any
 
 from domain.model import Job
 from domain.services.pipeline_steps import PipelineSteps
+from domain.services.verification import RUN_KIND, TestRunService
 
 
 @dataclass
@@ -36,3 +37,13 @@ def pipeline_handlers(steps: PipelineSteps) -> dict[str, Handler]:
         "ai.code": step(steps.code, "generating code"),
         "ai.review": step(steps.review, "reviewing code"),
     }
+
+
+def test_run_handlers(runs: TestRunService) -> dict[str, Handler]:
+    """`tests.run`: the artifact's tests in a sandbox, then its TestResult."""
+
+    async def handle(ctx: JobContext) -> dict[str, Any]:
+        await ctx.progress(10, f"running the {ctx.job.payload.get('testType', 'UNIT').lower()} tests")
+        return await runs.run(ctx.job)
+
+    return {RUN_KIND: handle}

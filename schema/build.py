@@ -21,11 +21,12 @@ from schema.query import Query
 from schema.shape_limits import max_aliases_rule, max_depth_rule
 from schema.subscriptions import Subscription
 from schema.suggestions import HideSuggestions
+from schema.testing import TestingMutation, TestingQuery
 from schema.types import ArtifactNode, DeploymentNode, ProjectNode, RequirementNode, TaskNode, TestResultNode, UserNode
 
 # Each area contributes its own root classes; they are merged into one Query and one Mutation.
-QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery)
-MUTATIONS: tuple[type, ...] = (Mutation, PipelineMutation, AuthMutation)
+QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery, TestingQuery)
+MUTATIONS: tuple[type, ...] = (Mutation, PipelineMutation, AuthMutation, TestingMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (Subscription,)
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from domain.ai.schema_check import SchemaValidator
 from domain.model import AuditEntry
 from domain.permissions import Permission
-from domain.ports import LLMFactory, PasswordHasher, RateLimiter, SecretBox, TokenCodecPort, TokenStore
+from domain.ports import LLMFactory, PasswordHasher, RateLimiter, SecretBox, TestRunner, TokenCodecPort, TokenStore
 from domain.repos import AUDIT
 from domain.services.access import EntityReads
 from domain.services.ai_config import AiConfigService
@@ -25,7 +25,7 @@ from domain.services.reads import ReadService
 from domain.services.requirements import RequirementService
 from domain.services.tasks import TaskService
 from domain.services.users import UserService
-from domain.services.verification import TestResultService
+from domain.services.verification import TestResultService, TestRunService
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Services:
     tasks: TaskService
     artifacts: ArtifactService
     test_results: TestResultService
+    test_runs: TestRunService
     deployments: DeploymentService
     reads: ReadService
     jobs: JobService
@@ -62,6 +63,7 @@ class Services:
         refresh_ttl: timedelta,
         login_limits: LoginLimits = LoginLimits(),
         refresh_grace: timedelta = REFRESH_GRACE,
+        test_runner: TestRunner | None = None,
     ) -> Services:
         users = UserService(deps, hasher)
         projects, deployments, jobs = ProjectService(deps), DeploymentService(deps), JobService(deps)
@@ -73,6 +75,7 @@ class Services:
             tasks=TaskService(deps),
             artifacts=ArtifactService(deps),
             test_results=TestResultService(deps),
+            test_runs=TestRunService(deps, test_runner),
             deployments=deployments,
             reads=ReadService(deps),
             jobs=jobs,
