@@ -16,6 +16,7 @@ from domain.services.artifacts import ArtifactService
 from domain.services.auth import REFRESH_GRACE, AuthService, LoginLimits
 from domain.services.base import Deps
 from domain.services.deployments import DeploymentService
+from domain.services.environments import EnvironmentService
 from domain.services.jobs import JobLifecycle, JobService
 from domain.services.live import LiveUpdates
 from domain.services.pipeline import PipelineService
@@ -38,6 +39,7 @@ class Services:
     artifacts: ArtifactService
     test_results: TestResultService
     deployments: DeploymentService
+    environments: EnvironmentService
     reads: ReadService
     jobs: JobService
     job_lifecycle: JobLifecycle
@@ -74,6 +76,7 @@ class Services:
             artifacts=ArtifactService(deps),
             test_results=TestResultService(deps),
             deployments=deployments,
+            environments=EnvironmentService(deps, secrets),
             reads=ReadService(deps),
             jobs=jobs,
             job_lifecycle=JobLifecycle(deps),
