@@ -8,7 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain import repos
-from domain.services.environments import EnvironmentView, SecretInfo
+from domain.environments import EnvironmentView, SecretInfo
 from resolvers import environments, relations
 from resolvers.context import RequestContext
 from schema import enums as e

@@ -80,13 +80,12 @@ class DeploymentService(EntityReads[Deployment]):
             deployment = await self._awaiting(tx, deployment_id, DeploymentStatus.PENDING)
             override = require_second_person(viewer, deployment.deployed_by, "approve")
             deployment.approved_by = viewer.user_id
-            set_deployment_status(tx, deployment, DeploymentStatus.PENDING)
-            tx.audit(
-                "deployment.approve.override" if override else "deployment.approve",
-                DEPLOYMENTS.entity,
-                deployment.id,
-                None,
-                {"approvedBy": str(viewer.user_id), "requestedBy": _str(deployment.deployed_by), "override": override},
+            set_deployment_status(
+                tx,
+                deployment,
+                DeploymentStatus.PENDING,
+                action="deployment.approve.override" if override else "deployment.approve",
+                audit_after={"approvedBy": _str(viewer.user_id), **_decision(deployment, override)},
             )
         return deployment
 
@@ -98,17 +97,15 @@ class DeploymentService(EntityReads[Deployment]):
             override = require_second_person(viewer, deployment.deployed_by, "reject")
             deployment.rejected_by = viewer.user_id
             deployment.rejection_reason = v.text(reason, "reason", max_length=2_000)
-            set_deployment_status(tx, deployment, DeploymentStatus.FAILED)
-            tx.audit(
-                "deployment.reject.override" if override else "deployment.reject",
-                DEPLOYMENTS.entity,
-                deployment.id,
-                None,
-                {
-                    "rejectedBy": str(viewer.user_id),
-                    "requestedBy": _str(deployment.deployed_by),
+            set_deployment_status(
+                tx,
+                deployment,
+                DeploymentStatus.FAILED,
+                action="deployment.reject.override" if override else "deployment.reject",
+                audit_after={
+                    "rejectedBy": _str(viewer.user_id),
                     "reason": deployment.rejection_reason,
-                    "override": override,
+                    **_decision(deployment, override),
                 },
             )
         return deployment
@@ -146,14 +143,22 @@ class DeploymentService(EntityReads[Deployment]):
         return deployment
 
 
-def set_deployment_status(tx: Tx, deployment: Deployment, status: DeploymentStatus) -> None:
+def set_deployment_status(
+    tx: Tx,
+    deployment: Deployment,
+    status: DeploymentStatus,
+    *,
+    action: str = "deployment.status",
+    audit_after: dict[str, object] | None = None,
+) -> None:
     tx.moved(
         machines.DEPLOYMENT,
         DEPLOYMENTS,
         deployment,
         status,
-        action="deployment.status",
+        action=action,
         project_id=deployment.project_id,
+        audit_after=audit_after,
     )
     if status is DeploymentStatus.IN_PROGRESS:
         deployment.started_at = deployment.updated_at
@@ -163,3 +168,8 @@ def set_deployment_status(tx: Tx, deployment: Deployment, status: DeploymentStat
 
 def _str(value: uuid.UUID | None) -> str | None:
     return str(value) if value is not None else None
+
+
+def _decision(deployment: Deployment, override: bool) -> dict[str, object]:
+    """What an approval or rejection's audit entry adds: who asked, and whether the four eyes were overridden."""
+    return {"requestedBy": _str(deployment.deployed_by), "override": override}

@@ -5,13 +5,11 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from domain import validation as v
 from domain.enums import Environment
-from domain.environments import Autoscaling, EnvironmentConfig, Resources
+from domain.environments import Autoscaling, EnvironmentConfig, EnvironmentView, Resources, SecretInfo
 from domain.errors import Conflict, InvalidInput
 from domain.model import EnvironmentSecret, Project, ProjectEnvironment
 from domain.permissions import Permission, Viewer
@@ -32,23 +30,6 @@ MAX_REPLICAS = 100
 MAX_ENTRIES = 100  # variables, and secrets, per environment
 MAX_VALUE = 32_768  # characters of one variable or secret value
 REPLICAS = {Environment.DEV: (1, 1, 3), Environment.STAGING: (2, 2, 5), Environment.PROD: (3, 3, 10)}
-
-
-@dataclass(frozen=True)
-class SecretInfo:
-    """What anyone may know about a secret: its name, when and by whom it was last set. Never its value."""
-
-    name: str
-    updated_at: datetime | None
-    updated_by: uuid.UUID | None
-
-
-@dataclass(frozen=True)
-class EnvironmentView:
-    """An environment as members read it: its settings (defaults until first changed) and its secrets' names."""
-
-    settings: ProjectEnvironment
-    secrets: tuple[SecretInfo, ...]
 
 
 def default_namespace(project: Project, environment: Environment) -> str:
