@@ -3,11 +3,14 @@ with secret names only, project admins change them, and PROD deployments are dec
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
 from auth.secrets import FernetSecretBox, development_key
 from domain.enums import Environment, Role
 from persistence.tables import environment_secrets
+from persistence.tables import environments as environments_table
 from resolvers.ids import from_global_id
 from tests.api import Api
 from tests.e2e.test_crud_api import CREATE_PROJECT
@@ -181,3 +184,21 @@ async def test_prod_needs_a_second_admin_and_a_super_admin_override_is_audited(a
         ("deployment.approve.override", "admin", True),
         ("deployment.reject", "second", False),
     ]
+
+
+async def test_first_changes_at_once_store_one_environment_and_every_secret(api: Api):
+    pid = await team(api, ("lead", Role.PROJECT_ADMIN))
+    names = [f"SECRET_{i}" for i in range(6)] * 2  # each name twice: the second replaces the first
+    responses = await asyncio.gather(
+        *(
+            api.post(SET_SECRET, {"p": pid, "e": "STAGING", "n": n, "v": f"value-{i}"}, as_="lead")
+            for i, n in enumerate(names)
+        ),
+        api.post(UPDATE, {"input": {"projectId": pid, "environment": "STAGING", "replicas": 3}}, as_="lead"),
+    )
+    assert all(r.status_code == 200 and "errors" not in r.json() for r in responses), [r.text for r in responses]
+    async with api.container.engine.connect() as conn:
+        environments = (await conn.execute(select(environments_table))).all()
+        secrets = (await conn.execute(select(environment_secrets))).all()
+    assert [(e.environment, e.replicas) for e in environments] == [("STAGING", 3)]
+    assert sorted(s.name for s in secrets) == sorted(set(names))
