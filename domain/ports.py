@@ -50,6 +50,8 @@ class UnitOfWork(Protocol):
     artifacts: Repository[model.CodeArtifact]
     test_results: Repository[model.TestResult]
     deployments: Repository[model.Deployment]
+    environments: Repository[model.ProjectEnvironment]
+    environment_secrets: Repository[model.EnvironmentSecret]
     jobs: Repository[model.Job]
     audit: Repository[model.AuditEntry]
     ai_models: Repository[model.AiModelConfig]

@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.auth import AuthMutation, AuthQuery
+from schema.environments import EnvironmentMutation, EnvironmentQuery
 from schema.errors import ErrorPresenter, Outage, no_outage
 from schema.execution import RdflowExecutionContext
 from schema.limits import MaxCostLimiter
@@ -25,8 +26,8 @@ from schema.testing import TestingMutation, TestingQuery
 from schema.types import ArtifactNode, DeploymentNode, ProjectNode, RequirementNode, TaskNode, TestResultNode, UserNode
 
 # Each area contributes its own root classes; they are merged into one Query and one Mutation.
-QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery, TestingQuery)
-MUTATIONS: tuple[type, ...] = (Mutation, PipelineMutation, AuthMutation, TestingMutation)
+QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery, TestingQuery, EnvironmentQuery)
+MUTATIONS: tuple[type, ...] = (Mutation, PipelineMutation, AuthMutation, TestingMutation, EnvironmentMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (Subscription,)
 
 

@@ -16,6 +16,7 @@ from domain.services.artifacts import ArtifactService
 from domain.services.auth import REFRESH_GRACE, AuthService, LoginLimits
 from domain.services.base import Deps
 from domain.services.deployments import DeploymentService
+from domain.services.environments import EnvironmentService
 from domain.services.jobs import JobLifecycle, JobService
 from domain.services.live import LiveUpdates
 from domain.services.pipeline import PipelineService
@@ -39,6 +40,7 @@ class Services:
     test_results: TestResultService
     test_runs: TestRunService
     deployments: DeploymentService
+    environments: EnvironmentService
     reads: ReadService
     jobs: JobService
     job_lifecycle: JobLifecycle
@@ -77,6 +79,7 @@ class Services:
             test_results=TestResultService(deps),
             test_runs=TestRunService(deps, test_runner),
             deployments=deployments,
+            environments=EnvironmentService(deps, secrets),
             reads=ReadService(deps),
             jobs=jobs,
             job_lifecycle=JobLifecycle(deps),
