@@ -12,6 +12,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from domain import model
 from domain.events import DomainEvent, SubscriberOverflow
 from domain.paging import ListQuery, Page
+from domain.search import SearchHit, SearchKind, SearchTerms
 
 T = TypeVar("T")
 
@@ -165,4 +166,16 @@ class TokenStore(Protocol):
 class RateLimiter(Protocol):
     async def hit(self, key: str, limit: int, window_s: int) -> int:
         """Count one attempt; returns seconds to wait when over `limit` in the window, else 0."""
+        ...
+
+
+# --- search (project search, the knowledge base) ---
+class SearchIndex(Protocol):
+    """Full-text index over a project's requirements, PRDs, tasks and artifacts, kept in step with every write
+    by the database itself (triggers), so it is exact within the writing transaction."""
+
+    async def search(
+        self, project_id: uuid.UUID, terms: SearchTerms, kinds: Sequence[SearchKind], first: int
+    ) -> list[SearchHit]:
+        """The best `first` hits of `kinds` in the project, best first (ties: by kind, then id)."""
         ...

@@ -26,6 +26,7 @@ from jobs.plugins import load_handler_modules
 from jobs.registry import pipeline_handlers
 from persistence.engine import create_engine, session_factory
 from persistence.uow import SqlUnitOfWorkFactory
+from persistence.search_index import search_index_for
 from server.metrics import EventMetrics, JobMetrics, watch_pool
 from server.outages import unavailable
 from server.settings import Settings
@@ -160,6 +161,7 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
             window_s=settings.login_window_s,
         ),
         timedelta(seconds=settings.refresh_grace_s),
+        search_index=search_index_for(engine),
     )
     handlers = pipeline_handlers(services.pipeline_steps)
     handlers.update(load_handler_modules(settings.job_module_names, known=handlers))

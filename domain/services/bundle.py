@@ -8,7 +8,15 @@ from datetime import timedelta
 from domain.ai.schema_check import SchemaValidator
 from domain.model import AuditEntry
 from domain.permissions import Permission
-from domain.ports import LLMFactory, PasswordHasher, RateLimiter, SecretBox, TokenCodecPort, TokenStore
+from domain.ports import (
+    LLMFactory,
+    PasswordHasher,
+    RateLimiter,
+    SearchIndex,
+    SecretBox,
+    TokenCodecPort,
+    TokenStore,
+)
 from domain.repos import AUDIT
 from domain.services.access import EntityReads
 from domain.services.ai_config import AiConfigService
@@ -23,6 +31,7 @@ from domain.services.pipeline_steps import PipelineSteps
 from domain.services.projects import ProjectService
 from domain.services.reads import ReadService
 from domain.services.requirements import RequirementService
+from domain.services.search import SearchService
 from domain.services.tasks import TaskService
 from domain.services.users import UserService
 from domain.services.verification import TestResultService
@@ -47,6 +56,7 @@ class Services:
     ai_config: AiConfigService
     auth: AuthService
     audit: EntityReads[AuditEntry]
+    search: SearchService
 
     @classmethod
     def build(
@@ -62,6 +72,7 @@ class Services:
         refresh_ttl: timedelta,
         login_limits: LoginLimits = LoginLimits(),
         refresh_grace: timedelta = REFRESH_GRACE,
+        search_index: SearchIndex | None = None,
     ) -> Services:
         users = UserService(deps, hasher)
         projects, deployments, jobs = ProjectService(deps), DeploymentService(deps), JobService(deps)
@@ -85,4 +96,5 @@ class Services:
                 deps, users, hasher, tokens, token_store, limiter, refresh_ttl, login_limits, refresh_grace
             ),
             audit=EntityReads(deps, AUDIT, Permission.AUDIT_READ, in_project=False),
+            search=SearchService(deps, search_index),
         )
