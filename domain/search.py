@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from enum import Enum
 
 from domain.errors import InvalidInput
+from domain.paging import MAX_PAGE_SIZE
 
 MAX_QUERY_LENGTH = 500
 MAX_QUERY_WORDS = 32
-MAX_RESULTS = 100
+MAX_RESULTS = MAX_PAGE_SIZE  # the cost limit (schema/limits.py) prices `first` like a page
 HIGHLIGHT_START = "«"
 HIGHLIGHT_END = "»"
 ELLIPSIS = "…"

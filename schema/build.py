@@ -18,13 +18,14 @@ from schema.mutation import Mutation
 from schema.pipeline import PipelineMutation, PipelineQuery
 from schema.pipeline_types import JobNode, PrdNode
 from schema.query import Query
+from schema.search import SearchQuery
 from schema.shape_limits import max_aliases_rule, max_depth_rule
 from schema.subscriptions import Subscription
 from schema.suggestions import HideSuggestions
 from schema.types import ArtifactNode, DeploymentNode, ProjectNode, RequirementNode, TaskNode, TestResultNode, UserNode
 
 # Each area contributes its own root classes; they are merged into one Query and one Mutation.
-QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery)
+QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery, SearchQuery)
 MUTATIONS: tuple[type, ...] = (Mutation, PipelineMutation, AuthMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (Subscription,)
 
