@@ -12,7 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.search import HIGHLIGHT_END, HIGHLIGHT_START, Phrase, SearchHit, SearchKind, SearchTerms
 from persistence.search_schema import PG_CONFIG, TABLE
 
-HEADLINE = f'StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_END}, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "'
+HEADLINE = (
+    f"StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_END}, MaxWords=30, MinWords=12, MaxFragments=2, "
+    'FragmentDelimiter=" … "'
+)
 
 
 def tsquery_expression(terms: SearchTerms) -> tuple[str, dict[str, Any]]:

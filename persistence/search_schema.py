@@ -58,10 +58,12 @@ PRD = KindSpec(
     "prd",
     "prd_documents",
     ("sections", "version"),
-    "'PRD v' || {r}.version || ' ' || coalesce((SELECT q.title FROM requirements q WHERE q.id = {r}.requirement_id), '')",
+    "'PRD v' || {r}.version || ' ' || "
+    "coalesce((SELECT q.title FROM requirements q WHERE q.id = {r}.requirement_id), '')",
     {
         # Every string in the sections (titles, contents, feature names), not the JSON keys.
-        "sqlite": "(SELECT coalesce(group_concat(j.value, ' '), '') FROM json_tree({r}.sections) j WHERE j.type = 'text')",
+        "sqlite": "(SELECT coalesce(group_concat(j.value, ' '), '') "
+        "FROM json_tree({r}.sections) j WHERE j.type = 'text')",
         "postgresql": "(SELECT coalesce(string_agg(j #>> '{{}}', ' '), '') "
         "FROM jsonb_path_query({r}.sections, 'strict $.**') j WHERE jsonb_typeof(j) = 'string')",
     },
@@ -79,29 +81,38 @@ ARTIFACT = KindSpec(
 )
 
 
+# The FTS5 table holds no copy of the text (content=search_index): its rows follow search_index's by these.
+_FTS_FORGET_OLD = (
+    f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, title, body) VALUES ('delete', old.id, old.title, old.body);"
+)
+_FTS_ADD_NEW = f"INSERT INTO {FTS_TABLE} (rowid, title, body) VALUES (new.id, new.title, new.body);"
+
+
 def base_statements(dialect: str) -> list[str]:
     if dialect == "sqlite":
+        columns = "kind VARCHAR(30) NOT NULL, entity_id CHAR(32) NOT NULL, project_id CHAR(32) NOT NULL"
         return [
-            f"CREATE TABLE {TABLE} (id INTEGER PRIMARY KEY, kind VARCHAR(30) NOT NULL, entity_id CHAR(32) NOT NULL, "
-            "project_id CHAR(32) NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL, UNIQUE (kind, entity_id))",
+            (
+                f"CREATE TABLE {TABLE} (id INTEGER PRIMARY KEY, {columns}, "
+                "title TEXT NOT NULL, body TEXT NOT NULL, UNIQUE (kind, entity_id))"
+            ),
             f"CREATE INDEX {TABLE}_project ON {TABLE} (project_id)",
-            f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(title, body, content='{TABLE}', content_rowid='id', "
-            f"tokenize='{SQLITE_TOKENIZER}')",
-            f"CREATE TRIGGER {TABLE}_fts_insert AFTER INSERT ON {TABLE} BEGIN "
-            f"INSERT INTO {FTS_TABLE} (rowid, title, body) VALUES (new.id, new.title, new.body); END",
-            f"CREATE TRIGGER {TABLE}_fts_delete AFTER DELETE ON {TABLE} BEGIN "
-            f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); "
-            "END",
-            f"CREATE TRIGGER {TABLE}_fts_update AFTER UPDATE ON {TABLE} BEGIN "
-            f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); "
-            f"INSERT INTO {FTS_TABLE} (rowid, title, body) VALUES (new.id, new.title, new.body); END",
+            (
+                f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(title, body, content='{TABLE}', content_rowid='id', "
+                f"tokenize='{SQLITE_TOKENIZER}')"
+            ),
+            f"CREATE TRIGGER {TABLE}_fts_insert AFTER INSERT ON {TABLE} BEGIN {_FTS_ADD_NEW} END",
+            f"CREATE TRIGGER {TABLE}_fts_delete AFTER DELETE ON {TABLE} BEGIN {_FTS_FORGET_OLD} END",
+            f"CREATE TRIGGER {TABLE}_fts_update AFTER UPDATE ON {TABLE} BEGIN {_FTS_FORGET_OLD} {_FTS_ADD_NEW} END",
         ]
     return [
-        f"CREATE TABLE {TABLE} (kind VARCHAR(30) NOT NULL, entity_id UUID NOT NULL, project_id UUID NOT NULL, "
-        "title TEXT NOT NULL, body TEXT NOT NULL, "
-        f"document TSVECTOR GENERATED ALWAYS AS (setweight(to_tsvector('{PG_CONFIG}', title), 'A') || "
-        f"setweight(to_tsvector('{PG_CONFIG}', body), 'B')) STORED, "
-        f"CONSTRAINT {TABLE}_pkey PRIMARY KEY (kind, entity_id))",
+        (
+            f"CREATE TABLE {TABLE} (kind VARCHAR(30) NOT NULL, entity_id UUID NOT NULL, project_id UUID NOT NULL, "
+            "title TEXT NOT NULL, body TEXT NOT NULL, "
+            f"document TSVECTOR GENERATED ALWAYS AS (setweight(to_tsvector('{PG_CONFIG}', title), 'A') || "
+            f"setweight(to_tsvector('{PG_CONFIG}', body), 'B')) STORED, "
+            f"CONSTRAINT {TABLE}_pkey PRIMARY KEY (kind, entity_id))"
+        ),
         f"CREATE INDEX {TABLE}_document ON {TABLE} USING gin (document)",
         f"CREATE INDEX {TABLE}_project ON {TABLE} (project_id)",
     ]
@@ -123,19 +134,25 @@ def kind_statements(spec: KindSpec, dialect: str) -> list[str]:
     if dialect == "sqlite":
         return [
             f"CREATE TRIGGER {name}_insert AFTER INSERT ON {spec.table} BEGIN {insert} VALUES ({values('new')}); END",
-            f"CREATE TRIGGER {name}_update AFTER UPDATE OF {columns}, project_id ON {spec.table} BEGIN "
-            f"{remove}old.id; {insert} VALUES ({values('new')}); END",
+            (
+                f"CREATE TRIGGER {name}_update AFTER UPDATE OF {columns}, project_id ON {spec.table} BEGIN "
+                f"{remove}old.id; {insert} VALUES ({values('new')}); END"
+            ),
             f"CREATE TRIGGER {name}_delete AFTER DELETE ON {spec.table} BEGIN {remove}old.id; END",
             backfill,
         ]
     return [
-        f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$ BEGIN "
-        f"IF TG_OP = 'DELETE' THEN {remove}OLD.id; RETURN OLD; END IF; "
-        f"{insert} VALUES ({values('NEW')}) ON CONFLICT (kind, entity_id) DO UPDATE SET "
-        "project_id = EXCLUDED.project_id, title = EXCLUDED.title, body = EXCLUDED.body; "
-        "RETURN NEW; END $fn$",
-        f"CREATE TRIGGER {name} AFTER INSERT OR DELETE OR UPDATE OF {columns}, project_id ON {spec.table} "
-        f"FOR EACH ROW EXECUTE FUNCTION {name}()",
+        (
+            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$ BEGIN "
+            f"IF TG_OP = 'DELETE' THEN {remove}OLD.id; RETURN OLD; END IF; "
+            f"{insert} VALUES ({values('NEW')}) ON CONFLICT (kind, entity_id) DO UPDATE SET "
+            "project_id = EXCLUDED.project_id, title = EXCLUDED.title, body = EXCLUDED.body; "
+            "RETURN NEW; END $fn$"
+        ),
+        (
+            f"CREATE TRIGGER {name} AFTER INSERT OR DELETE OR UPDATE OF {columns}, project_id ON {spec.table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {name}()"
+        ),
         backfill,
     ]
 

@@ -25,8 +25,8 @@ from jobs.executor import JobExecutor
 from jobs.plugins import load_handler_modules
 from jobs.registry import pipeline_handlers
 from persistence.engine import create_engine, session_factory
-from persistence.uow import SqlUnitOfWorkFactory
 from persistence.search_index import search_index_for
+from persistence.uow import SqlUnitOfWorkFactory
 from server.metrics import EventMetrics, JobMetrics, watch_pool
 from server.outages import unavailable
 from server.settings import Settings
