@@ -4,7 +4,8 @@ SQLite or a weighted tsvector + GIN on PostgreSQL, and per kind the triggers tha
 Triggers run inside the writing transaction, for every writer (services, jobs, cascades, hand-written SQL), so
 the index is never behind the rows. Migrations call `install_base` once and `install_kind` once per kind; a new
 kind is one `KindSpec` and one `install_kind` call in its table's migration. Row expressions are written against
-`{r}` (the trigger's NEW row, or the table itself for the backfill) and must hold no ':' (bind-parameter syntax).
+`{r}` (the trigger's NEW row, or the table itself for the backfill), read that row only (SQLite cannot rebuild
+a table another table's trigger reads) and hold no ':' (bind-parameter syntax).
 
 A SQLite batch migration that rebuilds an indexed table drops its triggers: call `install_kind` again after it
 (tests/integration/test_migrations.py checks every kind's triggers exist at head).
@@ -58,8 +59,8 @@ PRD = KindSpec(
     "prd",
     "prd_documents",
     ("sections", "version"),
-    "'PRD v' || {r}.version || ' ' || "
-    "coalesce((SELECT q.title FROM requirements q WHERE q.id = {r}.requirement_id), '')",
+    # A trigger must read only its own row: SQLite refuses to rebuild a table another table's trigger reads.
+    "'PRD v' || {r}.version",
     {
         # Every string in the sections (titles, contents, feature names), not the JSON keys.
         "sqlite": "(SELECT coalesce(group_concat(j.value, ' '), '') "
@@ -119,7 +120,8 @@ def base_statements(dialect: str) -> list[str]:
 
 
 def kind_statements(spec: KindSpec, dialect: str) -> list[str]:
-    """The triggers of one kind, then the backfill of its existing rows."""
+    """The triggers of one kind (replacing any), then its rows indexed afresh: safe to run again, e.g. after a
+    SQLite table rebuild dropped the triggers."""
     name = f"{TABLE}_{spec.kind}"
     title, body = spec.title, spec.body[dialect]
     columns = ", ".join(spec.columns)
@@ -130,18 +132,21 @@ def kind_statements(spec: KindSpec, dialect: str) -> list[str]:
 
     insert = f"INSERT INTO {TABLE} (kind, entity_id, project_id, title, body)"
     remove = f"DELETE FROM {TABLE} WHERE kind = '{spec.kind}' AND entity_id = "
-    backfill = f"{insert} SELECT {values('t')} FROM {spec.table} t"
+    backfill = [f"DELETE FROM {TABLE} WHERE kind = '{spec.kind}'", f"{insert} SELECT {values('t')} FROM {spec.table} t"]
+    drops = drop_kind_statements(spec, dialect)[:-1]
     if dialect == "sqlite":
         return [
+            *drops,
             f"CREATE TRIGGER {name}_insert AFTER INSERT ON {spec.table} BEGIN {insert} VALUES ({values('new')}); END",
             (
                 f"CREATE TRIGGER {name}_update AFTER UPDATE OF {columns}, project_id ON {spec.table} BEGIN "
                 f"{remove}old.id; {insert} VALUES ({values('new')}); END"
             ),
             f"CREATE TRIGGER {name}_delete AFTER DELETE ON {spec.table} BEGIN {remove}old.id; END",
-            backfill,
+            *backfill,
         ]
     return [
+        *drops,
         (
             f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$ BEGIN "
             f"IF TG_OP = 'DELETE' THEN {remove}OLD.id; RETURN OLD; END IF; "
@@ -153,7 +158,7 @@ def kind_statements(spec: KindSpec, dialect: str) -> list[str]:
             f"CREATE TRIGGER {name} AFTER INSERT OR DELETE OR UPDATE OF {columns}, project_id ON {spec.table} "
             f"FOR EACH ROW EXECUTE FUNCTION {name}()"
         ),
-        backfill,
+        *backfill,
     ]
 
 
@@ -181,8 +186,25 @@ def kind_trigger_names(spec: KindSpec, dialect: str) -> set[str]:
     return {f"{name}_{event}" for event in ("insert", "update", "delete")} if dialect == "sqlite" else {name}
 
 
-def run(execute: Callable[[str], object], statements: list[str]) -> None:
-    for statement in statements:
+def install_base(execute: Callable[[str], object], dialect: str) -> None:
+    """Create the index table (and FTS5 table); `execute` runs one SQL string (a migration's `op.execute`)."""
+    for statement in base_statements(dialect):
+        execute(statement)
+
+
+def install_kind(execute: Callable[[str], object], dialect: str, spec: KindSpec) -> None:
+    """Create the triggers of `spec` and index the rows its table holds already."""
+    for statement in kind_statements(spec, dialect):
+        execute(statement)
+
+
+def uninstall_kind(execute: Callable[[str], object], dialect: str, spec: KindSpec) -> None:
+    for statement in drop_kind_statements(spec, dialect):
+        execute(statement)
+
+
+def uninstall_base(execute: Callable[[str], object], dialect: str) -> None:
+    for statement in drop_base_statements(dialect):
         execute(statement)
 
 

@@ -19,13 +19,13 @@ depends_on = None
 
 def upgrade() -> None:
     dialect = op.get_context().dialect.name
-    search.run(op.execute, search.base_statements(dialect))
+    search.install_base(op.execute, dialect)
     for spec in search.INITIAL_KINDS:
-        search.run(op.execute, search.kind_statements(spec, dialect))
+        search.install_kind(op.execute, dialect, spec)
 
 
 def downgrade() -> None:
     dialect = op.get_context().dialect.name
     for spec in reversed(search.INITIAL_KINDS):
-        search.run(op.execute, search.drop_kind_statements(spec, dialect))
-    search.run(op.execute, search.drop_base_statements(dialect))
+        search.uninstall_kind(op.execute, dialect, spec)
+    search.uninstall_base(op.execute, dialect)

@@ -4,11 +4,13 @@ and hostile text that gives results or BAD_USER_INPUT, never a crash."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from domain.enums import Role, TaskType
 from domain.errors import Forbidden, InvalidInput, NotFound
@@ -126,7 +128,7 @@ async def test_every_kind_is_indexed_and_kinds_filter(world, admin):
     files = await world.search(admin, project, "mailer", kinds=[SearchKind.ARTIFACT, SearchKind.PRD])
 
     assert sorted(h.kind.value for h in hits) == ["artifact", "prd", "task"]
-    assert {h.kind: h.title for h in hits}[SearchKind.PRD] == "PRD v1 Accounts"
+    assert {h.kind: h.title for h in hits}[SearchKind.PRD] == "PRD v1"
     assert [(h.kind, h.entity_id) for h in only_tasks] == [(SearchKind.TASK, task.id)]
     assert [h.title for h in files] == ["app/zeppelin_mailer.py"]
 
@@ -283,5 +285,41 @@ async def test_the_migration_indexes_rows_written_before_it(request, tmp_path, b
         upgrade(url, "head")
 
         assert sorted(await world.titles(admin, project, "older")) == ["Older", "Older task"]
+    finally:
+        await container.aclose()
+
+
+async def test_install_kind_again_restores_what_a_sqlite_table_rebuild_dropped(tmp_path):
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    from persistence import search_schema
+    from persistence.migrations import context_options
+    from tests.integration.test_migrations import search_triggers, with_connection
+
+    url = f"sqlite:///{tmp_path}/rebuilt.db"
+    upgrade(url)
+    container = build_container(Settings(database_url=url, data_dir=tmp_path))
+    try:
+        world = World(container)
+        admin = await world.user(Role.PROJECT_ADMIN)
+        project = await world.project(admin)
+        await world.requirement(admin, project, "Before", "rebuild")
+
+        def rebuild_requirements(connection):
+            context = MigrationContext.configure(connection, opts=context_options("sqlite"))
+            with Operations(context).batch_alter_table("requirements", recreate="always") as batch:
+                batch.add_column(sa.Column("budget", sa.Integer()))
+
+        await asyncio.to_thread(with_connection, url, rebuild_requirements)
+        assert "search_index_requirement_insert" not in await asyncio.to_thread(with_connection, url, search_triggers)
+
+        def reinstall(connection):
+            search_schema.install_kind(lambda s: connection.execute(sa.text(s)), "sqlite", search_schema.REQUIREMENT)
+
+        await asyncio.to_thread(with_connection, url, reinstall)
+        await world.requirement(admin, project, "After", "rebuild")
+
+        assert sorted(await world.titles(admin, project, "rebuild")) == ["After", "Before"]
     finally:
         await container.aclose()
