@@ -73,8 +73,16 @@ WORDS = [
 QUERIES = ["password reset", '"reset link"', "invoice OR report", "token -session", "deploy rollback approve"]
 
 
+# Each word is one of WORDS with this probability, else filler from a large vocabulary (see --topic-share).
+TOPIC_SHARE = [0.02]
+
+
+def word(rng: random.Random) -> str:
+    return rng.choice(WORDS) if rng.random() < TOPIC_SHARE[0] else f"filler{rng.randrange(20_000)}"
+
+
 def sentence(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(n)) + "."
+    return " ".join(word(rng) for _ in range(n)) + "."
 
 
 async def seed(container, docs: int, rng: random.Random) -> tuple[Viewer, Project, float]:
@@ -158,7 +166,11 @@ def main() -> None:
     parser.add_argument("--postgres", help="an admin URL; a throw-away database is created on it")
     parser.add_argument("--docs", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument(
+        "--topic-share", type=float, default=0.02, help="share of words from the topic vocabulary (1: all match)"
+    )
     args = parser.parse_args()
+    TOPIC_SHARE[0] = args.topic_share
     for with_index in (False, True):
         if args.postgres:
             from bench.read_vs_postgraphile import throwaway_database

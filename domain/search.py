@@ -58,15 +58,29 @@ def _words(text: str) -> Phrase:
     return tuple(w.lower() for w in _WORD.findall(text))
 
 
+def any_word_query(text: str, field: str = "text") -> SearchTerms:
+    """Any of the text's words (a chat question, not search syntax): the first MAX_QUERY_WORDS distinct words,
+    ORed, so the objects sharing the most words rank first."""
+    check_text(text, field)
+    words = list(dict.fromkeys(_words(text)))[:MAX_QUERY_WORDS]
+    if not words:
+        raise InvalidInput(f"{field} has no word to search for", field=field)
+    return SearchTerms((tuple((w,) for w in words),))
+
+
+def check_text(text: str, field: str) -> None:
+    if len(text) > MAX_QUERY_LENGTH:
+        raise InvalidInput(f"{field} is {len(text)} characters; at most {MAX_QUERY_LENGTH} allowed", field=field)
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in text):
+        raise InvalidInput(f"{field} must not contain control characters", field=field)
+
+
 def parse_query(text: str, field: str = "text") -> SearchTerms:
     """Web-search syntax: words are ANDed, "quoted words" form a phrase, OR between terms, -term excludes.
 
     Punctuation and operators in odd places are ignored rather than refused; text without a word to look for,
     too long, or with control characters is InvalidInput naming `field`."""
-    if len(text) > MAX_QUERY_LENGTH:
-        raise InvalidInput(f"{field} is {len(text)} characters; at most {MAX_QUERY_LENGTH} allowed", field=field)
-    if any(ord(c) < 32 and c not in "\t\n\r" for c in text):
-        raise InvalidInput(f"{field} must not contain control characters", field=field)
+    check_text(text, field)
     clauses: list[list[Phrase]] = []
     excluded: list[Phrase] = []
     pending_or = False

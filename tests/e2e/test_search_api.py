@@ -63,8 +63,9 @@ async def test_only_members_and_super_admins_search_a_project(api: Api):
         ({"t": '"" -- ** ()'}, "text"),
         ({"t": "invoice", "f": 0}, "first"),
         ({"t": "invoice", "f": 1_000}, "first"),
+        ({"t": "invoice", "k": []}, "kinds"),
     ],
-    ids=["huge", "nul", "no-words", "first-0", "first-1000"],
+    ids=["huge", "nul", "no-words", "first-0", "first-1000", "no-kinds"],
 )
 async def test_bad_text_or_first_is_bad_user_input_naming_it(api: Api, variables, field):
     p = await project(api)

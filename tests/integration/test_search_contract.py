@@ -209,6 +209,9 @@ async def test_phrases_or_and_exclusion(world, admin):
     assert sorted(await world.titles(admin, project, "pear OR falls")) == ["One", "Three"]
     assert sorted(await world.titles(admin, project, "red apple")) == ["One", "Two"]
     assert await world.titles(admin, project, "apple", first=1) in (["One"], ["Two"])
+    asked = "Which one has a red apple or a green pear?"
+    assert set(await world.titles(admin, project, asked, any_word=True)) == {"One", "Two", "Three"}
+    assert await world.titles(admin, project, asked) == []
 
 
 HOSTILE = [
@@ -262,12 +265,15 @@ async def test_hostile_text_gives_results_or_bad_user_input(world, admin):
     assert await world.titles(admin, project, "apple") == ["Apple"]  # the index still answers
 
 
-async def test_first_outside_its_range_is_bad_user_input(world, admin):
+async def test_first_outside_its_range_or_no_kinds_is_bad_user_input(world, admin):
     project = await world.project(admin)
     for first in (0, 101):
         with pytest.raises(InvalidInput) as error:
             await world.search(admin, project, "apple", first=first)
         assert error.value.field == "first"
+    with pytest.raises(InvalidInput) as error:
+        await world.search(admin, project, "apple", kinds=[])
+    assert error.value.field == "kinds"
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

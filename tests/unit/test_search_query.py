@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import InvalidInput
-from domain.search import MAX_QUERY_LENGTH, SearchTerms, parse_query
+from domain.search import MAX_QUERY_LENGTH, MAX_QUERY_WORDS, SearchTerms, any_word_query, parse_query
 from persistence.search_postgres import tsquery_expression
 from persistence.search_sqlite import match_expression
 
@@ -41,3 +41,13 @@ def test_each_backend_quotes_every_word():
     sql, params = tsquery_expression(terms)
     assert params == {"w0": "reset link", "w1": "token", "w2": "refresh"}
     assert ":w0" in sql and "reset" not in sql
+
+
+def test_a_question_becomes_any_of_its_distinct_words_capped():
+    assert any_word_query('Why does "reset" fail? reset -x') == SearchTerms(
+        (((("why",), ("does",), ("reset",), ("fail",), ("x",))),)
+    )
+    many = " ".join(f"w{i}" for i in range(100))
+    assert len(any_word_query(many).clauses[0]) == MAX_QUERY_WORDS
+    with pytest.raises(InvalidInput):
+        any_word_query("?!")
