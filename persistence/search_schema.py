@@ -21,6 +21,9 @@ TABLE = "search_index"
 FTS_TABLE = "search_index_fts"
 SQLITE_TOKENIZER = "porter unicode61 remove_diacritics 2"
 PG_CONFIG = "english"
+# A tsvector holds at most 1 MB: the text beyond this many characters is not searchable on PostgreSQL, so that a
+# long PRD of distinct tokens cannot make its own write fail.
+PG_INDEXED_CHARS = 200_000
 
 
 def is_search_object(name: str | None) -> bool:
@@ -111,7 +114,7 @@ def base_statements(dialect: str) -> list[str]:
             f"CREATE TABLE {TABLE} (kind VARCHAR(30) NOT NULL, entity_id UUID NOT NULL, project_id UUID NOT NULL, "
             "title TEXT NOT NULL, body TEXT NOT NULL, "
             f"document TSVECTOR GENERATED ALWAYS AS (setweight(to_tsvector('{PG_CONFIG}', title), 'A') || "
-            f"setweight(to_tsvector('{PG_CONFIG}', body), 'B')) STORED, "
+            f"setweight(to_tsvector('{PG_CONFIG}', left(body, {PG_INDEXED_CHARS})), 'B')) STORED, "
             f"CONSTRAINT {TABLE}_pkey PRIMARY KEY (kind, entity_id))"
         ),
         f"CREATE INDEX {TABLE}_document ON {TABLE} USING gin (document)",

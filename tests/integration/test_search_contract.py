@@ -133,6 +133,25 @@ async def test_every_kind_is_indexed_and_kinds_filter(world, admin):
     assert [h.title for h in files] == ["app/zeppelin_mailer.py"]
 
 
+async def test_a_huge_prd_of_distinct_tokens_is_written_and_searchable(world, admin):
+    project = await world.project(admin)
+    req = await world.requirement(admin, project, "Big", "big")
+    sections = [
+        {"section_id": f"s{i}", "title": "Huge", "content": " ".join(uuid.uuid4().hex[:10] for _ in range(4_500))}
+        for i in range(20)
+    ]
+    async with world.services.deps.uow() as uow:
+        now = world.services.deps.clock.now()
+        prd = PrdDocument(requirement_id=req.id, project_id=project, version=1, sections=sections)
+        prd.created_at = prd.updated_at = now
+        uow.prds.add(prd)
+        await uow.commit()
+
+    [hit] = await world.search(admin, project, sections[0]["content"].split()[7])
+
+    assert (hit.kind, hit.entity_id) == (SearchKind.PRD, prd.id)
+
+
 async def test_a_non_member_never_sees_another_projects_hits(world, admin):
     outsider = await world.user(Role.PROJECT_ADMIN)
     ours = await world.project(admin, "Ours")
