@@ -148,6 +148,15 @@ async def run(url: str, docs: int, rounds: int, with_index: bool) -> None:
                 for statement in kind_statements(spec, dialect):
                     await connection.execute(text(statement))
             print(f"{dialect}: backfill of {2 * docs} rows took {time.perf_counter() - started:.2f} s")
+        async with container.engine.connect() as connection:  # statistics, as autovacuum would gather them
+            await connection.execute(text("ANALYZE"))
+            await connection.commit()
+        timings = []
+        for _ in range(rounds):  # a reference on the same machine: one plain read through the same checks
+            started = time.perf_counter()
+            await container.services.projects.get(viewer, project.id)
+            timings.append((time.perf_counter() - started) * 1000)
+        print(f"{dialect}: reference projects.get p50={pct(timings, 50):6.2f} ms p95={pct(timings, 95):6.2f} ms")
         for query in QUERIES:
             timings, hits = [], 0
             for _ in range(rounds):

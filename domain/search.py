@@ -19,7 +19,8 @@ ELLIPSIS = "…"
 
 
 class SearchKind(str, Enum):
-    """What the index holds; a new kind is a member here plus its index triggers (persistence/search_schema.py)."""
+    """What the index holds. A new kind: a member here, its KindSpec installed by its table's migration
+    (persistence/search_schema.py) and its node's repository (resolvers/search.py)."""
 
     REQUIREMENT = "requirement"
     PRD = "prd"

@@ -162,6 +162,8 @@ def kind_statements(spec: KindSpec, dialect: str) -> list[str]:
             f"FOR EACH ROW EXECUTE FUNCTION {name}()"
         ),
         *backfill,
+        # Statistics now: until autovacuum gathers them the planner may check every row instead of using GIN.
+        f"ANALYZE {TABLE}",
     ]
 
 
