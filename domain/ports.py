@@ -13,6 +13,7 @@ from domain import model
 from domain.enums import TestType
 from domain.events import DomainEvent, SubscriberOverflow
 from domain.paging import ListQuery, Page
+from domain.search import SearchHit, SearchKind, SearchTerms
 
 T = TypeVar("T")
 
@@ -218,3 +219,15 @@ class TestRunner(Protocol):
     do (a loop, a crash, a fork bomb are reported in `error`), only when the runner itself cannot work."""
 
     async def run(self, run_id: str, files: Sequence[SourceFile], test_type: TestType) -> TestRunReport: ...
+
+
+# --- search (project search, the knowledge base) ---
+class SearchIndex(Protocol):
+    """Full-text index over a project's requirements, PRDs, tasks and artifacts, kept in step with every write
+    by the database itself (triggers), so it is exact within the writing transaction."""
+
+    async def search(
+        self, project_id: uuid.UUID, terms: SearchTerms, kinds: Sequence[SearchKind], first: int
+    ) -> list[SearchHit]:
+        """The best `first` hits of `kinds` in the project, best first (ties: by kind, then id)."""
+        ...

@@ -19,6 +19,7 @@ from schema.mutation import Mutation
 from schema.pipeline import PipelineMutation, PipelineQuery
 from schema.pipeline_types import JobNode, PrdNode
 from schema.query import Query
+from schema.search import SearchQuery
 from schema.shape_limits import max_aliases_rule, max_depth_rule
 from schema.subscriptions import Subscription
 from schema.suggestions import HideSuggestions
@@ -26,7 +27,7 @@ from schema.testing import TestingMutation, TestingQuery
 from schema.types import ArtifactNode, DeploymentNode, ProjectNode, RequirementNode, TaskNode, TestResultNode, UserNode
 
 # Each area contributes its own root classes; they are merged into one Query and one Mutation.
-QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery, TestingQuery, EnvironmentQuery)
+QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery, TestingQuery, EnvironmentQuery, SearchQuery)
 MUTATIONS: tuple[type, ...] = (Mutation, PipelineMutation, AuthMutation, TestingMutation, EnvironmentMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (Subscription,)
 

@@ -25,6 +25,7 @@ from jobs.executor import JobExecutor
 from jobs.plugins import load_handler_modules
 from jobs.registry import pipeline_handlers, test_run_handlers
 from persistence.engine import create_engine, session_factory
+from persistence.search_index import search_index_for
 from persistence.uow import SqlUnitOfWorkFactory
 from server.metrics import EventMetrics, JobMetrics, watch_pool
 from server.outages import unavailable
@@ -188,6 +189,7 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
         ),
         timedelta(seconds=settings.refresh_grace_s),
         test_runner=_test_runner(settings),
+        search_index=search_index_for(engine),
     )
     handlers = pipeline_handlers(services.pipeline_steps)
     handlers.update(test_run_handlers(services.test_runs))

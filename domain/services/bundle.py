@@ -8,7 +8,16 @@ from datetime import timedelta
 from domain.ai.schema_check import SchemaValidator
 from domain.model import AuditEntry
 from domain.permissions import Permission
-from domain.ports import LLMFactory, PasswordHasher, RateLimiter, SecretBox, TestRunner, TokenCodecPort, TokenStore
+from domain.ports import (
+    LLMFactory,
+    PasswordHasher,
+    RateLimiter,
+    SearchIndex,
+    SecretBox,
+    TestRunner,
+    TokenCodecPort,
+    TokenStore,
+)
 from domain.repos import AUDIT
 from domain.services.access import EntityReads
 from domain.services.ai_config import AiConfigService
@@ -24,6 +33,7 @@ from domain.services.pipeline_steps import PipelineSteps
 from domain.services.projects import ProjectService
 from domain.services.reads import ReadService
 from domain.services.requirements import RequirementService
+from domain.services.search import SearchService
 from domain.services.tasks import TaskService
 from domain.services.users import UserService
 from domain.services.verification import TestResultService, TestRunService
@@ -50,6 +60,7 @@ class Services:
     ai_config: AiConfigService
     auth: AuthService
     audit: EntityReads[AuditEntry]
+    search: SearchService
 
     @classmethod
     def build(
@@ -66,6 +77,7 @@ class Services:
         login_limits: LoginLimits = LoginLimits(),
         refresh_grace: timedelta = REFRESH_GRACE,
         test_runner: TestRunner | None = None,
+        search_index: SearchIndex | None = None,
     ) -> Services:
         users = UserService(deps, hasher)
         projects, deployments, jobs = ProjectService(deps), DeploymentService(deps), JobService(deps)
@@ -91,4 +103,5 @@ class Services:
                 deps, users, hasher, tokens, token_store, limiter, refresh_ttl, login_limits, refresh_grace
             ),
             audit=EntityReads(deps, AUDIT, Permission.AUDIT_READ, in_project=False),
+            search=SearchService(deps, search_index),
         )
