@@ -14,6 +14,7 @@ from domain.enums import Environment, TestType
 from domain.events import DomainEvent, SubscriberOverflow
 from domain.paging import ListQuery, Page
 from domain.permissions import Viewer
+from domain.search import SearchHit, SearchKind, SearchTerms
 
 T = TypeVar("T")
 
@@ -51,6 +52,8 @@ class UnitOfWork(Protocol):
     artifacts: Repository[model.CodeArtifact]
     test_results: Repository[model.TestResult]
     deployments: Repository[model.Deployment]
+    environments: Repository[model.ProjectEnvironment]
+    environment_secrets: Repository[model.EnvironmentSecret]
     jobs: Repository[model.Job]
     audit: Repository[model.AuditEntry]
     ai_models: Repository[model.AiModelConfig]
@@ -171,6 +174,67 @@ class TokenStore(Protocol):
 class RateLimiter(Protocol):
     async def hit(self, key: str, limit: int, window_s: int) -> int:
         """Count one attempt; returns seconds to wait when over `limit` in the window, else 0."""
+        ...
+
+
+# --- Test runs: running an artifact's tests in a sandbox (the TestRunner port and what it reports) ---
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file to materialise in the sandbox: a relative POSIX path and its bytes."""
+
+    path: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class FailedTest:
+    name: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CoverageTotals:
+    covered_lines: int
+    num_statements: int
+    percent: float
+
+
+@dataclass(frozen=True)
+class TestRunReport:
+    """What one sandboxed run produced. `error` is set when the run itself broke (time limit, a crash, no tests):
+    then the counts are whatever was reported before it broke."""
+
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    duration_ms: int = 0
+    failures: tuple[FailedTest, ...] = ()
+    coverage: CoverageTotals | None = None
+    exit_code: int | None = None
+    error: str | None = None
+    output: str = ""
+    details: dict[str, Any] | None = None
+
+
+class TestRunner(Protocol):
+    """Runs the tests among `files` in a throw-away sandbox with resource limits; never raises for what the tests
+    do (a loop, a crash, a fork bomb are reported in `error`), only when the runner itself cannot work."""
+
+    async def run(self, run_id: str, files: Sequence[SourceFile], test_type: TestType) -> TestRunReport: ...
+
+
+# --- search (project search, the knowledge base) ---
+class SearchIndex(Protocol):
+    """Full-text index over a project's requirements, PRDs, tasks and artifacts, kept in step with every write
+    by the database itself (triggers), so it is exact within the writing transaction."""
+
+    async def search(
+        self, project_id: uuid.UUID, terms: SearchTerms, kinds: Sequence[SearchKind], first: int
+    ) -> list[SearchHit]:
+        """The best `first` hits of `kinds` in the project, best first (ties: by kind, then id)."""
         ...
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from domain.model import Job
 from domain.services.pipeline_runs import STAGE_JOB, PipelineRunService
 from domain.services.pipeline_steps import PipelineSteps
+from domain.services.verification import RUN_KIND, TestRunService
 
 
 @dataclass
@@ -47,3 +48,13 @@ def pipeline_run_handlers(runs: PipelineRunService) -> dict[str, Handler]:
         return await runs.run_stage(ctx.job)
 
     return {STAGE_JOB: stage}
+
+
+def test_run_handlers(runs: TestRunService) -> dict[str, Handler]:
+    """`tests.run`: the artifact's tests in a sandbox, then its TestResult."""
+
+    async def handle(ctx: JobContext) -> dict[str, Any]:
+        await ctx.progress(10, f"running the {ctx.job.payload.get('testType', 'UNIT').lower()} tests")
+        return await runs.run(ctx.job)
+
+    return {RUN_KIND: handle}

@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.auth import AuthMutation, AuthQuery
+from schema.environments import EnvironmentMutation, EnvironmentQuery
 from schema.errors import ErrorPresenter, Outage, no_outage
 from schema.execution import RdflowExecutionContext
 from schema.limits import MaxCostLimiter
@@ -25,14 +26,31 @@ from schema.pipeline_runs import (
 )
 from schema.pipeline_types import JobNode, PrdNode
 from schema.query import Query
+from schema.search import SearchQuery
 from schema.shape_limits import max_aliases_rule, max_depth_rule
 from schema.subscriptions import Subscription
 from schema.suggestions import HideSuggestions
+from schema.testing import TestingMutation, TestingQuery
 from schema.types import ArtifactNode, DeploymentNode, ProjectNode, RequirementNode, TaskNode, TestResultNode, UserNode
 
 # Each area contributes its own root classes; they are merged into one Query and one Mutation.
-QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery, PipelineRunQuery)
-MUTATIONS: tuple[type, ...] = (Mutation, PipelineMutation, AuthMutation, PipelineRunMutation)
+QUERIES: tuple[type, ...] = (
+    Query,
+    PipelineQuery,
+    AuthQuery,
+    TestingQuery,
+    EnvironmentQuery,
+    SearchQuery,
+    PipelineRunQuery,
+)
+MUTATIONS: tuple[type, ...] = (
+    Mutation,
+    PipelineMutation,
+    AuthMutation,
+    TestingMutation,
+    EnvironmentMutation,
+    PipelineRunMutation,
+)
 SUBSCRIPTIONS: tuple[type, ...] = (Subscription, PipelineRunSubscription)
 
 

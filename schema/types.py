@@ -215,6 +215,8 @@ class DeploymentNode(Node):
     approved_by: UserNode | None = _user_field("approved_by")
     deployed_by: UserNode | None = _user_field("deployed_by")
     rollback_to: strawberry.ID | None = ref_id("Deployment", "rollback_to")
+    rejected_by: UserNode | None = _user_field("rejected_by")
+    rejection_reason: str | None
     is_type_of = _is(model.Deployment)
 
     @strawberry.field(name="artifactIds")

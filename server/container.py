@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from auth.passwords import Argon2PasswordHasher
 from auth.secrets import FernetSecretBox, development_key
 from auth.tokens import TokenCodec, TokenConfig
-from domain.ports import ArtifactStore, Clock, EventBus, JobQueue, RateLimiter, TokenStore
+from domain.ports import ArtifactStore, Clock, EventBus, JobQueue, RateLimiter, TestRunner, TokenStore
 from domain.services.auth import LoginLimits
 from domain.services.base import Deps
 from domain.services.bundle import Services
@@ -23,8 +23,9 @@ from integrations.llm_anthropic import AnthropicPool
 from integrations.llm_factory import AnthropicDefaults, ConfiguredLLMFactory
 from jobs.executor import JobExecutor
 from jobs.plugins import load_handler_modules
-from jobs.registry import pipeline_handlers, pipeline_run_handlers
+from jobs.registry import pipeline_handlers, pipeline_run_handlers, test_run_handlers
 from persistence.engine import create_engine, session_factory
+from persistence.search_index import search_index_for
 from persistence.uow import SqlUnitOfWorkFactory
 from server.metrics import EventMetrics, JobMetrics, watch_pool
 from server.outages import unavailable
@@ -86,6 +87,33 @@ def _job_queue(settings: Settings) -> JobQueue:
     from jobs.inprocess import InProcessJobQueue
 
     return InProcessJobQueue(concurrency=settings.job_concurrency, timeout_s=settings.job_timeout_s)
+
+
+def _test_runner(settings: Settings) -> TestRunner:
+    """The sandbox for runTests; sandboxes a dead worker left behind are removed now."""
+    from integrations.sandbox import SandboxConfig, SandboxLimits, SandboxTestRunner
+
+    runner = SandboxTestRunner(
+        SandboxConfig(
+            root=settings.data_dir / "sandboxes",
+            python=settings.test_runner_python,
+            limits=SandboxLimits(
+                timeout_s=settings.effective_test_timeout_s,
+                cpu_s=settings.test_cpu_s or max(1, round(settings.effective_test_timeout_s)),
+                memory_bytes=settings.test_memory_mb * 1024**2,
+                max_processes=settings.test_max_processes,
+                max_file_bytes=settings.test_max_file_mb * 1024**2,
+                max_open_files=settings.test_max_open_files,
+            ),
+            user=settings.test_sandbox_user,
+            network=settings.test_network,
+        )
+    )
+    try:
+        runner.sweep()
+    except OSError as exc:
+        log.warning("could not remove stale test sandboxes: %s", exc)
+    return runner
 
 
 def _sessions(settings: Settings, engine: AsyncEngine, clock: Clock) -> tuple[TokenStore, RateLimiter]:
@@ -160,9 +188,12 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
             window_s=settings.login_window_s,
         ),
         timedelta(seconds=settings.refresh_grace_s),
+        test_runner=_test_runner(settings),
+        search_index=search_index_for(engine),
         webhook_window_s=settings.webhook_window_s,
     )
     handlers = pipeline_handlers(services.pipeline_steps)
+    handlers.update(test_run_handlers(services.test_runs))
     handlers.update(pipeline_run_handlers(services.pipeline_runs))
     handlers.update(load_handler_modules(settings.job_module_names, known=handlers))
     executor = JobExecutor(

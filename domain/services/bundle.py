@@ -12,8 +12,9 @@ from domain.ports import (
     LLMFactory,
     PasswordHasher,
     RateLimiter,
+    SearchIndex,
     SecretBox,
-    StageActions,
+    TestRunner,
     TokenCodecPort,
     TokenStore,
 )
@@ -24,18 +25,21 @@ from domain.services.artifacts import ArtifactService
 from domain.services.auth import REFRESH_GRACE, AuthService, LoginLimits
 from domain.services.base import Deps
 from domain.services.deployments import DeploymentService
+from domain.services.environments import EnvironmentService
 from domain.services.jobs import JobLifecycle, JobService
 from domain.services.live import LiveUpdates
 from domain.services.pipeline import PipelineService
 from domain.services.pipeline_hooks import PipelineWebhooks
 from domain.services.pipeline_runs import PipelineRunService
+from domain.services.pipeline_stages import UseCaseStageActions
 from domain.services.pipeline_steps import PipelineSteps
 from domain.services.projects import ProjectService
 from domain.services.reads import ReadService
 from domain.services.requirements import RequirementService
+from domain.services.search import SearchService
 from domain.services.tasks import TaskService
 from domain.services.users import UserService
-from domain.services.verification import TestResultService
+from domain.services.verification import TestResultService, TestRunService
 
 
 @dataclass
@@ -47,7 +51,9 @@ class Services:
     tasks: TaskService
     artifacts: ArtifactService
     test_results: TestResultService
+    test_runs: TestRunService
     deployments: DeploymentService
+    environments: EnvironmentService
     reads: ReadService
     jobs: JobService
     job_lifecycle: JobLifecycle
@@ -59,6 +65,7 @@ class Services:
     audit: EntityReads[AuditEntry]
     pipeline_runs: PipelineRunService
     pipeline_webhooks: PipelineWebhooks
+    search: SearchService
 
     @classmethod
     def build(
@@ -74,12 +81,15 @@ class Services:
         refresh_ttl: timedelta,
         login_limits: LoginLimits = LoginLimits(),
         refresh_grace: timedelta = REFRESH_GRACE,
-        stage_actions: StageActions | None = None,
+        test_runner: TestRunner | None = None,
+        search_index: SearchIndex | None = None,
         webhook_window_s: int = 300,
     ) -> Services:
         users = UserService(deps, hasher)
         projects, deployments, jobs = ProjectService(deps), DeploymentService(deps), JobService(deps)
-        runs = PipelineRunService(deps, stage_actions)
+        test_runs = TestRunService(deps, test_runner)
+        runs = PipelineRunService(deps, UseCaseStageActions(test_runs, deployments))
+        # Runs advance in the transaction where a stage's test run or deployment ends.
         deps.reactions.append(runs.react)
         return cls(
             deps=deps,
@@ -89,7 +99,9 @@ class Services:
             tasks=TaskService(deps),
             artifacts=ArtifactService(deps),
             test_results=TestResultService(deps),
+            test_runs=test_runs,
             deployments=deployments,
+            environments=EnvironmentService(deps, secrets),
             reads=ReadService(deps),
             jobs=jobs,
             job_lifecycle=JobLifecycle(deps),
@@ -103,4 +115,5 @@ class Services:
             audit=EntityReads(deps, AUDIT, Permission.AUDIT_READ, in_project=False),
             pipeline_runs=runs,
             pipeline_webhooks=PipelineWebhooks(deps, runs, secrets, webhook_window_s),
+            search=SearchService(deps, search_index),
         )
