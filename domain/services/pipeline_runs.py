@@ -26,7 +26,7 @@ from domain.enums import (
 )
 from domain.errors import DomainError, Forbidden, InvalidInput, ServiceUnavailable
 from domain.events import DomainEvent
-from domain.model import CodeArtifact, Job, PipelineDefinition, PipelineRun, PipelineStage, Project
+from domain.model import CodeArtifact, Deployment, Job, PipelineDefinition, PipelineRun, PipelineStage, Project
 from domain.permissions import Permission, Viewer, require_deploy, require_test_run
 from domain.pipeline_specs import DEFAULT_STAGES, StageSpec, validate_stages
 from domain.ports import StageActions, StageOutcome, StageWork, UnitOfWork
@@ -438,7 +438,7 @@ class PipelineRunService(EntityReads[PipelineRun]):
         stage.updated_at = tx.now()
         await self._request_stage_job(tx, stage)
 
-    async def _deployment_moved(self, tx: Tx, deployment: Any) -> None:
+    async def _deployment_moved(self, tx: Tx, deployment: Deployment) -> None:
         stage_ids = [s.id for s in await tx.uow.pipeline_stages.find(deployment_id=deployment.id)]
         for stage_id in stage_ids:
             run, stage = await _locked(tx, stage_id)
@@ -451,7 +451,7 @@ class PipelineRunService(EntityReads[PipelineRun]):
                     by = approver.username if approver else "an admin"
                     await self._finish(tx, run, stage, StageOutcome(True, f"approved by {by}"))
                 elif status in DEPLOYMENT_BAD:
-                    await self._finish(tx, run, stage, StageOutcome(False, f"the deployment was {status.value}"))
+                    await self._finish(tx, run, stage, StageOutcome(False, await _refusal(tx, deployment)))
             elif stage.kind is StageKind.DEPLOY and stage.status is StageStatus.RUNNING:
                 where = f"{run.version} to {deployment.environment.value}"
                 if status is DeploymentStatus.SUCCEEDED:
@@ -548,6 +548,14 @@ async def _lock_open_work(tx: Tx, stages: Sequence[PipelineStage]) -> tuple[list
     jobs = [j for j in [await tx.uow.jobs.get_for_update(i) for i in dict.fromkeys(job_ids)] if j is not None]
     deployments = [d for d in [await tx.uow.deployments.get_for_update(i) for i in deployment_ids] if d is not None]
     return jobs, deployments
+
+
+async def _refusal(tx: Tx, deployment: Deployment) -> str:
+    """Why a deployment awaiting approval did not go ahead."""
+    if deployment.rejected_by is None:
+        return f"the deployment was {deployment.status.value} before it was approved"
+    rejecter = await tx.uow.users.get(deployment.rejected_by)
+    return f"rejected by {rejecter.username if rejecter else 'an admin'}: {deployment.rejection_reason or ''}".strip()
 
 
 def _started(stage: PipelineStage) -> bool:

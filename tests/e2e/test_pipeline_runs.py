@@ -392,3 +392,18 @@ async def test_approving_and_cancelling_at_once_leave_one_consistent_history(pap
             assert statuses(final)[3:] in (["CANCELLED", "SKIPPED"], ["SUCCEEDED", "CANCELLED"])
             # Refused (cancel first), stopped before its rollout, or already rolling out (which then finishes).
             assert deployment["node"]["status"] in ("FAILED", "SUCCEEDED")
+
+
+async def test_a_rejected_prod_deployment_fails_the_approval_gate(papi: Api):
+    pid, _ = await approved_project(papi)
+    run = (await papi.gql(START, {"p": pid, "v": "9.0.0"}, as_="lead"))["startPipelineRun"]
+    run = await settle(papi, run["id"])
+    prod = run["stages"][3]["deploymentId"]
+    await papi.gql(
+        'mutation($id: ID!) { rejectDeployment(id: $id, reason: "not on a Friday") { status } }',
+        {"id": prod},
+        as_="lead2",
+    )
+    run = await settle(papi, run["id"])
+    assert run["status"] == "FAILED" and statuses(run)[3:] == ["FAILED", "SKIPPED"]
+    assert run["stages"][3]["message"] == "rejected by lead2: not on a Friday"
