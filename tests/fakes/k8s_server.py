@@ -259,7 +259,8 @@ class FakeKubernetes:
         for index in range(status.get("updatedReplicas", 0)):
             ready = index < status.get("availableReplicas", 0)
             if mode == "crash":
-                state = {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s restarting failed container"}}
+                waiting = {"reason": "CrashLoopBackOff", "message": "back-off 10s restarting failed container"}
+                state: dict[str, Any] = {"waiting": waiting}
             else:
                 state = {"running": {"startedAt": "2026-01-01T00:00:00Z"}}
             pods.append(

@@ -42,7 +42,7 @@ CONFIGURED = spec(
 
 @pytest.mark.parametrize("rendered", [spec(), spec(replicas=1), CONFIGURED], ids=["defaults", "dev-size", "configured"])
 def test_every_rendered_object_is_valid_kubernetes(rendered):
-    objects = manifests.render(rendered) + [manifests.namespace("rdflow-prod")]
+    objects = [*manifests.render(rendered), manifests.namespace("rdflow-prod")]
     assert [o["kind"] for o in objects] == ["Secret", "Deployment", "Service", "HorizontalPodAutoscaler", "Namespace"]
     for obj in objects:
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
