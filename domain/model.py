@@ -178,6 +178,7 @@ class Deployment:
     deployed_by: uuid.UUID | None = None
     rollback_to: uuid.UUID | None = None
     logs: str = ""
+    failure_reason: str | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
     id: uuid.UUID = field(default_factory=new_id)

@@ -63,6 +63,7 @@ def port_error(what: str, exc: ApiException | HTTPError) -> DomainError:
 
 class KubernetesCluster:
     def __init__(self, api: client.ApiClient):
+        self.api = api
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
         self.autoscaling = client.AutoscalingV2Api(api)
@@ -73,6 +74,9 @@ class KubernetesCluster:
             return fn(*args, **kwargs)
         except (ApiException, HTTPError) as exc:
             raise port_error(what, exc) from exc
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.api.close)
 
     async def apply(self, spec: DeploySpec) -> list[str]:
         return await asyncio.to_thread(self._apply, spec)
@@ -141,10 +145,9 @@ class KubernetesCluster:
             return state
         for condition in status.conditions or []:
             if condition.type == "Progressing" and condition.reason == "ProgressDeadlineExceeded":
-                failure = f"ProgressDeadlineExceeded: {condition.message}"
-                return RolloutState(desired, updated, available, failure=failure)
-        failure = self._failing_pod(namespace, found)
-        return RolloutState(desired, updated, available, failure=failure)
+                deadline = f"ProgressDeadlineExceeded: {condition.message}"
+                return RolloutState(desired, updated, available, failure=deadline)
+        return RolloutState(desired, updated, available, failure=self._failing_pod(namespace, found))
 
     def _pods(self, namespace: str, deployment: Any) -> list[Any]:
         """The pods of the Deployment's current template (its rdflow deployment id), not older ones."""

@@ -240,6 +240,7 @@ deployments = Table(
     fk("users.id", "SET NULL", name="deployed_by"),
     fk("deployments.id", "SET NULL", name="rollback_to"),
     Column("logs", Text, nullable=False),
+    Column("failure_reason", Text),
     Column("started_at", Ts()),
     Column("completed_at", Ts()),
     Column("created_at", Ts(), nullable=False),

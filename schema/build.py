@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.auth import AuthMutation, AuthQuery
+from schema.deploy import DeployMutation, DeployQuery
 from schema.errors import ErrorPresenter, Outage, no_outage
 from schema.execution import RdflowExecutionContext
 from schema.limits import MaxCostLimiter
@@ -24,8 +25,8 @@ from schema.suggestions import HideSuggestions
 from schema.types import ArtifactNode, DeploymentNode, ProjectNode, RequirementNode, TaskNode, TestResultNode, UserNode
 
 # Each area contributes its own root classes; they are merged into one Query and one Mutation.
-QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery)
-MUTATIONS: tuple[type, ...] = (Mutation, PipelineMutation, AuthMutation)
+QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery, DeployQuery)
+MUTATIONS: tuple[type, ...] = (Mutation, PipelineMutation, AuthMutation, DeployMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (Subscription,)
 
 
