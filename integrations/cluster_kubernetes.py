@@ -177,7 +177,11 @@ class KubernetesCluster:
         for pod in self._pods(namespace, deployment):
             pod_name = pod.metadata.name
             try:
-                text = self.core.read_namespaced_pod_log(pod_name, namespace, container="app", tail_lines=tail_lines)
+                # Unparsed: the client would hand back str(bytes) ("b'...'") for this text/plain answer.
+                response = self.core.read_namespaced_pod_log(
+                    pod_name, namespace, container="app", tail_lines=tail_lines, _preload_content=False
+                )
+                text = response.data.decode("utf-8", errors="replace")
             except ApiException as exc:
                 if exc.status == 400:  # the container has not started yet: no log to read
                     continue
