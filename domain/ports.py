@@ -185,6 +185,7 @@ class RolloutState:
     updated: int
     available: int
     failure: str | None = None
+    deployment_id: str | None = None  # the rdflow deployment whose pod template the cluster runs now
 
     @property
     def complete(self) -> bool:

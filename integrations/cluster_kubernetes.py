@@ -137,17 +137,19 @@ class KubernetesCluster:
         )
         desired = found.spec.replicas if found.spec.replicas is not None else 1
         status = found.status
+        running = (found.spec.template.metadata.labels or {}).get(manifests.DEPLOYMENT_ID_LABEL)
         observed = (status.observed_generation or 0) >= (found.metadata.generation or 0)
         updated = (status.updated_replicas or 0) if observed else 0
         available = min(status.available_replicas or 0, updated)
-        state = RolloutState(desired, updated, available)
+        state = RolloutState(desired, updated, available, deployment_id=running)
         if state.complete:
             return state
         for condition in status.conditions or []:
             if condition.type == "Progressing" and condition.reason == "ProgressDeadlineExceeded":
                 deadline = f"ProgressDeadlineExceeded: {condition.message}"
-                return RolloutState(desired, updated, available, failure=deadline)
-        return RolloutState(desired, updated, available, failure=self._failing_pod(namespace, found))
+                return RolloutState(desired, updated, available, failure=deadline, deployment_id=running)
+        failure = self._failing_pod(namespace, found)
+        return RolloutState(desired, updated, available, failure=failure, deployment_id=running)
 
     def _pods(self, namespace: str, deployment: Any) -> list[Any]:
         """The pods of the Deployment's current template (its rdflow deployment id), not older ones."""

@@ -71,16 +71,16 @@ class SimulatedCluster:
 
     async def rollout(self, namespace: str, name: str) -> RolloutState:
         workload = self._workload(namespace, name)
-        steps, desired = self._steps(workload), workload.desired
+        steps, desired, running = self._steps(workload), workload.desired, str(workload.spec.deployment_id)
         if workload.mode == CRASH_MARK:
             failure = (
                 f"CrashLoopBackOff: pod {workload.pod(0)} container app keeps exiting (exit code 1)" if steps else None
             )
-            return RolloutState(desired, 1, 0, failure=failure)
+            return RolloutState(desired, 1, 0, failure=failure, deployment_id=running)
         if workload.mode == STUCK_MARK:
-            return RolloutState(desired, 1, 0)
+            return RolloutState(desired, 1, 0, deployment_id=running)
         available = min(desired, steps)
-        return RolloutState(desired, min(desired, available + 1), available)
+        return RolloutState(desired, min(desired, available + 1), available, deployment_id=running)
 
     async def pod_logs(self, namespace: str, name: str, *, tail_lines: int = 20) -> list[str]:
         workload = self._workload(namespace, name)

@@ -125,6 +125,8 @@ class RolloutService:
         seen_logs: set[str] = set()
         while True:
             state = await self.cluster.rollout(namespace, spec.name)
+            if state.deployment_id not in (None, str(spec.deployment_id)):
+                return DeploymentStatus.FAILED, f"superseded: deployment {state.deployment_id} was applied since"
             if state != seen_state:
                 seen_state = state
                 new_logs = [line for line in await self._pod_logs(spec) if line not in seen_logs]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import pytest
 
 from domain.enums import DeploymentStatus, Environment, JobStatus, Role
-from domain.environments import DeploySpec
+from domain.environments import DeploySpec, EnvironmentConfig
 from domain.errors import Conflict, Forbidden, InvalidInput, RetryableError
 from domain.services.deployments import ROLLOUT_KIND, DeploymentService
 from domain.services.jobs import JobLifecycle, JobService
@@ -294,3 +295,75 @@ async def test_until_settled_returns_the_deployment_as_it_ended(world, setup):
     settled = await asyncio.wait_for(waiting, 10)
     assert settled.status is DeploymentStatus.SUCCEEDED
     assert (await rollouts.deployments.until_settled(admin, deployment.id)).status is DeploymentStatus.SUCCEEDED
+
+
+async def test_a_rollout_stopped_with_its_worker_is_taken_over_by_the_next_attempt(world, setup):
+    rollouts, project, admin = setup
+    started = asyncio.Event()
+
+    async def stop_here(seconds: float) -> None:
+        started.set()
+        await asyncio.Event().wait()  # the worker stops while the rollout waits
+
+    rollouts.rollout.sleep = stop_here
+    deployment = await rollouts.deployments.request_deploy(admin, project.id, Environment.STAGING, "1.0.0")
+    (job,) = rollouts.jobs_for(deployment.id)
+    running = asyncio.create_task(rollouts.executor.run(job.id))
+    await started.wait()
+    running.cancel()  # no cancellation was asked for: the row stays RUNNING for the reconciler
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert world.row("deployments", deployment.id).status is DeploymentStatus.IN_PROGRESS
+    world.clock.advance(120)
+    assert [j.id for j in await JobLifecycle(world.deps).reconcile(timedelta(seconds=60))] == [job.id]
+
+    rollouts.rollout.sleep = rollouts._sleep
+    done = await rollouts.run(deployment.id)
+    assert done.status is DeploymentStatus.SUCCEEDED
+    assert log_lines(done).count("applying registry.test/shop:1.0.0 to namespace rdflow-staging") == 2
+
+
+async def test_secrets_reach_the_cluster_but_no_log_event_or_audit_entry(world):
+    project = world.project("Shop")
+    admin = world.user(Role.PROJECT_ADMIN, project)
+    canary = "canary-7f3a9d-never-printed"
+    rollouts = Rollouts(world)
+
+    async def configured(project_id: uuid.UUID, environment: Environment) -> EnvironmentConfig:
+        return EnvironmentConfig(
+            project_id=project_id,
+            environment=environment,
+            namespace="shop-dev",
+            replicas=2,
+            variables={"LOG_LEVEL": "debug"},
+            secrets={"API_TOKEN": canary},
+        )
+
+    rollouts.rollout.environments = configured
+    done = await rollouts.deploy(admin, project, "1.0.0")
+    assert done.status is DeploymentStatus.SUCCEEDED
+    assert "applying registry.test/shop:1.0.0 to namespace shop-dev" in log_lines(done)
+    applied = rollouts.cluster._workloads[("shop-dev", "shop")].spec
+    assert applied.environment.secrets == {"API_TOKEN": canary} and applied.environment.replicas == 2
+    assert canary not in done.logs
+    assert all(canary not in repr(event) for event in world.bus.published)
+    assert all(canary not in repr((a.before, a.after)) for a in world.db.rows("audit"))
+    assert all(canary not in repr(j.result) + repr(j.payload) for j in world.db.rows("jobs"))
+
+
+async def test_a_rollout_overtaken_by_a_newer_apply_fails_as_superseded(world, setup):
+    rollouts, project, admin = setup
+    first = await rollouts.deployments.request_deploy(admin, project.id, Environment.DEV, "1.0.0")
+    second = await rollouts.deployments.request_deploy(admin, project.id, Environment.DEV, "2.0.0")
+    (first_job,) = rollouts.jobs_for(first.id)
+
+    async def newer_applied_meanwhile(seconds: float) -> None:
+        rollouts.rollout.sleep = rollouts._sleep
+        assert (await rollouts.run(second.id)).status is DeploymentStatus.SUCCEEDED
+
+    rollouts.rollout.sleep = newer_applied_meanwhile
+    await rollouts.executor.run(first_job.id)
+    done = world.row("deployments", first.id)
+    assert done.status is DeploymentStatus.FAILED
+    assert done.failure_reason == f"superseded: deployment {second.id} was applied since"
+    assert await rollouts.cluster.live_revision("rdflow-dev", "shop") == "2.0.0"

@@ -78,7 +78,8 @@ async def watch(h: Harness, name: str = "shop", namespace: str = "rdflow-staging
 
 
 async def test_a_rollout_walks_replica_by_replica_to_complete(harness):
-    lines = await harness.cluster.apply(spec())
+    applied = spec()
+    lines = await harness.cluster.apply(applied)
     assert [line for line in lines if "created" in line][-4:] == [
         "Secret/shop-env created",
         "Deployment/shop created",
@@ -86,7 +87,7 @@ async def test_a_rollout_walks_replica_by_replica_to_complete(harness):
         "HorizontalPodAutoscaler/shop-hpa created",
     ]
     states = await watch(harness)
-    assert states[-1] == RolloutState(desired=3, updated=3, available=3)
+    assert states[-1] == RolloutState(desired=3, updated=3, available=3, deployment_id=str(applied.deployment_id))
     assert not states[0].complete, "a rollout takes time"
     available = [s.available for s in states]
     assert available == sorted(available) and len(set(available)) > 1, available
