@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.auth import AuthMutation, AuthQuery
+from schema.deploy import DeployMutation, DeployQuery
 from schema.environments import EnvironmentMutation, EnvironmentQuery
 from schema.errors import ErrorPresenter, Outage, no_outage
 from schema.execution import RdflowExecutionContext
@@ -27,8 +28,23 @@ from schema.testing import TestingMutation, TestingQuery
 from schema.types import ArtifactNode, DeploymentNode, ProjectNode, RequirementNode, TaskNode, TestResultNode, UserNode
 
 # Each area contributes its own root classes; they are merged into one Query and one Mutation.
-QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery, TestingQuery, EnvironmentQuery, SearchQuery)
-MUTATIONS: tuple[type, ...] = (Mutation, PipelineMutation, AuthMutation, TestingMutation, EnvironmentMutation)
+QUERIES: tuple[type, ...] = (
+    Query,
+    PipelineQuery,
+    AuthQuery,
+    TestingQuery,
+    EnvironmentQuery,
+    SearchQuery,
+    DeployQuery,
+)
+MUTATIONS: tuple[type, ...] = (
+    Mutation,
+    PipelineMutation,
+    AuthMutation,
+    TestingMutation,
+    EnvironmentMutation,
+    DeployMutation,
+)
 SUBSCRIPTIONS: tuple[type, ...] = (Subscription,)
 
 
