@@ -184,6 +184,7 @@ class Deployment:
     rejected_by: uuid.UUID | None = None
     rejection_reason: str | None = None
     logs: str = ""
+    failure_reason: str | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
     id: uuid.UUID = field(default_factory=new_id)

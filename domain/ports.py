@@ -11,6 +11,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from domain import model
 from domain.enums import Environment, TestType
+from domain.environments import DeploySpec
+from domain.errors import DomainError
 from domain.events import DomainEvent, SubscriberOverflow
 from domain.paging import ListQuery, Page
 from domain.permissions import Viewer
@@ -235,6 +237,51 @@ class SearchIndex(Protocol):
         self, project_id: uuid.UUID, terms: SearchTerms, kinds: Sequence[SearchKind], first: int
     ) -> list[SearchHit]:
         """The best `first` hits of `kinds` in the project, best first (ties: by kind, then id)."""
+
+
+# --- Cluster: where a project's deployments run (Kubernetes, or the simulated cluster of the embedded mode) ---
+
+
+class ClusterRefused(DomainError):
+    """The cluster refused a request for good (forbidden, invalid): retrying the same request cannot help."""
+
+
+@dataclass(frozen=True)
+class RolloutState:
+    """A Deployment's rollout as the cluster reports it; `failure` names why it cannot finish."""
+
+    desired: int
+    updated: int
+    available: int
+    failure: str | None = None
+    deployment_id: str | None = None  # the rdflow deployment whose pod template the cluster runs now
+
+    @property
+    def complete(self) -> bool:
+        """Every wanted replica runs the new revision and is available (what `kubectl rollout status` waits for)."""
+        return self.failure is None and self.updated >= self.desired and self.available >= self.desired
+
+
+class Cluster(Protocol):
+    """Applies a project's workload and reports its rollout. Namespaces are per environment.
+
+    Failures: ClusterRefused when the cluster refuses for good, RetryableError when it may answer later.
+    """
+
+    async def apply(self, spec: DeploySpec) -> list[str]:
+        """Create or update the Secret, Deployment, Service and HPA of `spec`; one line per object applied."""
+        ...
+
+    async def rollout(self, namespace: str, name: str) -> RolloutState:
+        """The current rollout state of Deployment `name`."""
+        ...
+
+    async def pod_logs(self, namespace: str, name: str, *, tail_lines: int = 20) -> list[str]:
+        """The last lines each pod of Deployment `name` wrote, each prefixed with its pod's name."""
+        ...
+
+    async def live_revision(self, namespace: str, name: str) -> str | None:
+        """The revision (the `version` label) the Deployment `name` runs now, None when there is none."""
         ...
 
 

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.model import Job
+from domain.services.deployments import ROLLOUT_KIND
 from domain.services.pipeline_runs import STAGE_JOB, PipelineRunService
 from domain.services.pipeline_steps import PipelineSteps
+from domain.services.rollout import RolloutService
 from domain.services.verification import RUN_KIND, TestRunService
 
 
@@ -58,3 +60,13 @@ def test_run_handlers(runs: TestRunService) -> dict[str, Handler]:
         return await runs.run(ctx.job)
 
     return {RUN_KIND: handle}
+
+
+def deploy_handlers(rollout: RolloutService) -> dict[str, Handler]:
+    """`deploy.rollout`: apply a deployment to the cluster and watch it to its end."""
+
+    async def handle(ctx: JobContext) -> dict[str, Any]:
+        await ctx.progress(5, "rolling out")
+        return await rollout.run(ctx.job)
+
+    return {ROLLOUT_KIND: handle}

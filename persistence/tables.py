@@ -242,6 +242,7 @@ deployments = Table(
     fk("users.id", "SET NULL", name="rejected_by"),
     Column("rejection_reason", Text),
     Column("logs", Text, nullable=False),
+    Column("failure_reason", Text),
     Column("started_at", Ts()),
     Column("completed_at", Ts()),
     Column("created_at", Ts(), nullable=False),

@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.auth import AuthMutation, AuthQuery
+from schema.deploy import DeployMutation, DeployQuery
 from schema.environments import EnvironmentMutation, EnvironmentQuery
 from schema.errors import ErrorPresenter, Outage, no_outage
 from schema.execution import RdflowExecutionContext
@@ -41,6 +42,7 @@ QUERIES: tuple[type, ...] = (
     TestingQuery,
     EnvironmentQuery,
     SearchQuery,
+    DeployQuery,
     PipelineRunQuery,
 )
 MUTATIONS: tuple[type, ...] = (
@@ -49,6 +51,7 @@ MUTATIONS: tuple[type, ...] = (
     AuthMutation,
     TestingMutation,
     EnvironmentMutation,
+    DeployMutation,
     PipelineRunMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (Subscription, PipelineRunSubscription)

@@ -209,6 +209,7 @@ class DeploymentNode(Node):
     k8s_namespace: str | None
     k8s_deployment_name: str | None
     logs: str
+    failure_reason: str | None = strawberry.field(description="Why the rollout failed, as the cluster told it.")
     started_at: datetime.datetime | None
     completed_at: datetime.datetime | None
     created_at: datetime.datetime

@@ -13,17 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from auth.passwords import Argon2PasswordHasher
 from auth.secrets import FernetSecretBox, development_key
 from auth.tokens import TokenCodec, TokenConfig
-from domain.ports import ArtifactStore, Clock, EventBus, JobQueue, RateLimiter, TestRunner, TokenStore
+from domain.ports import ArtifactStore, Clock, Cluster, EventBus, JobQueue, RateLimiter, TestRunner, TokenStore
 from domain.services.auth import LoginLimits
 from domain.services.base import Deps
 from domain.services.bundle import Services
+from domain.services.rollout import RolloutService, RolloutSettings
 from integrations.clock import SystemClock
 from integrations.json_schema import JsonSchemaValidator
 from integrations.llm_anthropic import AnthropicPool
 from integrations.llm_factory import AnthropicDefaults, ConfiguredLLMFactory
 from jobs.executor import JobExecutor
 from jobs.plugins import load_handler_modules
-from jobs.registry import pipeline_handlers, pipeline_run_handlers, test_run_handlers
+from jobs.registry import deploy_handlers, pipeline_handlers, pipeline_run_handlers, test_run_handlers
 from persistence.engine import create_engine, session_factory
 from persistence.search_index import search_index_for
 from persistence.uow import SqlUnitOfWorkFactory
@@ -44,6 +45,7 @@ class Container:
     queue: JobQueue
     executor: JobExecutor
     tokens: TokenCodec
+    cluster: Cluster
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -114,6 +116,16 @@ def _test_runner(settings: Settings) -> TestRunner:
     except OSError as exc:
         log.warning("could not remove stale test sandboxes: %s", exc)
     return runner
+
+
+def _cluster(settings: Settings) -> Cluster:
+    if settings.cluster == "kubernetes":
+        from integrations.cluster_kubernetes import KubernetesCluster, api_client
+
+        return KubernetesCluster(api_client(settings.kubeconfig, settings.kube_context))
+    from integrations.cluster_simulated import SimulatedCluster
+
+    return SimulatedCluster(step_s=settings.simulated_step_s)
 
 
 def _sessions(settings: Settings, engine: AsyncEngine, clock: Clock) -> tuple[TokenStore, RateLimiter]:
@@ -194,6 +206,16 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
     )
     handlers = pipeline_handlers(services.pipeline_steps)
     handlers.update(test_run_handlers(services.test_runs))
+    cluster = _cluster(settings)
+    rollout = RolloutService(
+        deps,
+        cluster,
+        RolloutSettings(
+            image=settings.deploy_image, timeout_s=settings.effective_rollout_timeout_s, poll_s=settings.rollout_poll_s
+        ),
+        environments=services.environments.config_for,
+    )
+    handlers.update(deploy_handlers(rollout))
     handlers.update(pipeline_run_handlers(services.pipeline_runs))
     handlers.update(load_handler_modules(settings.job_module_names, known=handlers))
     executor = JobExecutor(
@@ -215,10 +237,11 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
         queue=queue,
         executor=executor,
         tokens=tokens,
+        cluster=cluster,
     )
     container.closers.append(pool.aclose)
     container.closers.append(watch_pool(engine))
-    for adapter in (bus, store, queue, token_store, limiter):
+    for adapter in (bus, store, queue, token_store, limiter, cluster):
         if hasattr(adapter, "aclose"):
             container.closers.append(adapter.aclose)
     return container

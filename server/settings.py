@@ -86,6 +86,14 @@ class Settings(BaseSettings):
     test_max_open_files: int = Field(256, ge=16)
     test_sandbox_user: str | None = None  # as root: who runs the tests (default nobody); ignored otherwise
     test_network: Literal["auto", "isolated", "shared"] = "auto"
+    # Where deployments run: the simulated cluster (embedded default) or Kubernetes through the official client.
+    cluster: Literal["simulated", "kubernetes"] = "simulated"
+    kubeconfig: str | None = None  # unset: the in-cluster service account when in a pod, else ~/.kube/config
+    kube_context: str | None = None
+    deploy_image: str = "rdflow-apps/{project}:{version}"  # also {environment}
+    rollout_timeout_s: float = Field(240.0, gt=0)
+    rollout_poll_s: float = Field(2.0, gt=0)
+    simulated_step_s: float = Field(1.0, ge=0)  # the simulated cluster: seconds until the next replica is ready
 
     login_max_per_account: int = 5
     login_max_per_address: int = 30
@@ -129,6 +137,21 @@ class Settings(BaseSettings):
                 "re-queues jobs that are still running"
             )
         return self
+
+    @model_validator(mode="after")
+    def _deploy_image_is_a_template(self) -> Settings:
+        try:
+            self.deploy_image.format(project="p", version="v", environment="e")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"RDFLOW_DEPLOY_IMAGE may use {{project}}, {{version}} and {{environment}} only ({exc!r})"
+            ) from exc
+        return self
+
+    @property
+    def effective_rollout_timeout_s(self) -> float:
+        """The rollout's wait, kept inside the job's own limit so the job can still settle the deployment."""
+        return min(self.rollout_timeout_s, self.job_timeout_s * 0.8)
 
     @property
     def effective_test_timeout_s(self) -> float:

@@ -12,7 +12,7 @@ from alembic import op
 from persistence import search_schema as search
 
 revision = "0060"
-down_revision = "0020"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 

@@ -77,6 +77,14 @@ def latest_approved(artifacts: Sequence[CodeArtifact]) -> list[CodeArtifact]:
     )
 
 
+def one_per_task(artifacts: Sequence[CodeArtifact]) -> list[str]:
+    """The artifacts to run tests on: one per task, since a test run takes its task's other approved files along."""
+    chosen: dict[uuid.UUID, CodeArtifact] = {}
+    for artifact in artifacts:
+        chosen.setdefault(artifact.task_id, artifact)
+    return [str(a.id) for a in chosen.values()]
+
+
 class PipelineRunService(EntityReads[PipelineRun]):
     def __init__(self, deps: Deps, actions: StageActions | None = None):
         super().__init__(deps, PIPELINE_RUNS, Permission.PROJECT_READ)
@@ -219,7 +227,7 @@ class PipelineRunService(EntityReads[PipelineRun]):
                 kind=spec.kind,
                 environment=spec.environment,
                 test_type=spec.test_type,
-                detail={"pending": list(run.artifact_ids)} if spec.kind is StageKind.TEST else {},
+                detail={"pending": one_per_task(artifacts)} if spec.kind is StageKind.TEST else {},
                 created_at=now,
                 updated_at=now,
             )
@@ -457,8 +465,7 @@ class PipelineRunService(EntityReads[PipelineRun]):
                 if status is DeploymentStatus.SUCCEEDED:
                     await self._finish(tx, run, stage, StageOutcome(True, f"deployed {where}"))
                 elif status in DEPLOYMENT_BAD:
-                    last = deployment.logs.strip().splitlines()[-1:] if deployment.logs else []
-                    why = f": {last[0]}" if last else ""
+                    why = f": {deployment.failure_reason}" if deployment.failure_reason else ""
                     await self._finish(tx, run, stage, StageOutcome(False, f"deploying {where} {status.value}{why}"))
 
     async def _review_approved(self, tx: Tx, artifact_id: uuid.UUID) -> None:

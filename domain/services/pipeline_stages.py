@@ -43,7 +43,5 @@ class UseCaseStageActions:
         version: str,
         artifact_ids: list[uuid.UUID],
     ) -> StageWork:
-        deployment = await self.deployments.create(
-            viewer, project_id=project_id, environment=environment, version=version, artifact_ids=artifact_ids
-        )
+        deployment = await self.deployments.request_deploy(viewer, project_id, environment, version, artifact_ids)
         return StageWork(deployment_id=deployment.id)

@@ -1,5 +1,6 @@
-"""Pipeline runs over HTTP and WebSockets: started by the signed webhook (bad signatures and replays refused), a
-failing test stage stopping the run, the approval gate, a run cancelled midway, and stage transitions live."""
+"""Pipeline runs over HTTP and WebSockets, with the real stages (tests in the sandbox, rollouts on the simulated
+cluster): started by the signed webhook (bad signatures and replays refused), a failing test stage stopping the run,
+the approval gate, a run cancelled midway, and stage transitions live."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ import pytest
 
 from domain.enums import Role
 from resolvers.ids import from_global_id, to_global_id
+from server.settings import Settings
 from tests.api import Api
+from tests.e2e.conftest import running_api, sqlite_settings
 from tests.e2e.test_crud_api import project, requirement, task
 from tests.live import LiveServer, TransportWs
-from tests.pipeline_double import install
+from tests.sandbox_python import reachable_dir, sandbox_python
 
 RUN = """id status version trigger triggerRef message durationSeconds triggeredBy { username } artifactIds
   stages { name kind status message environment testType durationSeconds startedAt finishedAt deploymentId
@@ -26,24 +29,37 @@ START = f"mutation($p: ID!, $v: String) {{ startPipelineRun(projectId: $p, versi
 GET_RUN = f"query($id: ID!) {{ pipelineRun(id: $id) {{ {RUN} }} }}"
 CANCEL = f"mutation($id: ID!) {{ cancelPipelineRun(id: $id) {{ {RUN} }} }}"
 ROTATE = "mutation($p: ID!) { rotatePipelineWebhookSecret(projectId: $p) { secret urlPath } }"
-SUBMIT = """mutation($t: ID!, $c: String!) { submitArtifact(input: {taskId: $t, filePath: "app/cart.py", content: $c,
-  language: "python"}) { id } }"""
+SUBMIT = """mutation($t: ID!, $p: String!, $c: String!) { submitArtifact(input: {taskId: $t, filePath: $p,
+  content: $c, language: "python"}) { id } }"""
 REVIEW = "mutation($a: ID!) { submitReview(artifactId: $a, decision: APPROVED) { reviewStatus } }"
 APPROVE = "mutation($id: ID!) { approveDeployment(id: $id) { id status approvedBy { username } } }"
 DEFAULT_STAGES = ["test", "build", "deploy dev", "approval", "deploy prod"]
 
 
-@pytest.fixture
-async def papi(api: Api) -> Api:
-    install(api.container)
-    await api.user("lead", Role.PROJECT_ADMIN)
-    await api.user("lead2", Role.PROJECT_ADMIN)
-    await api.user("dev", Role.DEVELOPER)
-    return api
+FAST = {"simulated_step_s": 0.02, "rollout_poll_s": 0.01, "job_backoff_base_s": 0.05, "test_timeout_s": 120}
+SOURCE = "def total(items):\n    return sum(items)\n"
+PASSING = "assert total([1, 2]) == 3"
 
 
-async def approved_project(api: Api, content: str = "def total(items):\n    return sum(items)\n") -> tuple[str, str]:
-    """A project whose members are lead, lead2 and dev, with one approved artifact: (project id, artifact id)."""
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def papi(request):
+    with sandbox_python() as python, reachable_dir("rdflow-pipelines-") as data_dir:
+        fields = {"test_runner_python": python, **FAST}
+        settings = (
+            sqlite_settings(data_dir, **fields)
+            if request.param == "sqlite"
+            else Settings(database_url=request.getfixturevalue("fresh_postgres_url"), data_dir=data_dir, **fields)
+        )
+        async with running_api(settings) as api:
+            await api.user("lead", Role.PROJECT_ADMIN)
+            await api.user("lead2", Role.PROJECT_ADMIN)
+            await api.user("dev", Role.DEVELOPER)
+            yield api
+
+
+async def approved_project(api: Api, test: str = PASSING) -> tuple[str, list[str]]:
+    """A project whose members are lead, lead2 and dev, with an approved `cart.py` and its approved test file whose
+    one test runs `test`: (project id, [cart.py's id, test_cart.py's id])."""
     pid = await project(api, f"Shop {uuid.uuid4().hex[:6]}")
     for name in ("lead", "lead2", "dev"):
         await api.gql(
@@ -51,9 +67,12 @@ async def approved_project(api: Api, content: str = "def total(items):\n    retu
             {"p": pid, "u": to_global_id("User", api.users[name].id)},
         )
     t = await task(api, await requirement(api, pid), "Cart")
-    artifact = (await api.gql(SUBMIT, {"t": t["id"], "c": content}))["submitArtifact"]["id"]
-    await api.gql(REVIEW, {"a": artifact})
-    return pid, artifact
+    tests = f"from cart import total\n\n\ndef test_total():\n    {test}\n"
+    ids = []
+    for path, content in (("cart.py", SOURCE), ("test_cart.py", tests)):
+        ids.append((await api.gql(SUBMIT, {"t": t["id"], "p": path, "c": content}))["submitArtifact"]["id"])
+        await api.gql(REVIEW, {"a": ids[-1]})
+    return pid, ids
 
 
 async def settle(api: Api, run_id: str) -> dict:
@@ -79,7 +98,7 @@ def signed(secret: str, body: bytes, *, delivery: str | None = None, at: int | N
 
 
 async def test_a_webhook_delivery_starts_a_run_that_waits_for_approval_then_deploys_to_prod(papi: Api):
-    pid, artifact = await approved_project(papi)
+    pid, artifacts = await approved_project(papi)
     hook = (await papi.gql(ROTATE, {"p": pid}, as_="lead"))["rotatePipelineWebhookSecret"]
     assert hook["urlPath"] == f"/hooks/pipelines/{pid}" and hook["secret"].startswith("whsec_")
     body = json.dumps({"version": "1.4.0"}).encode()
@@ -96,11 +115,11 @@ async def test_a_webhook_delivery_starts_a_run_that_waits_for_approval_then_depl
         "gh-delivery-1",
         "1.4.0",
     )
-    assert run["triggeredBy"] == {"username": "lead"} and run["artifactIds"] == [artifact]
+    assert run["triggeredBy"] == {"username": "lead"} and run["artifactIds"] == artifacts
     assert [s["name"] for s in run["stages"]] == DEFAULT_STAGES
     assert statuses(run) == ["SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "WAITING", "PENDING"]
-    assert run["stages"][0]["message"] == "3 of 3 tests passed in app/cart.py"
-    assert run["stages"][1]["message"].startswith("built 1.4.0 from 1 files, digest sha256:")
+    assert run["stages"][0]["message"].startswith("1 of 1 tests passed in cart.py, coverage ")
+    assert run["stages"][1]["message"].startswith("built 1.4.0 from 2 files, digest sha256:")
     assert run["stages"][2]["message"] == "deployed 1.4.0 to DEV"
     assert all(s["durationSeconds"] >= 0 for s in run["stages"][:3])
     gate = run["stages"][3]
@@ -184,14 +203,14 @@ async def test_bad_signatures_stale_timestamps_and_replayed_deliveries_are_refus
 
 
 async def test_a_failing_test_stage_stops_the_run(papi: Api):
-    pid, _ = await approved_project(papi, "def total(items):\n    return 0  # FAIL-TESTS\n")
+    pid, _ = await approved_project(papi, "assert total([1, 2]) == 4")
     run = (await papi.gql(START, {"p": pid, "v": "3.0.0"}, as_="lead"))["startPipelineRun"]
     assert run["status"] == "RUNNING" and statuses(run) == ["RUNNING"] + ["PENDING"] * 4
     run = await settle(papi, run["id"])
     assert run["status"] == "FAILED"
     assert statuses(run) == ["FAILED", "SKIPPED", "SKIPPED", "SKIPPED", "SKIPPED"]
-    assert run["stages"][0]["message"] == "1 of 3 tests failed in app/cart.py"
-    assert run["message"] == "test failed: 1 of 3 tests failed in app/cart.py"
+    failure = "FAILED in cart.py: 1 of 1 tests failed: test_cart.py::test_total"
+    assert run["stages"][0]["message"] == failure and run["message"] == f"test failed: {failure}"
     assert all(s["startedAt"] is None for s in run["stages"][1:])
     deployments = await papi.gql("query($p: ID!) { project(id: $p) { deployments { totalCount } } }", {"p": pid})
     assert deployments["project"]["deployments"]["totalCount"] == 0
@@ -199,15 +218,16 @@ async def test_a_failing_test_stage_stops_the_run(papi: Api):
 
 async def test_a_failed_rollout_fails_the_deploy_stage_with_the_reason(papi: Api):
     pid, _ = await approved_project(papi)
-    run = (await papi.gql(START, {"p": pid, "v": "bad-1"}, as_="lead"))["startPipelineRun"]
+    # The simulated cluster crash-loops a revision named "crash..." (integrations/cluster_simulated.py).
+    run = (await papi.gql(START, {"p": pid, "v": "crash-1"}, as_="lead"))["startPipelineRun"]
     run = await settle(papi, run["id"])
     assert run["status"] == "FAILED" and statuses(run) == ["SUCCEEDED", "SUCCEEDED", "FAILED", "SKIPPED", "SKIPPED"]
-    assert run["stages"][2]["message"] == "deploying bad-1 to DEV FAILED: rollout: image pull failed"
+    assert run["stages"][2]["message"].startswith("deploying crash-1 to DEV FAILED: ")
+    assert "CrashLoopBackOff" in run["stages"][2]["message"]
 
 
 async def test_a_run_cancelled_midway_stops_its_job_and_starts_nothing_more(papi: Api):
-    papi.container.services.pipeline_runs.actions.test_seconds = 30  # type: ignore[union-attr]
-    pid, _ = await approved_project(papi)
+    pid, _ = await approved_project(papi, "import time; time.sleep(60)")
     run = (await papi.gql(START, {"p": pid, "v": "4.0.0"}, as_="lead"))["startPipelineRun"]
     test_job = None
     for _ in range(200):  # until the stage's job has started the test run (a job of its own)
@@ -346,14 +366,18 @@ async def test_starting_needs_every_stage_s_permission(papi: Api):
 
 
 async def test_an_approved_review_starts_a_run_where_the_project_asks_for_it(papi: Api):
-    pid, first = await approved_project(papi)
+    pid, _ = await approved_project(papi)
     await papi.container.queue.join()
     none = await papi.gql("query($p: ID!) { pipelineRuns(projectId: $p) { totalCount } }", {"p": pid})
     assert none["pipelineRuns"]["totalCount"] == 0  # off by default
+    t = await task(papi, await requirement(papi, pid, "Checkout"), "Checkout")
+    tests = "from pay import pay\n\n\ndef test_pay():\n    assert pay()\n"
+    test_file = (await papi.gql(SUBMIT, {"t": t["id"], "p": "test_pay.py", "c": tests}))["submitArtifact"]["id"]
+    await papi.gql(REVIEW, {"a": test_file}, as_="lead")  # before the project asks for runs on reviews
     stages = [{"name": "unit", "kind": "TEST"}, {"name": "build", "kind": "BUILD"}]
     await papi.gql(UPDATE, {"input": {"projectId": pid, "stages": stages, "triggerOnReview": True}}, as_="lead")
-    t = await task(papi, await requirement(papi, pid, "Checkout"), "Checkout")
-    artifact = (await papi.gql(SUBMIT, {"t": t["id"], "c": "def pay():\n    return True\n"}))["submitArtifact"]["id"]
+    source = "def pay():\n    return True\n"
+    artifact = (await papi.gql(SUBMIT, {"t": t["id"], "p": "pay.py", "c": source}))["submitArtifact"]["id"]
     await papi.gql(REVIEW, {"a": artifact}, as_="lead")
     await papi.container.queue.join()
     runs = await papi.gql(
@@ -367,7 +391,7 @@ async def test_an_approved_review_starts_a_run_where_the_project_asks_for_it(pap
         [artifact],
     )
     assert run["triggeredBy"] == {"username": "lead"} and run["status"] == "SUCCEEDED"
-    assert run["version"].startswith("v1-") and first != artifact
+    assert run["version"].startswith("v1-") and run["stages"][0]["message"].startswith("1 of 1 tests passed")
 
 
 async def test_approving_and_cancelling_at_once_leave_one_consistent_history(papi: Api):
