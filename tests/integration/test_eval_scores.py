@@ -7,6 +7,9 @@ import pytest
 from integrations.json_schema import JsonSchemaValidator
 from integrations.llm_offline import OfflineLLM
 from server import evaluation
+from server.container import sandbox_runner
+from server.settings import Settings
+from tests.reachable import reachable_dir
 
 
 @pytest.fixture(scope="module")
@@ -15,10 +18,11 @@ def runs():
 
     validator, llm = JsonSchemaValidator(), OfflineLLM()
 
-    async def run_all():
-        return [await evaluation.run_case(llm, validator, case) for case in evaluation.load_cases()]
+    async def run_all(runner):
+        return [await evaluation.run_case(llm, validator, case, runner) for case in evaluation.load_cases()]
 
-    return asyncio.run(run_all())
+    with reachable_dir("rdflow-eval-") as data_dir:  # default settings but the data dir: as `rdflow eval` runs
+        return asyncio.run(run_all(sandbox_runner(Settings(data_dir=data_dir / "var"))))
 
 
 def test_the_kept_cases_are_at_least_twelve_and_include_the_password_reset_text():
