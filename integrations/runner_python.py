@@ -27,7 +27,7 @@ def version_name() -> str:
 
 def base_interpreters() -> list[str]:
     """System interpreters of the server's major.minor version, in preference order."""
-    found = []
+    found: list[str] = []
     for directory in BASE_DIRS:
         path = os.path.join(directory, version_name())
         if os.access(path, os.X_OK) and os.path.realpath(path) not in map(os.path.realpath, found):

@@ -210,7 +210,9 @@ def main(settings: Any, only: str | None, record: bool = False) -> int:
 
     async def run() -> int:
         try:
-            return await evaluate(providers, JsonSchemaValidator(), load_cases(), sandbox_runner(settings), record=record)
+            return await evaluate(
+                providers, JsonSchemaValidator(), load_cases(), sandbox_runner(settings), record=record
+            )
         except DomainError as exc:  # the runner cannot work here: a configuration problem, not a score
             raise SystemExit(f"rdflow eval: {exc}") from exc
         finally:
