@@ -19,6 +19,7 @@ from pathlib import Path
 # Where a system python of the server's version is looked for (the sandbox user must be able to execute it).
 BASE_DIRS: Sequence[str] = ("/usr/bin", "/usr/local/bin", "/opt/python/bin")
 VENV_TIMEOUT_S = 120
+PTH = "rdflow-server.pth"
 
 
 def version_name() -> str:
@@ -41,6 +42,11 @@ def server_site_packages() -> list[str]:
     return list(dict.fromkeys([paths["purelib"], paths["platlib"]]))
 
 
+def pth_line(site: Sequence[str]) -> str:
+    """Adds the server's site-packages as site directories: their own .pth files apply too, as in the server."""
+    return "import site; " + "; ".join(f"site.addsitedir({path!r})" for path in site) + "\n"
+
+
 def venv_python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
@@ -50,7 +56,7 @@ def runner_venv(home: Path, base: str) -> Path:
     process) built it: each build happens in a private temporary directory renamed into place, so a venv at the
     final path is complete and two builders at once leave one of them."""
     site = server_site_packages()
-    key = hashlib.sha256("\n".join([os.path.realpath(base), *site]).encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{os.path.realpath(base)}\n{pth_line(site)}".encode()).hexdigest()[:12]
     target = home / f"{version_name()}-{key}"
     if venv_python(target).exists():
         return target
@@ -66,7 +72,7 @@ def runner_venv(home: Path, base: str) -> Path:
             timeout=VENV_TIMEOUT_S,
             env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
         )
-        (venv / "lib" / version_name() / "site-packages" / "rdflow-server.pth").write_text("\n".join(site) + "\n")
+        (venv / "lib" / version_name() / "site-packages" / PTH).write_text(pth_line(site))
         _make_readable(venv)
         with contextlib.suppress(OSError):  # another builder's venv already there: keep it
             os.rename(venv, target)

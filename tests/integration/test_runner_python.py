@@ -94,6 +94,12 @@ def test_the_runner_venv_reads_the_servers_packages_without_installing_any(data_
     if not bases:
         pytest.skip("no system python of this version")
     venv = runner_python.runner_venv(data_dir / "runner", bases[0])
-    pth = (venv / "lib" / runner_python.version_name() / "site-packages" / "rdflow-server.pth").read_text()
-    assert pth.split() == runner_python.server_site_packages()
+    python = str(runner_python.venv_python(venv))
+    show = "import sys, coverage; print(sys.prefix); print(coverage.__file__); print(sys.path)"
+    prefix, coverage_file, path = subprocess.run(
+        [python, "-E", "-s", "-c", show], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert prefix == str(venv)
+    assert any(coverage_file.startswith(site) for site in runner_python.server_site_packages()), coverage_file
+    assert all(site in path for site in runner_python.server_site_packages())
     assert not (venv / "bin" / "pip").exists()
