@@ -75,9 +75,11 @@ class TestResultNode(Node):
     @strawberry.field(description="The failing tests, from the stored report (empty when none failed).")
     def failures(self, root: strawberry.Parent[model.TestResult]) -> list[TestFailure]:
         stored = root.report.get("failures") if isinstance(root.report, dict) else None
+        if not isinstance(stored, list):  # a recorded (recordTestResult) report may hold anything
+            return []
         return [
             TestFailure(name=str(f.get("name", "")), message=str(f.get("message", "")))
-            for f in stored or []
+            for f in stored
             if isinstance(f, dict)
         ]
 

@@ -11,7 +11,7 @@ from resolvers.ids import from_global_id, to_global_id
 from server.settings import Settings
 from tests.api import Api
 from tests.e2e.conftest import running_api, sqlite_settings
-from tests.e2e.test_crud_api import CREATE_REQ, project, task
+from tests.e2e.test_crud_api import CREATE_REQ, project, requirement, task
 from tests.reachable import reachable_dir
 
 REQUIREMENT = (
@@ -131,3 +131,24 @@ async def test_run_tests_on_generated_code_then_on_a_broken_version(runner_api: 
     own = (await api.gql(RUN, {"a": model["id"], "t": "UNIT"}, as_="dev"))["runTests"]
     assert own["status"] == "QUEUED"
     await api.container.queue.join()
+
+
+async def test_a_recorded_result_has_no_typed_failures(sqlite_api: Api):
+    api = sqlite_api
+    rid = await requirement(api, await project(api))
+    tid = (await task(api, rid, "[Backend] Invoices"))["id"]
+    art = (
+        await api.gql(
+            """mutation($t: ID!) { submitArtifact(input: {taskId: $t, filePath: "app/x.py", content: "x = 1\\n",
+            language: "python"}) { id } }""",
+            {"t": tid},
+        )
+    )["submitArtifact"]["id"]
+    recorded = (
+        await api.gql(
+            """mutation($a: ID!) { recordTestResult(input: {artifactId: $a, testType: UNIT, status: FAILED, total: 2,
+            failed: 1}) { status failed failures { name message } } }""",
+            {"a": art},
+        )
+    )["recordTestResult"]
+    assert recorded == {"status": "FAILED", "failed": 1, "failures": []}
