@@ -91,8 +91,8 @@ def _job_queue(settings: Settings) -> JobQueue:
     return InProcessJobQueue(concurrency=settings.job_concurrency, timeout_s=settings.job_timeout_s)
 
 
-def _test_runner(settings: Settings) -> TestRunner:
-    """The sandbox for runTests; sandboxes a dead worker left behind are removed now."""
+def sandbox_runner(settings: Settings) -> TestRunner:
+    """The sandbox for runTests (and `rdflow eval`); sandboxes a dead worker left behind are removed now."""
     from integrations.sandbox import SandboxConfig, SandboxLimits, SandboxTestRunner
 
     runner = SandboxTestRunner(
@@ -200,7 +200,7 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
             window_s=settings.login_window_s,
         ),
         timedelta(seconds=settings.refresh_grace_s),
-        test_runner=_test_runner(settings),
+        test_runner=sandbox_runner(settings),
         search_index=search_index_for(engine),
     )
     handlers = pipeline_handlers(services.pipeline_steps)

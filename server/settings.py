@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Literal
 
@@ -77,7 +76,8 @@ class Settings(BaseSettings):
     job_modules: str = ""
 
     # runTests: the interpreter with the runner extra, and the limits of the sandbox each run gets.
-    test_runner_python: str = Field(default_factory=lambda: sys.executable)
+    # Unset: the server's interpreter when the sandbox user can run it, else a venv under data_dir/runner/.
+    test_runner_python: str | None = None
     test_timeout_s: float = Field(120.0, gt=0)
     test_cpu_s: int | None = Field(None, ge=1)  # unset: the wall-clock limit
     test_memory_mb: int = Field(2048, ge=64)
