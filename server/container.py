@@ -24,6 +24,7 @@ from integrations.llm_factory import AnthropicDefaults, ConfiguredLLMFactory
 from jobs.executor import JobExecutor
 from jobs.plugins import load_handler_modules
 from jobs.registry import pipeline_handlers
+from persistence.compiled_reads import PgCompiledReader
 from persistence.engine import create_engine, session_factory
 from persistence.uow import SqlUnitOfWorkFactory
 from server.metrics import EventMetrics, JobMetrics, watch_pool
@@ -117,6 +118,7 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
         clock=clock or SystemClock(),
         queue=queue,
         store=store,
+        compiled=PgCompiledReader(engine) if settings.compiled_reads and engine.dialect.name == "postgresql" else None,
     )
     secrets = FernetSecretBox(settings.fernet_key or development_key(settings.data_dir))
     pool = AnthropicPool(
