@@ -8,6 +8,7 @@ names, ISO timestamps in UTC, decimals as floats), so the text can be spliced in
 from __future__ import annotations
 
 import enum
+import functools
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -256,10 +257,13 @@ def _ordering(alias: str, query: ListQuery, reverse: bool) -> str:
     return ", ".join(f"{k} ASC NULLS LAST" if asc else f"{k} DESC NULLS FIRST" for k in keys)
 
 
-def compile_plan(plan: ReadPlan) -> tuple[str, list[Any]]:
+@functools.lru_cache(maxsize=1_000)
+def compile_plan(plan: ReadPlan) -> tuple[str, tuple[Any, ...]]:
+    """The statement and its parameters. The text depends only on the plan's shape (which fields, filters, page
+    arguments), so PostgreSQL's prepared statement is reused while the values vary."""
     statement = Statement()
     columns = [f"({statement.listing(root)})::text" for root in plan.roots]
-    return "SELECT " + ", ".join(columns), statement.params
+    return "SELECT " + ", ".join(columns), tuple(statement.params)
 
 
 class PgCompiledReader:

@@ -5,9 +5,11 @@ arguments are converted exactly as strawberry converts them for the resolvers, s
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from graphql import GraphQLField, GraphQLObjectType, OperationType, get_named_type
 from graphql.execution.collect_fields import FieldDetails, collect_subfields
 from graphql.execution.values import get_argument_values
@@ -263,13 +265,43 @@ def _node_type(field_def: GraphQLField) -> GraphQLObjectType:
     return _object_type(_object_type(field_def).fields["nodes"])
 
 
-def plan(
-    executor: Any, root_type: GraphQLObjectType, grouped: Mapping[str, list[FieldDetails]]
-) -> tuple[ReadPlan, list[tuple[str, Listing | str]]] | None:
+Planned = tuple[ReadPlan, list[tuple[str, Listing | str]]]
+PLAN_CACHE_SIZE = 1_000
+_plans: OrderedDict[tuple[str, str | None, bytes], Planned | None] = OrderedDict()
+
+
+def _cache_key(executor: Any) -> tuple[str, str | None, bytes] | None:
+    """(document text, operation name, variables): what a plan depends on."""
+    source = executor.operation.loc.source.body if executor.operation.loc else None
+    if source is None:
+        return None
+    try:
+        variables = orjson.dumps(executor.variable_values.coerced, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # a value orjson cannot write: plan it afresh
+        return None
+    name = executor.operation.name.value if executor.operation.name else None
+    return source, name, variables
+
+
+def plan(executor: Any, root_type: GraphQLObjectType, grouped: Mapping[str, list[FieldDetails]]) -> Planned | None:
     """The read plan of a query operation and its root keys in order (each with its Listing, or the root type's
-    name for `__typename`); None when the generic resolvers must answer."""
+    name for `__typename`); None when the generic resolvers must answer. Cached per document, operation and
+    variables (the plan is the same for every viewer: the domain applies the viewer's scope)."""
     if executor.operation.operation is not OperationType.QUERY:
         return None
+    key = _cache_key(executor)
+    if key is not None and key in _plans:
+        _plans.move_to_end(key)
+        return _plans[key]
+    planned = _plan(executor, root_type, grouped)
+    if key is not None:
+        _plans[key] = planned
+        if len(_plans) > PLAN_CACHE_SIZE:
+            _plans.popitem(last=False)
+    return planned
+
+
+def _plan(executor: Any, root_type: GraphQLObjectType, grouped: Mapping[str, list[FieldDetails]]) -> Planned | None:
     try:
         roots = Planner(executor).roots(root_type, grouped)
     except NotCompilable:
