@@ -23,6 +23,7 @@ from domain.enums import Priority, ProjectStatus, RequirementStatus, Role, TaskS
 from schema.compiled import COLUMNS
 from server.settings import Settings
 from tests.e2e.conftest import running_api
+from tests.live import LiveServer, TransportWs
 
 pytestmark = pytest.mark.postgres
 
@@ -382,3 +383,34 @@ GENERATED_COMPILED: list[bool] = []
 async def test_generated_queries_mostly_went_compiled():
     """The strategy exercises the compiled path, not only the fallback (runs after the generated test)."""
     assert GENERATED_COMPILED and sum(GENERATED_COMPILED) >= len(GENERATED_COMPILED) // 2, GENERATED_COMPILED
+
+
+async def test_a_query_over_a_websocket_answers_the_same(pair):
+    """A query sent over graphql-transport-ws (legacy graphql-ws takes no queries) runs compiled too."""
+    compiled, generic, counter = pair
+    query = HAND_WRITTEN[1][0]
+    expected = (await generic.post(query)).json()
+    async with LiveServer(compiled.app) as server, TransportWs(server.ws_url) as ws:
+        await ws.init({"authorization": f"Bearer {compiled.tokens['admin']}"})
+        before = counter.reads
+        await ws.subscribe("1", query)
+        assert await ws.next_payload() == expected
+    assert counter.reads == before + 1
+
+
+class BrokenReader:
+    async def read(self, plan: Any) -> list[str]:
+        raise ConnectionResetError("the database went away mid-read")
+
+
+async def test_a_failed_compiled_read_is_answered_by_the_resolvers(pair, caplog):
+    compiled, generic, _ = pair
+    compiled.container.services.deps.compiled = BrokenReader()
+    query = HAND_WRITTEN[2][0]
+    a, b = await compiled.post(query), await generic.post(query)
+    assert (a.status_code, a.json()) == (b.status_code, b.json())
+    assert "compiled read failed" in caplog.text
+
+
+async def test_sqlite_reads_through_the_resolvers(sqlite_api):
+    assert sqlite_api.container.services.deps.compiled is None
