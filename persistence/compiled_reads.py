@@ -160,23 +160,35 @@ class Statement:
         table = TABLES[listing.entity].name
         t, w, a = self.alias("t"), self.alias("w"), self.alias("a")
         where = " AND ".join(self._conditions(t, listing, parent_row)) or "TRUE"
-        numbered = f"row_number() OVER (ORDER BY {_ordering(t, query, False)}) - 1 AS rn"
-        if page.last is not None:
-            numbered += f", row_number() OVER (ORDER BY {_ordering(t, query, True)}) - 1 AS rn_desc"
         lo_value = page.after + 1 if page.after is not None else 0
         lo = self.param(lo_value, "bigint")
-        window = [f"{w}.rn >= {lo}"]
-        if page.before is not None:
-            window.append(f"{w}.rn < {self.param(page.before, 'bigint')}")
         if page.last is None:
-            window.append(f"{w}.rn < {self.param(lo_value + page.size, 'bigint')}")
-        elif page.before is None:
-            window.append(f"{w}.rn_desc < {self.param(page.last, 'bigint')}")
-        else:
-            window.append(
-                f"({w}.rn >= {self.param(page.before - page.last, 'bigint')} "
-                f"OR {w}.rn_desc < {self.param(page.last, 'bigint')})"
+            # rn in [lo, lo + size), and below `before`: an OFFSET/LIMIT (a bounded sort), numbered from lo.
+            hi = lo_value + page.size if page.before is None else min(lo_value + page.size, page.before)
+            limit = self.param(max(hi - lo_value, 0), "bigint")
+            s = self.alias("s")
+            rows = (
+                f"(SELECT {s}.*, {lo} + row_number() OVER (ORDER BY {_ordering(s, query, False)}) - 1 AS rn "
+                f"FROM (SELECT {t}.* FROM {table} {t} WHERE {where} ORDER BY {_ordering(t, query, False)} "
+                f"OFFSET {lo} LIMIT {limit}) {s}) {w}"
             )
+            window = ["TRUE"]
+        else:
+            numbered = (
+                f"row_number() OVER (ORDER BY {_ordering(t, query, False)}) - 1 AS rn, "
+                f"row_number() OVER (ORDER BY {_ordering(t, query, True)}) - 1 AS rn_desc"
+            )
+            rows = f"(SELECT {t}.*, {numbered} FROM {table} {t} WHERE {where}) {w}"
+            window = [f"{w}.rn >= {lo}"]
+            if page.before is not None:
+                window.append(f"{w}.rn < {self.param(page.before, 'bigint')}")
+            if page.before is None:
+                window.append(f"{w}.rn_desc < {self.param(page.last, 'bigint')}")
+            else:
+                window.append(
+                    f"({w}.rn >= {self.param(page.before - page.last, 'bigint')} "
+                    f"OR {w}.rn_desc < {self.param(page.last, 'bigint')})"
+                )
 
         aggregates = [f"min({w}.rn) AS first_rn", f"max({w}.rn) AS last_rn", "count(*) AS n"]
         pairs: list[tuple[str, str]] = []
@@ -203,7 +215,6 @@ class Statement:
             c = self.alias("c")
             total_where = " AND ".join(self._conditions(c, listing, parent_row)) or "TRUE"
             aggregates.append(f"(SELECT count(*) FROM {table} {c} WHERE {total_where}) AS total")
-        rows = f"(SELECT {t}.*, {numbered} FROM {table} {t} WHERE {where}) {w}"
         body = f"SELECT {', '.join(aggregates)} FROM {rows} WHERE {' AND '.join(window)}"
         return f"(SELECT {_object(pairs)} FROM ({body}) {a})"
 
