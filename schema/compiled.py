@@ -142,7 +142,9 @@ class Planner:
             if name == "__typename":
                 out.append((key, root_type.name))
             elif ("Query", name) in LISTINGS:
-                out.append((key, self._listing(key, root_type.fields[name], details, ENTITIES_OF_ROOT[name], None)))
+                field_def = root_type.fields[name]
+                entity = ENTITIES[_node_type(field_def).name]
+                out.append((key, self._listing(key, field_def, details, entity, None)))
             else:
                 raise NotCompilable(f"Query.{name}")
         return out
@@ -241,9 +243,6 @@ class Planner:
             else:
                 raise NotCompilable(f"{info.name}.{name}")
         return tuple(parts)
-
-
-ENTITIES_OF_ROOT = {"projects": "projects", "tasks": "tasks", "users": "users"}
 
 
 def _check(details: Sequence[FieldDetails]) -> None:
