@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from domain import model
+from domain.compiled import ReadPlan
 from domain.enums import TestType
 from domain.environments import DeploySpec
 from domain.errors import DomainError
@@ -76,6 +77,12 @@ class UnitOfWork(Protocol):
 
     async def rollback(self) -> None: ...
     async def flush(self) -> None: ...
+
+
+class CompiledReader(Protocol):
+    """Answers a read plan with one statement that builds each root's JSON in the database."""
+
+    async def read(self, plan: ReadPlan) -> list[str]: ...
 
 
 class Clock(Protocol):

@@ -25,6 +25,7 @@ from integrations.llm_factory import AnthropicDefaults, ConfiguredLLMFactory
 from jobs.executor import JobExecutor
 from jobs.plugins import load_handler_modules
 from jobs.registry import deploy_handlers, pipeline_handlers, test_run_handlers
+from persistence.compiled_reads import PgCompiledReader
 from persistence.engine import create_engine, session_factory
 from persistence.search_index import search_index_for
 from persistence.uow import SqlUnitOfWorkFactory
@@ -157,6 +158,7 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
         clock=clock or SystemClock(),
         queue=queue,
         store=store,
+        compiled=PgCompiledReader(engine) if settings.compiled_reads and engine.dialect.name == "postgresql" else None,
     )
     secrets = FernetSecretBox(settings.fernet_key or development_key(settings.data_dir))
     pool = AnthropicPool(

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "RDFLOW_DATABASE_URL"))
     redis_url: str | None = Field(None, validation_alias=AliasChoices("REDIS_URL", "RDFLOW_REDIS_URL"))
     redis_prefix: str = "rdflow"
+    # On PostgreSQL, queries over the project/requirement/task/user connections run as one SQL statement that
+    # builds the JSON (persistence/compiled_reads.py); off: every query goes through the resolvers.
+    compiled_reads: bool = True
 
     jwt_secret: str = Field(DEFAULT_JWT_SECRET, validation_alias=AliasChoices("JWT_SECRET", "RDFLOW_JWT_SECRET"))
     jwt_issuer: str = "rdflow"
