@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.auth import AuthMutation, AuthQuery
+from schema.chat import ChatMessageNode, ChatMutation, ChatQuery, ChatSubscription, ConversationNode
 from schema.errors import ErrorPresenter, Outage, no_outage
 from schema.execution import RdflowExecutionContext
 from schema.limits import MaxCostLimiter
@@ -24,9 +25,9 @@ from schema.suggestions import HideSuggestions
 from schema.types import ArtifactNode, DeploymentNode, ProjectNode, RequirementNode, TaskNode, TestResultNode, UserNode
 
 # Each area contributes its own root classes; they are merged into one Query and one Mutation.
-QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery)
-MUTATIONS: tuple[type, ...] = (Mutation, PipelineMutation, AuthMutation)
-SUBSCRIPTIONS: tuple[type, ...] = (Subscription,)
+QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery, ChatQuery)
+MUTATIONS: tuple[type, ...] = (Mutation, PipelineMutation, AuthMutation, ChatMutation)
+SUBSCRIPTIONS: tuple[type, ...] = (Subscription, ChatSubscription)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def build_schema(limits: SchemaLimits = SchemaLimits(), outage: Outage = no_outa
             UserNode,
             JobNode,
             PrdNode,
+            ConversationNode,
+            ChatMessageNode,
         ],
         config=StrawberryConfig(auto_camel_case=True),
         execution_context_class=RdflowExecutionContext,

@@ -23,7 +23,7 @@ from integrations.llm_anthropic import AnthropicPool
 from integrations.llm_factory import AnthropicDefaults, ConfiguredLLMFactory
 from jobs.executor import JobExecutor
 from jobs.plugins import load_handler_modules
-from jobs.registry import pipeline_handlers
+from jobs.registry import chat_handlers, pipeline_handlers
 from persistence.engine import create_engine, session_factory
 from persistence.uow import SqlUnitOfWorkFactory
 from server.metrics import EventMetrics, JobMetrics, watch_pool
@@ -162,6 +162,7 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
         timedelta(seconds=settings.refresh_grace_s),
     )
     handlers = pipeline_handlers(services.pipeline_steps)
+    handlers.update(chat_handlers(services.chat_replies))
     handlers.update(load_handler_modules(settings.job_module_names, known=handlers))
     executor = JobExecutor(
         services.job_lifecycle,

@@ -15,6 +15,8 @@ from domain.services.ai_config import AiConfigService
 from domain.services.artifacts import ArtifactService
 from domain.services.auth import REFRESH_GRACE, AuthService, LoginLimits
 from domain.services.base import Deps
+from domain.services.chat import ChatService
+from domain.services.chat_reply import ChatReplies
 from domain.services.deployments import DeploymentService
 from domain.services.jobs import JobLifecycle, JobService
 from domain.services.live import LiveUpdates
@@ -47,6 +49,8 @@ class Services:
     ai_config: AiConfigService
     auth: AuthService
     audit: EntityReads[AuditEntry]
+    chat: ChatService
+    chat_replies: ChatReplies
 
     @classmethod
     def build(
@@ -65,6 +69,7 @@ class Services:
     ) -> Services:
         users = UserService(deps, hasher)
         projects, deployments, jobs = ProjectService(deps), DeploymentService(deps), JobService(deps)
+        live = LiveUpdates(deps, jobs, deployments, projects)
         return cls(
             deps=deps,
             users=users,
@@ -77,7 +82,7 @@ class Services:
             reads=ReadService(deps),
             jobs=jobs,
             job_lifecycle=JobLifecycle(deps),
-            live=LiveUpdates(deps, jobs, deployments, projects),
+            live=live,
             pipeline=PipelineService(deps),
             pipeline_steps=PipelineSteps(deps, llms, secrets, validator),
             ai_config=AiConfigService(deps, secrets),
@@ -85,4 +90,7 @@ class Services:
                 deps, users, hasher, tokens, token_store, limiter, refresh_ttl, login_limits, refresh_grace
             ),
             audit=EntityReads(deps, AUDIT, Permission.AUDIT_READ, in_project=False),
+            chat=ChatService(deps, jobs, live),
+            # The chat's context has a seam for project search (`search=`): wired once that port exists.
+            chat_replies=ChatReplies(deps, llms, secrets),
         )
