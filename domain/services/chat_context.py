@@ -49,11 +49,14 @@ def _clip(text: str | None) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
-def failing_tests(result: TestResult, artifact: CodeArtifact | None) -> list[ContextItem]:
+def failing_tests(result: TestResult, artifact: CodeArtifact | None, task: Task | None = None) -> list[ContextItem]:
     """The failing tests of one run, one item per named test when the run names them (TestResult.report
     `failures`/`tests`, or test names in the error message), else one item for the run."""
     where = artifact.file_path if artifact else str(result.artifact_id)
-    facts = {"artifact": where, "testType": result.test_type.value, "failed": result.failed, "total": result.total}
+    facts: dict[str, Any] = {"artifact": where, "testType": result.test_type.value}
+    facts.update({"failed": result.failed, "total": result.total})
+    if task is not None:
+        facts["task"] = task.name
     named: dict[str, str] = {}
     report = result.report if isinstance(result.report, dict) else {}
     for entry in [*(report.get("failures") or []), *(report.get("tests") or [])]:
@@ -141,7 +144,16 @@ async def build_context(uow: UnitOfWork, conversation: Conversation) -> list[Con
         else await uow.test_results.find(project_id=conversation.project_id)
     )
     failing = sorted((r for r in results if _is_failing(r)), key=lambda r: r.executed_at or r.id, reverse=True)
-    tests = [item for r in failing for item in failing_tests(r, artifacts.get(r.artifact_id))]
+    by_id = {t.id: t for t in tasks}
+
+    def task_of(artifact: CodeArtifact | None) -> Task | None:
+        return by_id.get(artifact.task_id) if artifact else None
+
+    tests = [
+        item
+        for r in failing
+        for item in failing_tests(r, artifacts.get(r.artifact_id), task_of(artifacts.get(r.artifact_id)))
+    ]
     items.extend(tests[:MAX_FAILING_TESTS])
     deployments = await uow.deployments.find(project_id=conversation.project_id)
     deployments.sort(key=lambda d: d.created_at or d.started_at or 0, reverse=True)

@@ -104,13 +104,18 @@ def _failing_test_answer(test: dict[str, Any], items: Sequence[dict[str, Any]]) 
     if where:
         parts[0] += f" in {where} ({facts.get('failed', '?')} of {facts.get('total', '?')} tests failing in that run)"
     message = _quote(str(test.get("text") or ""))
+    if message and message[-1] not in ".!?":
+        message += "."
     parts[0] += f": {message}" if message else "; the run recorded no failure message."
-    subject = _words(name.removeprefix("test_").replace("_", " "))
     tasks = [i for i in items if i.get("kind") == "task"]
-    task = max(tasks, key=lambda t: len(subject & _words(f"{t['title']} {t.get('text', '')}")), default=None)
-    if task is not None and subject & _words(f"{task['title']} {task.get('text', '')}"):
+    task = next((t for t in tasks if t["title"] == facts.get("task")), None)
+    if task is None:  # the run's task is not in the context: the task whose words the test's name shares most
+        subject = _words(name.removeprefix("test_").replace("_", " "))
+        task = max(tasks, key=lambda t: len(subject & _words(f"{t['title']} {t.get('text', '')}")), default=None)
+        task = task if task is not None and subject & _words(f"{task['title']} {task.get('text', '')}") else None
+    if task is not None:
         status = (task.get("facts") or {}).get("status", "?")
-        parts.append(f'It checks the work of task "{task["title"]}", which is {status} [{task["n"]}].')
+        parts.append(f'It belongs to task "{task["title"]}", which is {status} [{task["n"]}].')
     requirement = _first(items, "requirement")
     if requirement is not None:
         asks = _quote(str(requirement.get("text", "")))
