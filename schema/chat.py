@@ -3,7 +3,6 @@
 import datetime
 import uuid
 from collections.abc import AsyncGenerator
-from decimal import Decimal
 from typing import Any
 
 import strawberry
@@ -53,10 +52,13 @@ class ChatMessageNode(Node):
     model: str | None
     input_tokens: int
     output_tokens: int
-    cost_usd: Decimal
     created_at: datetime.datetime
     updated_at: datetime.datetime
     is_type_of = classmethod(lambda cls, obj, _info: isinstance(obj, ChatMessage))
+
+    @strawberry.field(description="Estimated USD cost of this reply (list prices).")
+    def cost_usd(self, root: strawberry.Parent[ChatMessage]) -> float:
+        return float(root.cost_usd)
 
     @strawberry.field
     def citations(self, root: strawberry.Parent[ChatMessage]) -> list[Citation]:
