@@ -9,7 +9,7 @@ from typing import Any
 
 from domain import validation as v
 from domain.chat import ChatUpdate
-from domain.enums import ChatMessageStatus, ChatRole, Role
+from domain.enums import ChatMessageStatus, ChatRole, JobStatus, Role
 from domain.errors import Conflict, Forbidden, InvalidInput
 from domain.events import DomainEvent, entity_topic
 from domain.model import ChatMessage, Conversation
@@ -18,7 +18,7 @@ from domain.permissions import Permission, Viewer
 from domain.repos import ARTIFACTS, CHAT_MESSAGES, CONVERSATIONS, DEPLOYMENTS, REQUIREMENTS, TASKS, Repo
 from domain.services.access import EntityReads, load, load_in_project, require_member
 from domain.services.base import Deps, Tx
-from domain.services.jobs import JobService, request_job
+from domain.services.jobs import TERMINAL, JobService, request_job
 from domain.services.live import Follower, LiveUpdates
 
 CHAT_JOB = "ai.chat"
@@ -120,8 +120,8 @@ class ChatService:
             )
             body = v.text(text, "text", max_length=MAX_MESSAGE) or ""
             existing = await tx.uow.chat_messages.find(conversation_id=conversation.id)
-            if any(m.status is ChatMessageStatus.STREAMING for m in existing):
-                raise Conflict("the assistant is still answering; wait for the reply or cancel it")
+            for streaming in [m for m in existing if m.status is ChatMessageStatus.STREAMING]:
+                await self._end_if_orphaned(tx, conversation, streaming)
             seq = max((m.seq for m in existing), default=0)
             now = tx.now()
 
@@ -157,6 +157,23 @@ class ChatService:
                 message_event(tx, conversation, m)
             conversation.updated_at = now
         return reply
+
+    @staticmethod
+    async def _end_if_orphaned(tx: Tx, conversation: Conversation, reply: ChatMessage) -> None:
+        """A STREAMING reply whose job has ended without ending it (cancelled before it ran, or lost with its worker)
+        is ended now; one still being answered refuses a new message."""
+        job = await tx.uow.jobs.get(reply.job_id) if reply.job_id else None
+        if job is not None and job.status not in TERMINAL:
+            raise Conflict("the assistant is still answering; wait for the reply or cancel it")
+        row = await load(tx.uow.chat_messages, "ChatMessage", reply.id, for_update=True)
+        if row.status is not ChatMessageStatus.STREAMING:
+            return
+        cancelled = job is not None and job.status is JobStatus.CANCELLED
+        row.status = ChatMessageStatus.CANCELLED if cancelled else ChatMessageStatus.INCOMPLETE
+        row.error = None if cancelled else f"the reply's job ended without it: {job.error if job else 'no job'}"
+        row.updated_at = tx.now()
+        tx.audit("chat.end", "ChatMessage", row.id, {"status": "STREAMING"}, {"status": row.status.value})
+        message_event(tx, conversation, row)
 
     async def cancel(self, viewer: Viewer, message_id: uuid.UUID) -> ChatMessage:
         """Stop a streaming reply: its job is cancelled (which closes the model's stream); the text so far is kept."""
