@@ -144,3 +144,41 @@ def _user_id(user) -> str:
     from resolvers.ids import to_global_id
 
     return to_global_id("User", user.id)
+
+
+async def test_a_conversations_subscription_ends_when_its_viewer_leaves_the_project(sqlite_api: Api):
+    from tests.e2e.test_subscription_access import REMOVE_MEMBER, closed_with, project_with_member, subscribed
+    from tests.live import LiveServer
+
+    api = sqlite_api
+    pid, maria = await project_with_member(api)
+    rid = (
+        await api.gql(
+            'mutation($p: ID!) { createRequirement(input: {projectId: $p, title: "t", content: "c"}) { id } }',
+            {"p": pid},
+        )
+    )["createRequirement"]["id"]
+    cid = (await api.gql(START, {"p": pid, "about": {"requirementId": rid}}))["startConversation"]["id"]
+    updates = "subscription($id: ID!) { conversationUpdated(id: $id) { kind } }"
+    await api.user("outsider", Role.DEVELOPER)
+    async with LiveServer(api.app) as live:
+        ws = await subscribed(live.ws_url, maria["accessToken"], updates, {"id": cid})
+        outsider = await subscribed_error(live.ws_url, api.tokens["outsider"], updates, {"id": cid})
+        try:
+            assert outsider["extensions"]["code"] == "FORBIDDEN"
+            await api.gql(REMOVE_MEMBER, {"p": pid, "u": maria["id"]})
+            code, reason = await closed_with(ws)
+            assert code == 4403 and "member" in reason, (code, reason)
+        finally:
+            await ws.__aexit__(None, None, None)
+
+
+async def subscribed_error(url: str, token: str, query: str, variables: dict) -> dict:
+    from tests.live import TransportWs
+
+    async with TransportWs(url) as ws:
+        assert (await ws.init({"authorization": f"Bearer {token}"}))["type"] == "connection_ack"
+        await ws.subscribe("1", query, variables)
+        message = await ws.recv()
+    assert message["type"] == "next" and message["payload"]["data"] is None, message
+    return message["payload"]["errors"][0]
