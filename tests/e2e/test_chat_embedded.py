@@ -42,8 +42,7 @@ async def project_with_requirement(api: Api, name: str = "Accounts") -> tuple[st
     return pid, rid
 
 
-async def test_a_question_about_a_failing_test_is_answered_citing_that_test(sqlite_api: Api):
-    api = sqlite_api
+async def test_a_question_about_a_failing_test_is_answered_citing_that_test(api: Api):
     pid, rid = await project_with_requirement(api)
     await job_done(api, "mutation($r: ID!) { generatePrd(requirementId: $r) { id } }", {"r": rid}, "generatePrd")
     await job_done(
@@ -98,8 +97,7 @@ async def test_a_question_about_a_failing_test_is_answered_citing_that_test(sqli
     assert (job["inputTokens"], job["outputTokens"]) == (answered["inputTokens"], answered["outputTokens"])
 
 
-async def test_conversations_follow_the_projects_membership(sqlite_api: Api):
-    api = sqlite_api
+async def test_conversations_follow_the_projects_membership(api: Api):
     pid, rid = await project_with_requirement(api)
     await api.user("outsider", Role.DEVELOPER)
     guest = await api.user("gus", Role.GUEST)
