@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.enums import TestRunStatus
-from domain.model import CodeArtifact, Conversation, Requirement, Task, TestResult
+from domain.model import CodeArtifact, Conversation, Deployment, Requirement, Task, TestResult
 from domain.permissions import Viewer
 from domain.ports import UnitOfWork
 
@@ -19,7 +19,9 @@ MAX_DEPLOYMENTS = 3
 MAX_SEARCH_HITS = 5
 MAX_TEXT = 2_000
 CITATION = re.compile(r"\[(\d{1,3})\]")
-TEST_NAME = re.compile(r"\b(test_\w+)")
+# A pytest node id (tests/test_x.py::test_y[param]), else a bare test function name (not a test_*.py file name).
+NODE_ID = re.compile(r"[\w./-]+\.py::[\w\[\]-]+(?:::[\w\[\]-]+)*")
+TEST_NAME = re.compile(r"\btest_\w+\b(?!\.py)")
 
 # Search of the project (the "search" work); None until it is wired: the context is then built without it.
 SearchFn = Callable[[Viewer, uuid.UUID, str], Awaitable[Sequence["ContextItem"]]]
@@ -67,8 +69,10 @@ def failing_tests(result: TestResult, artifact: CodeArtifact | None, task: Task 
         if name and outcome in ("failed", "error", "failure"):
             message = entry.get("message") or entry.get("error") or entry.get("longrepr") or ""
             named.setdefault(str(name), str(message))
-    for name in TEST_NAME.findall(result.error_message or ""):
-        named.setdefault(name, result.error_message or "")
+    if not named:
+        message = result.error_message or ""
+        for name in NODE_ID.findall(message) or TEST_NAME.findall(message):
+            named.setdefault(name, message)
     base = {"kind": "test", "entity_type": "TestResult", "entity_id": str(result.id)}
     if not named:
         title = f"{result.failed} failing {result.test_type.value.lower()} test(s) in {where}"
@@ -88,6 +92,12 @@ def _requirement_item(req: Requirement) -> ContextItem:
 def _task_item(task: Task) -> ContextItem:
     facts = {"status": task.status.value, "type": task.task_type.value}
     return ContextItem("task", "Task", str(task.id), task.name, _clip(task.description), facts)
+
+
+def _deployment_item(d: Deployment) -> ContextItem:
+    title = f"{d.environment.value} deployment {d.version}"
+    facts = {"status": d.status.value}
+    return ContextItem("deployment", "Deployment", str(d.id), title, _clip(d.logs[-MAX_TEXT:]), facts)
 
 
 async def _subject_requirement(uow: UnitOfWork, conversation: Conversation) -> tuple[Requirement | None, list[Any]]:
@@ -114,13 +124,16 @@ async def _subject_requirement(uow: UnitOfWork, conversation: Conversation) -> t
             else None
         )
         return (await uow.requirements.get(task.requirement_id) if task else None), [item] if item else []
+    if kind == "Deployment":
+        deployment = await uow.deployments.get(sid)
+        return None, [_deployment_item(deployment)] if deployment else []
     return None, []
 
 
 async def build_context(uow: UnitOfWork, conversation: Conversation) -> list[ContextItem]:
     """The requirement, its PRD, its tasks and their statuses, failing tests and recent deployments of the project."""
-    items: list[ContextItem] = []
     req, own = await _subject_requirement(uow, conversation)
+    items = list(own)  # the subject first, when it is not the requirement itself
     if req is not None:
         items.append(_requirement_item(req))
         prd = await uow.prds.get(req.prd_document_id) if req.prd_document_id else None
@@ -136,7 +149,6 @@ async def build_context(uow: UnitOfWork, conversation: Conversation) -> list[Con
         tasks.sort(key=lambda t: t.id != conversation.subject_id)  # the subject first
     tasks = tasks[:MAX_TASKS]
     items.extend(_task_item(t) for t in tasks)
-    items.extend(own)
     artifacts = {a.id: a for a in await uow.artifacts.find_in("task_id", [t.id for t in tasks])}
     results = (
         await uow.test_results.find_in("artifact_id", list(artifacts))
@@ -157,13 +169,8 @@ async def build_context(uow: UnitOfWork, conversation: Conversation) -> list[Con
     items.extend(tests[:MAX_FAILING_TESTS])
     deployments = await uow.deployments.find(project_id=conversation.project_id)
     deployments.sort(key=lambda d: d.created_at or d.started_at or 0, reverse=True)
-    for d in deployments[:MAX_DEPLOYMENTS]:
-        title = f"{d.environment.value} deployment {d.version}"
-        items.append(
-            ContextItem(
-                "deployment", "Deployment", str(d.id), title, _clip(d.logs[-MAX_TEXT:]), {"status": d.status.value}
-            )
-        )
+    recent = [d for d in deployments if d.id != conversation.subject_id][:MAX_DEPLOYMENTS]
+    items.extend(_deployment_item(d) for d in recent)
     return items
 
 

@@ -62,13 +62,14 @@ STOP = frozenset(
         "show",
     }
 )
+TEST_WORDS = frozenset({"test", "tests", "testing", "coverage"})
 FAILURE_WORDS = frozenset({"fail", "fails", "failing", "failed", "failure", "broken", "red", "error", "errors"})
 KIND_WORDS = {
     "task": frozenset({"task", "tasks", "todo", "work", "status", "progress", "left", "remaining"}),
     "deployment": frozenset({"deploy", "deployment", "deployments", "release", "rollout", "deployed", "production"}),
     "prd": frozenset({"prd", "spec", "acceptance", "criteria", "feature", "features", "scope"}),
     "requirement": frozenset({"requirement", "requirements", "goal", "ask", "asked"}),
-    "test": FAILURE_WORDS | {"test", "tests", "testing", "coverage"},
+    "test": FAILURE_WORDS | TEST_WORDS,
 }
 MAX_SUMMARISED = 3
 MAX_QUOTE = 300
@@ -93,6 +94,11 @@ def _score(item: dict[str, Any], question: str, asked: set[str]) -> float:
     return score
 
 
+def short_name(title: str) -> str:
+    """A test's function name: tests/test_x.py::TestY::test_z[1] -> test_z."""
+    return title.split("::")[-1].split("[")[0].lower()
+
+
 def _first(items: Sequence[dict[str, Any]], kind: str) -> dict[str, Any] | None:
     return next((i for i in items if i.get("kind") == kind), None)
 
@@ -111,7 +117,7 @@ def _failing_test_answer(test: dict[str, Any], items: Sequence[dict[str, Any]]) 
     tasks = [i for i in items if i.get("kind") == "task"]
     task = next((t for t in tasks if t["title"] == facts.get("task")), None)
     if task is None:  # the run's task is not in the context: the task whose words the test's name shares most
-        subject = _words(name.removeprefix("test_").replace("_", " "))
+        subject = _words(short_name(name).removeprefix("test_").replace("_", " "))
         task = max(tasks, key=lambda t: len(subject & _words(f"{t['title']} {t.get('text', '')}")), default=None)
         task = task if task is not None and subject & _words(f"{task['title']} {task.get('text', '')}") else None
     if task is not None:
@@ -143,9 +149,13 @@ def answer(question: str, items: Sequence[dict[str, Any]]) -> str:
     asked = _words(question)
     tests = [i for i in items if i.get("kind") == "test"]
     named = set(TEST_NAME.findall(question.lower()))
-    about_tests = bool(named) or bool(asked & KIND_WORDS["test"])
+    ranked = sorted(items, key=lambda i: (-_score(i, question, asked), i["n"]))
+    # "why does X fail?" is about a test when it names one, says "test", or a failing test matches it best
+    about_tests = bool(named or asked & TEST_WORDS or (asked & FAILURE_WORDS and ranked[0].get("kind") == "test"))
     if tests and about_tests:
-        exact = [t for t in tests if str(t["title"]).lower() in named]
+        exact = [
+            t for t in tests if short_name(str(t["title"])) in named or str(t["title"]).lower() in question.lower()
+        ]
         if exact:
             return _failing_test_answer(exact[0], items)
         if not named:
@@ -156,7 +166,6 @@ def answer(question: str, items: Sequence[dict[str, Any]]) -> str:
         return f"No failing test named {', '.join(sorted(named))} is recorded. " + _listing(tests)
     if about_tests:
         return "No failing tests are recorded for this subject. " + _listing(items[:MAX_SUMMARISED])
-    ranked = sorted(items, key=lambda i: (-_score(i, question, asked), i["n"]))
     return "From the project's records: " + " ".join(_summary(i) for i in ranked[:MAX_SUMMARISED])
 
 

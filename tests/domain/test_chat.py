@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from domain.enums import ChatMessageStatus, JobStatus, Role, TestRunStatus, TestType
+from domain.enums import ChatMessageStatus, DeploymentStatus, Environment, JobStatus, Role, TestRunStatus, TestType
 from domain.errors import Conflict, ServiceUnavailable
-from domain.model import TestResult
+from domain.model import Deployment, TestResult
 from domain.ports import StreamUsage
 from domain.services.chat import ChatService
 from domain.services.chat_context import failing_tests
@@ -144,5 +144,39 @@ def test_failing_tests_are_named_from_the_report_or_the_error_message():
     assert [(i.title, i.text) for i in failing_tests(reported, None)] == [("test_a", "boom"), ("t.py::test_b", "bang")]
     from_message = run(error_message="test_expiry failed: AssertionError")
     assert [i.title for i in failing_tests(from_message, None)] == ["test_expiry"]
+    node_ids = run(error_message="tests/test_calc.py::test_add, tests/test_calc.py::test_div[0] failed")
+    assert [i.title for i in failing_tests(node_ids, None)] == [
+        "tests/test_calc.py::test_add",
+        "tests/test_calc.py::test_div[0]",
+    ]
+    assert len(failing_tests(run(error_message="2 failed in tests/test_calc.py"), None)) == 1  # no test named
     unnamed = failing_tests(run(error_message="exit code 1"), None)
     assert len(unnamed) == 1 and unnamed[0].title.startswith("2 failing unit test(s)")
+
+
+async def test_a_conversation_about_a_deployment_sees_it_first_with_its_logs(chat):
+    world, service, project, _, member = chat
+    old = Deployment(
+        project_id=project.id,
+        environment=Environment.STAGING,
+        version="0.9.0",
+        status=DeploymentStatus.FAILED,
+        logs="readiness probe failed: /healthz 503",
+        created_at=world.clock.now(),
+    )
+    world.db.put("deployments", old)
+    for n in range(4):
+        world.db.put(
+            "deployments",
+            Deployment(
+                project_id=project.id, environment=Environment.DEV, version=f"1.{n}", created_at=world.clock.now()
+            ),
+        )
+    conversation = await service.start(member, project.id, "Deployment", old.id, None)
+    reply = await service.send(member, conversation.id, "Why did the staging deployment fail?")
+
+    await replies(world, OfflineLLM()).answer(world.row("jobs", reply.job_id))
+
+    stored = world.row("chat_messages", reply.id)
+    assert conversation.title == "STAGING deployment 0.9.0"
+    assert stored.citations[0]["id"] == str(old.id) and "readiness probe failed" in stored.content

@@ -88,7 +88,7 @@ async def test_a_question_about_a_failing_test_is_answered_citing_that_test(api:
         None,
     )
     assert FAILING in answered["content"] and "still accepted after 31 minutes" in answered["content"]
-    assert answered["citations"][0] == {"kind": "test", "id": result, "title": FAILING}
+    assert answered["citations"][0] == {"kind": "test", "id": result, "title": f"tests/test_reset.py::{FAILING}"}
     assert {"kind": "requirement", "id": rid, "title": "Password reset"} in answered["citations"]
     assert {"kind": "task", "id": testing["id"], "title": testing["name"]} in answered["citations"]
     assert answered["model"] == "offline-v1" and answered["inputTokens"] > 0 and answered["outputTokens"] > 0

@@ -25,7 +25,7 @@ ITEMS = [
     {
         "n": 4,
         "kind": "test",
-        "title": "test_link_expires",
+        "title": "tests/test_reset.py::test_link_expires",
         "text": "AssertionError: accepted after 31 minutes",
         "facts": {"artifact": "tests/test_reset.py", "failed": 1, "total": 4, "task": "[Testing] Reset flow tests"},
     },
@@ -42,7 +42,7 @@ ITEMS = [
 
 def test_a_named_failing_test_is_explained_from_its_failure_its_task_and_the_requirement():
     text = answer("Why does test_link_expires fail?", ITEMS)
-    assert text.startswith("`test_link_expires` fails [4] in tests/test_reset.py")
+    assert text.startswith("`tests/test_reset.py::test_link_expires` fails [4] in tests/test_reset.py")
     assert "accepted after 31 minutes" in text
     assert '"[Testing] Reset flow tests", which is PENDING [3]' in text and "[1]" in text
     assert "[5]" not in text
