@@ -14,6 +14,7 @@ from domain.enums import ChatMessageStatus, ChatRole
 from domain.errors import DomainError
 from domain.events import DomainEvent
 from domain.model import ChatMessage, Job
+from domain.permissions import Viewer
 from domain.ports import LLM, ChatTurn, LLMFactory, SecretBox, StreamUsage
 from domain.services.base import Deps, Tx
 from domain.services.chat import ENDED, message_event
@@ -60,14 +61,17 @@ class ChatReplies:
                 return None
             earlier = [m for m in await uow.chat_messages.find(conversation_id=conversation.id) if m.seq < reply.seq]
             items = await build_context(uow, conversation)
+            requester = await uow.users.get(job.requested_by) if job.requested_by else None
         earlier.sort(key=lambda m: m.seq)
         turns = [
             ChatTurn("user" if m.role is ChatRole.USER else "assistant", m.content)
             for m in earlier[-MAX_HISTORY:]
             if m.content
         ]
-        if self.search is not None and turns:
-            items = merge(items, await self.search(job_viewer(job), conversation.project_id, turns[-1].text))
+        if self.search is not None and turns and requester is not None:
+            # Searched as the requester: their role and membership scope what the search may return.
+            viewer = Viewer(user_id=requester.id, role=requester.role, request_id=f"job:{job.id}")
+            items = merge(items, await self.search(viewer, conversation.project_id, turns[-1].text))
         return reply, turns, items
 
     async def answer(self, job: Job) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from domain.errors import Conflict, ServiceUnavailable
 from domain.model import Deployment, TestResult
 from domain.ports import StreamUsage
 from domain.services.chat import ChatService
-from domain.services.chat_context import failing_tests
+from domain.services.chat_context import ContextItem, failing_tests
 from domain.services.chat_reply import ChatReplies
 from domain.services.deployments import DeploymentService
 from domain.services.jobs import JobLifecycle, JobService
@@ -180,3 +180,27 @@ async def test_a_conversation_about_a_deployment_sees_it_first_with_its_logs(cha
     stored = world.row("chat_messages", reply.id)
     assert conversation.title == "STAGING deployment 0.9.0"
     assert stored.citations[0]["id"] == str(old.id) and "readiness probe failed" in stored.content
+
+
+async def test_search_results_join_the_context_searched_as_the_requester(chat):
+    world, service, project, req, member = chat
+    asked: list[tuple] = []
+
+    async def search(viewer, project_id, text):
+        asked.append((viewer.user_id, viewer.role, project_id, text))
+        return [ContextItem("artifact", "CodeArtifact", "a1", "reset_tokens.py", "def issue_reset_token(): ...", {})]
+
+    conversation = await service.start(member, project.id, "Requirement", req.id, None)
+    reply = await service.send(member, conversation.id, "Where is reset_tokens.py?")
+    steps = ChatReplies(world.deps, OneLLM(OfflineLLM()), ReversingBox(), search=search)
+
+    await steps.answer(world.row("jobs", reply.job_id))
+
+    assert asked == [(member.user_id, Role.DEVELOPER, project.id, "Where is reset_tokens.py?")]
+    stored = world.row("chat_messages", reply.id)
+    assert {
+        "kind": "artifact",
+        "entityType": "CodeArtifact",
+        "id": "a1",
+        "title": "reset_tokens.py",
+    } in stored.citations
