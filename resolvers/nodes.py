@@ -28,7 +28,7 @@ def _getters(ctx: RequestContext) -> dict[str, Callable[[Viewer, uuid.UUID], Awa
         "PromptTemplate": s.ai_config.prompts.get,
         "AuditEntry": s.audit.get,
         "Conversation": s.chat.get,
-        "ChatMessage": s.chat.messages_read.get,
+        "ChatMessage": s.chat.message_reads.get,
     }
 
 

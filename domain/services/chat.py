@@ -58,7 +58,7 @@ class ChatService:
         self.jobs = jobs
         self.live = live
         self.conversations = EntityReads(deps, CONVERSATIONS, Permission.REQUIREMENT_READ)
-        self.messages_read = EntityReads(deps, CHAT_MESSAGES, Permission.REQUIREMENT_READ)
+        self.message_reads = EntityReads(deps, CHAT_MESSAGES, Permission.REQUIREMENT_READ)
 
     async def get(self, viewer: Viewer, conversation_id: uuid.UUID) -> Conversation:
         return await self.conversations.get(viewer, conversation_id)
@@ -185,15 +185,18 @@ class ChatService:
                 field="messageId",
                 details={"currentStatus": reply.status.value},
             )
-        job = await self.jobs.cancel(viewer, reply.job_id)
-        if job.cancel_requested:
-            return reply  # running: the job ends the message when it stops
+        job = await self.jobs.get(viewer, reply.job_id)
+        if job.status not in TERMINAL:
+            job = await self.jobs.cancel(viewer, reply.job_id)
+            if job.cancel_requested:
+                return reply  # running: the job ends the message when it stops
+        # Cancelled before it ran, or its job ended without ending it.
         return await self.end_reply(viewer, reply.id, ChatMessageStatus.CANCELLED, error=None) or reply
 
     async def end_reply(
         self, viewer: Viewer, message_id: uuid.UUID, status: ChatMessageStatus, *, error: str | None
     ) -> ChatMessage | None:
-        """Mark a reply that never streamed as ended (its job was cancelled or lost before it ran)."""
+        """Mark a reply as ended that its job will not end (cancelled before it ran, or lost)."""
         async with Tx(self.deps, viewer, "chat.end") as tx:
             reply = await tx.uow.chat_messages.get_for_update(message_id)
             if reply is None or reply.status is not ChatMessageStatus.STREAMING:

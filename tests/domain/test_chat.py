@@ -204,3 +204,17 @@ async def test_search_results_join_the_context_searched_as_the_requester(chat):
         "id": "a1",
         "title": "reset_tokens.py",
     } in stored.citations
+
+
+async def test_cancelling_a_reply_whose_job_already_ended_ends_the_reply(chat):
+    world, service, project, req, member = chat
+    conversation = await service.start(member, project.id, "Requirement", req.id, None)
+    reply = await service.send(member, conversation.id, "Status?")
+    lifecycle = JobLifecycle(world.deps)
+    await lifecycle.claim(reply.job_id)
+    await lifecycle.fail(reply.job_id, "worker lost (no heartbeat)")
+
+    ended = await service.cancel(member, reply.id)
+
+    assert ended.status is ChatMessageStatus.CANCELLED
+    assert world.row("chat_messages", reply.id).status is ChatMessageStatus.CANCELLED
