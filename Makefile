@@ -31,10 +31,10 @@ test-fast: venv
 test-slow: venv
 	$(VENV)/bin/python -m pytest -q -m "$(SLOW_SUITES)"
 
-# The lock pins every dependency (and the test extra) with hashes. `make lock` adds what pyproject.toml added and
+# The lock pins every dependency (and the test and runner extras) with hashes. `make lock` adds what pyproject.toml added and
 # keeps every other pin; `make lock-upgrade` is the deliberate upgrade of everything; lock-check fails when
 # pyproject.toml and the lock disagree.
-UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --extra test --generate-hashes --universal \
+UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --extra test --extra runner --generate-hashes --universal \
 	--python-version 3.11 --custom-compile-command "make lock" --quiet
 
 lock: venv

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from domain.enums import Environment
+from domain.model import ProjectEnvironment
 
 
 @dataclass(frozen=True)
@@ -52,3 +54,20 @@ class DeploySpec:
     revision: str
     image: str
     environment: EnvironmentConfig
+
+
+@dataclass(frozen=True)
+class SecretInfo:
+    """What anyone may know about a secret: its name, when and by whom it was last set. Never its value."""
+
+    name: str
+    updated_at: datetime | None
+    updated_by: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class EnvironmentView:
+    """An environment as members read it: its settings (defaults until first changed) and its secrets' names."""
+
+    settings: ProjectEnvironment
+    secrets: tuple[SecretInfo, ...]

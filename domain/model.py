@@ -179,9 +179,49 @@ class Deployment:
     approved_by: uuid.UUID | None = None
     deployed_by: uuid.UUID | None = None
     rollback_to: uuid.UUID | None = None
+    rejected_by: uuid.UUID | None = None
+    rejection_reason: str | None = None
     logs: str = ""
+    failure_reason: str | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    id: uuid.UUID = field(default_factory=new_id)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class ProjectEnvironment:
+    """A project's DEV, STAGING or PROD settings as stored (a row exists once someone changed them)."""
+
+    project_id: uuid.UUID
+    environment: Environment
+    namespace: str
+    replicas: int
+    cpu_request: str
+    cpu_limit: str
+    memory_request: str
+    memory_limit: str
+    min_replicas: int
+    max_replicas: int
+    cpu_percent: int
+    memory_percent: int
+    variables: dict[str, str] = field(default_factory=dict)
+    updated_by: uuid.UUID | None = None
+    id: uuid.UUID = field(default_factory=new_id)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class EnvironmentSecret:
+    """One write-only secret of an environment; `value_encrypted` is a SecretBox token, never shown."""
+
+    environment_id: uuid.UUID
+    project_id: uuid.UUID
+    name: str
+    value_encrypted: str
+    updated_by: uuid.UUID | None = None
     id: uuid.UUID = field(default_factory=new_id)
     created_at: datetime | None = None
     updated_at: datetime | None = None

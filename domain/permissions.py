@@ -32,11 +32,13 @@ class Permission(str, Enum):
     DEPLOY_ANY = "deploy:any"
     DEPLOY_DEV = "deploy:dev"
     DEPLOY_APPROVE = "deploy:approve"
+    ENVIRONMENT_MANAGE = "environment:manage"
     SYSTEM_CONFIG = "system:config"
     AUDIT_READ = "audit:read"
 
 
 P = Permission
+FOUR_EYES = "deploy:four-eyes"  # the rule a requester deciding on their own PROD deployment breaks
 _READ = {P.PROJECT_READ, P.REQUIREMENT_READ}
 
 MATRIX: dict[Role, frozenset[Permission]] = {
@@ -54,6 +56,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             P.TEST_RUN_ANY,
             P.DEPLOY_ANY,
             P.DEPLOY_APPROVE,
+            P.ENVIRONMENT_MANAGE,
         }
     ),
     Role.DEVELOPER: frozenset(
@@ -160,3 +163,18 @@ def require_deploy(viewer: Viewer, environment: Environment) -> None:
         return
     missing = P.DEPLOY_DEV if environment is Environment.DEV else P.DEPLOY_ANY
     raise Forbidden(missing.value, f"role {viewer.role_name} may not deploy to {environment.value} ({missing.value})")
+
+
+def require_second_person(viewer: Viewer, requester: uuid.UUID | None, decision: str) -> bool:
+    """Four eyes: a deployment awaiting approval is approved or rejected by someone other than its requester.
+
+    A super admin may decide on their own request; returns True for that override, so the caller audits it."""
+    viewer.require(P.DEPLOY_APPROVE)
+    if requester is None or requester != viewer.user_id:
+        return False
+    if viewer.is_super_admin:
+        return True
+    raise Forbidden(
+        FOUR_EYES,
+        f"the requester of a deployment may not {decision} it: another project admin must ({FOUR_EYES})",
+    )

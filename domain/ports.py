@@ -10,8 +10,12 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from domain import model
+from domain.enums import TestType
+from domain.environments import DeploySpec
+from domain.errors import DomainError
 from domain.events import DomainEvent, SubscriberOverflow
 from domain.paging import ListQuery, Page
+from domain.search import SearchHit, SearchKind, SearchTerms
 
 T = TypeVar("T")
 
@@ -49,6 +53,8 @@ class UnitOfWork(Protocol):
     artifacts: Repository[model.CodeArtifact]
     test_results: Repository[model.TestResult]
     deployments: Repository[model.Deployment]
+    environments: Repository[model.ProjectEnvironment]
+    environment_secrets: Repository[model.EnvironmentSecret]
     jobs: Repository[model.Job]
     audit: Repository[model.AuditEntry]
     ai_models: Repository[model.AiModelConfig]
@@ -195,4 +201,110 @@ class TokenStore(Protocol):
 class RateLimiter(Protocol):
     async def hit(self, key: str, limit: int, window_s: int) -> int:
         """Count one attempt; returns seconds to wait when over `limit` in the window, else 0."""
+        ...
+
+
+# --- Test runs: running an artifact's tests in a sandbox (the TestRunner port and what it reports) ---
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file to materialise in the sandbox: a relative POSIX path and its bytes."""
+
+    path: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class FailedTest:
+    name: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CoverageTotals:
+    covered_lines: int
+    num_statements: int
+    percent: float
+
+
+@dataclass(frozen=True)
+class TestRunReport:
+    """What one sandboxed run produced. `error` is set when the run itself broke (time limit, a crash, no tests):
+    then the counts are whatever was reported before it broke."""
+
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    duration_ms: int = 0
+    failures: tuple[FailedTest, ...] = ()
+    coverage: CoverageTotals | None = None
+    exit_code: int | None = None
+    error: str | None = None
+    output: str = ""
+    details: dict[str, Any] | None = None
+
+
+class TestRunner(Protocol):
+    """Runs the tests among `files` in a throw-away sandbox with resource limits; never raises for what the tests
+    do (a loop, a crash, a fork bomb are reported in `error`), only when the runner itself cannot work."""
+
+    async def run(self, run_id: str, files: Sequence[SourceFile], test_type: TestType) -> TestRunReport: ...
+
+
+# --- search (project search, the knowledge base) ---
+class SearchIndex(Protocol):
+    """Full-text index over a project's requirements, PRDs, tasks and artifacts, kept in step with every write
+    by the database itself (triggers), so it is exact within the writing transaction."""
+
+    async def search(
+        self, project_id: uuid.UUID, terms: SearchTerms, kinds: Sequence[SearchKind], first: int
+    ) -> list[SearchHit]:
+        """The best `first` hits of `kinds` in the project, best first (ties: by kind, then id)."""
+
+
+# --- Cluster: where a project's deployments run (Kubernetes, or the simulated cluster of the embedded mode) ---
+
+
+class ClusterRefused(DomainError):
+    """The cluster refused a request for good (forbidden, invalid): retrying the same request cannot help."""
+
+
+@dataclass(frozen=True)
+class RolloutState:
+    """A Deployment's rollout as the cluster reports it; `failure` names why it cannot finish."""
+
+    desired: int
+    updated: int
+    available: int
+    failure: str | None = None
+    deployment_id: str | None = None  # the rdflow deployment whose pod template the cluster runs now
+
+    @property
+    def complete(self) -> bool:
+        """Every wanted replica runs the new revision and is available (what `kubectl rollout status` waits for)."""
+        return self.failure is None and self.updated >= self.desired and self.available >= self.desired
+
+
+class Cluster(Protocol):
+    """Applies a project's workload and reports its rollout. Namespaces are per environment.
+
+    Failures: ClusterRefused when the cluster refuses for good, RetryableError when it may answer later.
+    """
+
+    async def apply(self, spec: DeploySpec) -> list[str]:
+        """Create or update the Secret, Deployment, Service and HPA of `spec`; one line per object applied."""
+        ...
+
+    async def rollout(self, namespace: str, name: str) -> RolloutState:
+        """The current rollout state of Deployment `name`."""
+        ...
+
+    async def pod_logs(self, namespace: str, name: str, *, tail_lines: int = 20) -> list[str]:
+        """The last lines each pod of Deployment `name` wrote, each prefixed with its pod's name."""
+        ...
+
+    async def live_revision(self, namespace: str, name: str) -> str | None:
+        """The revision (the `version` label) the Deployment `name` runs now, None when there is none."""
         ...

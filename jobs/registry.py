@@ -8,7 +8,10 @@ from typing import Any
 
 from domain.model import Job
 from domain.services.chat_reply import ChatReplies
+from domain.services.deployments import ROLLOUT_KIND
 from domain.services.pipeline_steps import PipelineSteps
+from domain.services.rollout import RolloutService
+from domain.services.verification import RUN_KIND, TestRunService
 
 
 @dataclass
@@ -46,3 +49,23 @@ def chat_handlers(replies: ChatReplies) -> dict[str, Handler]:
         return await replies.answer(ctx.job)
 
     return {"ai.chat": answer}
+
+
+def test_run_handlers(runs: TestRunService) -> dict[str, Handler]:
+    """`tests.run`: the artifact's tests in a sandbox, then its TestResult."""
+
+    async def handle(ctx: JobContext) -> dict[str, Any]:
+        await ctx.progress(10, f"running the {ctx.job.payload.get('testType', 'UNIT').lower()} tests")
+        return await runs.run(ctx.job)
+
+    return {RUN_KIND: handle}
+
+
+def deploy_handlers(rollout: RolloutService) -> dict[str, Handler]:
+    """`deploy.rollout`: apply a deployment to the cluster and watch it to its end."""
+
+    async def handle(ctx: JobContext) -> dict[str, Any]:
+        await ctx.progress(5, "rolling out")
+        return await rollout.run(ctx.job)
+
+    return {ROLLOUT_KIND: handle}

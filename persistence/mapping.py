@@ -20,6 +20,8 @@ ENTITY_TABLES = {
     model.CodeArtifact: tables.code_artifacts,
     model.TestResult: tables.test_results,
     model.Deployment: tables.deployments,
+    model.ProjectEnvironment: tables.environments,
+    model.EnvironmentSecret: tables.environment_secrets,
     model.Job: tables.jobs,
     model.AuditEntry: tables.audit_log,
     model.AiModelConfig: tables.ai_model_configs,

@@ -17,6 +17,7 @@ from sqlalchemy.pool import NullPool
 
 from alembic import command
 from persistence.engine import async_url
+from persistence.search_schema import is_search_object
 from persistence.tables import Json, UtcDateTime, metadata
 
 # Inside the package, so an installed wheel has its migrations: in a checkout persistence/alembic links to alembic/.
@@ -33,7 +34,13 @@ def context_options(backend: str) -> dict[str, Any]:
         "compare_type": True,
         "render_as_batch": backend == "sqlite",
         "render_item": render_item,
+        "include_name": include_name,
     }
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """The search index (persistence/search_schema.py) is made by raw DDL, outside the models: not drift."""
+    return not is_search_object(name)
 
 
 def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:

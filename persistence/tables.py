@@ -239,11 +239,51 @@ deployments = Table(
     fk("users.id", "SET NULL", name="approved_by"),
     fk("users.id", "SET NULL", name="deployed_by"),
     fk("deployments.id", "SET NULL", name="rollback_to"),
+    fk("users.id", "SET NULL", name="rejected_by"),
+    Column("rejection_reason", Text),
     Column("logs", Text, nullable=False),
+    Column("failure_reason", Text),
     Column("started_at", Ts()),
     Column("completed_at", Ts()),
     Column("created_at", Ts(), nullable=False),
     Column("updated_at", Ts(), nullable=False),
+)
+
+environments = Table(
+    "environments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    fk("projects.id", "CASCADE", name="project_id", nullable=False),
+    Column("environment", En(enums.Environment), nullable=False),
+    Column("namespace", String(63), nullable=False, unique=True),
+    Column("replicas", Integer, nullable=False),
+    Column("cpu_request", String(20), nullable=False),
+    Column("cpu_limit", String(20), nullable=False),
+    Column("memory_request", String(20), nullable=False),
+    Column("memory_limit", String(20), nullable=False),
+    Column("min_replicas", Integer, nullable=False),
+    Column("max_replicas", Integer, nullable=False),
+    Column("cpu_percent", Integer, nullable=False),
+    Column("memory_percent", Integer, nullable=False),
+    Column("variables", Json, nullable=False),
+    fk("users.id", "SET NULL", name="updated_by"),
+    Column("created_at", Ts(), nullable=False),
+    Column("updated_at", Ts(), nullable=False),
+    UniqueConstraint("project_id", "environment", name="uq_environments_project_environment"),
+)
+
+environment_secrets = Table(
+    "environment_secrets",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    fk("environments.id", "CASCADE", name="environment_id", nullable=False),
+    fk("projects.id", "CASCADE", name="project_id", nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("value_encrypted", Text, nullable=False),
+    fk("users.id", "SET NULL", name="updated_by"),
+    Column("created_at", Ts(), nullable=False),
+    Column("updated_at", Ts(), nullable=False),
+    UniqueConstraint("environment_id", "name", name="uq_environment_secrets_environment_name"),
 )
 
 jobs = Table(

@@ -25,6 +25,8 @@ REPOSITORIES = {
     "artifacts": model.CodeArtifact,
     "test_results": model.TestResult,
     "deployments": model.Deployment,
+    "environments": model.ProjectEnvironment,
+    "environment_secrets": model.EnvironmentSecret,
     "jobs": model.Job,
     "audit": model.AuditEntry,
     "ai_models": model.AiModelConfig,
@@ -46,6 +48,8 @@ class SqlUnitOfWork:
     artifacts: Repository[model.CodeArtifact]
     test_results: Repository[model.TestResult]
     deployments: Repository[model.Deployment]
+    environments: Repository[model.ProjectEnvironment]
+    environment_secrets: Repository[model.EnvironmentSecret]
     jobs: Repository[model.Job]
     audit: Repository[model.AuditEntry]
     ai_models: Repository[model.AiModelConfig]

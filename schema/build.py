@@ -12,6 +12,8 @@ from strawberry.tools import merge_types
 
 from schema.auth import AuthMutation, AuthQuery
 from schema.chat import ChatMessageNode, ChatMutation, ChatQuery, ChatSubscription, ConversationNode
+from schema.deploy import DeployMutation, DeployQuery
+from schema.environments import EnvironmentMutation, EnvironmentQuery
 from schema.errors import ErrorPresenter, Outage, no_outage
 from schema.execution import RdflowExecutionContext
 from schema.limits import MaxCostLimiter
@@ -19,14 +21,33 @@ from schema.mutation import Mutation
 from schema.pipeline import PipelineMutation, PipelineQuery
 from schema.pipeline_types import JobNode, PrdNode
 from schema.query import Query
+from schema.search import SearchQuery
 from schema.shape_limits import max_aliases_rule, max_depth_rule
 from schema.subscriptions import Subscription
 from schema.suggestions import HideSuggestions
+from schema.testing import TestingMutation, TestingQuery
 from schema.types import ArtifactNode, DeploymentNode, ProjectNode, RequirementNode, TaskNode, TestResultNode, UserNode
 
 # Each area contributes its own root classes; they are merged into one Query and one Mutation.
-QUERIES: tuple[type, ...] = (Query, PipelineQuery, AuthQuery, ChatQuery)
-MUTATIONS: tuple[type, ...] = (Mutation, PipelineMutation, AuthMutation, ChatMutation)
+QUERIES: tuple[type, ...] = (
+    Query,
+    PipelineQuery,
+    AuthQuery,
+    TestingQuery,
+    EnvironmentQuery,
+    SearchQuery,
+    DeployQuery,
+    ChatQuery,
+)
+MUTATIONS: tuple[type, ...] = (
+    Mutation,
+    PipelineMutation,
+    AuthMutation,
+    TestingMutation,
+    EnvironmentMutation,
+    DeployMutation,
+    ChatMutation,
+)
 SUBSCRIPTIONS: tuple[type, ...] = (Subscription, ChatSubscription)
 
 

@@ -140,7 +140,10 @@ class Mutation:
     ) -> DeploymentNode:
         return await delivery.create_deployment(info.context, input)
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Release a deployment awaiting approval: a project admin other than its requester (four eyes); "
+        "a super admin may approve their own, audited as an override."
+    )
     async def approve_deployment(self, info: Info[RequestContext, None], id: strawberry.ID) -> DeploymentNode:
         return await delivery.approve_deployment(info.context, id)
 

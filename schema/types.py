@@ -209,12 +209,15 @@ class DeploymentNode(Node):
     k8s_namespace: str | None
     k8s_deployment_name: str | None
     logs: str
+    failure_reason: str | None = strawberry.field(description="Why the rollout failed, as the cluster told it.")
     started_at: datetime.datetime | None
     completed_at: datetime.datetime | None
     created_at: datetime.datetime
     approved_by: UserNode | None = _user_field("approved_by")
     deployed_by: UserNode | None = _user_field("deployed_by")
     rollback_to: strawberry.ID | None = ref_id("Deployment", "rollback_to")
+    rejected_by: UserNode | None = _user_field("rejected_by")
+    rejection_reason: str | None
     is_type_of = _is(model.Deployment)
 
     @strawberry.field(name="artifactIds")

@@ -1,4 +1,4 @@
-"""The `rdflow` command: serve, migrate, export-schema, create-admin, worker."""
+"""The `rdflow` command: serve, migrate, export-schema, create-admin, worker, demo, eval."""
 
 from __future__ import annotations
 
@@ -164,6 +164,13 @@ def main(argv: list[str] | None = None) -> None:
     admin = sub.add_parser(
         "create-admin", help="create a super admin (password from RDFLOW_ADMIN_PASSWORD or a prompt)"
     )
+    evaluate = sub.add_parser(
+        "eval", help="score the AI pipeline on the kept requirement texts (offline; Anthropic too with an API key)"
+    )
+    evaluate.add_argument("--provider", choices=["offline", "anthropic"], help="score only this provider")
+    evaluate.add_argument(
+        "--record", action="store_true", help="write these scores as the floors CI holds (server/eval/scores.json)"
+    )
     admin.add_argument("--username", required=True)
     admin.add_argument("--email", required=True)
     args = parser.parse_args(argv)
@@ -195,6 +202,10 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"configuration error: {exc}") from exc
     elif args.command == "demo":
         _demo(settings)
+    elif args.command == "eval":
+        from server.evaluation import main as evaluate_main
+
+        sys.exit(1 if evaluate_main(settings, args.provider, args.record) else 0)
     elif args.command == "create-admin":
         from domain.errors import DomainError
 

@@ -13,18 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from auth.passwords import Argon2PasswordHasher
 from auth.secrets import FernetSecretBox, development_key
 from auth.tokens import TokenCodec, TokenConfig
-from domain.ports import ArtifactStore, Clock, EventBus, JobQueue, RateLimiter, TokenStore
+from domain.ports import ArtifactStore, Clock, Cluster, EventBus, JobQueue, RateLimiter, TestRunner, TokenStore
 from domain.services.auth import LoginLimits
 from domain.services.base import Deps
 from domain.services.bundle import Services
+from domain.services.rollout import RolloutService, RolloutSettings
 from integrations.clock import SystemClock
 from integrations.json_schema import JsonSchemaValidator
 from integrations.llm_anthropic import AnthropicPool
 from integrations.llm_factory import AnthropicDefaults, ConfiguredLLMFactory
 from jobs.executor import JobExecutor
 from jobs.plugins import load_handler_modules
-from jobs.registry import chat_handlers, pipeline_handlers
+from jobs.registry import chat_handlers, deploy_handlers, pipeline_handlers, test_run_handlers
 from persistence.engine import create_engine, session_factory
+from persistence.search_index import search_index_for
 from persistence.uow import SqlUnitOfWorkFactory
 from server.metrics import EventMetrics, JobMetrics, watch_pool
 from server.outages import unavailable
@@ -43,6 +45,7 @@ class Container:
     queue: JobQueue
     executor: JobExecutor
     tokens: TokenCodec
+    cluster: Cluster
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -86,6 +89,43 @@ def _job_queue(settings: Settings) -> JobQueue:
     from jobs.inprocess import InProcessJobQueue
 
     return InProcessJobQueue(concurrency=settings.job_concurrency, timeout_s=settings.job_timeout_s)
+
+
+def _test_runner(settings: Settings) -> TestRunner:
+    """The sandbox for runTests; sandboxes a dead worker left behind are removed now."""
+    from integrations.sandbox import SandboxConfig, SandboxLimits, SandboxTestRunner
+
+    runner = SandboxTestRunner(
+        SandboxConfig(
+            root=settings.data_dir / "sandboxes",
+            python=settings.test_runner_python,
+            limits=SandboxLimits(
+                timeout_s=settings.effective_test_timeout_s,
+                cpu_s=settings.test_cpu_s or max(1, round(settings.effective_test_timeout_s)),
+                memory_bytes=settings.test_memory_mb * 1024**2,
+                max_processes=settings.test_max_processes,
+                max_file_bytes=settings.test_max_file_mb * 1024**2,
+                max_open_files=settings.test_max_open_files,
+            ),
+            user=settings.test_sandbox_user,
+            network=settings.test_network,
+        )
+    )
+    try:
+        runner.sweep()
+    except OSError as exc:
+        log.warning("could not remove stale test sandboxes: %s", exc)
+    return runner
+
+
+def _cluster(settings: Settings) -> Cluster:
+    if settings.cluster == "kubernetes":
+        from integrations.cluster_kubernetes import KubernetesCluster, api_client
+
+        return KubernetesCluster(api_client(settings.kubeconfig, settings.kube_context))
+    from integrations.cluster_simulated import SimulatedCluster
+
+    return SimulatedCluster(step_s=settings.simulated_step_s)
 
 
 def _sessions(settings: Settings, engine: AsyncEngine, clock: Clock) -> tuple[TokenStore, RateLimiter]:
@@ -160,9 +200,22 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
             window_s=settings.login_window_s,
         ),
         timedelta(seconds=settings.refresh_grace_s),
+        test_runner=_test_runner(settings),
+        search_index=search_index_for(engine),
     )
     handlers = pipeline_handlers(services.pipeline_steps)
     handlers.update(chat_handlers(services.chat_replies))
+    handlers.update(test_run_handlers(services.test_runs))
+    cluster = _cluster(settings)
+    rollout = RolloutService(
+        deps,
+        cluster,
+        RolloutSettings(
+            image=settings.deploy_image, timeout_s=settings.effective_rollout_timeout_s, poll_s=settings.rollout_poll_s
+        ),
+        environments=services.environments.config_for,
+    )
+    handlers.update(deploy_handlers(rollout))
     handlers.update(load_handler_modules(settings.job_module_names, known=handlers))
     executor = JobExecutor(
         services.job_lifecycle,
@@ -183,10 +236,11 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
         queue=queue,
         executor=executor,
         tokens=tokens,
+        cluster=cluster,
     )
     container.closers.append(pool.aclose)
     container.closers.append(watch_pool(engine))
-    for adapter in (bus, store, queue, token_store, limiter):
+    for adapter in (bus, store, queue, token_store, limiter, cluster):
         if hasattr(adapter, "aclose"):
             container.closers.append(adapter.aclose)
     return container

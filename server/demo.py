@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from domain.enums import (
-    DeploymentStatus,
     Environment,
     Priority,
     ProjectStatus,
@@ -197,17 +196,16 @@ async def _story(demo: Demo, people: dict[str, User]) -> None:
         execution_time_ms=12_400,
     )
 
-    # Deployments: DEV succeeded, STAGING failed, PROD waiting for an approver.
-    dev_release = await s.deployments.create(
+    # Deployments, rolled out on the configured cluster (the simulated one by default): DEV succeeds, STAGING
+    # fails (a revision the simulated cluster crash-loops), PROD waits for an approver.
+    await s.deployments.create(
         dev, project_id=project.id, environment=Environment.DEV, version="1.0.0", artifact_ids=artifact_ids
     )
-    for status in (DeploymentStatus.IN_PROGRESS, DeploymentStatus.SUCCEEDED):
-        await s.deployments.change_status(dev, dev_release.id, status)
-    staging = await s.deployments.create(
-        lead, project_id=project.id, environment=Environment.STAGING, version="1.0.0", artifact_ids=artifact_ids
+    await demo.run_jobs()
+    await s.deployments.create(
+        lead, project_id=project.id, environment=Environment.STAGING, version="1.0.1-crash", artifact_ids=artifact_ids
     )
-    for status in (DeploymentStatus.IN_PROGRESS, DeploymentStatus.FAILED):
-        await s.deployments.change_status(lead, staging.id, status)
+    await demo.run_jobs()
     await s.deployments.create(
         lead, project_id=project.id, environment=Environment.PROD, version="1.0.0", artifact_ids=artifact_ids
     )

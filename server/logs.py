@@ -105,6 +105,8 @@ def logging_config(*, json: bool, level: str) -> dict[str, Any]:
             "uvicorn.error": {"handlers": [], "propagate": True},
             "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
             "alembic.runtime.plugins": {"level": "WARNING"},
+            # Its DEBUG lines carry every statement's parameters: password hashes, encrypted secrets.
+            "aiosqlite": {"level": "INFO"},
         },
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -75,6 +76,25 @@ class Settings(BaseSettings):
     job_reconcile_every_s: int = Field(30, ge=1, le=60)
     job_modules: str = ""
 
+    # runTests: the interpreter with the runner extra, and the limits of the sandbox each run gets.
+    test_runner_python: str = Field(default_factory=lambda: sys.executable)
+    test_timeout_s: float = Field(120.0, gt=0)
+    test_cpu_s: int | None = Field(None, ge=1)  # unset: the wall-clock limit
+    test_memory_mb: int = Field(2048, ge=64)
+    test_max_processes: int = Field(64, ge=4)
+    test_max_file_mb: int = Field(64, ge=1)
+    test_max_open_files: int = Field(256, ge=16)
+    test_sandbox_user: str | None = None  # as root: who runs the tests (default nobody); ignored otherwise
+    test_network: Literal["auto", "isolated", "shared"] = "auto"
+    # Where deployments run: the simulated cluster (embedded default) or Kubernetes through the official client.
+    cluster: Literal["simulated", "kubernetes"] = "simulated"
+    kubeconfig: str | None = None  # unset: the in-cluster service account when in a pod, else ~/.kube/config
+    kube_context: str | None = None
+    deploy_image: str = "rdflow-apps/{project}:{version}"  # also {environment}
+    rollout_timeout_s: float = Field(240.0, gt=0)
+    rollout_poll_s: float = Field(2.0, gt=0)
+    simulated_step_s: float = Field(1.0, ge=0)  # the simulated cluster: seconds until the next replica is ready
+
     login_max_per_account: int = 5
     login_max_per_address: int = 30
     login_window_s: int = 300
@@ -115,6 +135,26 @@ class Settings(BaseSettings):
                 "re-queues jobs that are still running"
             )
         return self
+
+    @model_validator(mode="after")
+    def _deploy_image_is_a_template(self) -> Settings:
+        try:
+            self.deploy_image.format(project="p", version="v", environment="e")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"RDFLOW_DEPLOY_IMAGE may use {{project}}, {{version}} and {{environment}} only ({exc!r})"
+            ) from exc
+        return self
+
+    @property
+    def effective_rollout_timeout_s(self) -> float:
+        """The rollout's wait, kept inside the job's own limit so the job can still settle the deployment."""
+        return min(self.rollout_timeout_s, self.job_timeout_s * 0.8)
+
+    @property
+    def effective_test_timeout_s(self) -> float:
+        """The test run's wall-clock limit, kept inside the job's own deadline so the run ends with a TestResult."""
+        return min(self.test_timeout_s, 0.9 * self.job_timeout_s)
 
     @property
     def job_module_names(self) -> list[str]:

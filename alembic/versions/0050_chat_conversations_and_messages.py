@@ -1,7 +1,7 @@
 """AI chat: conversations about a project's objects and their messages.
 
 Revision ID: 0050
-Revises: 0003
+Revises: 0060
 Create Date: 2026-11-29 08:47:29.123229
 """
 
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision = "0050"
-down_revision = "0003"
+down_revision = "0060"
 branch_labels = None
 depends_on = None
 

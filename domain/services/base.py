@@ -32,7 +32,7 @@ E = TypeVar("E", bound=_Entity)
 M = TypeVar("M", bound=_Stamped)
 S = TypeVar("S", bound=enum.Enum)
 
-SECRET_FIELDS = frozenset({"password_hash", "api_key_encrypted"})
+SECRET_FIELDS = frozenset({"password_hash", "api_key_encrypted", "value_encrypted"})
 
 
 @dataclass

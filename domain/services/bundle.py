@@ -8,7 +8,16 @@ from datetime import timedelta
 from domain.ai.schema_check import SchemaValidator
 from domain.model import AuditEntry
 from domain.permissions import Permission
-from domain.ports import LLMFactory, PasswordHasher, RateLimiter, SecretBox, TokenCodecPort, TokenStore
+from domain.ports import (
+    LLMFactory,
+    PasswordHasher,
+    RateLimiter,
+    SearchIndex,
+    SecretBox,
+    TestRunner,
+    TokenCodecPort,
+    TokenStore,
+)
 from domain.repos import AUDIT
 from domain.services.access import EntityReads
 from domain.services.ai_config import AiConfigService
@@ -17,7 +26,9 @@ from domain.services.auth import REFRESH_GRACE, AuthService, LoginLimits
 from domain.services.base import Deps
 from domain.services.chat import ChatService
 from domain.services.chat_reply import ChatReplies
+from domain.services.chat_search import search_for_chat
 from domain.services.deployments import DeploymentService
+from domain.services.environments import EnvironmentService
 from domain.services.jobs import JobLifecycle, JobService
 from domain.services.live import LiveUpdates
 from domain.services.pipeline import PipelineService
@@ -25,9 +36,10 @@ from domain.services.pipeline_steps import PipelineSteps
 from domain.services.projects import ProjectService
 from domain.services.reads import ReadService
 from domain.services.requirements import RequirementService
+from domain.services.search import SearchService
 from domain.services.tasks import TaskService
 from domain.services.users import UserService
-from domain.services.verification import TestResultService
+from domain.services.verification import TestResultService, TestRunService
 
 
 @dataclass
@@ -39,7 +51,9 @@ class Services:
     tasks: TaskService
     artifacts: ArtifactService
     test_results: TestResultService
+    test_runs: TestRunService
     deployments: DeploymentService
+    environments: EnvironmentService
     reads: ReadService
     jobs: JobService
     job_lifecycle: JobLifecycle
@@ -51,6 +65,7 @@ class Services:
     audit: EntityReads[AuditEntry]
     chat: ChatService
     chat_replies: ChatReplies
+    search: SearchService
 
     @classmethod
     def build(
@@ -66,10 +81,13 @@ class Services:
         refresh_ttl: timedelta,
         login_limits: LoginLimits = LoginLimits(),
         refresh_grace: timedelta = REFRESH_GRACE,
+        test_runner: TestRunner | None = None,
+        search_index: SearchIndex | None = None,
     ) -> Services:
         users = UserService(deps, hasher)
         projects, deployments, jobs = ProjectService(deps), DeploymentService(deps), JobService(deps)
         live = LiveUpdates(deps, jobs, deployments, projects)
+        search = SearchService(deps, search_index)
         return cls(
             deps=deps,
             users=users,
@@ -78,7 +96,9 @@ class Services:
             tasks=TaskService(deps),
             artifacts=ArtifactService(deps),
             test_results=TestResultService(deps),
+            test_runs=TestRunService(deps, test_runner),
             deployments=deployments,
+            environments=EnvironmentService(deps, secrets),
             reads=ReadService(deps),
             jobs=jobs,
             job_lifecycle=JobLifecycle(deps),
@@ -90,7 +110,7 @@ class Services:
                 deps, users, hasher, tokens, token_store, limiter, refresh_ttl, login_limits, refresh_grace
             ),
             audit=EntityReads(deps, AUDIT, Permission.AUDIT_READ, in_project=False),
+            search=search,
             chat=ChatService(deps, jobs, live),
-            # The chat's context has a seam for project search (`search=`): wired once that port exists.
-            chat_replies=ChatReplies(deps, llms, secrets),
+            chat_replies=ChatReplies(deps, llms, secrets, search=search_for_chat(search)),
         )

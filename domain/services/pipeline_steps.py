@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from domain.ai import contracts
 from domain.ai.schema_check import SchemaValidator
 from domain.ai_cost import estimate_cost
 from domain.enums import Priority, RequirementStatus, TaskStatus, TaskType
@@ -17,7 +16,7 @@ from domain.ports import LLM, LLMFactory, LLMResult, SecretBox
 from domain.services.access import load
 from domain.services.artifacts import clean_path, store_artifact
 from domain.services.base import Deps, Tx
-from domain.services.prompting import render
+from domain.services.prompting import ask
 from domain.services.requirements import set_requirement_status
 from domain.services.tasks import set_task_status
 
@@ -53,17 +52,7 @@ class PipelineSteps:
     async def _ask(self, step: str, context: dict[str, Any]) -> LLMResult:
         async with self.deps.uow() as uow:
             stored = await uow.prompts.find_one(identifier=f"{step}.default")
-        template = stored.content if stored else contracts.default_prompt(step)
-        llm = await self._llm()
-        result = await llm.complete_json(
-            step=step,
-            system=contracts.system_prompt(step),
-            prompt=render(template, contracts.prompt_values(step, context)),
-            schema=contracts.schema(step),
-            context=context,
-        )
-        contracts.validate(step, result.data, self.validator)
-        return result
+        return await ask(await self._llm(), step, context, self.validator, stored.content if stored else None)
 
     @staticmethod
     async def _record_usage(tx: Tx, job: Job, usage: LLMResult) -> None:

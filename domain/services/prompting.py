@@ -6,7 +6,10 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
+from domain.ai import contracts
+from domain.ai.schema_check import SchemaValidator
 from domain.errors import InvalidInput
+from domain.ports import LLM, LLMResult
 
 
 def placeholders(content: str) -> set[str]:
@@ -37,3 +40,19 @@ class _Defaulting(dict[str, Any]):
 
     def __missing__(self, key: str) -> str:
         return ""
+
+
+async def ask(
+    llm: LLM, step: str, context: dict[str, Any], validator: SchemaValidator, template: str | None = None
+) -> LLMResult:
+    """Ask `llm` for one AI step's output with its prompt `template` (default: the step's), checked against the
+    step's contract before anyone uses it."""
+    result = await llm.complete_json(
+        step=step,
+        system=contracts.system_prompt(step),
+        prompt=render(template or contracts.default_prompt(step), contracts.prompt_values(step, context)),
+        schema=contracts.schema(step),
+        context=context,
+    )
+    contracts.validate(step, result.data, validator)
+    return result

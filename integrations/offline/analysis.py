@@ -54,6 +54,16 @@ _CONSTRAINT = re.compile(
     r"files|transactions|orders|invoices)(?:\s+(?:uptime|availability))?",
     re.IGNORECASE,
 )
+RULE_MARKERS = re.compile(
+    r"\d|\bonce\b|\bonly\b|\bnever\b|\bmust not\b|\bcannot\b|\bat (?:most|least)\b|\bup to\b|\bexpire|\blimit|"
+    r"\boverlap|\brefused\b|\blocked\b|\bevery\b|\bnightly\b|\bdaily\b|\bsingle[- ]use\b|\bone[- ]time\b",
+    re.IGNORECASE,
+)
+# Verbs that, in a sentence stating a rule, describe the rule ("can be used once") rather than a feature.
+RULE_VERBS = frozenset(
+    {"use", "get", "take", "give", "keep", "show", "make", "limit", "expire", "lock", "refuse", "reset"}
+)
+_BE = frozenset({"be", "is", "are", "was", "were", "been"})
 _MUST = re.compile(r"\b(must|shall|required|need to|needs to|has to|have to|critical|essential)\b", re.IGNORECASE)
 _SHOULD = re.compile(r"\bshould\b", re.IGNORECASE)
 _COULD = re.compile(r"\b(could|may|nice to have|optional|ideally|later|eventually|would be nice)\b", re.IGNORECASE)
@@ -261,6 +271,28 @@ def _sentence_capabilities(sentence: str, previous: str | None) -> list[Capabili
     ]
 
 
+def is_rule_sentence(sentence: str) -> bool:
+    """A sentence that states a limit, a condition or a one-time use, not only a capability."""
+    return RULE_MARKERS.search(sentence) is not None
+
+
+def _passive(sentence: str, verb: str) -> bool:
+    tokens = tokens_of(sentence)
+    return any(
+        tokens[i - 1] in _BE and (tok.endswith("ed") or tok in IRREGULAR_PARTICIPLES) and verb_base(tok) == verb
+        for i, tok in enumerate(tokens)
+        if i
+    )
+
+
+def _states_a_feature(c: Capability) -> bool:
+    """False for a capability read out of a rule ("Rate-limit reset requests to 5 per hour" is not a feature
+    "reset requests"): in a rule sentence only an actor's action or a passive system action counts."""
+    if not is_rule_sentence(c.sentence):
+        return True
+    return c.actor is not None or (c.verb not in RULE_VERBS and _passive(c.sentence, c.verb))
+
+
 def _count(text: str, noun: str) -> int:
     return len(re.findall(rf"\b(?:{re.escape(noun)}|{re.escape(plural(noun))})\b", text, re.IGNORECASE))
 
@@ -351,7 +383,7 @@ def analyse(title: str, content: str) -> Analysis:
     capabilities: list[Capability] = []
     for s in sentences:
         last = next((c.entity for c in reversed(capabilities) if c.entity), None)
-        capabilities += _sentence_capabilities(s, last)
+        capabilities += [c for c in _sentence_capabilities(s, last) if _states_a_feature(c)]
     actors, explicit = _actors(text, capabilities)
     entities = _entities(text, sentences, capabilities, actors)
     capabilities = [

@@ -7,6 +7,7 @@ from typing import Any
 from integrations.offline import codegen_js as js
 from integrations.offline import codegen_python as py
 from integrations.offline import codegen_python_tests as py_tests
+from integrations.offline import codegen_rules as rules
 from integrations.offline.codegen_other import design_or_docs, devops_files, skeleton
 from integrations.offline.codespec import CodeSpec, build_spec
 
@@ -29,21 +30,29 @@ def python_files(spec: CodeSpec) -> tuple[list[dict[str, str]], list[str]]:
         _file(f"{pkg}/service.py", "python", py.service_py(spec)),
     ]
     notes = [f"Python package `{pkg}` for {spec.entity} records: validation, in-memory repository, service."]
+    fastapi = spec.framework == "fastapi"
     if routed:
-        files.append(_file(f"{pkg}/routes.py", "python", py.routes_py(spec)))
-        notes.append(
-            "HTTP routes use Starlette"
-            + (" (FastAPI apps can mount `create_app()`)." if spec.framework == "fastapi" else ".")
-        )
+        files.append(_file(f"{pkg}/routes.py", "python", py.fastapi_routes_py(spec) if fastapi else py.routes_py(spec)))
+        notes.append(f"HTTP routes use {'FastAPI' if fastapi else 'Starlette'}.")
     else:
         notes.append(f"No {spec.framework} views were generated; the service is framework-free, call it from them.")
+    if spec.rules:
+        files.append(_file(f"{pkg}/rules.py", "python", rules.rules_py(list(spec.rules))))
+        notes.append(
+            f"`{pkg}.rules` enforces the requirement's {len(spec.rules)} explicit rules (R1, R2, ... as in the PRD)."
+        )
     if spec.include_tests:
         files.append(_file("tests/__init__.py", "python", '"""Tests of the generated package."""\n'))
+        if spec.rules:
+            files.append(
+                _file(f"tests/test_{spec.file_stem}_rules.py", "python", rules.rules_tests_py(list(spec.rules), pkg))
+            )
         files.append(_file(f"tests/test_{spec.file_stem}_service.py", "python", py_tests.service_tests_py(spec)))
         if routed:
             files.append(_file(f"tests/test_{spec.file_stem}_routes.py", "python", py_tests.routes_tests_py(spec)))
         notes.append(
-            "Run the tests with `python -m pytest` (needs pytest" + (", starlette and httpx)." if routed else ").")
+            "Run the tests with `python -m pytest` (needs pytest"
+            + (f", {'fastapi' if fastapi else 'starlette'} and httpx)." if routed else ").")
         )
     else:
         notes.append("Tests were not requested.")

@@ -1,4 +1,4 @@
-"""Generates a small working Python package for an entity: model, repository, service, Starlette routes, tests."""
+"""Generates a small working Python package for an entity: model, repository, service, HTTP routes, tests."""
 
 from __future__ import annotations
 
@@ -516,5 +516,115 @@ def routes_py(spec: CodeSpec) -> str:
         url=spec.url,
         extra_routes=extra_routes,
         handlers=",\n        ".join(handlers),
+        conflict=conflict,
+    )
+
+
+FASTAPI_ROUTES_PY = '''
+        """FastAPI routes for ${plural}: JSON in and out, 400 names the bad field, 404 unknown ids${conflict_doc}."""
+        from __future__ import annotations
+
+        from typing import Any
+
+        from fastapi import Body, FastAPI, Request
+        from fastapi.exceptions import RequestValidationError
+        from fastapi.responses import JSONResponse, Response
+
+        from ${package}.model import ValidationError
+        from ${package}.service import ${Entity}Service, ${service_errors}
+
+
+        def create_app(service: ${Entity}Service | None = None) -> FastAPI:
+            service = service or ${Entity}Service()
+            app = FastAPI(title="${plural}")
+
+            @app.get("${url}")
+            def list_all(q: str = "") -> list[dict[str, Any]]:
+                return [row.to_dict() for row in service.search(q)]
+
+            @app.post("${url}", status_code=201)
+            def create(payload: Any = Body(...)) -> dict[str, Any]:
+                return service.create(payload).to_dict()
+        ${endpoints}
+            @app.get("${url}/{${var_id}}")
+            def fetch(${var_id}: int) -> dict[str, Any]:
+                return service.get(${var_id}).to_dict()
+
+            @app.patch("${url}/{${var_id}}")
+            def update(${var_id}: int, payload: Any = Body(...)) -> dict[str, Any]:
+                return service.update(${var_id}, payload).to_dict()
+
+            @app.delete("${url}/{${var_id}}", status_code=204)
+            def delete(${var_id}: int) -> Response:
+                service.delete(${var_id})
+                return Response(status_code=204)
+
+            @app.exception_handler(ValidationError)
+            async def invalid(request: Request, exc: ValidationError) -> JSONResponse:
+                return JSONResponse({"error": exc.message, "field": exc.field}, status_code=400)
+
+            @app.exception_handler(RequestValidationError)
+            async def unreadable(request: Request, exc: RequestValidationError) -> JSONResponse:
+                where = next(iter(exc.errors()), {}).get("loc", ("body",))
+                field = "body" if where[0] == "body" else str(where[-1])
+                return JSONResponse({"error": "is not valid", "field": field}, status_code=400)
+
+            @app.exception_handler(NotFoundError)
+            async def not_found(request: Request, exc: NotFoundError) -> JSONResponse:
+                return JSONResponse({"error": str(exc)}, status_code=404)${conflict}
+
+            return app
+        '''
+
+
+def fastapi_routes_py(spec: CodeSpec) -> str:
+    endpoints = ""
+    if spec.export:
+        endpoints += _indent(
+            render(
+                """
+
+                @app.get("${url}/export.csv")
+                def export(q: str = "") -> Response:
+                    return Response(service.export_csv(q), media_type="text/csv")
+            """,
+                url=spec.url,
+            )
+        )
+    if spec.actions:
+        endpoints += _indent(
+            render(
+                """
+
+                @app.post("${url}/{${var_id}}/{action}")
+                def perform(${var_id}: int, action: str) -> dict[str, Any]:
+                    return service.perform(${var_id}, action).to_dict()
+            """,
+                url=spec.url,
+                var_id=spec.id_name,
+            )
+        )
+    conflict = (
+        _indent(
+            render("""
+
+
+                @app.exception_handler(TransitionError)
+                async def conflict(request: Request, exc: TransitionError) -> JSONResponse:
+                    return JSONResponse({"error": str(exc)}, status_code=409)""")
+        )
+        if spec.actions
+        else ""
+    )
+    return render(
+        FASTAPI_ROUTES_PY,
+        plural=plural(spec.entity),
+        conflict_doc=", 409 refused actions" if spec.actions else "",
+        package=spec.package,
+        Entity=spec.pascal,
+        service_errors=", ".join(["NotFoundError"] + (["TransitionError"] if spec.actions else [])),
+        var_id=spec.id_name,
+        url=spec.url,
+        endpoints=endpoints,
         conflict=conflict,
     )

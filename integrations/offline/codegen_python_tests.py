@@ -241,11 +241,11 @@ def routes_tests_py(spec: CodeSpec) -> str:
     text_field = next((f for f in spec.fields if f.kind == "text"), None)
     body = render(
         '''
-        """HTTP tests of the ${entity} routes through Starlette's TestClient."""
+        """HTTP tests of the ${entity} routes through ${framework}'s TestClient."""
         from __future__ import annotations
 
         import pytest
-        from starlette.testclient import TestClient
+        from ${module}.testclient import TestClient
 
         from ${package}.routes import create_app
 
@@ -290,6 +290,8 @@ def routes_tests_py(spec: CodeSpec) -> str:
             assert client.get(f"${url}/{created['id']}").status_code == 404
         ''',
         entity=spec.entity,
+        framework="FastAPI" if spec.framework == "fastapi" else "Starlette",
+        module="fastapi" if spec.framework == "fastapi" else "starlette",
         package=spec.package,
         valid=_valid(spec),
         url=spec.url,

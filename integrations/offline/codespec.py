@@ -5,11 +5,12 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
-import sys
 from dataclasses import dataclass
 from typing import Any
 
+from domain.ai.rubric import SHADOWED
 from integrations.offline.analysis import Analysis, analyse
+from integrations.offline.rules import Rule, rules_of
 from integrations.offline.words import camel, pascal, plural, snake
 
 OPEN = "OPEN"
@@ -115,6 +116,7 @@ class CodeSpec:
     include_docs: bool
     skipped: tuple[str, ...]  # capabilities not generated, with the reason
     requirement_title: str
+    rules: tuple[Rule, ...] = ()
 
     @property
     def file_stem(self) -> str:
@@ -145,7 +147,8 @@ class CodeSpec:
     @property
     def package(self) -> str:
         name = self.plural_snake
-        return f"{name}_app" if name in sys.stdlib_module_names or name in ("tests", "test") else name
+        # Never a standard-library or well-known PyPI name: a package `requests/` would shadow the real library.
+        return f"{name}_app" if name in SHADOWED or name == "test" else name
 
     @property
     def url(self) -> str:
@@ -223,4 +226,5 @@ def build_spec(ctx: dict[str, Any], fallback_text: str) -> CodeSpec:
         include_docs=bool(ctx.get("include_docs")),
         skipped=tuple(f"{v}: {NOT_GENERATED[v]}" for v in dict.fromkeys(verbs + mentioned) if v in NOT_GENERATED),
         requirement_title=title,
+        rules=tuple(rules_of(str(ctx.get("requirement") or fallback_text))),
     )

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from integrations.offline.analysis import Analysis, analyse
 from integrations.offline.features import PRIORITIES, Feature, features_of
+from integrations.offline.rules import rules_of, summary
 from integrations.offline.words import plural
 
 ROLES = ("DESIGN", "BACKEND", "FRONTEND", "TESTING", "DEVOPS", "DOCS")
@@ -214,7 +215,7 @@ def _role_based(plan: Plan, roles: list[str]) -> None:
             lambda e: (
                 f"[Frontend] Build the {e} screens",
                 (
-                    f"List, detail and edit screens for {plural(e)}, covering "
+                    f"{_screens(plan, e)} for {plural(e)}, covering "
                     f"{', '.join(f.id for f in plan.homed(e)) or 'the features'}; validation messages name the field."
                 ),
                 [f"api-{_slug(e)}", f"ux-{_slug(e)}"],
@@ -280,6 +281,49 @@ def _feature_based(plan: Plan, roles: list[str]) -> None:
     _devops_and_docs(plan, [r for r in roles if r != "DOCS"])
 
 
+READ_VERBS = frozenset({"search", "filter", "sort", "view", "list", "see", "export", "download", "print"})
+
+
+def _screens(plan: Plan, entity: str) -> str:
+    """Edit screens only for what someone changes: an audit that people only see gets list and detail screens."""
+    verbs = {v for f in plan.homed(entity) for v in f.verbs}
+    return "List, detail and edit screens" if verbs - READ_VERBS else "List and detail screens"
+
+
+def _rules(plan: Plan, roles: list[str], content: str) -> None:
+    """One backend task per rule sentence of the requirement, and one test task covering every rule."""
+    rules = rules_of(content)
+    sentences = list(dict.fromkeys(r.sentence for r in rules))
+    if not sentences:
+        return
+    backend = [t["key"] for t in plan.tasks if t["task_type"] == "BACKEND"]
+    keys = []
+    if "BACKEND" in roles:
+        for n, sentence in enumerate(sentences, start=1):
+            keys.append(f"rule-{n}")
+            plan.add(
+                f"rule-{n}",
+                "BACKEND",
+                f"[Backend] Enforce rule R{n} ({summary([r for r in rules if r.sentence == sentence])})",
+                f'Rule R{n} stated by the requirement: "{sentence}" Enforce it in the service (not only in the UI); '
+                "a refusal names the rule; the limits are settings with these values as defaults.",
+                "impl",
+                plan.priority,
+                backend[:1],
+            )
+    if "TESTING" in roles:
+        listed = " ".join(f'R{n}: "{s}"' for n, s in enumerate(sentences, start=1))
+        plan.add(
+            "test-rules",
+            "TESTING",
+            "[Testing] Test every rule at its boundary",
+            f"For each rule, a test just inside and just past the limit. {listed}",
+            "test",
+            plan.priority,
+            keys,
+        )
+
+
 def _devops_and_docs(plan: Plan, roles: list[str]) -> None:
     a, priority = plan.analysis, plan.priority
     if "DEVOPS" in roles:
@@ -321,9 +365,11 @@ def build_tasks(ctx: dict[str, Any], fallback_text: str) -> dict[str, Any]:
     priority = priority if priority in PRIORITIES else "MEDIUM"
     roles = [r for r in ROLES if r in {str(x).upper() for x in ctx.get("target_roles") or DEFAULT_ROLES}]
     plan = Plan(a, _scale(a), _features(ctx, a, priority), priority)
+    roles = roles or list(DEFAULT_ROLES)
     if str(ctx.get("strategy") or "ROLE_BASED").upper() == "FEATURE_BASED":
-        _feature_based(plan, roles or list(DEFAULT_ROLES))
+        _feature_based(plan, roles)
     else:
-        _role_based(plan, roles or list(DEFAULT_ROLES))
+        _role_based(plan, roles)
+    _rules(plan, roles, str(ctx.get("content") or fallback_text))
     total = round(sum(t["estimated_hours"] for t in plan.tasks), 2)
     return {"tasks": plan.tasks, "total_estimated_hours": total}

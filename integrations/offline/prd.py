@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from integrations.offline.analysis import Analysis, analyse
+from integrations.offline.analysis import Analysis, Constraint, analyse
 from integrations.offline.features import PRIORITIES, Feature, features_of
+from integrations.offline.rules import Rule, rules_of
 from integrations.offline.words import article, plural
 
 BENEFITS = {
@@ -85,9 +86,9 @@ def _feature_lines(a: Analysis, features: list[Feature]) -> list[str]:
     return lines
 
 
-def _nfrs(a: Analysis) -> list[str]:
-    lines = [f'- {c.kind.capitalize()}: {c.text} — "{c.sentence}"' for c in a.constraints]
-    kinds = {c.kind for c in a.constraints}
+def _nfrs(a: Analysis, constraints: list[Constraint]) -> list[str]:
+    lines = [f'- {c.kind.capitalize()}: {c.text} — "{c.sentence}"' for c in constraints]
+    kinds = {c.kind for c in constraints}
     if "performance" not in kinds:
         lines.append(
             "- Performance (proposed, confirm): reads answer within 500 ms at P95 and writes within "
@@ -151,12 +152,47 @@ def _criteria(a: Analysis, f: Feature) -> list[str]:
     return [f"{f.id} {f.name}:", f"  {given},", f"  {when},", f"  {then}.", f"  {extra}."]
 
 
-def _performance_criteria(a: Analysis) -> list[str]:
+def _performance_criteria(constraints: list[Constraint]) -> list[str]:
     return [
         f'NFR: Given the expected load, When the feature in "{c.sentence}" is used, Then it meets "{c.text}".'
-        for c in a.constraints
+        for c in constraints
         if c.kind in ("performance", "scale")
     ]
+
+
+LIMITS = {
+    "time_limit": "When {amount} {unit} have passed",
+    "cutoff": "When less than {amount} {unit} remain",
+    "rate_limit": "When one more attempt than {amount} per {unit} is made",
+    "max_attempts": "When {amount} wrong {unit} have been entered",
+    "size_limit": "When the size exceeds {amount} {unit}",
+    "percent_limit": "When more than {amount}{unit} is asked for",
+    "max_count": "When there would be more than {amount} {unit}",
+    "min_count": "While there are fewer than {amount} {unit}",
+    "threshold": "When the value goes {direction} {amount} {unit}",
+    "once": "When it is used a second time",
+    "no_overlap": "When it would overlap an existing one",
+    "non_negative": "When the value would go below zero",
+    "allowed_values": "When anything but {values} is given",
+    "only_roles": "When anyone but {values} asks",
+    "expired_refused": "When it has expired",
+    "schedule": "When the {unit} comes",
+}
+
+
+def rule_criteria(rules: list[Rule]) -> list[str]:
+    """One Given/When/Then per rule sentence, quoting the requirement, with each of its limits as a When."""
+    lines: list[str] = []
+    for n, sentence in enumerate(dict.fromkeys(r.sentence for r in rules), start=1):
+        lines.append(f'R{n} (rule stated by the requirement): "{sentence}"')
+        lines.append("  Given the situation the rule describes,")
+        for r in (r for r in rules if r.sentence == sentence):
+            when = LIMITS[r.kind].format(
+                amount=r.whole, unit=r.unit, values=" and ".join(r.values).upper(), direction=(r.values or ("",))[0]
+            )
+            lines.append(f"  {when},")
+        lines.append("  Then the service applies exactly this rule, and a refusal names the rule that was broken.")
+    return lines
 
 
 def _questions(a: Analysis, features: list[Feature]) -> list[str]:
@@ -190,13 +226,17 @@ def build_prd(ctx: dict[str, Any], fallback_text: str) -> dict[str, Any]:
     a = analyse(str(ctx.get("title") or ""), str(ctx.get("content") or fallback_text))
     priority = str(ctx.get("priority") or "MEDIUM").upper()
     features = features_of(a, priority if priority in PRIORITIES else "MEDIUM")
-    criteria = [line for f in features for line in _criteria(a, f)] + _performance_criteria(a)
+    rules = rules_of(str(ctx.get("content") or fallback_text))
+    # A limit inside a business rule ("expires after 30 minutes") is not a performance target.
+    constraints = [c for c in a.constraints if c.sentence not in {r.sentence for r in rules}]
+    criteria = [line for f in features for line in _criteria(a, f)] + rule_criteria(rules)
+    criteria += _performance_criteria(constraints)
     return {
         "sections": [
             _section("overview", "Overview", _overview(a, ctx, features), []),
             _section("user_stories", "User stories", _stories(features), features),
             _section("features", "Features", _feature_lines(a, features), features),
-            _section("non_functional", "Non-functional requirements", _nfrs(a), []),
+            _section("non_functional", "Non-functional requirements", _nfrs(a, constraints), []),
             _section("acceptance_criteria", "Acceptance criteria", criteria, features),
             _section("open_questions", "Open questions", [f"- {q}" for q in _questions(a, features)], []),
         ]

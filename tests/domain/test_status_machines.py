@@ -146,6 +146,7 @@ OWNED_ELSEWHERE = {
     ("review", V.CHANGES_REQUESTED, V.PENDING): "a reviewer decides; PENDING is not a decision",
     ("review", V.REJECTED, V.PENDING): "a reviewer decides; PENDING is not a decision",
     ("deployment", D.AWAITING_APPROVAL, D.PENDING): "approveDeployment releases it",
+    ("deployment", D.AWAITING_APPROVAL, D.FAILED): "rejectDeployment refuses it",
 }
 SERVICE_PAIRS = [p for p in ALL_PAIRS if p.values[0] != "job"]
 

@@ -114,7 +114,8 @@ async def test_approving_a_deployment_is_audited_as_a_status_move(world):
     row = world.row("deployments", deployment.id)
     assert (row.approved_by, row.started_at, row.completed_at) == (admin.user_id, None, None)
     audits, events = _trail(world, deployment.id)
-    assert audits == [("deployment.status", "Deployment", {"status": "AWAITING_APPROVAL"}, {"status": "PENDING"})]
+    after = {"status": "PENDING", "approvedBy": str(admin.user_id), "requestedBy": None, "override": False}
+    assert audits == [("deployment.approve", "Deployment", {"status": "AWAITING_APPROVAL"}, after)]
     assert events == [("Deployment", "status_changed", "AWAITING_APPROVAL", "PENDING", str(project.id), {})]
 
 

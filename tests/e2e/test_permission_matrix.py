@@ -11,6 +11,7 @@ independent. A fresh database per cell would cost ~0.4 s each, over a minute for
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -65,7 +66,7 @@ TABLE: dict[str, tuple[str, str, str, str, str]] = {
     "deploy_staging": (OK, OK, "deploy:any", "deploy:any", "deploy:any"),
     "deploy_prod": (OK, OK, "deploy:any", "deploy:any", "deploy:any"),
     "approve_prod_deployment": (OK, OK, "deploy:approve", "deploy:approve", "deploy:approve"),
-    "advance_dev_deployment": (OK, OK, OK, "deploy:dev", "deploy:dev"),
+    "retire_failed_dev_deployment": (OK, OK, OK, "deploy:dev", "deploy:dev"),
     "create_user": (OK, "user:manage", "user:manage", "user:manage", "user:manage"),
     "update_user_role": (OK, "user:manage", "user:manage", "user:manage", "user:manage"),
     "deactivate_user": (OK, "user:manage", "user:manage", "user:manage", "user:manage"),
@@ -76,6 +77,9 @@ TABLE: dict[str, tuple[str, str, str, str, str]] = {
     "save_prompt_template": (OK, "system:config", "system:config", "system:config", "system:config"),
     "read_audit_log": (OK, "audit:read", "audit:read", "audit:read", "audit:read"),
 }
+
+# Rollouts (a job per released deployment, on the simulated cluster) settle in moments, not seconds.
+FAST_ROLLOUTS: dict[str, Any] = {"simulated_step_s": 0.01, "rollout_poll_s": 0.01}
 
 POSTGRES_CELLS = [
     ("create_project", GUEST),
@@ -470,12 +474,14 @@ async def run_e2e_tests(w: World, user: str) -> Probe:
 
 # --- deployments ------------------------------------------------------------------------------------
 
-DEPLOY_COUNT = """query($id: ID!, $e: Environment!, $s: DeploymentStatus!) {
-  project(id: $id) { deployments(filter: {environment: [$e], status: [$s]}) { totalCount } } }"""
+DEPLOY_COUNT = """query($id: ID!, $e: Environment!, $s: [DeploymentStatus!]!) {
+  project(id: $id) { deployments(filter: {environment: [$e], status: $s}) { totalCount } } }"""
+# A released deployment is rolled out by a job at once: counted whatever its rollout has reached.
+RELEASED = ["PENDING", "IN_PROGRESS", "SUCCEEDED", "FAILED"]
 
 
-async def _deploy(w: World, user: str, environment: str, status: str) -> Probe:
-    where = {"id": w.project, "e": environment, "s": status}
+async def _deploy(w: World, user: str, environment: str, statuses: list[str]) -> Probe:
+    where = {"id": w.project, "e": environment, "s": statuses}
     return await _adds_one(
         w, user, DEPLOY_COUNT, CREATE_DEPLOYMENT, {"p": w.project, "e": environment, "v": w.unique("1.0")}, where
     )
@@ -483,22 +489,27 @@ async def _deploy(w: World, user: str, environment: str, status: str) -> Probe:
 
 @action
 async def deploy_dev(w: World, user: str) -> Probe:
-    return await _deploy(w, user, "DEV", "PENDING")
+    return await _deploy(w, user, "DEV", RELEASED)
 
 
 @action
 async def deploy_staging(w: World, user: str) -> Probe:
-    return await _deploy(w, user, "STAGING", "PENDING")
+    return await _deploy(w, user, "STAGING", RELEASED)
 
 
 @action
 async def deploy_prod(w: World, user: str) -> Probe:
-    return await _deploy(w, user, "PROD", "AWAITING_APPROVAL")
+    return await _deploy(w, user, "PROD", ["AWAITING_APPROVAL"])
 
 
-async def _admin_deployment(w: World, environment: str) -> str:
-    data = await w.admin(CREATE_DEPLOYMENT, {"p": w.project, "e": environment, "v": w.unique("2.0")})
+async def _admin_deployment(w: World, environment: str, version: str = "2.0") -> str:
+    data = await w.admin(CREATE_DEPLOYMENT, {"p": w.project, "e": environment, "v": w.unique(version)})
     return data["createDeployment"]["id"]
+
+
+def _released(deployment: dict[str, Any]) -> dict[str, Any]:
+    """An approval's effect: the deployment left AWAITING_APPROVAL (its rollout job moves it on) and names who."""
+    return {"released": deployment["status"] != "AWAITING_APPROVAL", "approvedBy": deployment["approvedBy"]}
 
 
 @action
@@ -507,21 +518,33 @@ async def approve_prod_deployment(w: World, user: str) -> Probe:
     body = await w.attempt(user, "mutation($id: ID!) { approveDeployment(id: $id) { status } }", {"id": deployment})
     return Probe(
         body,
-        {"status": "AWAITING_APPROVAL", "approvedBy": None},
-        await read(w, DEPLOYMENT, deployment, "deployment"),
-        {"status": "PENDING", "approvedBy": {"username": user}},
+        {"released": False, "approvedBy": None},
+        _released(await read(w, DEPLOYMENT, deployment, "deployment")),
+        {"released": True, "approvedBy": {"username": user}},
     )
+
+
+async def _failed(w: World, deployment: str) -> str:
+    """The status once the simulated cluster has failed the rollout (its revision asks to crash)."""
+
+    async def settled() -> str:
+        while (status := await read(w, DEPLOYMENT, deployment, "deployment", "status")) != "FAILED":
+            await asyncio.sleep(0.01)
+        return status
+
+    return await asyncio.wait_for(settled(), 30)
 
 
 @action
-async def advance_dev_deployment(w: World, user: str) -> Probe:
-    deployment = await _admin_deployment(w, "DEV")
+async def retire_failed_dev_deployment(w: World, user: str) -> Probe:
+    deployment = await _admin_deployment(w, "DEV", "2.0-crash")
+    before = await _failed(w, deployment)
     body = await w.attempt(
         user,
-        "mutation($id: ID!) { changeDeploymentStatus(id: $id, status: IN_PROGRESS) { status } }",
+        "mutation($id: ID!) { changeDeploymentStatus(id: $id, status: ROLLED_BACK) { status } }",
         {"id": deployment},
     )
-    return Probe(body, "PENDING", await read(w, DEPLOYMENT, deployment, "deployment", "status"), "IN_PROGRESS")
+    return Probe(body, before, await read(w, DEPLOYMENT, deployment, "deployment", "status"), "ROLLED_BACK")
 
 
 # --- users ------------------------------------------------------------------------------------------
@@ -661,7 +684,7 @@ def test_the_table_covers_every_action_and_role():
 
 @pytest.fixture(scope="module")
 async def sqlite_world(tmp_path_factory):
-    async with running_api(sqlite_settings(tmp_path_factory.mktemp("matrix"))) as api:
+    async with running_api(sqlite_settings(tmp_path_factory.mktemp("matrix"), **FAST_ROLLOUTS)) as api:
         yield await build_world(api)
 
 
@@ -669,7 +692,8 @@ async def sqlite_world(tmp_path_factory):
 async def postgres_world(tmp_path_factory):
     url, name = services.create_database()
     try:
-        async with running_api(Settings(database_url=url, data_dir=tmp_path_factory.mktemp("matrix_pg"))) as api:
+        settings = Settings(database_url=url, data_dir=tmp_path_factory.mktemp("matrix_pg"), **FAST_ROLLOUTS)
+        async with running_api(settings) as api:
             yield await build_world(api)
     finally:
         services.drop_database(name)

@@ -84,9 +84,10 @@ async def running_job(api: Api, pid: str) -> str:
 
 
 async def deployment(api: Api, pid: str) -> str:
+    """A deployment that stays still: PROD, awaiting approval (a released one is rolled out, sending events)."""
     return (
         await api.gql(
-            """mutation($p: ID!) { createDeployment(input: {projectId: $p, environment: DEV, version: "1.0.0"}) {
+            """mutation($p: ID!) { createDeployment(input: {projectId: $p, environment: PROD, version: "1.0.0"}) {
             id } }""",
             {"p": pid},
         )

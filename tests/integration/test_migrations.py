@@ -23,6 +23,7 @@ from persistence.migrations import (
     pending_diff,
     upgrade,
 )
+from persistence.search_schema import INITIAL_KINDS, is_search_object, kind_trigger_names
 from persistence.tables import metadata
 
 REPO = SCRIPT_LOCATION.parent
@@ -64,7 +65,8 @@ def scalar(url: str, query: str):
 
 def schema_of(connection: Connection) -> dict:
     inspector = sa.inspect(connection)
-    tables = set(inspector.get_table_names())
+    # The search index is raw DDL outside the models (persistence/search_schema.py); checked by search_triggers.
+    tables = {t for t in inspector.get_table_names() if not is_search_object(t)}
     return {
         "tables": tables,
         # PostgreSQL also lists the index behind each unique constraint; those are constraints, not indexes.
@@ -77,8 +79,21 @@ def schema_of(connection: Connection) -> dict:
     }
 
 
+def search_triggers(connection: Connection) -> set[str]:
+    query = (
+        "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+        if connection.dialect.name == "sqlite"
+        else "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+    )
+    return {name for name in connection.execute(sa.text(query)).scalars() if is_search_object(name)}
+
+
 def assert_at_head(url: str) -> None:
     schema = with_connection(url, schema_of)
+    triggers = with_connection(url, search_triggers)
+    dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
+    for spec in INITIAL_KINDS:  # a SQLite table rebuild drops its triggers: search would silently go stale
+        assert kind_trigger_names(spec, dialect) <= triggers, spec.kind
     assert schema["tables"] == set(metadata.tables) | {"alembic_version"}
     assert schema["version"] == [ScriptDirectory(str(SCRIPT_LOCATION)).get_current_head()]
     for name, table in metadata.tables.items():
@@ -99,6 +114,7 @@ def test_upgrade_downgrade_upgrade_round_trip(database_url):
 
     downgrade(database_url, "base")
     assert with_connection(database_url, lambda c: set(sa.inspect(c).get_table_names())) <= {"alembic_version"}
+    assert with_connection(database_url, search_triggers) == set()
 
     upgrade(database_url, "head")
     assert_at_head(database_url)

@@ -1,0 +1,62 @@
+"""The search index on SQLite: FTS5 over search_index, ranked by bm25, snippets from FTS5's snippet()."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.search import ELLIPSIS, HIGHLIGHT_END, HIGHLIGHT_START, Phrase, SearchHit, SearchKind, SearchTerms
+from persistence.search_schema import FTS_TABLE, TABLE
+
+TITLE_WEIGHT, BODY_WEIGHT = 4.0, 1.0
+SNIPPET_TOKENS = 24
+
+_QUERY = text(
+    f"SELECT d.kind, d.entity_id, d.title, "
+    f"snippet({FTS_TABLE}, -1, :start, :end, :ellipsis, {SNIPPET_TOKENS}) AS snippet, "
+    f"-bm25({FTS_TABLE}, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS rank "
+    f"FROM {FTS_TABLE} JOIN {TABLE} d ON d.id = {FTS_TABLE}.rowid "
+    f"WHERE {FTS_TABLE} MATCH :match AND d.project_id = :project_id AND d.kind IN :kinds "
+    "ORDER BY rank DESC, d.kind, d.entity_id LIMIT :first"
+).bindparams(bindparam("kinds", expanding=True))
+
+
+def _phrase(words: Phrase) -> str:
+    # Words hold letters and digits only (domain.search), so a quoted string is always one valid FTS5 phrase.
+    return '"' + " ".join(words) + '"'
+
+
+def _any(phrases: Sequence[Phrase]) -> str:
+    return "(" + " OR ".join(_phrase(p) for p in phrases) + ")"
+
+
+def match_expression(terms: SearchTerms) -> str:
+    """The FTS5 query for `terms`: (clause AND clause ...) NOT (excluded OR ...)."""
+    query = "(" + " AND ".join(_any(clause) for clause in terms.clauses) + ")"
+    if terms.excluded:
+        query += " NOT " + _any(terms.excluded)
+    return query
+
+
+class SqliteSearchIndex:
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+
+    async def search(
+        self, project_id: uuid.UUID, terms: SearchTerms, kinds: Sequence[SearchKind], first: int
+    ) -> list[SearchHit]:
+        params = {
+            "start": HIGHLIGHT_START,
+            "end": HIGHLIGHT_END,
+            "ellipsis": ELLIPSIS,
+            "match": match_expression(terms),
+            "project_id": project_id.hex,
+            "kinds": [k.value for k in kinds],
+            "first": first,
+        }
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(_QUERY, params)).all()
+        return [SearchHit(SearchKind(r.kind), uuid.UUID(r.entity_id), r.title, r.snippet, r.rank) for r in rows]
