@@ -180,3 +180,36 @@ async def subscribed_error(url: str, token: str, query: str, variables: dict) ->
         message = await ws.recv()
     assert message["type"] == "next" and message["payload"]["data"] is None, message
     return message["payload"]["errors"][0]
+
+
+async def test_project_search_hits_join_the_context_and_are_cited(api: Api):
+    pid, rid = await project_with_requirement(api)
+    other = (
+        await api.gql(
+            'mutation($p: ID!) { createRequirement(input: {projectId: $p, title: "Invoices", content: "PDF"}) { id } }',
+            {"p": pid},
+        )
+    )["createRequirement"]["id"]
+    task = (
+        await api.gql(
+            """mutation($r: ID!) { createTask(input: {requirementId: $r, name: "Render invoices",
+            taskType: BACKEND}) { id } }""",
+            {"r": other},
+        )
+    )["createTask"]["id"]
+    artifact = (
+        await api.gql(
+            """mutation($t: ID!) { submitArtifact(input: {taskId: $t, filePath: "billing/invoice_pdf_renderer.py",
+            content: "def render(): ...\\n", language: "python"}) { id } }""",
+            {"t": task},
+        )
+    )["submitArtifact"]["id"]
+    cid = (await api.gql(START, {"p": pid, "about": {"requirementId": rid}}))["startConversation"]["id"]
+
+    await api.gql(SEND, {"c": cid, "t": "Where is the invoice PDF renderer?"})
+    await api.container.queue.join()
+
+    answered = (await api.gql(MESSAGES, {"id": cid}))["conversation"]["messages"][-1]
+    assert answered["status"] == "COMPLETE"
+    assert {"kind": "artifact", "id": artifact, "title": "billing/invoice_pdf_renderer.py"} in answered["citations"]
+    assert "invoice_pdf_renderer.py" in answered["content"]
