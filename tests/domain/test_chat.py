@@ -15,10 +15,12 @@ from domain.ports import StreamUsage
 from domain.services.chat import ChatService
 from domain.services.chat_context import ContextItem, failing_tests
 from domain.services.chat_reply import ChatReplies
+from domain.services.chat_search import query_of, search_for_chat
 from domain.services.deployments import DeploymentService
 from domain.services.jobs import JobLifecycle, JobService
 from domain.services.live import LiveUpdates
 from domain.services.projects import ProjectService
+from domain.services.search import SearchService
 from integrations.llm_offline import OfflineLLM
 from tests.domain.test_pipeline import OneLLM, ReversingBox
 
@@ -218,3 +220,11 @@ async def test_cancelling_a_reply_whose_job_already_ended_ends_the_reply(chat):
 
     assert ended.status is ChatMessageStatus.CANCELLED
     assert world.row("chat_messages", reply.id).status is ChatMessageStatus.CANCELLED
+
+
+async def test_the_chat_searches_any_of_the_questions_words_and_does_without_search_when_it_is_down(chat):
+    world, _, project, _, member = chat
+    assert query_of("Why does test_reset_link fail?") == "test OR reset OR link OR fail"
+    assert query_of("why?") is None
+    unconfigured = search_for_chat(SearchService(world.deps, None))
+    assert await unconfigured(member, project.id, "Where is the reset token?") == []
