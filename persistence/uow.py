@@ -31,6 +31,8 @@ REPOSITORIES = {
     "audit": model.AuditEntry,
     "ai_models": model.AiModelConfig,
     "prompts": model.PromptTemplate,
+    "conversations": model.Conversation,
+    "chat_messages": model.ChatMessage,
 }
 
 
@@ -52,6 +54,8 @@ class SqlUnitOfWork:
     audit: Repository[model.AuditEntry]
     ai_models: Repository[model.AiModelConfig]
     prompts: Repository[model.PromptTemplate]
+    conversations: Repository[model.Conversation]
+    chat_messages: Repository[model.ChatMessage]
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]):
         self._sessions = sessions

@@ -29,7 +29,7 @@ async def _close(ctx: RequestContext, code: int, reason: str) -> None:
         await ctx.close_connection(code, reason)
 
 
-def _follower(ctx: RequestContext) -> Follower:
+def follower(ctx: RequestContext) -> Follower:
     """The viewer; a client that stops reading loses its connection, with the reason, instead of slowing others."""
 
     def overflowed(exc: SubscriberOverflow) -> None:
@@ -42,15 +42,15 @@ def _follower(ctx: RequestContext) -> Follower:
 
 
 def job_updates(ctx: RequestContext, global_id: str) -> AsyncIterator[Job]:
-    return ctx.services.live.job(_follower(ctx), decode_id(global_id, "Job", "id"))
+    return ctx.services.live.job(follower(ctx), decode_id(global_id, "Job", "id"))
 
 
 def deployment_updates(ctx: RequestContext, global_id: str) -> AsyncIterator[Deployment]:
-    return ctx.services.live.deployment(_follower(ctx), decode_id(global_id, "Deployment", "id"))
+    return ctx.services.live.deployment(follower(ctx), decode_id(global_id, "Deployment", "id"))
 
 
 def project_events(ctx: RequestContext, global_id: str) -> AsyncIterator[DomainEvent]:
-    return ctx.services.live.project_events(_follower(ctx), decode_id(global_id, "Project", "projectId"))
+    return ctx.services.live.project_events(follower(ctx), decode_id(global_id, "Project", "projectId"))
 
 
 async def until_closed(ctx: RequestContext, updates: AsyncIterator[Any]) -> AsyncIterator[Any]:

@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.auth import AuthMutation, AuthQuery
+from schema.chat import ChatMessageNode, ChatMutation, ChatQuery, ChatSubscription, ConversationNode
 from schema.deploy import DeployMutation, DeployQuery
 from schema.environments import EnvironmentMutation, EnvironmentQuery
 from schema.errors import ErrorPresenter, Outage, no_outage
@@ -36,6 +37,7 @@ QUERIES: tuple[type, ...] = (
     EnvironmentQuery,
     SearchQuery,
     DeployQuery,
+    ChatQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     Mutation,
@@ -44,8 +46,9 @@ MUTATIONS: tuple[type, ...] = (
     TestingMutation,
     EnvironmentMutation,
     DeployMutation,
+    ChatMutation,
 )
-SUBSCRIPTIONS: tuple[type, ...] = (Subscription,)
+SUBSCRIPTIONS: tuple[type, ...] = (Subscription, ChatSubscription)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ def build_schema(limits: SchemaLimits = SchemaLimits(), outage: Outage = no_outa
             UserNode,
             JobNode,
             PrdNode,
+            ConversationNode,
+            ChatMessageNode,
         ],
         config=StrawberryConfig(auto_camel_case=True),
         execution_context_class=RdflowExecutionContext,

@@ -24,7 +24,7 @@ from integrations.llm_anthropic import AnthropicPool
 from integrations.llm_factory import AnthropicDefaults, ConfiguredLLMFactory
 from jobs.executor import JobExecutor
 from jobs.plugins import load_handler_modules
-from jobs.registry import deploy_handlers, pipeline_handlers, test_run_handlers
+from jobs.registry import chat_handlers, deploy_handlers, pipeline_handlers, test_run_handlers
 from persistence.compiled_reads import PgCompiledReader
 from persistence.engine import create_engine, session_factory
 from persistence.search_index import search_index_for
@@ -206,6 +206,7 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
         search_index=search_index_for(engine),
     )
     handlers = pipeline_handlers(services.pipeline_steps)
+    handlers.update(chat_handlers(services.chat_replies))
     handlers.update(test_run_handlers(services.test_runs))
     cluster = _cluster(settings)
     rollout = RolloutService(

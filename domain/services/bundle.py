@@ -24,6 +24,9 @@ from domain.services.ai_config import AiConfigService
 from domain.services.artifacts import ArtifactService
 from domain.services.auth import REFRESH_GRACE, AuthService, LoginLimits
 from domain.services.base import Deps
+from domain.services.chat import ChatService
+from domain.services.chat_reply import ChatReplies
+from domain.services.chat_search import search_for_chat
 from domain.services.deployments import DeploymentService
 from domain.services.environments import EnvironmentService
 from domain.services.jobs import JobLifecycle, JobService
@@ -60,6 +63,8 @@ class Services:
     ai_config: AiConfigService
     auth: AuthService
     audit: EntityReads[AuditEntry]
+    chat: ChatService
+    chat_replies: ChatReplies
     search: SearchService
 
     @classmethod
@@ -81,6 +86,8 @@ class Services:
     ) -> Services:
         users = UserService(deps, hasher)
         projects, deployments, jobs = ProjectService(deps), DeploymentService(deps), JobService(deps)
+        live = LiveUpdates(deps, jobs, deployments, projects)
+        search = SearchService(deps, search_index)
         return cls(
             deps=deps,
             users=users,
@@ -95,7 +102,7 @@ class Services:
             reads=ReadService(deps),
             jobs=jobs,
             job_lifecycle=JobLifecycle(deps),
-            live=LiveUpdates(deps, jobs, deployments, projects),
+            live=live,
             pipeline=PipelineService(deps),
             pipeline_steps=PipelineSteps(deps, llms, secrets, validator),
             ai_config=AiConfigService(deps, secrets),
@@ -103,5 +110,7 @@ class Services:
                 deps, users, hasher, tokens, token_store, limiter, refresh_ttl, login_limits, refresh_grace
             ),
             audit=EntityReads(deps, AUDIT, Permission.AUDIT_READ, in_project=False),
-            search=SearchService(deps, search_index),
+            search=search,
+            chat=ChatService(deps, jobs, live),
+            chat_replies=ChatReplies(deps, llms, secrets, search=search_for_chat(search)),
         )
