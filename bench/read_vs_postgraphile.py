@@ -94,6 +94,19 @@ SHAPES = [
                 requirementByRequirementId {{ id title projectByProjectId {{ id name }} }} }} }} }}""",
         ("allTasks",),
     ),
+    # Not one of issue 13's three: a task list page with its count, page info, parents and decimals.
+    Shape(
+        "task page (30) with parents",
+        30,
+        range(PROJECTS * REQUIREMENTS * TASKS - 30 + 1),
+        """query P($after: String) { tasks(first: 30, after: $after) { totalCount pageInfo { hasNextPage endCursor }
+            nodes { id name priority estimatedHours createdAt parent { id name } requirement { id title } } } }""",
+        ("tasks",),
+        f"""query P($offset: Int) {{ allTasks(first: 30, offset: $offset, {ORDER}) {{ totalCount
+            pageInfo {{ hasNextPage endCursor }} nodes {{ id name priority estimatedHours createdAt
+                taskByParentId {{ id name }} requirementByRequirementId {{ id title }} }} }} }}""",
+        ("allTasks",),
+    ),
 ]
 
 

@@ -114,6 +114,21 @@ class Strategy(str, Enum):
     FEATURE_BASED = "FEATURE_BASED"
 
 
+class ChatRole(str, Enum):
+    USER = "USER"
+    ASSISTANT = "ASSISTANT"
+
+
+class ChatMessageStatus(str, Enum):
+    """An assistant reply is STREAMING until it ends COMPLETE, INCOMPLETE (the model stopped with an error; the text
+    received is kept) or CANCELLED (the reply was stopped; the text received is kept). A user message is COMPLETE."""
+
+    STREAMING = "STREAMING"
+    COMPLETE = "COMPLETE"
+    INCOMPLETE = "INCOMPLETE"
+    CANCELLED = "CANCELLED"
+
+
 class PipelineRunStatus(str, Enum):
     RUNNING = "RUNNING"
     WAITING = "WAITING"  # a stage waits for a person (an approval), holding no worker

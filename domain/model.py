@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from domain.enums import (
+    ChatMessageStatus,
+    ChatRole,
     DeploymentStatus,
     Environment,
     JobStatus,
@@ -292,6 +294,43 @@ class PromptTemplate:
     category: str
     content: str
     variables: list[str] = field(default_factory=list)
+    id: uuid.UUID = field(default_factory=new_id)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class Conversation:
+    """An AI chat about one object of a project (`subject_type` Requirement, Task, CodeArtifact or Deployment)."""
+
+    project_id: uuid.UUID
+    subject_type: str
+    subject_id: uuid.UUID
+    title: str
+    created_by: uuid.UUID | None = None
+    id: uuid.UUID = field(default_factory=new_id)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class ChatMessage:
+    """One turn of a conversation; an assistant reply records what it cited, its job, usage and how it ended."""
+
+    conversation_id: uuid.UUID
+    project_id: uuid.UUID
+    role: ChatRole
+    seq: int
+    content: str = ""
+    status: ChatMessageStatus = ChatMessageStatus.COMPLETE
+    error: str | None = None
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    job_id: uuid.UUID | None = None
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: Decimal = Decimal(0)
+    created_by: uuid.UUID | None = None
     id: uuid.UUID = field(default_factory=new_id)
     created_at: datetime | None = None
     updated_at: datetime | None = None

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from domain import model
+from domain.compiled import ReadPlan
 from domain.enums import Environment, TestType
 from domain.environments import DeploySpec
 from domain.errors import DomainError
@@ -60,6 +61,8 @@ class UnitOfWork(Protocol):
     audit: Repository[model.AuditEntry]
     ai_models: Repository[model.AiModelConfig]
     prompts: Repository[model.PromptTemplate]
+    conversations: Repository[model.Conversation]
+    chat_messages: Repository[model.ChatMessage]
     pipelines: Repository[model.PipelineDefinition]
     pipeline_runs: Repository[model.PipelineRun]
     pipeline_stages: Repository[model.PipelineStage]
@@ -81,6 +84,12 @@ class UnitOfWork(Protocol):
 
     async def rollback(self) -> None: ...
     async def flush(self) -> None: ...
+
+
+class CompiledReader(Protocol):
+    """Answers a read plan with one statement that builds each root's JSON in the database."""
+
+    async def read(self, plan: ReadPlan) -> list[str]: ...
 
 
 class Clock(Protocol):
@@ -115,14 +124,42 @@ class LLMResult:
     output_tokens: int = 0
 
 
+# --- LLM streaming (chat) ---
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    """One message of a conversation as the model sees it: role "user" or "assistant"."""
+
+    role: str
+    text: str
+
+
+@dataclass(frozen=True)
+class StreamUsage:
+    """Tokens counted so far by a streamed answer (each one yielded replaces the previous)."""
+
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
 class LLM(Protocol):
-    """A structured-output language model: returns JSON matching `schema`."""
+    """A structured-output language model: returns JSON matching `schema`; and a streamed prose answer."""
 
     name: str
 
     async def complete_json(
         self, *, step: str, system: str, prompt: str, schema: dict[str, Any], context: dict[str, Any]
     ) -> LLMResult: ...
+
+    def stream_text(
+        self, *, system: str, messages: Sequence[ChatTurn], context: dict[str, Any]
+    ) -> AsyncIterator[str | StreamUsage]:
+        """The answer to the last user turn: text deltas in order, interleaved with StreamUsage as counts become known
+        (the last one is the total). Closing the iterator (or cancelling its reader) ends the upstream call.
+        `context` is the structured form of what `system` describes (a provider without a model reads it)."""
+        ...
 
 
 class ArtifactStore(Protocol):

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import anthropic
+import httpx
 from aiobreaker import CircuitBreaker, CircuitBreakerError
 from aiobreaker.state import CircuitBreakerState
 from aiobreaker.storage.memory import CircuitMemoryStorage
 from jsonschema.validators import validator_for
 
 from domain.errors import AIOutputError, InvalidInput, RetryableError, ServiceUnavailable
-from domain.ports import LLMResult
+from domain.ports import ChatTurn, LLMResult, StreamUsage
 from integrations.json_schema import JsonSchemaValidator
 
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 SHOWN_VIOLATIONS = 3
+R = TypeVar("R")
 
 
 class _ClockedStorage(CircuitMemoryStorage):
@@ -138,8 +140,12 @@ class AnthropicLLM:
         )
 
     async def _create(self, **request: Any) -> anthropic.types.Message:
+        return await self._call(self.client.messages.create, **request)
+
+    async def _call(self, func: Callable[..., Awaitable[R]], *args: Any, **kwargs: Any) -> R:
+        """`func` through the circuit breaker, its failures told apart: an outage may be retried, a refusal not."""
         try:
-            return await self.breaker.call_async(self.client.messages.create, **request)
+            return await self.breaker.call_async(func, *args, **kwargs)
         except CircuitBreakerError as exc:
             cause = f"; last failure: {_describe(exc.__cause__)}" if exc.__cause__ else ""
             raise RetryableError(
@@ -156,6 +162,39 @@ class AnthropicLLM:
             raise ServiceUnavailable(
                 f"Anthropic API refused the request: {_describe(exc)}", details={"provider": self.name}
             ) from exc
+
+    async def stream_text(
+        self, *, system: str, messages: Sequence[ChatTurn], context: dict[str, Any]
+    ) -> AsyncIterator[str | StreamUsage]:
+        """The streaming Messages API: text deltas as they arrive, usage from message_start and message_delta.
+
+        Opening the stream goes through the circuit breaker and the SDK's retries; once text has arrived nothing is
+        retried. Leaving early (closing this generator, or cancelling its reader) closes the HTTP response."""
+        manager = self.client.messages.stream(
+            model=self.model,
+            max_tokens=self.max_tokens,
+            system=system,
+            messages=[cast(anthropic.types.MessageParam, {"role": m.role, "content": m.text}) for m in messages],
+        )
+        stream = await self._call(manager.__aenter__)
+        model, input_tokens, received = self.model, 0, 0
+        try:
+            async for event in stream:
+                if event.type == "message_start":
+                    model, input_tokens = event.message.model, event.message.usage.input_tokens
+                    yield StreamUsage(model, input_tokens, event.message.usage.output_tokens)
+                elif event.type == "content_block_delta" and event.delta.type == "text_delta":
+                    received += len(event.delta.text)
+                    yield event.delta.text
+                elif event.type == "message_delta":
+                    yield StreamUsage(model, input_tokens, event.usage.output_tokens)
+        except (anthropic.APIError, httpx.HTTPError) as exc:
+            raise ServiceUnavailable(
+                f"the Anthropic stream broke off after {received} characters: {_describe_stream_error(exc)}",
+                details={"provider": self.name, "received": received},
+            ) from exc
+        finally:
+            await manager.__aexit__(None, None, None)
 
 
 class AnthropicPool:
@@ -205,6 +244,15 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, anthropic.APIConnectionError):
         return f"connection failed ({exc.__cause__ or exc.message})"
     return str(exc)
+
+
+def _describe_stream_error(exc: BaseException) -> str:
+    """An `error` event inside a 200 stream names its type in the body; the status code says nothing."""
+    body = getattr(exc, "body", None)
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return f"{error.get('type', 'error')}: {error.get('message', '')}"
+    return _describe(exc) if isinstance(exc, anthropic.APIError) else f"{type(exc).__name__}: {exc}"
 
 
 def _tool_input(message: anthropic.types.Message, tool: str, usage: dict[str, Any], note: str) -> dict[str, Any]:

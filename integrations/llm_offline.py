@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from domain.ai import contracts
 from domain.errors import InvalidInput
-from domain.ports import LLMResult
+from domain.ports import ChatTurn, LLMResult, StreamUsage
 from integrations.json_schema import JsonSchemaValidator
+from integrations.offline import chat
 from integrations.offline.codegen import build_code
 from integrations.offline.decompose import build_tasks
 from integrations.offline.prd import build_prd
@@ -64,3 +65,15 @@ class OfflineLLM:
             input_tokens=estimate_tokens(system + prompt),
             output_tokens=estimate_tokens(json.dumps(data, ensure_ascii=False)),
         )
+
+    async def stream_text(
+        self, *, system: str, messages: Sequence[ChatTurn], context: dict[str, Any]
+    ) -> AsyncIterator[str | StreamUsage]:
+        """The offline assistant's answer to the last user turn, word by word, from `context['items']`."""
+        question = next((m.text for m in reversed(messages) if m.role == "user"), "")
+        text = chat.answer(question, list((context or {}).get("items") or []))
+        input_tokens = estimate_tokens(system + "".join(m.text for m in messages))
+        yield StreamUsage(MODEL, input_tokens, 0)
+        for piece in chat.tokens(text):
+            yield piece
+        yield StreamUsage(MODEL, input_tokens, estimate_tokens(text))

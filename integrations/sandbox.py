@@ -16,7 +16,9 @@ import pwd
 import resource
 import shutil
 import signal
+import stat
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from typing import Literal
 from domain.enums import TestType
 from domain.errors import DomainError
 from domain.ports import SourceFile, TestRunReport
+from integrations import runner_python
 from integrations.sandbox_reports import parse_coverage, parse_junit, read_untrusted
 
 log = logging.getLogger("rdflow.tests")
@@ -93,10 +96,11 @@ class SandboxLimits:
 @dataclass(frozen=True)
 class SandboxConfig:
     root: Path
-    python: str
+    python: str | None = None  # None: the server's own when the sandbox user can run it, else a runner venv
     limits: SandboxLimits = SandboxLimits()
     user: str | None = None  # as root: the user to run as (default nobody); ignored otherwise
     network: Literal["auto", "isolated", "shared"] = "auto"
+    runner_home: Path | None = None  # where the runner venv is built (default: `runner/` beside `root`)
 
 
 @dataclass(frozen=True)
@@ -231,11 +235,36 @@ class SandboxTestRunner:
         except (KeyError, RunnerUnavailable) as exc:  # reported by each run, not at start-up
             self.who, self._identity_problem = None, f"no usable test sandbox user {config.user or 'nobody'}: {exc}"
         self._network: bool | None = None  # isolated? decided by the first run's probe
+        self._python: str | None = None  # the interpreter, decided by the first run's probe
         self._probe_lock = asyncio.Lock()
+
+    @property
+    def runner_home(self) -> Path:
+        return self.config.runner_home or self.root.parent / "runner"
 
     def _prepare_root(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o711)  # the sandbox user reaches its own directory, lists no one else's
+        if self.who is not None and (blocked := self._untraversable(self.root)) is not None:
+            raise RunnerUnavailable(
+                f"the test sandbox user {self.who.name} cannot reach {self.root}: {blocked} is not traversable "
+                "(make RDFLOW_DATA_DIR and its parents o+x)"
+            )
+
+    def _untraversable(self, path: Path) -> Path | None:
+        """The first directory on the way to `path` that the sandbox user may not enter, if any."""
+        assert self.who is not None
+        for directory in [*reversed(path.resolve().parents), path.resolve()]:
+            info = directory.stat()
+            if info.st_uid == self.who.uid:
+                allowed = info.st_mode & stat.S_IXUSR
+            elif info.st_gid == self.who.gid:
+                allowed = info.st_mode & stat.S_IXGRP
+            else:
+                allowed = info.st_mode & stat.S_IXOTH
+            if not allowed:
+                return directory
+        return None
 
     def sweep(self) -> list[str]:
         """Remove every sandbox whose worker is gone (killing what it left running); returns their names."""
@@ -303,7 +332,8 @@ class SandboxTestRunner:
         return work
 
     def _command(self, out: Path, test_type: TestType) -> list[str]:
-        command = [self.config.python, "-E", "-s", "-B", "-c", DRIVER, str(out)]
+        assert self._python is not None  # set by the probe
+        command = [self._python, "-E", "-s", "-B", "-c", DRIVER, str(out)]
         command += ["-q", "-p", "no:cacheprovider", "-p", "anyio.pytest_plugin", "-o", "junit_family=xunit1"]
         command.append(f"--junitxml={out}/junit.xml")
         if MARKERS[test_type]:
@@ -338,49 +368,98 @@ class SandboxTestRunner:
                 preexec_fn=_child_setup(self.config.limits, self.who, isolate),
             )
         except (OSError, subprocess.SubprocessError) as exc:
-            raise RunnerUnavailable(self._cannot_start(exc)) from exc
+            raise RunnerUnavailable(self._cannot_start(command[0], exc)) from exc
 
-    def _cannot_start(self, exc: BaseException) -> str:
-        who = self.who.name if self.who else "the worker's user"
+    @property
+    def _who_name(self) -> str:
+        return self.who.name if self.who else "the worker's user"
+
+    def _cannot_start(self, python: str, exc: BaseException) -> str:
         return (
-            f"the test runner cannot start {self.config.python} as {who}: {exc} "
+            f"the test runner cannot start {python} as {self._who_name}: {exc} "
             "(set RDFLOW_TEST_RUNNER_PYTHON to an interpreter with the runner extra that this user may execute)"
         )
 
+    async def _check(self, python: str, isolate: bool) -> tuple[int | None, str]:
+        """Run `import coverage, pytest` with `python` as the sandbox user: (exit code, output); raises when the
+        process cannot start."""
+        proc = await asyncio.create_subprocess_exec(
+            python,
+            "-E",
+            "-s",
+            "-c",
+            "import coverage, pytest",
+            cwd="/",
+            env={"PATH": "/usr/bin:/bin"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_child_setup(self.config.limits, self.who, isolate),
+        )
+        out, _ = await proc.communicate()
+        return proc.returncode, out.decode(errors="replace")[-500:].strip()
+
+    async def _usable(self, python: str, reasons: list[str]) -> bool:
+        try:
+            code, out = await self._check(python, isolate=False)
+        except (OSError, subprocess.SubprocessError) as exc:
+            reasons.append(f"{python} cannot start ({exc})")
+            return False
+        if code != 0:
+            reasons.append(f"{python} cannot import pytest and coverage ({out})")
+        return code == 0
+
+    async def resolve_python(self) -> str:
+        """The interpreter the tests run with: RDFLOW_TEST_RUNNER_PYTHON when set; else the server's own when the
+        sandbox user can run it with pytest and coverage; else the runner venv (integrations/runner_python.py)."""
+        if self.config.python:
+            return self.config.python
+        reasons: list[str] = []
+        if await self._usable(sys.executable, reasons):
+            return sys.executable
+        bases = runner_python.base_interpreters()
+        if not bases:
+            reasons.append(f"no {runner_python.version_name()} in {', '.join(runner_python.BASE_DIRS)}")
+        for base in bases:
+            try:
+                venv = await asyncio.to_thread(runner_python.runner_venv, self.runner_home, base)
+            except (OSError, subprocess.SubprocessError) as exc:
+                reasons.append(f"no runner venv of {base} under {self.runner_home} ({exc})")
+                continue
+            python = str(runner_python.venv_python(venv))
+            if await self._usable(python, reasons):
+                log.info(
+                    "test sandbox: the server's interpreter is out of reach of %s; using %s", self._who_name, python
+                )
+                return python
+        raise RunnerUnavailable(
+            f"no interpreter that {self._who_name} may run with pytest and coverage: {'; '.join(reasons)}. "
+            "Set RDFLOW_TEST_RUNNER_PYTHON to one with the runner extra that this user may execute"
+        )
+
     async def _probe(self) -> bool:
-        """Once: can the interpreter run as the sandbox user with pytest and coverage, and in a network namespace?"""
+        """Once: which interpreter (it must run as the sandbox user with pytest and coverage), and may it run in
+        a network namespace?"""
         async with self._probe_lock:
             if self._network is not None:
                 return self._network
-            check = [self.config.python, "-E", "-s", "-c", "import coverage, pytest"]
+            python = await self.resolve_python()
             modes = {"auto": (True, False), "isolated": (True,), "shared": (False,)}[self.config.network]
             failure: BaseException | None = None
             for isolate in modes:
                 try:
-                    proc = await asyncio.create_subprocess_exec(
-                        *check,
-                        cwd="/",
-                        env={"PATH": "/usr/bin:/bin"},
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                        preexec_fn=_child_setup(self.config.limits, self.who, isolate),
-                    )
+                    code, out = await self._check(python, isolate)
                 except (OSError, subprocess.SubprocessError) as exc:
                     failure = exc
                     continue
-                out, _ = await proc.communicate()
-                if proc.returncode != 0:
-                    raise RunnerUnavailable(
-                        f"{self.config.python} lacks pytest or coverage (install the runner extra): "
-                        f"{out.decode(errors='replace')[-500:]}"
-                    )
-                self._network = isolate
+                if code != 0:
+                    raise RunnerUnavailable(f"{python} lacks pytest or coverage (install the runner extra): {out}")
+                self._python, self._network = python, isolate
                 log.info("test sandbox: network %s", "isolated" if isolate else "shared (no privilege to isolate)")
                 return isolate
             assert failure is not None
-            raise RunnerUnavailable(self._cannot_start(failure))
+            raise RunnerUnavailable(self._cannot_start(python, failure))
 
     async def _execute(
         self, sandbox: Path, work: Path, lock_fd: int, test_type: TestType, isolate: bool
@@ -438,6 +517,7 @@ class SandboxTestRunner:
             "exitCode": code,
             "network": "isolated" if isolate else "shared",
             "user": self.who.name if self.who else "worker",
+            "python": self._python,
             "limits": {
                 "timeoutS": self.config.limits.timeout_s,
                 "cpuS": self.config.limits.cpu_s,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.model import Job
+from domain.services.chat_reply import ChatReplies
 from domain.services.deployments import ROLLOUT_KIND
 from domain.services.pipeline_runs import STAGE_JOB, PipelineRunService
 from domain.services.pipeline_steps import PipelineSteps
@@ -40,6 +41,15 @@ def pipeline_handlers(steps: PipelineSteps) -> dict[str, Handler]:
         "ai.code": step(steps.code, "generating code"),
         "ai.review": step(steps.review, "reviewing code"),
     }
+
+
+def chat_handlers(replies: ChatReplies) -> dict[str, Handler]:
+    """The assistant's replies: each streams the model's answer to the conversation's followers, then stores it."""
+
+    async def answer(ctx: JobContext) -> dict[str, Any]:
+        return await replies.answer(ctx.job)
+
+    return {"ai.chat": answer}
 
 
 def pipeline_run_handlers(runs: PipelineRunService) -> dict[str, Handler]:

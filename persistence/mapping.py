@@ -26,6 +26,8 @@ ENTITY_TABLES = {
     model.AuditEntry: tables.audit_log,
     model.AiModelConfig: tables.ai_model_configs,
     model.PromptTemplate: tables.prompt_templates,
+    model.Conversation: tables.conversations,
+    model.ChatMessage: tables.chat_messages,
     model.PipelineDefinition: tables.pipeline_definitions,
     model.PipelineRun: tables.pipeline_runs,
     model.PipelineStage: tables.pipeline_stages,

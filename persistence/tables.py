@@ -367,6 +367,43 @@ token_revocations = Table(
     Column("expires_at", Ts(), nullable=False, index=True),
 )
 
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    fk("projects.id", "CASCADE", name="project_id", nullable=False),
+    Column("subject_type", String(50), nullable=False),
+    Column("subject_id", Uuid, nullable=False),
+    Column("title", String(200), nullable=False),
+    fk("users.id", "SET NULL", name="created_by"),
+    Column("created_at", Ts(), nullable=False),
+    Column("updated_at", Ts(), nullable=False),
+    Index("ix_conversations_subject", "subject_type", "subject_id"),
+)
+
+chat_messages = Table(
+    "chat_messages",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    fk("conversations.id", "CASCADE", name="conversation_id", nullable=False),
+    fk("projects.id", "CASCADE", name="project_id", nullable=False),
+    Column("role", En(enums.ChatRole), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("status", En(enums.ChatMessageStatus), nullable=False),
+    Column("error", Text),
+    Column("citations", Json, nullable=False),
+    Column("job_id", Uuid),
+    Column("model", String(100)),
+    Column("input_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("cost_usd", Numeric(12, 6), nullable=False),
+    fk("users.id", "SET NULL", name="created_by"),
+    Column("created_at", Ts(), nullable=False),
+    Column("updated_at", Ts(), nullable=False),
+    UniqueConstraint("conversation_id", "seq", name="uq_chat_messages_conversation_seq"),
+)
+
 pipeline_definitions = Table(
     "pipeline_definitions",
     metadata,

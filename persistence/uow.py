@@ -31,6 +31,8 @@ REPOSITORIES = {
     "audit": model.AuditEntry,
     "ai_models": model.AiModelConfig,
     "prompts": model.PromptTemplate,
+    "conversations": model.Conversation,
+    "chat_messages": model.ChatMessage,
     "pipelines": model.PipelineDefinition,
     "pipeline_runs": model.PipelineRun,
     "pipeline_stages": model.PipelineStage,
@@ -56,6 +58,8 @@ class SqlUnitOfWork:
     audit: Repository[model.AuditEntry]
     ai_models: Repository[model.AiModelConfig]
     prompts: Repository[model.PromptTemplate]
+    conversations: Repository[model.Conversation]
+    chat_messages: Repository[model.ChatMessage]
     pipelines: Repository[model.PipelineDefinition]
     pipeline_runs: Repository[model.PipelineRun]
     pipeline_stages: Repository[model.PipelineStage]

@@ -27,6 +27,8 @@ def _getters(ctx: RequestContext) -> dict[str, Callable[[Viewer, uuid.UUID], Awa
         "AiModelConfig": s.ai_config.models.get,
         "PromptTemplate": s.ai_config.prompts.get,
         "AuditEntry": s.audit.get,
+        "Conversation": s.chat.get,
+        "ChatMessage": s.chat.message_reads.get,
         "PipelineRun": s.pipeline_runs.get,
         "PipelineStage": s.pipeline_runs.stage_reads.get,
     }

@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.auth import AuthMutation, AuthQuery
+from schema.chat import ChatMessageNode, ChatMutation, ChatQuery, ChatSubscription, ConversationNode
 from schema.deploy import DeployMutation, DeployQuery
 from schema.environments import EnvironmentMutation, EnvironmentQuery
 from schema.errors import ErrorPresenter, Outage, no_outage
@@ -43,6 +44,7 @@ QUERIES: tuple[type, ...] = (
     EnvironmentQuery,
     SearchQuery,
     DeployQuery,
+    ChatQuery,
     PipelineRunQuery,
 )
 MUTATIONS: tuple[type, ...] = (
@@ -52,9 +54,10 @@ MUTATIONS: tuple[type, ...] = (
     TestingMutation,
     EnvironmentMutation,
     DeployMutation,
+    ChatMutation,
     PipelineRunMutation,
 )
-SUBSCRIPTIONS: tuple[type, ...] = (Subscription, PipelineRunSubscription)
+SUBSCRIPTIONS: tuple[type, ...] = (Subscription, ChatSubscription, PipelineRunSubscription)
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,8 @@ def build_schema(limits: SchemaLimits = SchemaLimits(), outage: Outage = no_outa
             UserNode,
             JobNode,
             PrdNode,
+            ConversationNode,
+            ChatMessageNode,
             PipelineRunNode,
             PipelineStageNode,
         ],

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
+from graphql import GraphQLObjectType
 from graphql.execution.executor import Executor
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from domain.compiled import Listing, ReadPlan
+from resolvers import compiled as compiled_reads
+from resolvers.context import RequestContext
+from schema.compiled import plan
+
+log = logging.getLogger("rdflow.compiled")
 
 
 def _fresh(context: Any) -> Any:
@@ -28,3 +39,41 @@ class RdflowExecutionContext(StrawberryGraphQLCoreExecutionContext):
         executor._relevant_sub_fields = {}
         executor.context_value = _fresh(self.context_value)
         return executor
+
+    def execute_collected_root_fields(
+        self,
+        root_type: GraphQLObjectType,
+        root_value: Any,
+        grouped_field_set: Any,
+        serially: bool,
+        new_defer_usages: Any,
+    ) -> Any:
+        """A query the compiled path covers is answered by one SQL statement that builds its JSON; anything else
+        (or a compiled read the domain declines) runs through the resolvers."""
+
+        def generic() -> Any:
+            return super(RdflowExecutionContext, self).execute_collected_root_fields(
+                root_type, root_value, grouped_field_set, serially, new_defer_usages
+            )
+
+        planned = None
+        if not serially and not new_defer_usages and isinstance(self.context_value, RequestContext):
+            planned = plan(self, root_type, grouped_field_set)
+        if planned is None:
+            return generic()
+        return self._compiled(*planned, generic)
+
+    async def _compiled(
+        self, read_plan: ReadPlan, roots: list[tuple[str, Listing | str]], generic: Callable[[], Any]
+    ) -> Mapping[str, Any]:
+        try:
+            texts = await compiled_reads.read(self.context_value, read_plan)
+        except Exception:  # an outage or a bug: the resolvers answer, with their own error handling
+            log.warning("compiled read failed; answering through the resolvers", exc_info=True)
+            texts = None
+        if texts is None:
+            result = generic()
+            return await result if self.is_awaitable(result) else result
+        answers = iter(texts)
+        # The database's JSON text goes into the response as it is (orjson splices a Fragment without decoding it).
+        return {key: orjson.Fragment(next(answers)) if isinstance(root, Listing) else root for key, root in roots}

@@ -47,6 +47,12 @@ class UserNode(Node):
     is_type_of = _is(model.User)
 
 
+@strawberry.type(description="A failing test: its pytest node id and the assertion or error it failed with.")
+class TestFailure:
+    name: str
+    message: str
+
+
 @strawberry.type(name="TestResult")
 class TestResultNode(Node):
     id: strawberry.ID = node_id("TestResult")
@@ -65,6 +71,17 @@ class TestResultNode(Node):
     executed_at: datetime.datetime
     executed_by: UserNode | None = _user_field("executed_by")
     is_type_of = _is(model.TestResult)
+
+    @strawberry.field(description="The failing tests, from the stored report (empty when none failed).")
+    def failures(self, root: strawberry.Parent[model.TestResult]) -> list[TestFailure]:
+        stored = root.report.get("failures") if isinstance(root.report, dict) else None
+        if not isinstance(stored, list):  # a recorded (recordTestResult) report may hold anything
+            return []
+        return [
+            TestFailure(name=str(f.get("name", "")), message=str(f.get("message", "")))
+            for f in stored
+            if isinstance(f, dict)
+        ]
 
 
 @strawberry.type

@@ -24,7 +24,8 @@ from integrations.llm_anthropic import AnthropicPool
 from integrations.llm_factory import AnthropicDefaults, ConfiguredLLMFactory
 from jobs.executor import JobExecutor
 from jobs.plugins import load_handler_modules
-from jobs.registry import deploy_handlers, pipeline_handlers, pipeline_run_handlers, test_run_handlers
+from jobs.registry import chat_handlers, deploy_handlers, pipeline_handlers, pipeline_run_handlers, test_run_handlers
+from persistence.compiled_reads import PgCompiledReader
 from persistence.engine import create_engine, session_factory
 from persistence.search_index import search_index_for
 from persistence.uow import SqlUnitOfWorkFactory
@@ -91,8 +92,8 @@ def _job_queue(settings: Settings) -> JobQueue:
     return InProcessJobQueue(concurrency=settings.job_concurrency, timeout_s=settings.job_timeout_s)
 
 
-def _test_runner(settings: Settings) -> TestRunner:
-    """The sandbox for runTests; sandboxes a dead worker left behind are removed now."""
+def sandbox_runner(settings: Settings) -> TestRunner:
+    """The sandbox for runTests (and `rdflow eval`); sandboxes a dead worker left behind are removed now."""
     from integrations.sandbox import SandboxConfig, SandboxLimits, SandboxTestRunner
 
     runner = SandboxTestRunner(
@@ -157,6 +158,7 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
         clock=clock or SystemClock(),
         queue=queue,
         store=store,
+        compiled=PgCompiledReader(engine) if settings.compiled_reads and engine.dialect.name == "postgresql" else None,
     )
     secrets = FernetSecretBox(settings.fernet_key or development_key(settings.data_dir))
     pool = AnthropicPool(
@@ -200,11 +202,12 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
             window_s=settings.login_window_s,
         ),
         timedelta(seconds=settings.refresh_grace_s),
-        test_runner=_test_runner(settings),
+        test_runner=sandbox_runner(settings),
         search_index=search_index_for(engine),
         webhook_window_s=settings.webhook_window_s,
     )
     handlers = pipeline_handlers(services.pipeline_steps)
+    handlers.update(chat_handlers(services.chat_replies))
     handlers.update(test_run_handlers(services.test_runs))
     cluster = _cluster(settings)
     rollout = RolloutService(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import tomllib
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -17,13 +15,14 @@ from typing import Any
 
 from domain.ai import rubric
 from domain.ai.schema_check import SchemaValidator
-from domain.ports import LLM
+from domain.enums import TestType
+from domain.errors import DomainError
+from domain.ports import LLM, SourceFile, TestRunner
 from domain.services.pipeline import DEFAULT_ROLES
 from domain.services.prompting import ask
 
 CASES = resources.files("server") / "eval" / "cases.toml"
 RECORDED = resources.files("server") / "eval" / "scores.json"
-TEST_TIMEOUT_S = 120
 
 
 def load_cases(path: Path | None = None) -> list[rubric.Case]:
@@ -41,32 +40,17 @@ def _backend_task(tasks: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return next((t for t in tasks if t["task_type"] == "BACKEND"), tasks[0])
 
 
-def run_generated_tests(files: Sequence[dict[str, Any]], python: str = sys.executable) -> tuple[bool, str]:
-    """Write the generated files into a throw-away directory and run pytest there in a clean environment."""
+async def run_generated_tests(files: Sequence[dict[str, Any]], runner: TestRunner) -> tuple[bool, str]:
+    """Run all the generated tests (E2E: none left out) the way runTests does: the TestRunner's sandbox, with its
+    limits and interpreter. Passed means pytest ran tests and none failed."""
     if not any(Path(f["path"]).name.startswith("test_") for f in files):
         return False, "no test file was generated"
-    with tempfile.TemporaryDirectory(prefix="rdflow-eval-") as tmp:
-        root = Path(tmp)
-        for f in files:
-            target = (root / f["path"]).resolve()
-            if not target.is_relative_to(root.resolve()):
-                return False, f"generated path {f['path']!r} leaves the project directory"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(f["content"])
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, "PYTHONDONTWRITEBYTECODE": "1"}
-        try:
-            done = subprocess.run(
-                [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", tmp],
-                cwd=tmp,
-                env=env,
-                check=False,
-                capture_output=True,
-                text=True,
-                timeout=TEST_TIMEOUT_S,
-            )
-        except subprocess.TimeoutExpired:
-            return False, f"the generated tests ran longer than {TEST_TIMEOUT_S} s"
-        return done.returncode == 0, done.stdout[-2000:] + done.stderr[-1000:]
+    sources = [SourceFile(f["path"], f["content"].encode()) for f in files]
+    report = await runner.run(f"eval-{uuid.uuid4().hex}", sources, TestType.E2E)
+    passed = report.error is None and report.total > 0 and report.failed == 0
+    problems = [report.error] if report.error else []
+    problems += [f"{f.name}: {f.message}" for f in report.failures]
+    return passed, "\n".join([*problems, report.output[-2000:]])
 
 
 @dataclass(frozen=True)
@@ -76,8 +60,11 @@ class CaseRun:
     results: dict[str, rubric.Result]
 
 
-async def run_case(llm: LLM, validator: SchemaValidator, case: rubric.Case, *, run_tests: bool = True) -> CaseRun:
-    """The PRD, decomposition, code and review steps for one requirement text, as the pipeline's jobs ask them."""
+async def run_case(
+    llm: LLM, validator: SchemaValidator, case: rubric.Case, runner: TestRunner | None = None
+) -> CaseRun:
+    """The PRD, decomposition, code and review steps for one requirement text, as the pipeline's jobs ask them;
+    the generated tests run in `runner` (not run without one)."""
     prd = await ask(
         llm,
         "prd",
@@ -123,7 +110,7 @@ async def run_case(llm: LLM, validator: SchemaValidator, case: rubric.Case, *, r
     )
     files = code.data["files"]
     await ask(llm, "review", {"files": files, "focus": files[0]["path"]}, validator)
-    passed, output = await asyncio.to_thread(run_generated_tests, files) if run_tests else (None, "")
+    passed, output = await run_generated_tests(files, runner) if runner else (None, "")
     outputs = rubric.Outputs(prd=prd.data, tasks=tasks, files=files, tests_passed=passed, test_output=output)
     return CaseRun(case, outputs, rubric.score(case, outputs))
 
@@ -171,14 +158,19 @@ def regressions(provider: str, scores: dict[str, float], floors: dict[str, dict[
 
 
 async def evaluate(
-    providers: dict[str, LLM], validator: SchemaValidator, cases: Sequence[rubric.Case], *, record: bool = False
+    providers: dict[str, LLM],
+    validator: SchemaValidator,
+    cases: Sequence[rubric.Case],
+    runner: TestRunner,
+    *,
+    record: bool = False,
 ) -> int:
     """Print a table per provider and every regression below the recorded scores; the number of regressions.
     `record` writes this run's scores as the new floors instead."""
     floors = recorded_scores()
     failures: list[str] = []
     for name, llm in providers.items():
-        runs = [await run_case(llm, validator, case) for case in cases]
+        runs = [await run_case(llm, validator, case, runner) for case in cases]
         print(table(name, runs), end="\n\n")
         for line in misses(runs):
             print(f"  missed: {line}")
@@ -200,6 +192,7 @@ def main(settings: Any, only: str | None, record: bool = False) -> int:
     from integrations.json_schema import JsonSchemaValidator
     from integrations.llm_anthropic import AnthropicPool
     from integrations.llm_offline import OfflineLLM
+    from server.container import sandbox_runner
 
     providers: dict[str, LLM] = {"offline": OfflineLLM()}
     pool = AnthropicPool(timeout_s=settings.anthropic_timeout_s, max_retries=settings.anthropic_max_retries)
@@ -217,7 +210,11 @@ def main(settings: Any, only: str | None, record: bool = False) -> int:
 
     async def run() -> int:
         try:
-            return await evaluate(providers, JsonSchemaValidator(), load_cases(), record=record)
+            return await evaluate(
+                providers, JsonSchemaValidator(), load_cases(), sandbox_runner(settings), record=record
+            )
+        except DomainError as exc:  # the runner cannot work here: a configuration problem, not a score
+            raise SystemExit(f"rdflow eval: {exc}") from exc
         finally:
             await pool.aclose()
 

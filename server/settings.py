@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Literal
 
@@ -29,6 +28,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "RDFLOW_DATABASE_URL"))
     redis_url: str | None = Field(None, validation_alias=AliasChoices("REDIS_URL", "RDFLOW_REDIS_URL"))
     redis_prefix: str = "rdflow"
+    # On PostgreSQL, queries over the project/requirement/task/user connections run as one SQL statement that
+    # builds the JSON (persistence/compiled_reads.py); off: every query goes through the resolvers.
+    compiled_reads: bool = True
 
     jwt_secret: str = Field(DEFAULT_JWT_SECRET, validation_alias=AliasChoices("JWT_SECRET", "RDFLOW_JWT_SECRET"))
     jwt_issuer: str = "rdflow"
@@ -77,7 +79,8 @@ class Settings(BaseSettings):
     job_modules: str = ""
 
     # runTests: the interpreter with the runner extra, and the limits of the sandbox each run gets.
-    test_runner_python: str = Field(default_factory=lambda: sys.executable)
+    # Unset: the server's interpreter when the sandbox user can run it, else a venv under data_dir/runner/.
+    test_runner_python: str | None = None
     test_timeout_s: float = Field(120.0, gt=0)
     test_cpu_s: int | None = Field(None, ge=1)  # unset: the wall-clock limit
     test_memory_mb: int = Field(2048, ge=64)

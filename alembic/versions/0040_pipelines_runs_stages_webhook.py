@@ -1,7 +1,7 @@
 """Pipelines: per-project definitions with the webhook secret, runs, stages and remembered webhook deliveries.
 
 Revision ID: 0040
-Revises: 0060
+Revises: 0050
 Create Date: 2026-11-29 08:48:26.945440
 """
 
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision = "0040"
-down_revision = "0060"
+down_revision = "0050"
 branch_labels = None
 depends_on = None
 

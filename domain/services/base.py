@@ -16,7 +16,7 @@ from domain.errors import Forbidden, Unauthenticated
 from domain.events import DomainEvent
 from domain.model import AuditEntry
 from domain.permissions import Viewer
-from domain.ports import ArtifactStore, Clock, EventBus, JobQueue, UnitOfWork
+from domain.ports import ArtifactStore, Clock, CompiledReader, EventBus, JobQueue, UnitOfWork
 from domain.repos import Repo
 
 
@@ -48,6 +48,7 @@ class Deps:
     clock: Clock
     queue: JobQueue | None = None
     store: ArtifactStore | None = None
+    compiled: CompiledReader | None = None  # None: every read goes through the generic resolvers
     reactions: list[Reaction] = field(default_factory=list)
 
 

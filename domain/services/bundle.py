@@ -24,6 +24,9 @@ from domain.services.ai_config import AiConfigService
 from domain.services.artifacts import ArtifactService
 from domain.services.auth import REFRESH_GRACE, AuthService, LoginLimits
 from domain.services.base import Deps
+from domain.services.chat import ChatService
+from domain.services.chat_reply import ChatReplies
+from domain.services.chat_search import search_for_chat
 from domain.services.deployments import DeploymentService
 from domain.services.environments import EnvironmentService
 from domain.services.jobs import JobLifecycle, JobService
@@ -63,6 +66,8 @@ class Services:
     ai_config: AiConfigService
     auth: AuthService
     audit: EntityReads[AuditEntry]
+    chat: ChatService
+    chat_replies: ChatReplies
     pipeline_runs: PipelineRunService
     pipeline_webhooks: PipelineWebhooks
     search: SearchService
@@ -91,6 +96,8 @@ class Services:
         runs = PipelineRunService(deps, UseCaseStageActions(test_runs, deployments))
         # Runs advance in the transaction where a stage's test run or deployment ends.
         deps.reactions.append(runs.react)
+        live = LiveUpdates(deps, jobs, deployments, projects, runs)
+        search = SearchService(deps, search_index)
         return cls(
             deps=deps,
             users=users,
@@ -105,7 +112,7 @@ class Services:
             reads=ReadService(deps),
             jobs=jobs,
             job_lifecycle=JobLifecycle(deps),
-            live=LiveUpdates(deps, jobs, deployments, projects, runs),
+            live=live,
             pipeline=PipelineService(deps),
             pipeline_steps=PipelineSteps(deps, llms, secrets, validator),
             ai_config=AiConfigService(deps, secrets),
@@ -113,7 +120,9 @@ class Services:
                 deps, users, hasher, tokens, token_store, limiter, refresh_ttl, login_limits, refresh_grace
             ),
             audit=EntityReads(deps, AUDIT, Permission.AUDIT_READ, in_project=False),
+            search=search,
+            chat=ChatService(deps, jobs, live),
+            chat_replies=ChatReplies(deps, llms, secrets, search=search_for_chat(search)),
             pipeline_runs=runs,
             pipeline_webhooks=PipelineWebhooks(deps, runs, secrets, webhook_window_s),
-            search=SearchService(deps, search_index),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -137,6 +138,15 @@ class LiveUpdates:
             )
             async for event in self._while_allowed(follower, events, check, lambda e: e.project_id == str(project_id)):
                 yield event
+
+    @contextlib.asynccontextmanager
+    async def follow(
+        self, follower: Follower, topics: Sequence[str], check: CheckAccess, wanted: Callable[[DomainEvent], bool]
+    ) -> AsyncIterator[AsyncIterator[DomainEvent]]:
+        """The `wanted` events on `topics` while `check` still lets the viewer read what it follows (for other
+        services' live streams); read the current state inside the block, after subscribing, so nothing is missed."""
+        async with self._subscribe(follower, topics) as events:
+            yield self._while_allowed(follower, events, check, wanted)
 
     def _subscribe(
         self, follower: Follower, topics: Sequence[str]

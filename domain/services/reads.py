@@ -6,9 +6,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
+from domain.compiled import ReadPlan
 from domain.paging import ListQuery, Page
 from domain.permissions import Permission, Viewer
 from domain.repos import Repo
+from domain.services.access import scoped
 from domain.services.base import Deps
 
 T = TypeVar("T")
@@ -20,6 +22,15 @@ class _Identified(Protocol):
 
 
 E = TypeVar("E", bound=_Identified)
+
+
+# What listing each root connection needs, as its service checks it (ProjectService, TaskService, UserService).
+ROOT_PERMISSIONS = {
+    "projects": Permission.PROJECT_READ,
+    "tasks": Permission.REQUIREMENT_READ,
+    "users": Permission.USER_MANAGE,
+}
+IN_PROJECT = frozenset({"projects", "tasks"})
 
 
 class ReadService:
@@ -58,3 +69,15 @@ class ReadService:
         async with self.deps.uow() as uow:
             found = await repo.of(uow).sum_by(group_field, keys, fields)
         return {k: found.get(k, dict.fromkeys(fields, 0)) for k in keys}
+
+    async def compiled(self, viewer: Viewer, plan: ReadPlan) -> list[str] | None:
+        """Each root's JSON from one statement, scoped like the services' listings; None when the viewer may not
+        read every root (the generic path then answers, with its refusal) or no compiled reader is configured."""
+        if self.deps.compiled is None or viewer.user_id is None or not viewer.has(Permission.REQUIREMENT_READ):
+            return None
+        roots = []
+        for root in plan.roots:
+            if not viewer.has(ROOT_PERMISSIONS[root.entity]):
+                return None
+            roots.append(root.scoped(scoped(viewer, root.query)) if root.entity in IN_PROJECT else root)
+        return await self.deps.compiled.read(ReadPlan(tuple(roots)))

@@ -77,6 +77,7 @@ class RolloutService:
             return {"status": deployment.status.value, "skipped": True}
         try:
             spec = await self._spec(deployment)
+            await self._record_namespace(viewer, deployment, spec.environment.namespace)
             await self._log(viewer, deployment.id, [f"applying {spec.image} to namespace {spec.environment.namespace}"])
             await self._log(viewer, deployment.id, await self.cluster.apply(spec))
             status, reason = await self._watch(viewer, spec)
@@ -104,6 +105,14 @@ class RolloutService:
             if deployment.status is DeploymentStatus.PENDING:
                 set_deployment_status(tx, deployment, DeploymentStatus.IN_PROGRESS)
             return deployment
+
+    async def _record_namespace(self, viewer: Viewer, deployment: Deployment, namespace: str) -> None:
+        """The deployment names the namespace it really went to (its environment's, which an admin may change)."""
+        if deployment.k8s_namespace == namespace:
+            return
+        async with Tx(self.deps, viewer, "deployment.rollout") as tx:
+            row = await load(tx.uow.deployments, "Deployment", deployment.id, for_update=True)
+            row.k8s_namespace = deployment.k8s_namespace = namespace
 
     async def _spec(self, deployment: Deployment) -> DeploySpec:
         if self.environments is not None:

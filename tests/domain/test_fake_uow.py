@@ -149,6 +149,6 @@ def _methods(cls: type) -> set[str]:
 def test_the_fakes_implement_every_port_method_and_repository():
     assert _methods(Repository) <= _methods(FakeRepository)
     assert _methods(UnitOfWork) <= _methods(FakeUnitOfWork)
-    assert len(REPOSITORIES) == 20
+    assert len(REPOSITORIES) == 22
     uow = FakeDatabase()()
     assert all(isinstance(getattr(uow, name), FakeRepository) for name in REPOSITORIES)

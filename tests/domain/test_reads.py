@@ -27,7 +27,7 @@ HANDLES = {name: h for name, h in vars(repos).items() if isinstance(h, Repo)}
 
 
 def test_every_repository_handle_names_its_entity_and_reads_its_repository(world):
-    assert len(HANDLES) == 19
+    assert len(HANDLES) == 21
     uow = world.db()
     for name, handle in HANDLES.items():
         repository = handle.of(uow)

@@ -20,7 +20,8 @@ from tests.live import LiveServer, TransportWs
 
 DEPLOY = """mutation($input: CreateDeploymentInput!) { createDeployment(input: $input) { id status } }"""
 DEPLOYMENT = """query($id: ID!) { deployment(id: $id) { id version status failureReason logs rollbackTo
-    startedAt completedAt } }"""
+    startedAt completedAt k8sNamespace } }"""
+ENVIRONMENT = """mutation($input: UpdateEnvironmentInput!) { updateEnvironment(input: $input) { namespace } }"""
 ROLLBACK = "mutation($id: ID!) { rollbackDeployment(id: $id) { id version status rollbackTo } }"
 LOGS = """query($id: ID!, $o: Int!, $l: Int) {
     deploymentLogs(id: $id, offset: $o, limit: $l) { lines offset total complete } }"""
@@ -51,6 +52,12 @@ async def settled(api: Api, deployment_id: str) -> dict[str, Any]:
 
 async def shop(api: Api) -> str:
     return (await api.gql(CREATE_PROJECT, {"input": {"name": "Shop"}}))["createProject"]["id"]
+
+
+async def environment(api: Api, project_id: str, environment: str, **settings: Any) -> str:
+    """Configure a project environment (the rollout reads it) and return its namespace."""
+    data = await api.gql(ENVIRONMENT, {"input": {"projectId": project_id, "environment": environment, **settings}})
+    return data["updateEnvironment"]["namespace"]
 
 
 @pytest.fixture
@@ -106,14 +113,15 @@ async def test_rollback_brings_the_previous_revision_back(embedded: Api):
     first = await settled(embedded, await deploy(embedded, pid, "1.0.0"))
     second = await settled(embedded, await deploy(embedded, pid, "2.0.0"))
     assert (first["status"], second["status"]) == ("SUCCEEDED", "SUCCEEDED")
-    cluster = embedded.container.cluster
-    assert await cluster.live_revision("rdflow-dev", "shop") == "2.0.0"
+    cluster, namespace = embedded.container.cluster, second["k8sNamespace"]
+    assert namespace == first["k8sNamespace"] and namespace.endswith("-dev")
+    assert await cluster.live_revision(namespace, "shop") == "2.0.0"
 
     back = (await embedded.gql(ROLLBACK, {"id": second["id"]}))["rollbackDeployment"]
     assert back["version"] == "1.0.0" and back["rollbackTo"] == first["id"]
     assert (await settled(embedded, back["id"]))["status"] == "SUCCEEDED"
     assert (await settled(embedded, second["id"]))["status"] == "ROLLED_BACK"
-    assert await cluster.live_revision("rdflow-dev", "shop") == "1.0.0"
+    assert await cluster.live_revision(namespace, "shop") == "1.0.0"
 
     err = await embedded.error(ROLLBACK, {"id": second["id"]})
     assert err["extensions"]["code"] == "BAD_USER_INPUT" and err["extensions"]["currentStatus"] == "ROLLED_BACK"
@@ -164,16 +172,19 @@ def kube_settings(tmp_path: Path, k8s: FakeKubernetes, **fields: Any):
 async def test_kubernetes_rollout_succeeds_and_rolls_back(tmp_path, k8s):
     async with running_api(kube_settings(tmp_path, k8s)) as api:
         pid = await shop(api)
+        autoscaling = {"minReplicas": 3, "maxReplicas": 6, "cpuPercent": 70, "memoryPercent": 80}
+        ns = await environment(api, pid, "STAGING", namespace="shop-staging", replicas=3, autoscaling=autoscaling)
         first = await settled(api, await deploy(api, pid, "1.0.0", "STAGING"))
+        assert first["k8sNamespace"] == ns == "shop-staging"
         assert first["status"] == "SUCCEEDED", first["logs"]
         assert "rollout: 3/3 available, 3/3 updated" in first["logs"]
         assert "shop-0: listening on :8000" in first["logs"]
-        deployment = k8s.get("deployments", "rdflow-staging", "shop")
+        deployment = k8s.get("deployments", ns, "shop")
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         assert container["image"] == "registry.test/shop:1.0.0"
-        assert k8s.get("services", "rdflow-staging", "shop")["spec"]["ports"][0]["port"] == 80
-        assert k8s.get("horizontalpodautoscalers", "rdflow-staging", "shop-hpa")["spec"]["minReplicas"] == 3
-        assert k8s.get("namespaces", "", "rdflow-staging") is not None
+        assert k8s.get("services", ns, "shop")["spec"]["ports"][0]["port"] == 80
+        assert k8s.get("horizontalpodautoscalers", ns, "shop-hpa")["spec"]["minReplicas"] == 3
+        assert k8s.get("namespaces", "", ns) is not None
 
         second = await settled(api, await deploy(api, pid, "2.0.0", "STAGING"))
         assert second["status"] == "SUCCEEDED"
@@ -181,7 +192,7 @@ async def test_kubernetes_rollout_succeeds_and_rolls_back(tmp_path, k8s):
         assert patches and {p.content_type for p in patches} == {"application/strategic-merge-patch+json"}
         back = (await api.gql(ROLLBACK, {"id": second["id"]}))["rollbackDeployment"]
         assert (await settled(api, back["id"]))["status"] == "SUCCEEDED"
-        live = k8s.get("deployments", "rdflow-staging", "shop")
+        live = k8s.get("deployments", ns, "shop")
         assert live["metadata"]["annotations"]["rdflow.io/revision"] == "1.0.0"
         assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.test/shop:1.0.0"
         labels = live["spec"]["template"]["metadata"]["labels"]
@@ -209,15 +220,17 @@ async def test_kubernetes_forbidden_fails_the_deployment_with_the_reason(tmp_pat
 async def test_kubernetes_existing_objects_are_patched(tmp_path, k8s):
     k8s.put(
         "services",
-        "rdflow-dev",
+        "shop-dev",
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "shop"}, "spec": {"ports": [{"port": 81}]}},
     )
     async with running_api(kube_settings(tmp_path, k8s)) as api:
-        done = await settled(api, await deploy(api, await shop(api), "1.0.0"))
+        pid = await shop(api)
+        await environment(api, pid, "DEV", namespace="shop-dev")
+        done = await settled(api, await deploy(api, pid, "1.0.0"))
     assert done["status"] == "SUCCEEDED", done["logs"]
     assert "Service/shop configured" in done["logs"] and "Deployment/shop created" in done["logs"]
     assert [c.content_type for c in k8s.calls("PATCH", "services")] == ["application/strategic-merge-patch+json"]
-    assert k8s.get("services", "rdflow-dev", "shop")["spec"]["ports"][0]["targetPort"] == 8000
+    assert k8s.get("services", "shop-dev", "shop")["spec"]["ports"][0]["targetPort"] == 8000
 
 
 async def test_kubernetes_server_errors_are_retried(tmp_path, k8s):

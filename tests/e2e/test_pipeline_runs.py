@@ -20,7 +20,7 @@ from tests.api import Api
 from tests.e2e.conftest import running_api, sqlite_settings
 from tests.e2e.test_crud_api import project, requirement, task
 from tests.live import LiveServer, TransportWs
-from tests.sandbox_python import reachable_dir, sandbox_python
+from tests.reachable import reachable_dir
 
 RUN = """id status version trigger triggerRef message durationSeconds triggeredBy { username } artifactIds
   stages { name kind status message environment testType durationSeconds startedAt finishedAt deploymentId
@@ -43,8 +43,8 @@ PASSING = "assert total([1, 2]) == 3"
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def papi(request):
-    with sandbox_python() as python, reachable_dir("rdflow-pipelines-") as data_dir:
-        fields = {"test_runner_python": python, **FAST}
+    with reachable_dir("rdflow-pipelines-") as data_dir:
+        fields = FAST
         settings = (
             sqlite_settings(data_dir, **fields)
             if request.param == "sqlite"

@@ -16,7 +16,7 @@ from tests.api import Api
 from tests.e2e.conftest import running_api, sqlite_settings
 from tests.e2e.test_crud_api import CREATE_PROJECT, CREATE_REQ
 from tests.live import LiveServer, TransportWs
-from tests.sandbox_python import reachable_dir, sandbox_python
+from tests.reachable import reachable_dir
 
 REQUIREMENT = (
     "Invoice approval\n\nAccountants create, edit and delete invoices. Managers approve or reject invoices. Each "
@@ -31,8 +31,8 @@ DEPLOYMENT = "query($id: ID!) { deployment(id: $id) { id version status environm
 
 @pytest.fixture
 async def embedded():
-    with sandbox_python() as python, reachable_dir("rdflow-pipeline-") as data_dir:
-        async with running_api(sqlite_settings(data_dir, test_runner_python=python, **FAST)) as api:
+    with reachable_dir("rdflow-pipeline-") as data_dir:
+        async with running_api(sqlite_settings(data_dir, **FAST)) as api:
             yield api
 
 

@@ -11,8 +11,8 @@ from resolvers.ids import from_global_id, to_global_id
 from server.settings import Settings
 from tests.api import Api
 from tests.e2e.conftest import running_api, sqlite_settings
-from tests.e2e.test_crud_api import CREATE_REQ, project, task
-from tests.sandbox_python import reachable_dir, sandbox_python
+from tests.e2e.test_crud_api import CREATE_REQ, project, requirement, task
+from tests.reachable import reachable_dir
 
 REQUIREMENT = (
     "Invoice approval\n\nAccountants create, edit and delete invoices. Managers approve or reject invoices. Each "
@@ -20,14 +20,14 @@ REQUIREMENT = (
 )
 JOB = "id kind status error result"
 RESULT = """id status total passed failed skipped coveragePercent executionTimeMs errorMessage report testType
-artifactId"""
+artifactId failures { name message }"""
 RUN = "mutation($a: ID!, $t: TestType!) { runTests(artifactId: $a, testType: $t) { id kind status } }"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def runner_api(request):
-    with sandbox_python() as python, reachable_dir("rdflow-e2e-") as data_dir:
-        fields = {"test_runner_python": python, "test_timeout_s": 120}
+    with reachable_dir("rdflow-e2e-") as data_dir:  # RDFLOW_TEST_RUNNER_PYTHON unset: the product finds one
+        fields = {"test_timeout_s": 120}
         settings = (
             sqlite_settings(data_dir, **fields)
             if request.param == "sqlite"
@@ -79,7 +79,7 @@ async def test_run_tests_on_generated_code_then_on_a_broken_version(runner_api: 
             events.append(await anext(stream))
     assert passed["status"] == "PASSED", passed["errorMessage"] or passed["report"]["output"]
     assert passed["total"] >= 15 and passed["passed"] == passed["total"] and passed["failed"] == 0
-    assert passed["coveragePercent"] > 50 and passed["errorMessage"] is None
+    assert passed["coveragePercent"] > 50 and passed["errorMessage"] is None and passed["failures"] == []
     assert {f["path"] for f in passed["report"]["files"]} == {f["filePath"] for f in files}
     assert passed["report"]["sandbox"]["network"] in ("isolated", "shared")
     created = events[-1]
@@ -97,9 +97,10 @@ async def test_run_tests_on_generated_code_then_on_a_broken_version(runner_api: 
     assert v2["version"] == 2
     failed = await run_tests(api, v2["id"], "INTEGRATION")
     assert failed["status"] == "FAILED" and failed["testType"] == "INTEGRATION"
-    names = [f["name"] for f in failed["report"]["failures"]]
+    names = [f["name"] for f in failed["failures"]]
     assert any("test_create_rejects_an_invalid_value[amount--1]" in n for n in names), names
-    assert all(f["message"] for f in failed["report"]["failures"])
+    assert all(f["message"] for f in failed["failures"])
+    assert failed["failures"] == failed["report"]["failures"]  # typed, read from the stored report
     assert failed["failed"] == len(names) and "tests failed" in failed["errorMessage"]
 
     report = (
@@ -130,3 +131,24 @@ async def test_run_tests_on_generated_code_then_on_a_broken_version(runner_api: 
     own = (await api.gql(RUN, {"a": model["id"], "t": "UNIT"}, as_="dev"))["runTests"]
     assert own["status"] == "QUEUED"
     await api.container.queue.join()
+
+
+async def test_a_recorded_result_has_no_typed_failures(sqlite_api: Api):
+    api = sqlite_api
+    rid = await requirement(api, await project(api))
+    tid = (await task(api, rid, "[Backend] Invoices"))["id"]
+    art = (
+        await api.gql(
+            """mutation($t: ID!) { submitArtifact(input: {taskId: $t, filePath: "app/x.py", content: "x = 1\\n",
+            language: "python"}) { id } }""",
+            {"t": tid},
+        )
+    )["submitArtifact"]["id"]
+    recorded = (
+        await api.gql(
+            """mutation($a: ID!) { recordTestResult(input: {artifactId: $a, testType: UNIT, status: FAILED, total: 2,
+            failed: 1}) { status failed failures { name message } } }""",
+            {"a": art},
+        )
+    )["recordTestResult"]
+    assert recorded == {"status": "FAILED", "failed": 1, "failures": []}

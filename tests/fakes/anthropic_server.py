@@ -4,25 +4,31 @@ Each request is checked the way the real API checks it (credentials, `anthropic-
 fields, tool definitions, forced tool choice, sampling parameters refused since 2026-10-21), recorded,
 and answered with the next planned response. With nothing planned it answers 400, so a test that
 calls more often than it planned fails loudly.
+
+A request with `"stream": true` is answered with server-sent events when the planned response is a
+`streamed(...)` one (message_start, content_block_start, ping, content_block_delta per chunk,
+content_block_stop, message_delta, message_stop; or an `error` event part-way); `closed_early` counts
+the streams whose client hung up before the last event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import socket
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -38,13 +44,27 @@ class Received:
 
 
 @dataclass(frozen=True)
+class StreamPlan:
+    """A streamed text answer: `chunks` as text deltas, `delay_s` before each; an `error` event (type, message)
+    instead of the delta at index `error_after` when set."""
+
+    chunks: tuple[str, ...]
+    input_tokens: int
+    output_tokens: int
+    delay_s: float = 0.0
+    error_after: int | None = None
+    error: tuple[str, str] = ("overloaded_error", "Overloaded")
+
+
+@dataclass(frozen=True)
 class Planned:
-    """One scripted answer: `body` builds the JSON from the request body."""
+    """One scripted answer: `body` builds the JSON from the request body (or `stream`, the events of a stream)."""
 
     status: int
     body: Callable[[dict[str, Any]], dict[str, Any]]
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    stream: StreamPlan | None = None
 
 
 def _error_body(error_type: str, message: str) -> dict[str, Any]:
@@ -117,6 +137,24 @@ def overloaded() -> Planned:
     return api_error(529, "overloaded_error", "Overloaded")
 
 
+def streamed(
+    *chunks: str,
+    input_tokens: int = 100,
+    output_tokens: int = 20,
+    delay_s: float = 0.0,
+    error_after: int | None = None,
+    error: tuple[str, str] = ("overloaded_error", "Overloaded"),
+) -> Planned:
+    """A streamed answer of `chunks`; with `error_after`, an error event replaces the rest (the API's mid-stream
+    failure, e.g. overloaded); `delay_s` before each chunk makes a slow stream to cancel."""
+    plan = StreamPlan(tuple(chunks), input_tokens, output_tokens, delay_s, error_after, error)
+    return Planned(200, lambda request: _message(request, [], "end_turn", input_tokens, output_tokens), stream=plan)
+
+
+def _sse(event: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
 def slow(delay_s: float, then: Planned) -> Planned:
     """`then`, answered only after `delay_s` (longer than a client's timeout, to provoke one)."""
     return Planned(then.status, then.body, then.headers, delay_s)
@@ -133,6 +171,8 @@ class FakeAnthropic:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
+        self.closed_early = 0
+        self.stream_closed = threading.Event()
 
     @property
     def base_url(self) -> str:
@@ -146,6 +186,8 @@ class FakeAnthropic:
         with self._lock:
             self._plan.clear()
             self.requests = []
+            self.closed_early = 0
+            self.stream_closed.clear()
 
     @property
     def request_count(self) -> int:
@@ -194,7 +236,48 @@ class FakeAnthropic:
             return JSONResponse(_error_body("invalid_request_error", "fake server: no response planned"), 400)
         if planned.delay_s:
             await asyncio.sleep(planned.delay_s)
+        if body.get("stream") is True and planned.status == 200:
+            if planned.stream is None:
+                return JSONResponse(_error_body("invalid_request_error", "fake server: no stream planned"), 400)
+            return StreamingResponse(self._events(body, planned.stream), media_type="text/event-stream")
         return JSONResponse(planned.body(body), status_code=planned.status, headers=planned.headers)
+
+    async def _events(self, request: dict[str, Any], plan: StreamPlan) -> AsyncIterator[bytes]:
+        """The stream's events; a client that hangs up before the end is counted in `closed_early`."""
+        ended = False
+        start = _message(request, [], None, plan.input_tokens, 1)  # type: ignore[arg-type]  # null until the end
+        try:
+            yield _sse("message_start", {"type": "message_start", "message": start})
+            yield _sse(
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            )
+            yield _sse("ping", {"type": "ping"})
+            for i, chunk in enumerate(plan.chunks):
+                if plan.delay_s:
+                    await asyncio.sleep(plan.delay_s)
+                if i == plan.error_after:
+                    ended = True
+                    yield _sse("error", _error_body(*plan.error))
+                    return
+                delta = {"type": "text_delta", "text": chunk}
+                yield _sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+            yield _sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+            yield _sse(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": plan.output_tokens},
+                },
+            )
+            ended = True
+            yield _sse("message_stop", {"type": "message_stop"})
+        finally:
+            if not ended:
+                with self._lock:
+                    self.closed_early += 1
+                self.stream_closed.set()
 
     def _refusal(self, headers: dict[str, str], body: Any) -> tuple[int, str, str] | None:
         """What the real API would refuse this request for, or None."""

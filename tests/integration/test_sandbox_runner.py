@@ -16,7 +16,7 @@ import pytest
 from domain.enums import TestType
 from domain.ports import SourceFile
 from integrations.sandbox import SandboxConfig, SandboxLimits, SandboxTestRunner
-from tests.sandbox_python import reachable_dir, sandbox_python
+from tests.reachable import reachable_dir
 
 AS_ROOT = os.geteuid() == 0
 CALC = SourceFile("calc.py", b"def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n")
@@ -25,8 +25,9 @@ CANARY = "canary-" + uuid.uuid4().hex
 
 @pytest.fixture(scope="module")
 def runner_python():
-    with sandbox_python() as python:
-        yield python
+    """The interpreter the product picks with RDFLOW_TEST_RUNNER_PYTHON unset, resolved once for the module."""
+    with reachable_dir("rdflow-runner-") as data_dir:
+        yield asyncio.run(SandboxTestRunner(SandboxConfig(root=data_dir / "sandboxes")).resolve_python())
 
 
 @pytest.fixture

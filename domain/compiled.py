@@ -1,0 +1,119 @@
+"""The plan of a compiled read: the rows, columns, links and pages one query asks for, in response-key order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Union
+
+from domain.paging import ListQuery
+
+
+class Kind(str, Enum):
+    """How a column is presented in the response (the same text the GraphQL scalar or enum would give)."""
+
+    TEXT = "text"
+    ENUM = "enum"
+    ID = "id"  # the row's global id: arg is the type name
+    TIMESTAMP = "timestamp"
+    DATE = "date"
+    DECIMAL = "decimal"  # presented as a GraphQL Float
+    JSON_LIST = "json_list"  # a JSON column holding a list of strings
+
+
+@dataclass(frozen=True)
+class Value:
+    key: str
+    column: str
+    kind: Kind
+    arg: str = ""
+
+
+@dataclass(frozen=True)
+class Literal:
+    """A constant string, e.g. `__typename`."""
+
+    key: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Link:
+    """The row (or null) whose id is this row's `column`, e.g. task.requirement."""
+
+    key: str
+    entity: str
+    column: str
+    fields: tuple[Field, ...]
+
+
+class PageField(str, Enum):
+    HAS_NEXT = "hasNextPage"
+    HAS_PREVIOUS = "hasPreviousPage"
+    START_CURSOR = "startCursor"
+    END_CURSOR = "endCursor"
+
+
+@dataclass(frozen=True)
+class PageValue:
+    key: str
+    field: PageField
+
+
+@dataclass(frozen=True)
+class Cursor:
+    key: str
+
+
+@dataclass(frozen=True)
+class EdgeNode:
+    key: str
+    fields: tuple[Field, ...]
+
+
+@dataclass(frozen=True)
+class Nodes:
+    key: str
+    fields: tuple[Field, ...]
+
+
+@dataclass(frozen=True)
+class Edges:
+    key: str
+    parts: tuple[Literal | Cursor | EdgeNode, ...]
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    key: str
+    parts: tuple[Literal | PageValue, ...]
+
+
+@dataclass(frozen=True)
+class Total:
+    key: str
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A connection: `entity` rows matching `query`, below the parent row's id through `parent_column` (None at
+    the root, where the query carries the viewer's scope)."""
+
+    key: str
+    entity: str
+    parent_column: str | None
+    query: ListQuery
+    parts: tuple[Literal | Nodes | Edges | PageInfo | Total, ...]
+
+    def scoped(self, query: ListQuery) -> Listing:
+        return replace(self, query=query)
+
+
+Field = Union[Value, Literal, Link, Listing]  # noqa: UP007  # a runtime alias the dataclasses above refer to
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """The root connections of one query operation, each answered as one JSON text."""
+
+    roots: tuple[Listing, ...]
