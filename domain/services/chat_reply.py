@@ -20,6 +20,7 @@ from domain.services.base import Deps, Tx
 from domain.services.chat import ENDED, message_event
 from domain.services.chat_context import ContextItem, SearchFn, build_context, cited, merge, system_prompt
 from domain.services.pipeline_steps import job_viewer
+from domain.services.prompting import default_llm
 
 MAX_HISTORY = 20
 
@@ -46,10 +47,7 @@ class ChatReplies:
         self.search = search
 
     async def _llm(self) -> LLM:
-        async with self.deps.uow() as uow:
-            config = await uow.ai_models.find_one(is_default=True)
-        key = self.secrets.decrypt(config.api_key_encrypted) if config and config.api_key_encrypted else None
-        return self.llms.create(config, key)
+        return await default_llm(self.deps.uow(), self.llms, self.secrets)
 
     async def _inputs(self, job: Job) -> tuple[ChatMessage, list[ChatTurn], list[ContextItem]] | None:
         async with self.deps.uow() as uow:

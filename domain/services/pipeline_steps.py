@@ -16,7 +16,7 @@ from domain.ports import LLM, LLMFactory, LLMResult, SecretBox
 from domain.services.access import load
 from domain.services.artifacts import clean_path, store_artifact
 from domain.services.base import Deps, Tx
-from domain.services.prompting import ask
+from domain.services.prompting import ask, default_llm
 from domain.services.requirements import set_requirement_status
 from domain.services.tasks import set_task_status
 
@@ -44,10 +44,7 @@ class PipelineSteps:
         self.validator = validator
 
     async def _llm(self) -> LLM:
-        async with self.deps.uow() as uow:
-            config = await uow.ai_models.find_one(is_default=True)
-        key = self.secrets.decrypt(config.api_key_encrypted) if config and config.api_key_encrypted else None
-        return self.llms.create(config, key)
+        return await default_llm(self.deps.uow(), self.llms, self.secrets)
 
     async def _ask(self, step: str, context: dict[str, Any]) -> LLMResult:
         async with self.deps.uow() as uow:

@@ -9,7 +9,7 @@ from typing import Any
 from domain.ai import contracts
 from domain.ai.schema_check import SchemaValidator
 from domain.errors import InvalidInput
-from domain.ports import LLM, LLMResult
+from domain.ports import LLM, LLMFactory, LLMResult, SecretBox, UnitOfWork
 
 
 def placeholders(content: str) -> set[str]:
@@ -40,6 +40,14 @@ class _Defaulting(dict[str, Any]):
 
     def __missing__(self, key: str) -> str:
         return ""
+
+
+async def default_llm(uow: UnitOfWork, llms: LLMFactory, secrets: SecretBox) -> LLM:
+    """The LLM of the default AI model configuration (its API key decrypted), or the deployment's default provider."""
+    async with uow:
+        config = await uow.ai_models.find_one(is_default=True)
+    key = secrets.decrypt(config.api_key_encrypted) if config and config.api_key_encrypted else None
+    return llms.create(config, key)
 
 
 async def ask(
