@@ -262,7 +262,7 @@ class TestRunner(Protocol):
 
 # --- search (project search, the knowledge base) ---
 class SearchIndex(Protocol):
-    """Full-text index over a project's requirements, PRDs, tasks and artifacts, kept in step with every write
+    """Full-text index over a project's requirements, PRDs, tasks, artifacts and conversations, kept in step with every write
     by the database itself (triggers), so it is exact within the writing transaction."""
 
     async def search(
