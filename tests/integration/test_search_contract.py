@@ -18,6 +18,8 @@ from domain.errors import Forbidden, InvalidInput, NotFound
 from domain.model import ChatMessage, Conversation, PrdDocument, Requirement, User
 from domain.permissions import Viewer
 from domain.search import SearchHit, SearchKind
+from domain.services.chat_context import MAX_SEARCH_HITS
+from domain.services.chat_search import search_for_chat
 from persistence.migrations import upgrade
 from server.container import Container, build_container
 from server.settings import Settings
@@ -226,6 +228,26 @@ async def test_conversation_hits_go_to_whoever_may_read_the_conversation(world, 
         await world.search(outsider, project, "lemur")
     with pytest.raises(Forbidden):
         await world.services.chat.get(outsider, talk.id)
+
+
+async def test_the_chats_context_search_cites_other_conversations_but_not_the_one_being_answered(world, admin):
+    """The conversation being answered is already in the model's prompt (its turns): found by its own question, it
+    would only crowd out the project's other knowledge. Earlier conversations are context like any object."""
+    project = await world.project(admin)
+    earlier = await world.conversation(admin, project, "Earlier")
+    await world.message(earlier, ChatRole.USER, "We agreed the heron importer retries three times.")
+    for n in range(MAX_SEARCH_HITS - 1):  # with `earlier`, as many objects as the chat takes, besides `current`
+        await world.requirement(admin, project, f"Heron {n}", "the heron importer")
+    current = await world.conversation(admin, project, "How many retries for the heron importer?")
+    await world.message(current, ChatRole.USER, "How many retries does the heron importer make?")
+
+    question = "How many retries does the heron importer make?"
+
+    items = await search_for_chat(world.services.search)(admin, current, question)
+
+    assert ("Conversation", str(earlier.id)) in {(i.entity_type, i.entity_id) for i in items}, items
+    assert str(current.id) not in {i.entity_id for i in items}
+    assert len(items) == MAX_SEARCH_HITS  # the excluded hit does not cost a place
 
 
 async def test_a_huge_prd_of_distinct_tokens_is_written_and_searchable(world, admin):
