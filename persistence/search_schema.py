@@ -15,7 +15,7 @@ A SQLite batch migration that rebuilds an indexed table drops its triggers: call
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 PREFIX = "search_index"
@@ -259,3 +259,9 @@ def uninstall_base(execute: Callable[[str], object], dialect: str) -> None:
 INITIAL_KINDS = (REQUIREMENT, PRD, TASK, ARTIFACT)  # installed by migration 0060
 CONVERSATION_KINDS = (CONVERSATION, CHAT_MESSAGE)  # installed by migration 0070, with the node columns
 KINDS = INITIAL_KINDS + CONVERSATION_KINDS
+
+
+def index_kinds(kinds: Iterable[str]) -> list[str]:
+    """The index's row kinds that answer for `kinds`: each kind and the part kinds reported as it."""
+    wanted = list(kinds)
+    return wanted + [spec.kind for spec in KINDS if spec.node is not None and spec.node[0] in wanted]

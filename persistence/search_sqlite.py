@@ -1,4 +1,4 @@
-"""The search index on SQLite: FTS5 over search_index, ranked by bm25, snippets from FTS5's snippet(), each object once."""
+"""The search index on SQLite: FTS5 over search_index, ranked by bm25, snippets from FTS5's snippet()."""
 
 from __future__ import annotations
 
@@ -9,25 +9,28 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.search import ELLIPSIS, HIGHLIGHT_END, HIGHLIGHT_START, Phrase, SearchHit, SearchKind, SearchTerms
-from persistence.search_schema import FTS_TABLE, NODE_ID, NODE_KIND, TABLE
+from persistence.search_schema import FTS_TABLE, NODE_ID, NODE_KIND, TABLE, index_kinds
 
 TITLE_WEIGHT, BODY_WEIGHT = 4.0, 1.0
 SNIPPET_TOKENS = 24
 
 # Each object once: its best-ranked row (a conversation's title or one of its messages), titled by the object's own
-# row. MATERIALIZED keeps snippet() and bm25() in the query that runs the MATCH.
+# row. Ranks first, snippets for the kept rows only (a snippet costs more than a rank); MATERIALIZED keeps bm25()
+# in the query that runs the MATCH.
 _QUERY = text(
     f"WITH matched AS MATERIALIZED (SELECT coalesce(d.{NODE_KIND}, d.kind) AS kind, "
-    f"coalesce(d.{NODE_ID}, d.entity_id) AS entity_id, d.{NODE_KIND} AS node_kind, d.title, "
-    f"snippet({FTS_TABLE}, -1, :start, :end, :ellipsis, {SNIPPET_TOKENS}) AS snippet, "
-    f"-bm25({FTS_TABLE}, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS rank, d.id AS row_id "
+    f"coalesce(d.{NODE_ID}, d.entity_id) AS entity_id, d.{NODE_KIND} AS node_kind, d.id AS row_id, "
+    f"-bm25({FTS_TABLE}, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS rank "
     f"FROM {FTS_TABLE} JOIN {TABLE} d ON d.id = {FTS_TABLE}.rowid "
-    f"WHERE {FTS_TABLE} MATCH :match AND d.project_id = :project_id AND coalesce(d.{NODE_KIND}, d.kind) IN :kinds), "
+    f"WHERE {FTS_TABLE} MATCH :match AND d.project_id = :project_id AND d.kind IN :kinds), "
     "best AS (SELECT *, row_number() OVER (PARTITION BY kind, entity_id ORDER BY rank DESC, row_id) AS place "
-    "FROM matched) "
-    "SELECT b.kind, b.entity_id, coalesce(own.title, b.title) AS title, b.snippet, b.rank FROM best b "
-    f"LEFT JOIN {TABLE} own ON b.node_kind IS NOT NULL AND own.kind = b.kind AND own.entity_id = b.entity_id "
-    "WHERE b.place = 1 ORDER BY b.rank DESC, b.kind, b.entity_id LIMIT :first"
+    "FROM matched), "
+    "top AS MATERIALIZED (SELECT * FROM best WHERE place = 1 ORDER BY rank DESC, kind, entity_id LIMIT :first) "
+    "SELECT top.kind, top.entity_id, coalesce(own.title, d.title) AS title, "
+    f"snippet({FTS_TABLE}, -1, :start, :end, :ellipsis, {SNIPPET_TOKENS}) AS snippet, top.rank "
+    f"FROM top CROSS JOIN {FTS_TABLE} ON {FTS_TABLE}.rowid = top.row_id JOIN {TABLE} d ON d.id = top.row_id "
+    f"LEFT JOIN {TABLE} own ON top.node_kind IS NOT NULL AND own.kind = top.kind AND own.entity_id = top.entity_id "
+    f"WHERE {FTS_TABLE} MATCH :match ORDER BY top.rank DESC, top.kind, top.entity_id"
 ).bindparams(bindparam("kinds", expanding=True))
 
 
@@ -61,7 +64,7 @@ class SqliteSearchIndex:
             "ellipsis": ELLIPSIS,
             "match": match_expression(terms),
             "project_id": project_id.hex,
-            "kinds": [k.value for k in kinds],
+            "kinds": index_kinds(k.value for k in kinds),
             "first": first,
         }
         async with self.engine.connect() as connection:
