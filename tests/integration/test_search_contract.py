@@ -209,6 +209,21 @@ async def test_a_new_message_is_searchable_at_once_and_a_deleted_conversation_is
     assert await world.search(admin, project, "capybara") == []
 
 
+async def test_a_reply_is_searchable_once_its_text_is_stored_and_its_old_text_is_not(world, admin):
+    project = await world.project(admin)
+    talk = await world.conversation(admin, project, "Burrows")
+    reply = await world.message(talk, ChatRole.ASSISTANT, "thinking about marmots")
+    assert await world.titles(admin, project, "wombat") == []
+
+    async with world.services.deps.uow() as uow:  # as the reply job stores the streamed text at its end
+        row = await uow.chat_messages.get(reply.id)
+        row.content = "Wombats dig the deepest burrows."
+        await uow.commit()
+
+    assert await world.titles(admin, project, "wombat") == ["Burrows"]
+    assert await world.titles(admin, project, "marmots") == []
+
+
 async def test_conversation_hits_go_to_whoever_may_read_the_conversation(world, admin):
     """Reading a conversation needs what searching its project needs (requirement:read and membership, whoever
     started it): every role that may search the project finds it, and reads it."""
