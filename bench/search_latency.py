@@ -15,10 +15,11 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bench.harness import pct
-from domain.enums import Role, TaskType
-from domain.model import Project, ProjectMember, Requirement, Task, User
+from domain.enums import ChatMessageStatus, ChatRole, Role, TaskType
+from domain.model import ChatMessage, Conversation, Project, ProjectMember, Requirement, Task, User
 from domain.permissions import Viewer
-from persistence.search_schema import INITIAL_KINDS, drop_kind_statements, kind_statements
+from domain.search import SearchKind
+from persistence.search_schema import KINDS, drop_kind_statements, kind_statements
 from server.container import build_container
 from server.settings import Settings
 
@@ -86,7 +87,8 @@ def sentence(rng: random.Random, n: int) -> str:
 
 
 async def seed(container, docs: int, rng: random.Random) -> tuple[Viewer, Project, float]:
-    """`docs` requirements (one task each) in one project plus as many in another; returns the write seconds."""
+    """Per project (two): `docs` / 2 requirements, one task each, and a conversation of 10 messages about every
+    tenth requirement; returns the write seconds."""
     now = container.services.deps.clock.now()
     user = User(username="bench", email="b@example.com", password_hash="!", role=Role.DEVELOPER, created_at=now)
     user.updated_at = now
@@ -118,6 +120,30 @@ async def seed(container, docs: int, rng: random.Random) -> tuple[Viewer, Projec
                         updated_at=now,
                     )
                 )
+                if rng.random() < 0.1:
+                    talk = Conversation(
+                        project_id=project.id,
+                        subject_type="Requirement",
+                        subject_id=req.id,
+                        title=sentence(rng, 4),
+                        created_by=user.id,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    uow.conversations.add(talk)
+                    for seq in range(1, 11):
+                        uow.chat_messages.add(
+                            ChatMessage(
+                                conversation_id=talk.id,
+                                project_id=project.id,
+                                role=ChatRole.USER if seq % 2 else ChatRole.ASSISTANT,
+                                seq=seq,
+                                content=sentence(rng, 15 if seq % 2 else 60),
+                                status=ChatMessageStatus.COMPLETE,
+                                created_at=now,
+                                updated_at=now,
+                            )
+                        )
         await uow.commit()
     return Viewer(user_id=user.id, role=user.role), projects[0], time.perf_counter() - started
 
@@ -131,23 +157,28 @@ async def run(url: str, docs: int, rounds: int, with_index: bool) -> None:
     try:
         if not with_index:
             async with container.engine.begin() as connection:
-                for spec in INITIAL_KINDS:
+                for spec in KINDS:
                     for statement in drop_kind_statements(spec, dialect):
                         await connection.execute(text(statement))
         viewer, project, wrote = await seed(container, docs, random.Random(7))
         label = "with index triggers" if with_index else "without triggers"
-        print(f"{dialect}: wrote {docs} requirements + {docs} tasks ({label}) in {wrote:.2f} s")
+        async with container.engine.connect() as connection:
+            talks = (await connection.execute(text("SELECT count(*) FROM conversations"))).scalar()
+        print(
+            f"{dialect}: wrote {docs} requirements + {docs} tasks + {talks} conversations of 10 messages ({label}) "
+            f"in {wrote:.2f} s"
+        )
         if not with_index:
             return
         async with container.engine.begin() as connection:
-            for spec in INITIAL_KINDS:  # the backfill path of the migration, timed on the same rows
+            for spec in KINDS:  # the backfill path of the migration, timed on the same rows
                 for statement in drop_kind_statements(spec, dialect):
                     await connection.execute(text(statement))
             started = time.perf_counter()
-            for spec in INITIAL_KINDS:
+            for spec in KINDS:
                 for statement in kind_statements(spec, dialect):
                     await connection.execute(text(statement))
-            print(f"{dialect}: backfill of {2 * docs} rows took {time.perf_counter() - started:.2f} s")
+            print(f"{dialect}: backfill of {2 * docs + 11 * talks} rows took {time.perf_counter() - started:.2f} s")
         async with container.engine.connect() as connection:  # statistics, as autovacuum would gather them
             await connection.execute(text("ANALYZE"))
             await connection.commit()
@@ -157,14 +188,17 @@ async def run(url: str, docs: int, rounds: int, with_index: bool) -> None:
             await container.services.projects.get(viewer, project.id)
             timings.append((time.perf_counter() - started) * 1000)
         print(f"{dialect}: reference projects.get p50={pct(timings, 50):6.2f} ms p95={pct(timings, 95):6.2f} ms")
-        for query in QUERIES:
+        for kinds, query in [(None, q) for q in QUERIES] + [([SearchKind.CONVERSATION], q) for q in QUERIES]:
             timings, hits = [], 0
             for _ in range(rounds):
                 started = time.perf_counter()
-                hits = len(await container.services.search.search(viewer, project.id, query, first=20))
+                found = await container.services.search.search(viewer, project.id, query, kinds, first=20)
+                hits = len(found)
                 timings.append((time.perf_counter() - started) * 1000)
+            label = "conversations" if kinds else "all kinds"
             print(
-                f"{dialect}: {query!r:28} hits={hits:3} p50={pct(timings, 50):6.2f} ms p95={pct(timings, 95):6.2f} ms"
+                f"{dialect}: {query!r:28} {label:13} hits={hits:3} "
+                f"p50={pct(timings, 50):6.2f} ms p95={pct(timings, 95):6.2f} ms"
             )
     finally:
         await container.aclose()

@@ -267,8 +267,8 @@ class TestRunner(Protocol):
 
 # --- search (project search, the knowledge base) ---
 class SearchIndex(Protocol):
-    """Full-text index over a project's requirements, PRDs, tasks and artifacts, kept in step with every write
-    by the database itself (triggers), so it is exact within the writing transaction."""
+    """Full-text index over a project's requirements, PRDs, tasks, artifacts and conversations, kept in step with
+    every write by the database itself (triggers), so it is exact within the writing transaction."""
 
     async def search(
         self, project_id: uuid.UUID, terms: SearchTerms, kinds: Sequence[SearchKind], first: int

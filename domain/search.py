@@ -26,6 +26,7 @@ class SearchKind(str, Enum):
     PRD = "prd"
     TASK = "task"
     ARTIFACT = "artifact"
+    CONVERSATION = "conversation"  # found by its title or any one of its messages
 
 
 Phrase = tuple[str, ...]

@@ -1,11 +1,13 @@
-"""The search index's database objects: a `search_index` table (one row per searchable entity) with FTS5 on
+"""The search index's database objects: a `search_index` table (one row per searchable entity or part) with FTS5 on
 SQLite or a weighted tsvector + GIN on PostgreSQL, and per kind the triggers that keep it in step with its table.
 
 Triggers run inside the writing transaction, for every writer (services, jobs, cascades, hand-written SQL), so
 the index is never behind the rows. Migrations call `install_base` once and `install_kind` once per kind; a new
 kind is one `KindSpec` and one `install_kind` call in its table's migration. Row expressions are written against
 `{r}` (the trigger's NEW row, or the table itself for the backfill), read that row only (SQLite cannot rebuild
-a table another table's trigger reads) and hold no ':' (bind-parameter syntax).
+a table another table's trigger reads) and hold no ':' (bind-parameter syntax). An object whose text lives in
+another table's rows (a conversation's messages) indexes those rows as a part kind (`KindSpec.node`), and search
+reports each object once, as its best-ranked row.
 
 A SQLite batch migration that rebuilds an indexed table drops its triggers: call `install_kind` again after it
 (tests/integration/test_migrations.py checks every kind's triggers exist at head).
@@ -13,7 +15,7 @@ A SQLite batch migration that rebuilds an indexed table drops its triggers: call
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 PREFIX = "search_index"
@@ -38,11 +40,17 @@ class KindSpec:
     columns: tuple[str, ...]  # a change to any of these re-indexes the row
     title: str  # SQL over {r}, the same on both backends
     body: dict[str, str]  # SQL over {r} per dialect name ("sqlite", "postgresql")
+    # A part of another object (a chat message of its conversation): that object's kind and SQL over {r} for its
+    # id. Hits on parts are reported as that object (its best-ranked row, with its own row's title); needs the
+    # node columns (install_node_columns).
+    node: tuple[str, str] | None = None
 
 
 def _words_of_path(column: str) -> str:
     return f"replace(replace(replace(replace({column}, '/', ' '), '.', ' '), '_', ' '), '-', ' ')"
 
+
+NODE_KIND, NODE_ID = "node_kind", "node_id"
 
 REQUIREMENT = KindSpec(
     "requirement",
@@ -82,6 +90,18 @@ ARTIFACT = KindSpec(
     ("file_path", "file_name", "language", "review_comments"),
     "{r}.file_path",
     {"sqlite": ARTIFACT_BODY, "postgresql": ARTIFACT_BODY},
+)
+
+CONVERSATION = KindSpec("conversation", "conversations", ("title",), "{r}.title", {"sqlite": "''", "postgresql": "''"})
+# Each message is a row of its own (written once, or once more when a reply ends): a trigger reads its own row only,
+# and a long conversation never re-indexes its whole text. A conversation matches when its title or one message does.
+CHAT_MESSAGE = KindSpec(
+    "chat_message",
+    "chat_messages",
+    ("content",),
+    "''",
+    {"sqlite": "{r}.content", "postgresql": "{r}.content"},
+    node=("conversation", "{r}.conversation_id"),
 )
 
 
@@ -129,11 +149,16 @@ def kind_statements(spec: KindSpec, dialect: str) -> list[str]:
     title, body = spec.title, spec.body[dialect]
     columns = ", ".join(spec.columns)
     row = "'{kind}', {r}.id, {r}.project_id, " + title + ", " + body
+    targets = "kind, entity_id, project_id, title, body"
+    if spec.node is not None:  # the node columns exist only from the migration that adds the first part kind
+        row += f", '{spec.node[0]}', {spec.node[1]}"
+        targets += f", {NODE_KIND}, {NODE_ID}"
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in targets.split(", ")[2:])
 
     def values(r: str) -> str:
         return row.format(kind=spec.kind, r=r)
 
-    insert = f"INSERT INTO {TABLE} (kind, entity_id, project_id, title, body)"
+    insert = f"INSERT INTO {TABLE} ({targets})"
     remove = f"DELETE FROM {TABLE} WHERE kind = '{spec.kind}' AND entity_id = "
     backfill = [f"DELETE FROM {TABLE} WHERE kind = '{spec.kind}'", f"{insert} SELECT {values('t')} FROM {spec.table} t"]
     drops = drop_kind_statements(spec, dialect)[:-1]
@@ -153,8 +178,7 @@ def kind_statements(spec: KindSpec, dialect: str) -> list[str]:
         (
             f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$ BEGIN "
             f"IF TG_OP = 'DELETE' THEN {remove}OLD.id; RETURN OLD; END IF; "
-            f"{insert} VALUES ({values('NEW')}) ON CONFLICT (kind, entity_id) DO UPDATE SET "
-            "project_id = EXCLUDED.project_id, title = EXCLUDED.title, body = EXCLUDED.body; "
+            f"{insert} VALUES ({values('NEW')}) ON CONFLICT (kind, entity_id) DO UPDATE SET {updates}; "
             "RETURN NEW; END $fn$"
         ),
         (
@@ -177,6 +201,15 @@ def drop_kind_statements(spec: KindSpec, dialect: str) -> list[str]:
         f"DROP TRIGGER IF EXISTS {name} ON {spec.table}",
         f"DROP FUNCTION IF EXISTS {name}()",
         f"DELETE FROM {TABLE} WHERE kind = '{spec.kind}'",
+    ]
+
+
+def node_column_statements(dialect: str) -> list[str]:
+    """The columns naming the object a part's row belongs to (NULL on a row that is its own object)."""
+    id_type = "CHAR(32)" if dialect == "sqlite" else "UUID"
+    return [
+        f"ALTER TABLE {TABLE} ADD COLUMN {NODE_KIND} VARCHAR(30)",
+        f"ALTER TABLE {TABLE} ADD COLUMN {NODE_ID} {id_type}",
     ]
 
 
@@ -208,9 +241,27 @@ def uninstall_kind(execute: Callable[[str], object], dialect: str, spec: KindSpe
         execute(statement)
 
 
+def install_node_columns(execute: Callable[[str], object], dialect: str) -> None:
+    for statement in node_column_statements(dialect):
+        execute(statement)
+
+
+def uninstall_node_columns(execute: Callable[[str], object], dialect: str) -> None:
+    for column in (NODE_ID, NODE_KIND):
+        execute(f"ALTER TABLE {TABLE} DROP COLUMN {column}")
+
+
 def uninstall_base(execute: Callable[[str], object], dialect: str) -> None:
     for statement in drop_base_statements(dialect):
         execute(statement)
 
 
-INITIAL_KINDS = (REQUIREMENT, PRD, TASK, ARTIFACT)
+INITIAL_KINDS = (REQUIREMENT, PRD, TASK, ARTIFACT)  # installed by migration 0060
+CONVERSATION_KINDS = (CONVERSATION, CHAT_MESSAGE)  # installed by migration 0070, with the node columns
+KINDS = INITIAL_KINDS + CONVERSATION_KINDS
+
+
+def index_kinds(kinds: Iterable[str]) -> list[str]:
+    """The index's row kinds that answer for `kinds`: each kind and the part kinds reported as it."""
+    wanted = list(kinds)
+    return wanted + [spec.kind for spec in KINDS if spec.node is not None and spec.node[0] in wanted]

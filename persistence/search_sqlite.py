@@ -9,18 +9,28 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.search import ELLIPSIS, HIGHLIGHT_END, HIGHLIGHT_START, Phrase, SearchHit, SearchKind, SearchTerms
-from persistence.search_schema import FTS_TABLE, TABLE
+from persistence.search_schema import FTS_TABLE, NODE_ID, NODE_KIND, TABLE, index_kinds
 
 TITLE_WEIGHT, BODY_WEIGHT = 4.0, 1.0
 SNIPPET_TOKENS = 24
 
+# Each object once: its best-ranked row (a conversation's title or one of its messages), titled by the object's own
+# row. Ranks first, snippets for the kept rows only (a snippet costs more than a rank); MATERIALIZED keeps bm25()
+# in the query that runs the MATCH.
 _QUERY = text(
-    f"SELECT d.kind, d.entity_id, d.title, "
-    f"snippet({FTS_TABLE}, -1, :start, :end, :ellipsis, {SNIPPET_TOKENS}) AS snippet, "
+    f"WITH matched AS MATERIALIZED (SELECT coalesce(d.{NODE_KIND}, d.kind) AS kind, "
+    f"coalesce(d.{NODE_ID}, d.entity_id) AS entity_id, d.{NODE_KIND} AS node_kind, d.id AS row_id, "
     f"-bm25({FTS_TABLE}, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS rank "
     f"FROM {FTS_TABLE} JOIN {TABLE} d ON d.id = {FTS_TABLE}.rowid "
-    f"WHERE {FTS_TABLE} MATCH :match AND d.project_id = :project_id AND d.kind IN :kinds "
-    "ORDER BY rank DESC, d.kind, d.entity_id LIMIT :first"
+    f"WHERE {FTS_TABLE} MATCH :match AND d.project_id = :project_id AND d.kind IN :kinds), "
+    "best AS (SELECT *, row_number() OVER (PARTITION BY kind, entity_id ORDER BY rank DESC, row_id) AS place "
+    "FROM matched), "
+    "top AS MATERIALIZED (SELECT * FROM best WHERE place = 1 ORDER BY rank DESC, kind, entity_id LIMIT :first) "
+    "SELECT top.kind, top.entity_id, coalesce(own.title, d.title) AS title, "
+    f"snippet({FTS_TABLE}, -1, :start, :end, :ellipsis, {SNIPPET_TOKENS}) AS snippet, top.rank "
+    f"FROM top CROSS JOIN {FTS_TABLE} ON {FTS_TABLE}.rowid = top.row_id JOIN {TABLE} d ON d.id = top.row_id "
+    f"LEFT JOIN {TABLE} own ON top.node_kind IS NOT NULL AND own.kind = top.kind AND own.entity_id = top.entity_id "
+    f"WHERE {FTS_TABLE} MATCH :match ORDER BY top.rank DESC, top.kind, top.entity_id"
 ).bindparams(bindparam("kinds", expanding=True))
 
 
@@ -54,7 +64,7 @@ class SqliteSearchIndex:
             "ellipsis": ELLIPSIS,
             "match": match_expression(terms),
             "project_id": project_id.hex,
-            "kinds": [k.value for k in kinds],
+            "kinds": index_kinds(k.value for k in kinds),
             "first": first,
         }
         async with self.engine.connect() as connection:

@@ -16,6 +16,7 @@ NODE_REPOS: dict[SearchKind, Repo[Any]] = {
     SearchKind.PRD: repos.PRDS,
     SearchKind.TASK: repos.TASKS,
     SearchKind.ARTIFACT: repos.ARTIFACTS,
+    SearchKind.CONVERSATION: repos.CONVERSATIONS,
 }
 
 

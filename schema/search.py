@@ -1,4 +1,5 @@
-"""The `search` query: ranked, highlighted hits over a project's requirements, PRDs, tasks and artifacts."""
+"""The `search` query: ranked, highlighted hits over a project's requirements, PRDs, tasks, artifacts and
+conversations."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from strawberry.types import Info
 from domain.search import MAX_RESULTS, SearchHit, SearchKind
 from resolvers import search
 from resolvers.context import RequestContext
+from schema.chat import ConversationNode
 from schema.pipeline_types import PrdNode
 from schema.types import ArtifactNode, RequirementNode, TaskNode
 
 strawberry.enum(SearchKind, description="What project search looks through.")
 
 SearchNode = Annotated[
-    RequirementNode | PrdNode | TaskNode | ArtifactNode,
+    RequirementNode | PrdNode | TaskNode | ArtifactNode | ConversationNode,
     strawberry.union("SearchNode", description="The object a search hit is about."),
 ]
 
@@ -44,6 +46,7 @@ class SearchQuery:
     @strawberry.field(
         description="Full-text search in one project (members and super admins). `text` takes web-search syntax: "
         'words must all match, "quoted words" match as a phrase, OR between terms, -word excludes. '
+        "A conversation matches when its title or one of its messages does, and comes once. "
         f"At most {MAX_RESULTS} hits, best first."
     )
     async def search(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +22,9 @@ CITATION = re.compile(r"\[(\d{1,3})\]")
 NODE_ID = re.compile(r"[\w./-]+\.py::[\w\[\]-]+(?:::[\w\[\]-]+)*")
 TEST_NAME = re.compile(r"\btest_\w+\b(?!\.py)")
 
-# Search of the project (the "search" work); None until it is wired: the context is then built without it.
-SearchFn = Callable[[Viewer, uuid.UUID, str], Awaitable[Sequence["ContextItem"]]]
+# Search of the conversation's project for the question (domain/services/chat_search.py); None until it is wired:
+# the context is then built without it.
+SearchFn = Callable[[Viewer, Conversation, str], Awaitable[Sequence["ContextItem"]]]
 
 
 @dataclass(frozen=True)

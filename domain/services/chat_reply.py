@@ -69,7 +69,7 @@ class ChatReplies:
         if self.search is not None and turns and requester is not None:
             # Searched as the requester: their role and membership scope what the search may return.
             viewer = Viewer(user_id=requester.id, role=requester.role, request_id=f"job:{job.id}")
-            items = merge(items, await self.search(viewer, conversation.project_id, turns[-1].text))
+            items = merge(items, await self.search(viewer, conversation, turns[-1].text))
         return reply, turns, items
 
     async def answer(self, job: Job) -> dict[str, Any]:

@@ -1,12 +1,13 @@
-"""Project search as chat context: the question's words, any of them, over the project's knowledge base."""
+"""Project search as chat context: the question's words, any of them, over the project's knowledge base, but not
+the conversation being answered (its turns are in the prompt already, and its question would always find it)."""
 
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Sequence
 
 from domain.errors import Forbidden, InvalidInput, NotFound, ServiceUnavailable, Unauthenticated
+from domain.model import Conversation
 from domain.permissions import Viewer
 from domain.search import HIGHLIGHT_END, HIGHLIGHT_START, SearchKind
 from domain.services.chat_context import MAX_SEARCH_HITS, ContextItem, SearchFn
@@ -64,14 +65,18 @@ def query_of(question: str) -> str | None:
 def search_for_chat(search: SearchService) -> SearchFn:
     """The chat's search seam over the project search: the best hits as context items, none when search is down."""
 
-    async def find(viewer: Viewer, project_id: uuid.UUID, question: str) -> Sequence[ContextItem]:
+    async def find(viewer: Viewer, conversation: Conversation, question: str) -> Sequence[ContextItem]:
         query = query_of(question)
         if query is None:
             return []
         try:
-            hits = await search.search(viewer, project_id, query, list(SearchKind), first=MAX_SEARCH_HITS)
+            # One more than kept: the conversation being answered may be among the hits (once at most).
+            found = await search.search(
+                viewer, conversation.project_id, query, list(SearchKind), first=MAX_SEARCH_HITS + 1
+            )
         except (InvalidInput, ServiceUnavailable, NotFound, Forbidden, Unauthenticated):
             return []  # nothing searchable, or search unavailable: the chat answers from the rest of its context
+        hits = [h for h in found if (h.kind, h.entity_id) != (SearchKind.CONVERSATION, conversation.id)]
         return [
             ContextItem(
                 hit.kind.value,
@@ -81,7 +86,7 @@ def search_for_chat(search: SearchService) -> SearchFn:
                 hit.snippet.replace(HIGHLIGHT_START, "").replace(HIGHLIGHT_END, ""),
                 {"found by": "search"},
             )
-            for hit in hits
+            for hit in hits[:MAX_SEARCH_HITS]
             if hit.kind.value in ENTITY_TYPES
         ]
 

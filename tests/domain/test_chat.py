@@ -191,8 +191,8 @@ async def test_search_results_join_the_context_searched_as_the_requester(chat):
     world, service, project, req, member = chat
     asked: list[tuple] = []
 
-    async def search(viewer, project_id, text):
-        asked.append((viewer.user_id, viewer.role, project_id, text))
+    async def search(viewer, conversation, text):
+        asked.append((viewer.user_id, viewer.role, conversation.id, text))
         return [ContextItem("artifact", "CodeArtifact", "a1", "reset_tokens.py", "def issue_reset_token(): ...", {})]
 
     conversation = await service.start(member, project.id, "Requirement", req.id, None)
@@ -201,7 +201,7 @@ async def test_search_results_join_the_context_searched_as_the_requester(chat):
 
     await steps.answer(world.row("jobs", reply.job_id))
 
-    assert asked == [(member.user_id, Role.DEVELOPER, project.id, "Where is reset_tokens.py?")]
+    assert asked == [(member.user_id, Role.DEVELOPER, conversation.id, "Where is reset_tokens.py?")]
     stored = world.row("chat_messages", reply.id)
     assert {
         "kind": "artifact",
@@ -226,8 +226,9 @@ async def test_cancelling_a_reply_whose_job_already_ended_ends_the_reply(chat):
 
 
 async def test_the_chat_searches_any_of_the_questions_words_and_does_without_search_when_it_is_down(chat):
-    world, _, project, _, member = chat
+    world, service, project, req, member = chat
+    conversation = await service.start(member, project.id, "Requirement", req.id, None)
     assert query_of("Why does test_reset_link fail?") == "test OR reset OR link OR fail"
     assert query_of("why?") is None
     unconfigured = search_for_chat(SearchService(world.deps, None))
-    assert await unconfigured(member, project.id, "Where is the reset token?") == []
+    assert await unconfigured(member, conversation, "Where is the reset token?") == []

@@ -16,11 +16,16 @@ SEARCH = """query($p: ID!, $t: String!, $k: [SearchKind!], $f: Int! = 20) {
       __typename
       ... on Requirement { id title }
       ... on Task { id name }
+      ... on Conversation { id title aboutId }
     }
   }
 }"""
 ADD_MEMBER = "mutation($p: ID!, $u: ID!) { addProjectMember(projectId: $p, userId: $u) { id } }"
 USER_ID = "query { me { id } }"
+START = """mutation($p: ID!, $r: ID!, $t: String) {
+  startConversation(projectId: $p, about: {requirementId: $r}, title: $t) { id } }"""
+SEND = "mutation($c: ID!, $t: String!) { sendMessage(conversationId: $c, text: $t) { id } }"
+DELETE = "mutation($c: ID!) { deleteConversation(id: $c) }"
 
 
 async def test_hits_come_ranked_with_highlights_and_their_nodes(api: Api):
@@ -53,6 +58,38 @@ async def test_only_members_and_super_admins_search_a_project(api: Api):
     assert refused["extensions"]["code"] == "FORBIDDEN"
     assert [h["title"] for h in seen] == ["Invoice archive"] and guest.role is Role.GUEST
     assert (await api.error(SEARCH, {"p": p, "t": "invoice"}, as_=None))["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_conversations_are_found_by_their_messages_as_members_see_them_until_deleted(api: Api):
+    p = await project(api)
+    r = await requirement(api, p, "Invoice archive")
+    c = (await api.gql(START, {"p": p, "r": r, "t": "Archive questions"}))["startConversation"]["id"]
+    await api.user("guest", Role.GUEST)
+    await api.gql(ADD_MEMBER, {"p": p, "u": (await api.gql(USER_ID, as_="guest"))["me"]["id"]})
+    await api.user("dev", Role.DEVELOPER)  # not a member
+
+    await api.gql(SEND, {"c": c, "t": "Does the lynx exporter keep invoices for ten years?"})
+    await api.container.queue.join()  # the offline reply is stored too: the conversation still comes once
+    found = (await api.gql(SEARCH, {"p": p, "t": "lynx", "k": ["CONVERSATION"]}, as_="guest"))["search"]
+    refused = await api.error(SEARCH, {"p": p, "t": "lynx"}, as_="dev")
+    await api.gql(SEND, {"c": c, "t": "And the ocelot importer?"})
+    later = (await api.gql(SEARCH, {"p": p, "t": "ocelot"}))["search"]
+    await api.container.queue.join()
+    await api.gql(DELETE, {"c": c})
+    gone = (await api.gql(SEARCH, {"p": p, "t": "lynx OR ocelot OR archive"}))["search"]
+
+    assert [(h["kind"], h["id"], h["title"], h["node"]) for h in found] == [
+        (
+            "CONVERSATION",
+            c,
+            "Archive questions",
+            {"__typename": "Conversation", "id": c, "title": "Archive questions", "aboutId": r},
+        )
+    ]
+    assert "«lynx»" in found[0]["snippet"]
+    assert refused["extensions"]["code"] == "FORBIDDEN"
+    assert [(h["kind"], h["id"]) for h in later] == [("CONVERSATION", c)] and "«ocelot»" in later[0]["snippet"]
+    assert [(h["kind"], h["title"]) for h in gone] == [("REQUIREMENT", "Invoice archive")]
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from persistence.migrations import (
     pending_diff,
     upgrade,
 )
-from persistence.search_schema import INITIAL_KINDS, is_search_object, kind_trigger_names
+from persistence.search_schema import KINDS, is_search_object, kind_trigger_names
 from persistence.tables import metadata
 
 REPO = SCRIPT_LOCATION.parent
@@ -92,7 +92,7 @@ def assert_at_head(url: str) -> None:
     schema = with_connection(url, schema_of)
     triggers = with_connection(url, search_triggers)
     dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
-    for spec in INITIAL_KINDS:  # a SQLite table rebuild drops its triggers: search would silently go stale
+    for spec in KINDS:  # a SQLite table rebuild drops its triggers: search would silently go stale
         assert kind_trigger_names(spec, dialect) <= triggers, spec.kind
     assert schema["tables"] == set(metadata.tables) | {"alembic_version"}
     assert schema["version"] == [ScriptDirectory(str(SCRIPT_LOCATION)).get_current_head()]

@@ -1,6 +1,7 @@
 """One contract for the search index on SQLite (FTS5) and PostgreSQL (tsvector + GIN), through the search use case:
-ranking, highlighted snippets, every kind, membership scoping, edits and deletions seen at once, query syntax,
-and hostile text that gives results or BAD_USER_INPUT, never a crash."""
+ranking, highlighted snippets, every kind (conversations by their title or any message, each once), membership
+scoping, edits and deletions seen at once, query syntax, and hostile text that gives results or BAD_USER_INPUT,
+never a crash."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from domain.enums import Role, TaskType
+from domain.enums import ChatMessageStatus, ChatRole, Role, TaskType
 from domain.errors import Forbidden, InvalidInput, NotFound
-from domain.model import PrdDocument, Requirement, User
+from domain.model import ChatMessage, Conversation, PrdDocument, Requirement, User
 from domain.permissions import Viewer
 from domain.search import SearchHit, SearchKind
+from domain.services.chat_context import MAX_SEARCH_HITS
+from domain.services.chat_search import search_for_chat
 from persistence.migrations import upgrade
 from server.container import Container, build_container
 from server.settings import Settings
@@ -54,6 +57,29 @@ class World:
 
     async def titles(self, viewer: Viewer, project_id: uuid.UUID, text: str, **kw: Any) -> list[str]:
         return [hit.title for hit in await self.search(viewer, project_id, text, **kw)]
+
+    async def conversation(self, viewer: Viewer, project_id: uuid.UUID, title: str) -> Conversation:
+        about = await self.requirement(viewer, project_id, "Subject", "what the conversation is about")
+        return await self.services.chat.start(viewer, project_id, "Requirement", about.id, title)
+
+    async def message(self, conversation: Conversation, role: ChatRole, content: str) -> ChatMessage:
+        """A message written straight to the table (as the reply job does at its end): the triggers index it."""
+        async with self.services.deps.uow() as uow:
+            found = await uow.chat_messages.find(conversation_id=conversation.id)
+            now = self.services.deps.clock.now()
+            message = ChatMessage(
+                conversation_id=conversation.id,
+                project_id=conversation.project_id,
+                role=role,
+                seq=max((m.seq for m in found), default=0) + 1,
+                content=content,
+                status=ChatMessageStatus.COMPLETE,
+                created_at=now,
+                updated_at=now,
+            )
+            uow.chat_messages.add(message)
+            await uow.commit()
+        return message
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +159,112 @@ async def test_every_kind_is_indexed_and_kinds_filter(world, admin):
     assert [h.title for h in files] == ["app/zeppelin_mailer.py"]
 
 
+async def test_a_conversation_is_found_once_by_its_title_or_any_message_and_titled_by_itself(world, admin):
+    project = await world.project(admin)
+    talk = await world.conversation(admin, project, "Rollout of the okapi service")
+    await world.message(talk, ChatRole.USER, "Why did the okapi rollout stall at the readiness probe?")
+    await world.message(talk, ChatRole.ASSISTANT, "The readiness probe of okapi timed out after 30 seconds.")
+    other = await world.conversation(admin, project, "Unrelated")
+    await world.message(other, ChatRole.USER, "Nothing about that animal here.")
+
+    hits = await world.search(admin, project, "okapi")
+    by_message = await world.search(admin, project, "readiness probe", kinds=[SearchKind.CONVERSATION])
+    phrase = await world.search(admin, project, '"timed out"', kinds=[SearchKind.CONVERSATION])
+
+    assert [(h.kind, h.entity_id, h.title) for h in hits] == [
+        (SearchKind.CONVERSATION, talk.id, "Rollout of the okapi service")
+    ]
+    assert [(h.entity_id, h.title) for h in by_message] == [(talk.id, "Rollout of the okapi service")]
+    assert "«readiness» «probe»" in by_message[0].snippet
+    assert [h.entity_id for h in phrase] == [talk.id] and "«timed" in phrase[0].snippet  # SQLite marks the phrase
+    assert "okapi timed out after 30 seconds" in phrase[0].snippet.replace("«", "").replace("»", "")
+    assert await world.search(admin, project, "okapi", kinds=[SearchKind.REQUIREMENT]) == []
+
+
+async def test_a_conversation_matches_the_whole_query_within_one_message_or_its_title(world, admin):
+    project = await world.project(admin)
+    talk = await world.conversation(admin, project, "Kiwi")
+    await world.message(talk, ChatRole.USER, "first mentions the mango")
+    await world.message(talk, ChatRole.USER, "second mentions the papaya")
+
+    assert await world.titles(admin, project, "mango papaya") == []  # documented: no match across messages
+    assert await world.titles(admin, project, "mango OR papaya") == ["Kiwi"]
+    assert await world.titles(admin, project, "papaya -mango") == ["Kiwi"]  # the second message alone matches
+
+
+async def test_a_new_message_is_searchable_at_once_and_a_deleted_conversation_is_gone(world, admin):
+    project = await world.project(admin)
+    talk = await world.conversation(admin, project, "Capybara")
+    assert await world.search(admin, project, "tapir") == []
+
+    await world.services.chat.send(admin, talk.id, "Can the tapir cache be warmed?")  # stores the user's message
+
+    [hit] = await world.search(admin, project, "tapir")
+    assert (hit.kind, hit.entity_id, hit.title) == (SearchKind.CONVERSATION, talk.id, "Capybara")
+    assert "«tapir»" in hit.snippet
+
+    await world.services.chat.delete(admin, talk.id)
+
+    assert await world.search(admin, project, "tapir") == []
+    assert await world.search(admin, project, "capybara") == []
+
+
+async def test_a_reply_is_searchable_once_its_text_is_stored_and_its_old_text_is_not(world, admin):
+    project = await world.project(admin)
+    talk = await world.conversation(admin, project, "Burrows")
+    reply = await world.message(talk, ChatRole.ASSISTANT, "thinking about marmots")
+    assert await world.titles(admin, project, "wombat") == []
+
+    async with world.services.deps.uow() as uow:  # as the reply job stores the streamed text at its end
+        row = await uow.chat_messages.get(reply.id)
+        row.content = "Wombats dig the deepest burrows."
+        await uow.commit()
+
+    assert await world.titles(admin, project, "wombat") == ["Burrows"]
+    assert await world.titles(admin, project, "marmots") == []
+
+
+async def test_conversation_hits_go_to_whoever_may_read_the_conversation(world, admin):
+    """Reading a conversation needs what searching its project needs (requirement:read and membership, whoever
+    started it): every role that may search the project finds it, and reads it."""
+    project = await world.project(admin)
+    talk = await world.conversation(admin, project, "Lemur budget")
+    await world.message(talk, ChatRole.USER, "the lemur budget is secret")
+    outsider = await world.user(Role.DEVELOPER)
+
+    for role in Role:
+        member = await world.user(role)
+        if role is not Role.SUPER_ADMIN:
+            await world.services.projects.add_member(admin, project, member.user_id)
+        hits = await world.search(member, project, "lemur")
+        readable = await world.services.chat.get(member, talk.id)
+        assert [(h.entity_id, readable.id) for h in hits] == [(talk.id, talk.id)], role
+    with pytest.raises(Forbidden):
+        await world.search(outsider, project, "lemur")
+    with pytest.raises(Forbidden):
+        await world.services.chat.get(outsider, talk.id)
+
+
+async def test_the_chats_context_search_cites_other_conversations_but_not_the_one_being_answered(world, admin):
+    """The conversation being answered is already in the model's prompt (its turns): found by its own question, it
+    would only crowd out the project's other knowledge. Earlier conversations are context like any object."""
+    project = await world.project(admin)
+    earlier = await world.conversation(admin, project, "Earlier")
+    await world.message(earlier, ChatRole.USER, "We agreed the heron importer retries three times.")
+    for n in range(MAX_SEARCH_HITS - 1):  # with `earlier`, as many objects as the chat takes, besides `current`
+        await world.requirement(admin, project, f"Heron {n}", "the heron importer")
+    current = await world.conversation(admin, project, "How many retries for the heron importer?")
+    await world.message(current, ChatRole.USER, "How many retries does the heron importer make?")
+
+    question = "How many retries does the heron importer make?"
+
+    items = await search_for_chat(world.services.search)(admin, current, question)
+
+    assert ("Conversation", str(earlier.id)) in {(i.entity_type, i.entity_id) for i in items}, items
+    assert str(current.id) not in {i.entity_id for i in items}
+    assert len(items) == MAX_SEARCH_HITS  # the excluded hit does not cost a place
+
+
 async def test_a_huge_prd_of_distinct_tokens_is_written_and_searchable(world, admin):
     project = await world.project(admin)
     req = await world.requirement(admin, project, "Big", "big")
@@ -210,11 +342,16 @@ async def test_deleted_objects_and_what_they_cascade_to_are_gone(world, admin):
     assert await world.titles(admin, project, "ibex") == ["Keep ibex"]
     assert task.id not in {h.entity_id for h in await world.search(admin, project, "ibex")}
 
+    talk = await world.conversation(admin, project, "ibex chat")
+    await world.message(talk, ChatRole.USER, "an ibex question")
     await world.services.projects.delete(admin, project)
     with pytest.raises(NotFound):
         await world.search(root, project, "ibex")
     async with world.services.deps.uow() as uow:  # nothing left behind for the deleted project
         assert await uow.requirements.find(project_id=project) == []
+        assert await uow.chat_messages.find(project_id=project) == []
+        indexed = sa.text("SELECT count(*) FROM search_index WHERE project_id = :p")
+        assert (await uow.session.execute(indexed.bindparams(sa.bindparam("p", project, sa.Uuid())))).scalar() == 0
 
 
 async def test_phrases_or_and_exclusion(world, admin):
@@ -310,6 +447,28 @@ async def test_the_migration_indexes_rows_written_before_it(request, tmp_path, b
         upgrade(url, "head")
 
         assert sorted(await world.titles(admin, project, "older")) == ["Older", "Older task"]
+    finally:
+        await container.aclose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_the_conversation_migration_indexes_conversations_written_before_it(request, tmp_path, backend):
+    url = f"sqlite:///{tmp_path}/old.db" if backend == "sqlite" else request.getfixturevalue("fresh_postgres_url")
+    upgrade(url, "0050")
+    container = build_container(Settings(database_url=url, data_dir=tmp_path))
+    try:
+        world = World(container)
+        admin = await world.user(Role.PROJECT_ADMIN)
+        project = await world.project(admin)
+        talk = await world.conversation(admin, project, "Older talk")
+        await world.message(talk, ChatRole.USER, "said before conversations were searchable")
+
+        upgrade(url, "head")
+        await world.message(talk, ChatRole.ASSISTANT, "and this reply after")
+
+        assert [h.entity_id for h in await world.search(admin, project, "older")] == [talk.id]
+        assert [h.title for h in await world.search(admin, project, "searchable")] == ["Older talk"]
+        assert [h.title for h in await world.search(admin, project, "reply")] == ["Older talk"]
     finally:
         await container.aclose()
 
