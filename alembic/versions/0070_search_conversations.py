@@ -12,7 +12,7 @@ from alembic import op
 from persistence import search_schema as search
 
 revision = "0070"
-down_revision = "0050"
+down_revision = "0040"
 branch_labels = None
 depends_on = None
 
