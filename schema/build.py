@@ -11,9 +11,9 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.auth import AuthMutation, AuthQuery
+from schema.document_cache import CachedValidation, DocumentCache
 from schema.errors import ErrorPresenter, Outage, no_outage
 from schema.execution import RdflowExecutionContext
-from schema.document_cache import CachedValidation, DocumentCache
 from schema.limits import cost_check
 from schema.mutation import Mutation
 from schema.pipeline import PipelineMutation, PipelineQuery

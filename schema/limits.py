@@ -135,7 +135,10 @@ def _literal(value: Any) -> Any:
     return int(value.value) if isinstance(value, IntValueNode) else None
 
 
-def cost_check(max_cost: int) -> Callable[[GraphQLSchema, DocumentNode, str | None, Mapping[str, Any]], list[GraphQLError]]:
+CostRefusals = Callable[[GraphQLSchema, DocumentNode, str | None, Mapping[str, Any]], list[GraphQLError]]
+
+
+def cost_check(max_cost: int) -> CostRefusals:
     """Prices the operation that runs with the request's variables (outside validation, so validation is cached);
     a document with several operations must name the one to run."""
 

@@ -26,9 +26,10 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from auth.request import authenticate, bearer_token
+from auth.user_cache import UserCache
 from domain.errors import DomainError, InvalidInput, Unauthenticated
 from resolvers.context import RequestContext
-from server import graphiql
+from server import graphiql, metrics
 from server.container import Container
 from server.input_guard import check_request
 from server.logs import note_errors, note_operation, note_viewer
@@ -148,6 +149,11 @@ class GraphQLView(GraphQL[RequestContext, None]):
     def __init__(self, container: Container, schema: Any, **kwargs: Any):
         super().__init__(schema, **kwargs)
         self.container = container
+        self.users = UserCache(container.bus, self._load_user, on_listen=metrics.internal_subscriptions)
+        container.closers.append(self.users.aclose)
+
+    async def _load_user(self, user_id: uuid.UUID) -> Any:
+        return (await self.container.services.reads.users_by_ids([user_id])).get(user_id)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql.render(request)
@@ -259,6 +265,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
                 _connection_token(params),
                 request_id=context.viewer.request_id,
                 client_address=context.viewer.client_address,
+                users=self.users,
             )
         except DomainError as exc:
             # Both subprotocols close with 4400/4401/4403 (strawberry would use 1011 for legacy graphql-ws); a
@@ -273,7 +280,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
                 raise
             await websocket.close(code=WS_TRY_AGAIN_LATER, reason=outage.message[:120])
             raise ConnectionRejectionError() from exc
-        # Live subscriptions authenticate again when the sign-in may have ended (logout, password or role change).
+        # Live subscriptions authenticate again when the sign-in may have ended (logout, password or role change),
+        # from the database: the event that asks for it may not have reached the user cache yet.
         context.sign_in(
             viewer,
             lambda: authenticate(
@@ -291,7 +299,12 @@ class GraphQLView(GraphQL[RequestContext, None]):
         token = bearer_token(request.headers.get("authorization")) if isinstance(request, Request) else None
         client = request.client.host if request.client else None
         viewer = await authenticate(
-            self.container.services, self.container.tokens, token, request_id=request_id, client_address=client
+            self.container.services,
+            self.container.tokens,
+            token,
+            request_id=request_id,
+            client_address=client,
+            users=self.users,
         )
         note_viewer(viewer.user_id)
         return RequestContext(
