@@ -196,16 +196,19 @@ class GraphQLView(GraphQL[RequestContext, None]):
         """Strawberry's, minus subscriptions: without a streaming transport they have nowhere to send events."""
         allowed = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
         note_operation(request_data.operation_name)
+        # The request's reads share one connection and one read transaction (writes take their own).
+        read_scope = getattr(self.container.services.deps.uow, "read_scope", None)
         try:
-            return await self.schema.execute(
-                request_data.query,
-                root_value=root_value,
-                variable_values=request_data.variables,
-                context_value=context,
-                operation_name=request_data.operation_name,
-                allowed_operation_types=allowed,
-                operation_extensions=request_data.extensions,
-            )
+            async with read_scope() if read_scope is not None else contextlib.nullcontext():
+                return await self.schema.execute(
+                    request_data.query,
+                    root_value=root_value,
+                    variable_values=request_data.variables,
+                    context_value=context,
+                    operation_name=request_data.operation_name,
+                    allowed_operation_types=allowed,
+                    operation_extensions=request_data.extensions,
+                )
         except CannotGetOperationTypeError as exc:
             raise HTTPException(400, exc.as_http_error_reason()) from exc
         except InvalidOperationTypeError as exc:
