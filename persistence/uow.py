@@ -117,10 +117,10 @@ class SqlUnitOfWork:
             self._shared = False
             self._scope.release(wrote=wrote)
 
-    async def __aexit__(self, exc_type: object, *_: object) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         if self._shared:
             # After an error the transaction may be aborted or the statement interrupted: the next read starts anew.
-            self._leave_shared(wrote=exc_type is not None)
+            self._leave_shared(wrote=bool(exc) and exc[0] is not None)
             return
         # Shielded: a sibling field's error cancels this read mid-way, and an interrupted close would leave
         # the pooled connection's rollback half done (SQLAlchemy logs it as an ERROR).
