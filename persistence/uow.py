@@ -109,8 +109,9 @@ class SqlUnitOfWork:
 
     def _use(self, session: AsyncSession) -> None:
         self.session = session
+        # The shared read session never writes: its reads skip the ORM's instance state and identity map.
         for name, cls in REPOSITORIES.items():
-            setattr(self, name, SqlRepository(self.session, cls, ENTITY_TABLES[cls]))
+            setattr(self, name, SqlRepository(self.session, cls, ENTITY_TABLES[cls], light=self._shared))
 
     def _leave_shared(self, *, wrote: bool) -> None:
         if self._shared and self._scope is not None:
