@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
@@ -39,6 +39,10 @@ from server.ws_handlers import LegacyWSHandler, TransportWSHandler
 log = logging.getLogger("rdflow.ws")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+# Set in the request's scope state when its client disconnected before the request was read.
+CLIENT_GONE = "client_gone"
+# The access log's status for such a request (nginx's "client closed request"; no response was sent).
+CLIENT_CLOSED_REQUEST = 499
 
 
 def error_body(error: DomainError) -> bytes:
@@ -225,6 +229,12 @@ class GraphQLView(GraphQL[RequestContext, None]):
         wants_graphql_response = GRAPHQL_RESPONSE in request.headers.get("accept", "")
         try:
             response = await self.run(request)
+        except ClientDisconnect:
+            # The client went away before its request was read (a load generator ending its run, a closed tab):
+            # nobody to answer, and not a server fault worth a traceback.
+            scope.setdefault("state", {})[CLIENT_GONE] = True
+            log.info("a client disconnected before its request was read")
+            return
         except HTTPException as exc:
             response = _http_error(exc)
         except DomainError as exc:
