@@ -47,14 +47,20 @@ class ReadScope:
         self._lock = asyncio.Lock()
         self._stale = False
         self._holder: asyncio.Task[object] | None = None
+        # Tasks started during the request (an in-process job) inherit the scope: once the request is over, they
+        # open sessions of their own.
+        self.closed = False
 
     async def acquire(self) -> AsyncSession | None:
         """The shared session, held until `release`; None when this task already holds it (a nested unit of work
         gets a session of its own instead of waiting for itself)."""
         task = asyncio.current_task()
-        if self._holder is not None and self._holder is task:
+        if self.closed or (self._holder is not None and self._holder is task):
             return None
         await self._lock.acquire()
+        if self.closed:  # the request ended while this waited
+            self._lock.release()
+            return None
         self._holder = task
         if self._stale and self._session is not None:
             await asyncio.shield(self._session.close())
@@ -70,6 +76,7 @@ class ReadScope:
         self._lock.release()
 
     async def close(self) -> None:
+        self.closed = True
         if self._session is not None:
             await asyncio.shield(self._session.close())
             self._session = None
@@ -165,7 +172,8 @@ class SqlUnitOfWorkFactory:
         self.sessions = sessions
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.sessions, _read_scope.get())
+        scope = _read_scope.get()
+        return SqlUnitOfWork(self.sessions, scope if scope is not None and not scope.closed else None)
 
     @contextlib.asynccontextmanager
     async def read_scope(self) -> AsyncIterator[ReadScope]:

@@ -278,8 +278,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
                 _connection_token(params),
                 request_id=context.viewer.request_id,
                 client_address=context.viewer.client_address,
-                users=self.users,
-            )
+            )  # from the database, not the user cache: a socket opened while it is down is refused with 1013
         except DomainError as exc:
             # Both subprotocols close with 4400/4401/4403 (strawberry would use 1011 for legacy graphql-ws); a
             # refusal is the client's doing, so one INFO line, never a traceback.
