@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from auth.tokens import ACCESS, TokenCodec
+from auth.user_cache import UserCache
 from domain.enums import UserStatus
 from domain.errors import Unauthenticated
 from domain.permissions import Viewer
@@ -22,9 +23,16 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 async def authenticate(
-    services: Services, tokens: TokenCodec, token: str | None, *, request_id: str | None, client_address: str | None
+    services: Services,
+    tokens: TokenCodec,
+    token: str | None,
+    *,
+    request_id: str | None,
+    client_address: str | None,
+    users: UserCache | None = None,
 ) -> Viewer:
-    """Anonymous without a token; otherwise the token's active user, with the role stored now."""
+    """Anonymous without a token; otherwise the token's active user, with the role stored now (from `users`, which
+    forgets a user as soon as an event about them arrives). Revocation (logout) is checked every time."""
     if token is None:
         return Viewer(request_id=request_id, client_address=client_address)
     claims = tokens.decode(token, ACCESS)
@@ -33,7 +41,10 @@ async def authenticate(
     except ValueError as exc:
         raise Unauthenticated("invalid token: malformed subject") from exc
     await services.auth.check(claims)
-    user = (await services.reads.users_by_ids([user_id])).get(user_id)
+    if users is not None:
+        user = await users.get(user_id)
+    else:
+        user = (await services.reads.users_by_ids([user_id])).get(user_id)
     if user is None or user.status is not UserStatus.ACTIVE:
         raise Unauthenticated("the token's user does not exist or is deactivated")
     await services.auth.require_current_password(claims, user)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +19,9 @@ from domain.services.auth import password_version
 ALGORITHM = "HS256"
 ACCESS = "access"
 REFRESH = "refresh"
+# Verified tokens remembered per process: a signature, issuer and audience once verified stay so; only the expiry
+# is checked again. Bounded so that a stream of distinct tokens cannot grow memory.
+VERIFIED_TOKENS = 10_000
 
 
 @dataclass(frozen=True)
@@ -29,8 +34,10 @@ class TokenConfig:
 
 
 class TokenCodec:
-    def __init__(self, config: TokenConfig):
+    def __init__(self, config: TokenConfig, remembered: int = VERIFIED_TOKENS):
         self.config = config
+        self.remembered = remembered
+        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     def issue(
         self, user: User, typ: str, now: datetime, *, family: str | None = None, jti: str | None = None
@@ -55,6 +62,21 @@ class TokenCodec:
         return jwt.encode(claims, self.config.secret, algorithm=ALGORITHM), claims
 
     def decode(self, token: str, typ: str) -> dict[str, Any]:
+        """The token's claims once its signature, issuer, audience, expiry and type are verified (revocation is
+        the caller's). A token verified before is not verified again, except its expiry."""
+        known = self._verified.get(token)
+        if known is not None and known["typ"] == typ:
+            if known["exp"] <= time.time():
+                del self._verified[token]
+                raise Unauthenticated("token expired")
+            return dict(known)
+        claims = self._verify(token, typ)
+        self._verified[token] = dict(claims)
+        while len(self._verified) > self.remembered:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _verify(self, token: str, typ: str) -> dict[str, Any]:
         try:
             claims = jwt.decode(
                 token,

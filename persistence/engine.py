@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
+import time
+from typing import Any
+
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -47,7 +50,37 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
         return engine
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
+    ping_when_idle(engine)
+    return engine
+
+
+# A connection in steady use is not pinged before each checkout (a round trip per request); one that sat idle in the
+# pool this long is, as the server may have dropped it. A busy connection that died fails its request (503) and
+# SQLAlchemy then replaces every pooled connection opened before the failure.
+IDLE_PING_S = 5.0
+
+
+def ping_when_idle(engine: AsyncEngine, idle_s: float = IDLE_PING_S) -> None:
+    pool = engine.sync_engine.pool
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info["rdflow_idle_since"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("rdflow_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_s:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_conn)
+        except Exception as error:
+            raise exc.DisconnectionError(str(error)) from error
+        if not alive:
+            raise exc.DisconnectionError("the pooled connection did not answer")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, case, func, or_, select, true
@@ -73,8 +73,10 @@ async def list_pages(
     query: ListQuery,
     partition: str | None = None,
     keys: Sequence[Any] = (),
+    light: Callable[[Sequence[Any]], Any] | None = None,
 ) -> dict[Any, Page]:
-    """Pages of `cls` rows matching `query`, one per value of `partition` in `keys` (or one under None)."""
+    """Pages of `cls` rows matching `query`, one per value of `partition` in `keys` (or one under None); with
+    `light`, the rows are read with Core and built by it instead of the ORM."""
     conds = conditions(table, query)
     part = table.c[partition] if partition else None
     if part is not None:
@@ -83,10 +85,10 @@ async def list_pages(
     rn = (func.row_number().over(order_by=_ordering(table, query, False), **over) - 1).label("rn")
     rn_desc = (func.row_number().over(order_by=_ordering(table, query, True), **over) - 1).label("rn_desc")
     inner = select(table, rn, rn_desc).where(*conds).subquery()
-    entity: Any = aliased(cls, inner)
     part_col = inner.c[partition] if partition else None
+    selected: list[Any] = [inner.c[c.key] for c in table.c] if light is not None else [aliased(cls, inner)]
     stmt = (
-        select(entity, inner.c.rn)
+        select(*selected, inner.c.rn)
         .where(*_window(query, inner.c.rn, inner.c.rn_desc))
         .order_by(*([part_col] if part_col is not None else []), inner.c.rn)
     )
@@ -99,7 +101,8 @@ async def list_pages(
     totals = {k if part is not None else None: n for k, n in (await session.execute(count_stmt)).all()}
 
     rows: dict[Any, list[tuple[Any, int]]] = defaultdict(list)
-    for obj, offset in (await session.execute(stmt)).all():
+    for row in (await session.execute(stmt)).all():
+        obj, offset = (light(row), row[-1]) if light is not None else (row[0], row[1])
         rows[getattr(obj, partition) if partition else None].append((obj, offset))
 
     result = {}

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Table
 from sqlalchemy.orm import registry
 
 from domain import model
 from persistence import tables
+
+T = TypeVar("T")
 
 mapper_registry = registry(metadata=tables.metadata)
 
@@ -40,3 +46,18 @@ def start_mappers() -> None:
     for cls, table in ENTITY_TABLES.items():
         if not hasattr(cls, "__mapper__"):
             mapper_registry.map_imperatively(cls, table)
+
+
+def light_reader(cls: type[T], table: Table) -> Callable[[Sequence[Any]], T]:
+    """Builds an entity from a Core row (its columns first, in table order) without the ORM's instance state or
+    identity map: for reads that neither change nor add what they read. Mapped attributes read from the
+    instance's __dict__, so the object reads like a loaded one; changing it raises (it belongs to no session)."""
+    names = tuple(c.key for c in table.c)
+    new = object.__new__
+
+    def read(row: Sequence[Any]) -> T:
+        entity = new(cls)
+        entity.__dict__.update(zip(names, row, strict=False))
+        return entity
+
+    return read

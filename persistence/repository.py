@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Select, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.paging import ListQuery, Page
 from persistence.listing import list_pages
+from persistence.mapping import light_reader
 
 T = TypeVar("T")
 
 
 class SqlRepository(Generic[T]):
-    def __init__(self, session: AsyncSession, cls: type[T], table: Table):
+    """With `light`, reads return plain entities built from Core rows (no identity map, no instance state): the
+    repositories of a request's shared read session, which never writes what it reads."""
+
+    def __init__(self, session: AsyncSession, cls: type[T], table: Table, *, light: bool = False):
         self.session = session
         self.cls = cls
         self.table = table
+        self.light: Callable[[Sequence[Any]], T] | None = _readers(cls, table) if light else None
+
+    async def _rows(self, stmt: Select[Any]) -> list[T]:
+        """Entities of a `select(self.cls)`: read as light entities from its table's columns when light."""
+        if self.light is None:
+            return list((await self.session.scalars(stmt)).all())
+        read = self.light
+        core = stmt.with_only_columns(*self.table.c)
+        return [read(row) for row in (await self.session.execute(core)).all()]
 
     async def get(self, entity_id: Any) -> T | None:
         if entity_id is None:
             return None
+        if self.light is not None:
+            found = await self._rows(select(self.cls).where(self.table.c.id == entity_id).limit(1))
+            return found[0] if found else None
         return await self.session.get(self.cls, entity_id)
 
     async def get_for_update(self, entity_id: Any) -> T | None:
@@ -36,30 +52,28 @@ class SqlRepository(Generic[T]):
         ids = list(ids)
         if not ids:
             return []
-        return list((await self.session.scalars(select(self.cls).where(self.table.c.id.in_(ids)))).all())
+        return await self._rows(select(self.cls).where(self.table.c.id.in_(ids)))
 
     async def find(self, **equals: Any) -> list[T]:
-        stmt = select(self.cls).filter_by(**equals)
-        return list((await self.session.scalars(stmt)).all())
+        return await self._rows(select(self.cls).filter_by(**equals))
 
     async def find_one(self, **equals: Any) -> T | None:
-        stmt = select(self.cls).filter_by(**equals).limit(1)
-        return (await self.session.scalars(stmt)).first()
+        found = await self._rows(select(self.cls).filter_by(**equals).limit(1))
+        return found[0] if found else None
 
     async def find_in(self, field: str, values: Iterable[Any]) -> list[T]:
         values = list(values)
         if not values:
             return []
-        stmt = select(self.cls).where(self.table.c[field].in_(values))
-        return list((await self.session.scalars(stmt)).all())
+        return await self._rows(select(self.cls).where(self.table.c[field].in_(values)))
 
     async def list(self, query: ListQuery) -> Page[T]:
-        return (await list_pages(self.session, self.cls, self.table, query))[None]
+        return (await list_pages(self.session, self.cls, self.table, query, light=self.light))[None]
 
     async def list_by(self, field: str, keys: Sequence[Any], query: ListQuery) -> dict[Any, Page[T]]:
         if not keys:
             return {}
-        return await list_pages(self.session, self.cls, self.table, query, partition=field, keys=keys)
+        return await list_pages(self.session, self.cls, self.table, query, partition=field, keys=keys, light=self.light)
 
     async def sum_by(self, group_field: str, keys: Sequence[Any], fields: Sequence[str]) -> dict[Any, dict[str, Any]]:
         group = self.table.c[group_field]
@@ -76,3 +90,13 @@ class SqlRepository(Generic[T]):
     async def delete(self, entity: T) -> None:
         await self.session.delete(entity)
         await self.session.flush()
+
+
+_READERS: dict[type, Callable[[Sequence[Any]], Any]] = {}
+
+
+def _readers(cls: type[T], table: Table) -> Callable[[Sequence[Any]], T]:
+    reader = _READERS.get(cls)
+    if reader is None:
+        reader = _READERS[cls] = light_reader(cls, table)
+    return reader

@@ -1,9 +1,13 @@
-"""The SQLAlchemy unit of work: one AsyncSession, every repository, commit/rollback, write transactions and locks."""
+"""The SQLAlchemy unit of work: one AsyncSession, every repository, commit/rollback, write transactions and locks;
+inside a read scope (one GraphQL request) the reads share one session: one connection, one read transaction."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -40,6 +44,55 @@ REPOSITORIES = {
 }
 
 
+class ReadScope:
+    """The session the reads of one request share. One statement runs on a connection at a time: a read that finds
+    the session busy (a sibling DataLoader batch) waits for it; a write leaves it for a session of its own, and the
+    reads after a write start a new transaction (on SQLite a read transaction would still see the old snapshot)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+        self._lock = asyncio.Lock()
+        self._stale = False
+        self._holder: asyncio.Task[object] | None = None
+        # Tasks started during the request (an in-process job) inherit the scope: once the request is over, they
+        # open sessions of their own.
+        self.closed = False
+
+    async def acquire(self) -> AsyncSession | None:
+        """The shared session, held until `release`; None when this task already holds it (a nested unit of work
+        gets a session of its own instead of waiting for itself)."""
+        task = asyncio.current_task()
+        if self.closed or (self._holder is not None and self._holder is task):
+            return None
+        await self._lock.acquire()
+        if self.closed:  # the request ended while this waited
+            self._lock.release()
+            return None
+        self._holder = task
+        if self._stale and self._session is not None:
+            await asyncio.shield(self._session.close())
+            self._session = None
+        self._stale = False
+        if self._session is None:
+            self._session = self._sessions()
+        return self._session
+
+    def release(self, *, wrote: bool = False) -> None:
+        self._stale = self._stale or wrote
+        self._holder = None
+        self._lock.release()
+
+    async def close(self) -> None:
+        self.closed = True
+        if self._session is not None:
+            await asyncio.shield(self._session.close())
+            self._session = None
+
+
+_read_scope: ContextVar[ReadScope | None] = ContextVar("rdflow_read_scope", default=None)
+
+
 class SqlUnitOfWork:
     # Set on entering, one per entry of REPOSITORIES.
     users: Repository[model.User]
@@ -65,24 +118,45 @@ class SqlUnitOfWork:
     pipeline_stages: Repository[model.PipelineStage]
     webhook_deliveries: Repository[model.WebhookDelivery]
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], scope: ReadScope | None = None):
         self._sessions = sessions
+        self._scope = scope
+        self._shared = False
         self.session: AsyncSession
 
     async def __aenter__(self) -> SqlUnitOfWork:
-        self.session = self._sessions()
-        for name, cls in REPOSITORIES.items():
-            setattr(self, name, SqlRepository(self.session, cls, ENTITY_TABLES[cls]))
+        shared = await self._scope.acquire() if self._scope is not None else None
+        self._shared = shared is not None
+        self._use(shared or self._sessions())
         return self
 
+    def _use(self, session: AsyncSession) -> None:
+        self.session = session
+        # The shared read session never writes: its reads skip the ORM's instance state and identity map.
+        for name, cls in REPOSITORIES.items():
+            setattr(self, name, SqlRepository(self.session, cls, ENTITY_TABLES[cls], light=self._shared))
+
+    def _leave_shared(self, *, wrote: bool) -> None:
+        if self._shared and self._scope is not None:
+            self._shared = False
+            self._scope.release(wrote=wrote)
+
     async def __aexit__(self, *exc: object) -> None:
+        if self._shared:
+            # After an error the transaction may be aborted or the statement interrupted: the next read starts anew.
+            self._leave_shared(wrote=bool(exc) and exc[0] is not None)
+            return
         # Shielded: a sibling field's error cancels this read mid-way, and an interrupted close would leave
         # the pooled connection's rollback half done (SQLAlchemy logs it as an ERROR).
         await asyncio.shield(self.session.close())
 
     def begin_write(self) -> None:
         """Make the transaction (begun lazily, at the first statement) a write transaction: on SQLite
-        `BEGIN IMMEDIATE`, so its reads already hold the database's one write lock."""
+        `BEGIN IMMEDIATE`, so its reads already hold the database's one write lock. A write never runs in the
+        request's shared read session: it gets its own, and the reads after it a new transaction."""
+        if self._shared:
+            self._leave_shared(wrote=True)
+            self._use(self._sessions())
         sync = self.session.sync_session
         sync.execution_options = sync.execution_options.union({WRITE: True})
 
@@ -96,9 +170,13 @@ class SqlUnitOfWork:
             await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
     async def commit(self) -> None:
+        if self._shared:  # a write without begin_write: the reads after it start afresh
+            self._scope._stale = True  # type: ignore[union-attr]  # shared implies a scope
         await self.session.commit()
 
     async def rollback(self) -> None:
+        if self._shared:
+            self._scope._stale = True  # type: ignore[union-attr]  # shared implies a scope
         await self.session.rollback()
 
     async def flush(self) -> None:
@@ -110,4 +188,16 @@ class SqlUnitOfWorkFactory:
         self.sessions = sessions
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.sessions)
+        scope = _read_scope.get()
+        return SqlUnitOfWork(self.sessions, scope if scope is not None and not scope.closed else None)
+
+    @contextlib.asynccontextmanager
+    async def read_scope(self) -> AsyncIterator[ReadScope]:
+        """Within it (and the tasks it starts), units of work share one session for their reads."""
+        scope = ReadScope(self.sessions)
+        token = _read_scope.set(scope)
+        try:
+            yield scope
+        finally:
+            _read_scope.reset(token)
+            await scope.close()

@@ -13,10 +13,11 @@ from strawberry.tools import merge_types
 from schema.auth import AuthMutation, AuthQuery
 from schema.chat import ChatMessageNode, ChatMutation, ChatQuery, ChatSubscription, ConversationNode
 from schema.deploy import DeployMutation, DeployQuery
+from schema.document_cache import CachedValidation, DocumentCache
 from schema.environments import EnvironmentMutation, EnvironmentQuery
 from schema.errors import ErrorPresenter, Outage, no_outage
 from schema.execution import RdflowExecutionContext
-from schema.limits import MaxCostLimiter
+from schema.limits import cost_check
 from schema.mutation import Mutation
 from schema.pipeline import PipelineMutation, PipelineQuery
 from schema.pipeline_runs import (
@@ -82,11 +83,13 @@ def build_schema(limits: SchemaLimits = SchemaLimits(), outage: Outage = no_outa
     extensions: list = [
         lambda: AddValidationRules(shape_rules),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: MaxCostLimiter(max_cost=limits.max_cost),
         lambda: ErrorPresenter(outage),
     ]
     if not limits.introspection:
         extensions[:0] = [lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]), HideSuggestions]
+    # Last of those that add validation rules: it validates (once per document text) with all of them.
+    documents, costs = DocumentCache(), cost_check(limits.max_cost)
+    extensions.append(lambda: CachedValidation(documents, costs))
     return RdflowSchema(
         query=merge_types("Query", QUERIES),
         mutation=merge_types("Mutation", MUTATIONS),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from graphql import (
@@ -18,11 +18,9 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationRule,
     VariableNode,
     get_named_type,
 )
-from strawberry.extensions import SchemaExtension
 
 from domain.paging import MAX_PAGE_SIZE
 from schema.fragments import fragments_of, summarise
@@ -114,7 +112,7 @@ def operations_of(document: DocumentNode) -> list[OperationDefinitionNode]:
 
 def operation_to_run(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
     """The named operation, or the only one; None when there is no such operation or several and no name (strawberry
-    refuses an unknown name before validation; MaxCostRule refuses the missing name)."""
+    refuses an unknown name before validation; cost_check refuses the missing name)."""
     operations = operations_of(document)
     if operation_name is None:
         return operations[0] if len(operations) == 1 else None
@@ -137,41 +135,38 @@ def _literal(value: Any) -> Any:
     return int(value.value) if isinstance(value, IntValueNode) else None
 
 
-class MaxCostLimiter(SchemaExtension):
-    """Adds a validation rule, built per request so that the operation that runs is priced with the request's
-    variables; a document with several operations must name the one to run."""
+CostRefusals = Callable[[GraphQLSchema, DocumentNode, str | None, Mapping[str, Any]], list[GraphQLError]]
 
-    def __init__(self, max_cost: int):
-        self.max_cost = max_cost
 
-    def on_operation(self) -> Iterator[None]:
-        context = self.execution_context
-        limit, variables, operation_name = self.max_cost, context.variables or {}, context.operation_name
+def cost_check(max_cost: int) -> CostRefusals:
+    """Prices the operation that runs with the request's variables (outside validation, so validation is cached);
+    a document with several operations must name the one to run."""
 
-        class MaxCostRule(ValidationRule):
-            def enter_document(self, node: DocumentNode, *_args: Any) -> None:
-                if operation_name is None and len(operations_of(node)) > 1:
-                    self.report_error(
-                        GraphQLError(
-                            "operationName is required: the document has several operations",
-                            operations_of(node),
-                            extensions={"field": "operationName"},
-                        )
-                    )
-                operation = operation_to_run(node, operation_name)
-                if operation is None:
-                    return
-                cost = operation_cost(self.context.schema, node, operation, variables)
-                if cost > limit:
-                    shown = min(cost, MAX_REPORTED_COST)  # fragment fan-out can exceed what JSON numbers carry
-                    self.report_error(
-                        GraphQLError(
-                            f"query cost {'over ' if cost > shown else ''}{shown} exceeds the limit of {limit}: "
-                            f"each connection costs its first/last (default {MAX_PAGE_SIZE}) times the pages it is "
-                            "nested in; ask for smaller pages",
-                            extensions={"cost": shown, "maxCost": limit},
-                        )
-                    )
+    def refusals(
+        schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, variables: Mapping[str, Any]
+    ) -> list[GraphQLError]:
+        if operation_name is None and len(operations_of(document)) > 1:
+            return [
+                GraphQLError(
+                    "operationName is required: the document has several operations",
+                    operations_of(document),
+                    extensions={"field": "operationName"},
+                )
+            ]
+        operation = operation_to_run(document, operation_name)
+        if operation is None:
+            return []
+        cost = operation_cost(schema, document, operation, variables)
+        if cost <= max_cost:
+            return []
+        shown = min(cost, MAX_REPORTED_COST)  # fragment fan-out can exceed what JSON numbers carry
+        return [
+            GraphQLError(
+                f"query cost {'over ' if cost > shown else ''}{shown} exceeds the limit of {max_cost}: "
+                f"each connection costs its first/last (default {MAX_PAGE_SIZE}) times the pages it is "
+                "nested in; ask for smaller pages",
+                extensions={"cost": shown, "maxCost": max_cost},
+            )
+        ]
 
-        context.validation_rules = (*context.validation_rules, MaxCostRule)
-        yield
+    return refusals

@@ -10,7 +10,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import metrics
-from server.graphql_view import request_id_of
+from server.graphql_view import CLIENT_CLOSED_REQUEST, CLIENT_GONE, request_id_of
 from server.logs import begin_request, current_request, end_request
 
 log = logging.getLogger("rdflow.access")
@@ -28,6 +28,8 @@ def _codes_in(body: bytes) -> list[str]:
 
 
 def _outcome(status: int, codes: list[str]) -> str:
+    if status == CLIENT_CLOSED_REQUEST:
+        return "gone"
     if status == 503:
         return "unavailable"
     if status >= 500:
@@ -74,6 +76,8 @@ class AccessLog:
         try:
             await self.app(scope, receive, observed)
         finally:
+            if scope.get("state", {}).get(CLIENT_GONE):
+                status = CLIENT_CLOSED_REQUEST
             self._finished(scope, status, bytes(refusal), time.perf_counter() - started)
 
     def _finished(self, scope: Scope, status: int, refusal: bytes, seconds: float) -> None:
@@ -81,7 +85,7 @@ class AccessLog:
         assert request is not None  # set by __call__ for the whole request
         if request.noted_errors:
             codes = request.error_codes
-        elif status >= 400:
+        elif status >= 400 and status != CLIENT_CLOSED_REQUEST:
             codes = _codes_in(refusal) or ["INTERNAL_SERVER_ERROR" if status >= 500 else f"HTTP_{status}"]
         else:
             codes = []

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
@@ -26,9 +26,10 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from auth.request import authenticate, bearer_token
+from auth.user_cache import UserCache
 from domain.errors import DomainError, InvalidInput, Unauthenticated
 from resolvers.context import RequestContext
-from server import graphiql
+from server import graphiql, metrics
 from server.container import Container
 from server.input_guard import check_request
 from server.logs import note_errors, note_operation, note_viewer
@@ -38,6 +39,10 @@ from server.ws_handlers import LegacyWSHandler, TransportWSHandler
 log = logging.getLogger("rdflow.ws")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+# Set in the request's scope state when its client disconnected before the request was read.
+CLIENT_GONE = "client_gone"
+# The access log's status for such a request (nginx's "client closed request"; no response was sent).
+CLIENT_CLOSED_REQUEST = 499
 
 
 def error_body(error: DomainError) -> bytes:
@@ -148,6 +153,11 @@ class GraphQLView(GraphQL[RequestContext, None]):
     def __init__(self, container: Container, schema: Any, **kwargs: Any):
         super().__init__(schema, **kwargs)
         self.container = container
+        self.users = UserCache(container.bus, self._load_user, on_listen=metrics.internal_subscriptions)
+        container.closers.append(self.users.aclose)
+
+    async def _load_user(self, user_id: uuid.UUID) -> Any:
+        return (await self.container.services.reads.users_by_ids([user_id])).get(user_id)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql.render(request)
@@ -190,16 +200,19 @@ class GraphQLView(GraphQL[RequestContext, None]):
         """Strawberry's, minus subscriptions: without a streaming transport they have nowhere to send events."""
         allowed = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
         note_operation(request_data.operation_name)
+        # The request's reads share one connection and one read transaction (writes take their own).
+        read_scope = getattr(self.container.services.deps.uow, "read_scope", None)
         try:
-            return await self.schema.execute(
-                request_data.query,
-                root_value=root_value,
-                variable_values=request_data.variables,
-                context_value=context,
-                operation_name=request_data.operation_name,
-                allowed_operation_types=allowed,
-                operation_extensions=request_data.extensions,
-            )
+            async with read_scope() if read_scope is not None else contextlib.nullcontext():
+                return await self.schema.execute(
+                    request_data.query,
+                    root_value=root_value,
+                    variable_values=request_data.variables,
+                    context_value=context,
+                    operation_name=request_data.operation_name,
+                    allowed_operation_types=allowed,
+                    operation_extensions=request_data.extensions,
+                )
         except CannotGetOperationTypeError as exc:
             raise HTTPException(400, exc.as_http_error_reason()) from exc
         except InvalidOperationTypeError as exc:
@@ -216,6 +229,12 @@ class GraphQLView(GraphQL[RequestContext, None]):
         wants_graphql_response = GRAPHQL_RESPONSE in request.headers.get("accept", "")
         try:
             response = await self.run(request)
+        except ClientDisconnect:
+            # The client went away before its request was read (a load generator ending its run, a closed tab):
+            # nobody to answer, and not a server fault worth a traceback.
+            scope.setdefault("state", {})[CLIENT_GONE] = True
+            log.info("a client disconnected before its request was read")
+            return
         except HTTPException as exc:
             response = _http_error(exc)
         except DomainError as exc:
@@ -259,7 +278,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
                 _connection_token(params),
                 request_id=context.viewer.request_id,
                 client_address=context.viewer.client_address,
-            )
+            )  # from the database, not the user cache: a socket opened while it is down is refused with 1013
         except DomainError as exc:
             # Both subprotocols close with 4400/4401/4403 (strawberry would use 1011 for legacy graphql-ws); a
             # refusal is the client's doing, so one INFO line, never a traceback.
@@ -273,7 +292,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
                 raise
             await websocket.close(code=WS_TRY_AGAIN_LATER, reason=outage.message[:120])
             raise ConnectionRejectionError() from exc
-        # Live subscriptions authenticate again when the sign-in may have ended (logout, password or role change).
+        # Live subscriptions authenticate again when the sign-in may have ended (logout, password or role change),
+        # from the database: the event that asks for it may not have reached the user cache yet.
         context.sign_in(
             viewer,
             lambda: authenticate(
@@ -291,7 +311,12 @@ class GraphQLView(GraphQL[RequestContext, None]):
         token = bearer_token(request.headers.get("authorization")) if isinstance(request, Request) else None
         client = request.client.host if request.client else None
         viewer = await authenticate(
-            self.container.services, self.container.tokens, token, request_id=request_id, client_address=client
+            self.container.services,
+            self.container.tokens,
+            token,
+            request_id=request_id,
+            client_address=client,
+            users=self.users,
         )
         note_viewer(viewer.user_id)
         return RequestContext(

@@ -81,6 +81,11 @@ class EventMetrics:
         SUBSCRIPTIONS.inc(change)
 
 
+def internal_subscriptions(change: int) -> None:
+    """The server's own bus listeners (the user cache's) are not clients' subscriptions: taken back out."""
+    SUBSCRIPTIONS.dec(change)
+
+
 class JobMetrics:
     """The job executor's observer (jobs.executor.JobsObserver)."""
 

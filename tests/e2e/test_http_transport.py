@@ -79,3 +79,36 @@ async def test_request_id_is_echoed(sqlite_api: Api):
         "/graphql", json={"query": "{ me { username } }"}, headers=auth(sqlite_api) | {"x-request-id": "req-123"}
     )
     assert r.headers["x-request-id"] == "req-123"
+
+
+async def test_a_client_gone_before_its_body_is_read_is_one_info_line_not_a_server_error(sqlite_api: Api, caplog):
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+        "client": ("127.0.0.1", 1234),
+        "server": ("rdflow.test", 80),
+    }
+    messages = iter([{"type": "http.request", "body": b'{"query": "{ __type', "more_body": True}])
+
+    async def receive() -> dict:
+        return next(messages, {"type": "http.disconnect"})
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    caplog.set_level("INFO")
+    await sqlite_api.app(scope, receive, send)
+    assert sent == []  # nobody to answer
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.records
+    access = [r for r in caplog.records if r.name == "rdflow.access"]
+    assert [(r.status, r.outcome, r.error_codes) for r in access] == [(499, "gone", [])]

@@ -80,18 +80,31 @@ async def seed(api: Api, tasks_total: int) -> None:
 
 async def statements_for_nested_query(api: Api, tasks_total: int) -> tuple[int, int, int]:
     """(queries, transactions begun, leaves) of one nested read; SQLite's explicit BEGIN is counted apart."""
+    queries, begins, leaves, _ = await costs_of_nested_query(api, tasks_total)
+    return queries, begins, leaves
+
+
+async def costs_of_nested_query(api: Api, tasks_total: int) -> tuple[int, int, int, int]:
+    """(queries, transactions begun, leaves, connection checkouts) of one nested read."""
     await seed(api, tasks_total)
+    await api.gql("{ me { id } }")  # the viewer is read (and cached) before: what is left is the read itself
     statements: list[str] = []
+    checkouts: list[object] = []
 
     def count(conn, cursor, statement, *args):
         statements.append(statement)
 
+    def checkout(*_args):
+        checkouts.append(_args)
+
     engine = api.container.engine.sync_engine
     event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine.pool, "checkout", checkout)
     try:
         data = await api.gql(NESTED)
     finally:
         event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine.pool, "checkout", checkout)
     leaves = sum(
         t["artifacts"]["nodes"][0]["testResults"]["totalCount"]
         for e in data["projects"]["edges"]
@@ -99,7 +112,7 @@ async def statements_for_nested_query(api: Api, tasks_total: int) -> tuple[int, 
         for t in r["tasks"]["nodes"]
     )
     begins = sum(1 for s in statements if s.strip().upper().startswith("BEGIN"))
-    return len(statements) - begins, begins, leaves
+    return len(statements) - begins, begins, leaves, len(checkouts)
 
 
 @pytest.mark.parametrize("sizes", [(20, 100, 500)])
@@ -115,3 +128,17 @@ async def test_statement_count_is_constant(sizes, tmp_path):
     assert counts[0] <= 20, counts
     assert transactions[0] == transactions[1] == transactions[2], transactions
     assert 1 <= transactions[0] <= counts[0], transactions
+
+
+async def test_one_connection_and_one_transaction_serve_all_loaders_of_a_request(tmp_path):
+    """Every DataLoader batch of the request reads through one connection in one read transaction; the other
+    checkout and transaction are the revocation check of the access token (embedded mode keeps it in the database)."""
+    seen = []
+    for n in (20, 100):
+        async with running_api(sqlite_settings(tmp_path, f"c{n}")) as api:
+            _queries, begins, leaves, checkouts = await costs_of_nested_query(api, n)
+        assert leaves == n
+        seen.append((begins, checkouts))
+    assert seen[0] == seen[1], seen
+    begins, checkouts = seen[0]
+    assert (begins, checkouts) == (2, 2), seen

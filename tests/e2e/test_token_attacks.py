@@ -27,6 +27,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 
 from auth.tokens import ACCESS, REFRESH, TokenConfig
 from domain.enums import Role
+from domain.events import DomainEvent
 from domain.model import User
 from resolvers.ids import to_global_id
 from tests.api import Api
@@ -196,6 +197,9 @@ async def deleted_user(k: Kit) -> str:
         await uow.commit()
     async with k.api.container.services.deps.uow() as uow:
         assert await uow.users.get(k.user.id) is None
+    # Announced as every change of a user is (Tx publishes after commit): the servers' user caches forget the user.
+    deps = k.api.container.services.deps
+    await deps.bus.publish(DomainEvent("User", str(k.user.id), "deleted", deps.clock.now()))
     return bearer(k.genuine)
 
 
