@@ -104,10 +104,12 @@ class Tx:
         finally:
             await self.uow.__aexit__(exc_type, exc, tb)
         if exc is None:
-            for event in self.events:
-                await self.deps.bus.publish(event)
+            # After-commit actions first: a subscriber reacting to an event must find them done (a password change's
+            # kept sign-in is recorded before `password_changed` makes live sessions recheck themselves).
             for action in self.after_commit:
                 await action()
+            for event in self.events:
+                await self.deps.bus.publish(event)
         elif isinstance(exc, (Forbidden, Unauthenticated)) and self.action:
             await self._audit_refusal(exc)
 
