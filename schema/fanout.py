@@ -12,6 +12,8 @@ from typing import Any, Protocol
 import orjson
 from graphql import DocumentNode, FieldNode, GraphQLResolveInfo, execute, print_ast
 
+from strawberry.schema._graphql_core import execution_context_class_kwargs
+
 from domain.events import DomainEvent
 
 
@@ -100,7 +102,7 @@ def shared_sender(info: GraphQLResolveInfo, viewer_key: str, context: Any) -> Se
             context_value=context,
             variable_values=_raw(info.variable_values),
             operation_name=info.operation.name.value if info.operation.name else None,
-            **({"execution_context_class": execution_context_class} if execution_context_class else {}),
+            **execution_context_class_kwargs(execution_context_class),
         )
         if isinstance(result, Awaitable):
             result = await result
