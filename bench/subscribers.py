@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.harness import pct, rdflow_server, seed
+from bench.harness import _cpu_seconds, pct, rdflow_server, seed
 
 QUERY = (
     "subscription($p: ID!) { projectEvents(projectId: $p) { entityType entityId action newStatus at data } }"
@@ -205,6 +205,7 @@ def run(label: str, env: dict[str, str], token: str, args: argparse.Namespace, f
         profiler = _profile(args, label, pid) if args.profile_phase == "events" else None
         sent: dict[str, float] = {}
         mutation_errors = 0
+        cpu_before = (_cpu_seconds(pid), sum(_cpu_seconds(p.pid) for p in procs if p.pid), time.time())
         for i in range(args.events):
             t0 = time.time()
             body = http.post("/graphql", json={"query": CREATE, "variables": {"p": project, "t": f"bench {i}"}}).json()
@@ -215,6 +216,13 @@ def run(label: str, env: dict[str, str], token: str, args: argparse.Namespace, f
                 sent[body["data"]["createRequirement"]["id"]] = t0
             time.sleep(max(0.0, args.interval - (time.time() - t0)))
         time.sleep(args.drain)
+        wall = time.time() - cpu_before[2]
+        server_cpu = _cpu_seconds(pid) - cpu_before[0]
+        client_cpu = sum(_cpu_seconds(p.pid) for p in procs if p.pid) - cpu_before[1]
+        print(
+            f"{label}: events phase {wall:.1f} s: server CPU {server_cpu:.1f} s, client processes CPU {client_cpu:.1f} s",
+            flush=True,
+        )
         if profiler is not None:
             _stop(profiler)
         stop.set()
