@@ -31,10 +31,8 @@ import orjson
 
 from bench.harness import _cpu_seconds, pct, rdflow_server, seed
 
-QUERY = (
-    "subscription($p: ID!) { projectEvents(projectId: $p) { entityType entityId action newStatus at data } }"
-)
-CREATE = "mutation($p: ID!, $t: String!) { createRequirement(input: {projectId: $p, title: $t, content: \"c\"}) { id } }"
+QUERY = "subscription($p: ID!) { projectEvents(projectId: $p) { entityType entityId action newStatus at data } }"
+CREATE = 'mutation($p: ID!, $t: String!) { createRequirement(input: {projectId: $p, title: $t, content: "c"}) { id } }'
 PROJECT = "{ projects(first: 1) { nodes { id } } }"
 
 
@@ -72,7 +70,8 @@ async def _subscriber(url: str, token: str, project: str, gate: asyncio.Semaphor
             ack = orjson.loads(await asyncio.wait_for(ws.recv(), 120))
             if ack.get("type") != "connection_ack":
                 raise RuntimeError(f"no ack: {ack}")
-            await ws.send(_text({"id": "1", "type": "subscribe", "payload": {"query": QUERY, "variables": {"p": project}}}))
+            subscribe = {"id": "1", "type": "subscribe", "payload": {"query": QUERY, "variables": {"p": project}}}
+            await ws.send(_text(subscribe))
             while True:
                 msg = orjson.loads(await asyncio.wait_for(ws.recv(), 120))
                 if msg.get("type") == "ping":
@@ -111,10 +110,10 @@ async def _client(url: str, token: str, project: str, count: int, connected: Any
     gate = asyncio.Semaphore(200)  # handshakes in flight per process
     start = time.time()
     tasks = [asyncio.create_task(_subscriber(url, token, project, gate, out, ready)) for _ in range(count)]
-    while len(ready) < count:
+    while len(ready) < count:  # noqa: ASYNC110 - a progress poll over thousands of tasks, not a wait for one event
         await asyncio.sleep(0.05)
     connected.put((sum(ready), count - sum(ready), time.time() - start))
-    while not stop.is_set():
+    while not stop.is_set():  # noqa: ASYNC110 - a multiprocessing.Event cannot be awaited
         await asyncio.sleep(0.1)
     for task in tasks:
         task.cancel()
@@ -157,9 +156,8 @@ def _profile(args: argparse.Namespace, label: str, pid: int) -> subprocess.Popen
         return None
     out = args.profile.with_name(f"{args.profile.stem}-{label}-{args.profile_phase}{args.profile.suffix}")
     command = [str(Path(sys.executable).parent / "py-spy"), "record", "-o", str(out), "-f", "speedscope"]
-    profiler = subprocess.Popen(
-        [*command, "--pid", str(pid), "--subprocesses", "-r", "50"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    command += ["--pid", str(pid), "--subprocesses", "-r", "50"]
+    profiler = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)
     print(f"{label}: profiling the {args.profile_phase} phase into {out}", flush=True)
     return profiler
@@ -179,7 +177,8 @@ def run(label: str, env: dict[str, str], token: str, args: argparse.Namespace, f
         ctx = mp.get_context("spawn")
         connected, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
         ws_url = base.replace("http://", "ws://") + "/graphql"
-        shares = [args.subscribers // args.processes + (i < args.subscribers % args.processes) for i in range(args.processes)]
+        each, extra = divmod(args.subscribers, args.processes)
+        shares = [each + (i < extra) for i in range(args.processes)]
         procs = [
             ctx.Process(target=client_process, args=(ws_url, token, project, n, connected, stop, results), daemon=True)
             for n in shares
@@ -220,7 +219,8 @@ def run(label: str, env: dict[str, str], token: str, args: argparse.Namespace, f
         server_cpu = _cpu_seconds(pid) - cpu_before[0]
         client_cpu = sum(_cpu_seconds(p.pid) for p in procs if p.pid) - cpu_before[1]
         print(
-            f"{label}: events phase {wall:.1f} s: server CPU {server_cpu:.1f} s, client processes CPU {client_cpu:.1f} s",
+            f"{label}: events phase {wall:.1f} s: server CPU {server_cpu:.1f} s, "
+            f"client processes CPU {client_cpu:.1f} s",
             flush=True,
         )
         if profiler is not None:
@@ -290,8 +290,9 @@ def main() -> int:
         env = {"DATABASE_URL": database_url, "RDFLOW_DATA_DIR": str(data), "RDFLOW_WORKERS": "1"}
         ok &= run("embedded", env, token, args, folder)
     if args.mode in ("production", "both"):
-        from bench.read_vs_postgraphile import throwaway_database
         from cryptography.fernet import Fernet
+
+        from bench.read_vs_postgraphile import throwaway_database
 
         prefix = f"rdflow-bench-{uuid.uuid4().hex[:8]}"
         settings = {

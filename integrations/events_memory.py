@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Protocol
 
 from domain.events import DomainEvent, EventsMissed, SubscriberOverflow, topics_of
@@ -101,7 +101,7 @@ class Subscription:
             yield item
 
 
-def fan_out(subscribers: Sequence[Subscription] | set[Subscription], event: DomainEvent, observer: EventsObserver) -> None:
+def fan_out(subscribers: Iterable[Subscription], event: DomainEvent, observer: EventsObserver) -> None:
     """Offer `event` to each subscriber; one metrics update for all of them."""
     delivered = sum(sub.offer(event) for sub in tuple(subscribers))
     if delivered:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any, Protocol
 
 import orjson
 from graphql import DocumentNode, FieldNode, GraphQLResolveInfo, execute, print_ast
-
 from strawberry.schema._graphql_core import execution_context_class_kwargs
 
 from domain.events import DomainEvent
@@ -30,7 +29,9 @@ class StreamingOperation(Protocol):
 OPERATION: ContextVar[StreamingOperation | None] = ContextVar("rdflow_streaming_operation", default=None)
 
 # ProjectEvent fields whose values are the event's own, the same for every viewer.
-VIEWER_INDEPENDENT = frozenset({"__typename", "entityType", "entityId", "action", "oldStatus", "newStatus", "at", "data"})
+VIEWER_INDEPENDENT = frozenset(
+    {"__typename", "entityType", "entityId", "action", "oldStatus", "newStatus", "at", "data"}
+)
 
 # Results kept per (selection, visibility, event): enough for every group's recent events, bounded.
 MEMO_SIZE = 4096
@@ -87,7 +88,8 @@ def shared_sender(info: GraphQLResolveInfo, viewer_key: str, context: Any) -> Se
     if operation is None or len(info.field_nodes) != 1:
         return None
     field = info.field_nodes[0]
-    variables = orjson.dumps(info.variable_values, option=orjson.OPT_SORT_KEYS, default=str).decode()
+    values = _coerced(info.variable_values)
+    variables = orjson.dumps(values, option=orjson.OPT_SORT_KEYS, default=str).decode()
     fragments = "".join(print_ast(f) for f in info.fragments.values())
     visibility = "" if (_viewer_independent(field) and not info.fragments) else viewer_key
     key = f"{print_ast(info.operation)}\n{fragments}\n{variables}\n{visibility}"
@@ -100,7 +102,7 @@ def shared_sender(info: GraphQLResolveInfo, viewer_key: str, context: Any) -> Se
             document,
             root_value=event,
             context_value=context,
-            variable_values=_raw(info.variable_values),
+            variable_values=values,
             operation_name=info.operation.name.value if info.operation.name else None,
             **execution_context_class_kwargs(execution_context_class),
         )
@@ -120,5 +122,6 @@ def shared_sender(info: GraphQLResolveInfo, viewer_key: str, context: Any) -> Se
     return send
 
 
-def _raw(values: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(values)
+def _coerced(values: Any) -> dict[str, Any]:
+    """The operation's variables (graphql-core 3.3 keeps them with their sources; older versions as a dict)."""
+    return dict(getattr(values, "coerced", values))
