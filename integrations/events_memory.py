@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Protocol
 
 from domain.events import DomainEvent, EventsMissed, SubscriberOverflow, topics_of
@@ -16,7 +16,7 @@ class EventsObserver(Protocol):
 
     def published(self) -> None: ...
 
-    def delivered(self) -> None: ...
+    def delivered(self, count: int = 1) -> None: ...
 
     def dropped(self, reason: str) -> None: ...
 
@@ -27,7 +27,7 @@ class Unobserved:
     def published(self) -> None:
         pass
 
-    def delivered(self) -> None:
+    def delivered(self, count: int = 1) -> None:
         pass
 
     def dropped(self, reason: str) -> None:
@@ -63,12 +63,13 @@ class Subscription:
         # A broker that publishes one event per topic delivers it once per matching topic; keep the first.
         self._recent: deque[str] | None = deque(maxlen=256) if len(self.topics) > 1 else None
 
-    def offer(self, event: DomainEvent) -> None:
+    def offer(self, event: DomainEvent) -> bool:
+        """Queue `event`; True when it was (the bus counts deliveries once per publish, not per subscriber)."""
         if self.ended:
-            return
+            return False
         if self._recent is not None:
             if event.id in self._recent:
-                return
+                return False
             self._recent.append(event.id)
         if self.queue.qsize() >= self.max_pending:
             self.observer.dropped("subscriber_overflow")
@@ -76,9 +77,9 @@ class Subscription:
             if self.on_overflow is not None:
                 # The reader may be stuck writing to its client; tell its owner now, not at its next read.
                 self.on_overflow(SubscriberOverflow(self.max_pending))
-            return
+            return False
         self.queue.put_nowait(event)
-        self.observer.delivered()
+        return True
 
     def missed(self) -> None:
         """The bus may have dropped events for this subscriber: after what it has, iteration raises EventsMissed."""
@@ -98,6 +99,13 @@ class Subscription:
             if item is _MISSED:
                 raise EventsMissed("the event broker connection dropped: events may have been missed; refetch")
             yield item
+
+
+def fan_out(subscribers: Iterable[Subscription], event: DomainEvent, observer: EventsObserver) -> None:
+    """Offer `event` to each subscriber; one metrics update for all of them."""
+    delivered = sum(sub.offer(event) for sub in tuple(subscribers))
+    if delivered:
+        observer.delivered(delivered)
 
 
 def unindex(by_topic: dict[str, set[Subscription]], sub: Subscription) -> list[str]:
@@ -122,8 +130,7 @@ class InProcessEventBus:
     async def publish(self, event: DomainEvent) -> None:
         self.observer.published()
         for topic in topics_of(event):
-            for sub in tuple(self._by_topic.get(topic, ())):
-                sub.offer(event)
+            fan_out(self._by_topic.get(topic, ()), event, self.observer)
 
     @contextlib.asynccontextmanager
     async def subscribe(

@@ -18,7 +18,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from domain.errors import ServiceUnavailable
 from domain.events import DomainEvent, SubscriberOverflow, topics_of
-from integrations.events_memory import UNOBSERVED, EventsObserver, Subscription, unindex
+from integrations.events_memory import UNOBSERVED, EventsObserver, Subscription, fan_out, unindex
 
 log = logging.getLogger("rdflow.events")
 
@@ -209,8 +209,7 @@ class RedisEventBus:
                 log.error("dropping an undecodable event on %r", channel)
                 return
             topic = channel.decode()[len(self.prefix) :]
-            for sub in tuple(self._by_topic.get(topic, ())):
-                sub.offer(event)
+            fan_out(self._by_topic.get(topic, ()), event, self.observer)
 
     async def ping(self) -> None:
         await self.redis.ping()

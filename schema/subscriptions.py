@@ -13,6 +13,7 @@ from domain.events import DomainEvent
 from resolvers import relations, subscriptions
 from resolvers.context import RequestContext
 from resolvers.ids import to_global_id
+from schema import fanout
 from schema.pipeline_types import JobNode
 from schema.types import DeploymentNode, UserNode
 
@@ -57,7 +58,10 @@ class Subscription:
     async def project_events(
         self, info: Info[RequestContext, None], project_id: strawberry.ID
     ) -> AsyncGenerator[ProjectEvent, None]:
-        async for event in subscriptions.until_closed(
-            info.context, subscriptions.project_events(info.context, project_id)
-        ):
-            yield event
+        ctx = info.context
+        # Over graphql-transport-ws each event's result is executed and encoded once for every subscriber with the
+        # same selection and visibility; access is still checked per subscriber (by the stream below).
+        send = fanout.shared_sender(info._raw_info, f"{ctx.viewer.user_id}:{ctx.viewer.role}", ctx)
+        async for event in subscriptions.until_closed(ctx, subscriptions.project_events(ctx, project_id)):
+            if send is None or event.action == "snapshot" or not await send(event):
+                yield event

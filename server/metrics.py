@@ -71,8 +71,8 @@ class EventMetrics:
     def published(self) -> None:
         EVENTS_PUBLISHED.inc()
 
-    def delivered(self) -> None:
-        EVENTS_DELIVERED.inc()
+    def delivered(self, count: int = 1) -> None:
+        EVENTS_DELIVERED.inc(count)
 
     def dropped(self, reason: str) -> None:
         EVENTS_DROPPED.labels(reason).inc()

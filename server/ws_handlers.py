@@ -14,6 +14,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 
 from domain.errors import RateLimited
 from resolvers.context import RequestContext
+from schema import fanout
 from server.input_guard import operation_refusal
 from server.ws_keepalive import KeepAliveTransportWSHandler
 
@@ -39,6 +40,11 @@ class TransportWSHandler(KeepAliveTransportWSHandler):
             log.info("an operation ended: its client disconnected")
             return
         await super().handle_task_exception(error)
+
+    async def run_operation(self, operation: Any) -> None:
+        # The operation's own task: its subscription resolvers find it (to send shared event results under its id).
+        fanout.OPERATION.set(operation)
+        await super().run_operation(operation)
 
     async def handle_subscribe(self, message: Any) -> None:
         full = _full_at(self.max_subscriptions_per_connection, len(self.operations))

@@ -120,8 +120,8 @@ class LiveUpdates:
                     return
 
     async def project_events(self, follower: Follower, project_id: uuid.UUID) -> AsyncIterator[DomainEvent]:
-        """A snapshot event with the project's status, then every event in the project."""
-        await self.projects.get(follower.viewer, project_id)
+        """A snapshot event with the project's status, then every event in the project. One read, after
+        subscribing, both authorizes and gives the snapshot (a refusal leaves the bus before anything is sent)."""
 
         def check(viewer: Viewer) -> Awaitable[Any]:
             return self.projects.get(viewer, project_id)
