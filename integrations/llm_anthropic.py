@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import anthropic
-import httpx
+import httpx2
 from aiobreaker import CircuitBreaker, CircuitBreakerError
 from aiobreaker.state import CircuitBreakerState
 from aiobreaker.storage.memory import CircuitMemoryStorage
@@ -188,7 +188,7 @@ class AnthropicLLM:
                     yield event.delta.text
                 elif event.type == "message_delta":
                     yield StreamUsage(model, input_tokens, event.usage.output_tokens)
-        except (anthropic.APIError, httpx.HTTPError) as exc:
+        except (anthropic.APIError, httpx2.HTTPError) as exc:  # the SDK streams over httpx2
             raise ServiceUnavailable(
                 f"the Anthropic stream broke off after {received} characters: {_describe_stream_error(exc)}",
                 details={"provider": self.name, "received": received},
