@@ -85,9 +85,12 @@ class ReadScope:
 
     async def close(self) -> None:
         self.closed = True
-        if self._session is not None:
-            await asyncio.shield(self._session.close())
-            self._session = None
+        # A task the request started (an in-process job) may hold the session right now: closing it under that
+        # task's statement would break the connection ("another operation is in progress"). Wait for it.
+        async with self._lock:
+            if self._session is not None:
+                await asyncio.shield(self._session.close())
+                self._session = None
 
 
 _read_scope: ContextVar[ReadScope | None] = ContextVar("rdflow_read_scope", default=None)

@@ -58,7 +58,8 @@ async def test_the_generated_tests_run_in_the_run_tests_sandbox_with_its_limits(
     }
     endless = {"path": "tests/test_calc.py", "content": "def test_forever():\n    while True:\n        pass\n"}
     with reachable_dir("rdflow-eval-") as data_dir:
-        runner = sandbox_runner(Settings(data_dir=data_dir / "var", test_timeout_s=3))
+        # The CPU limit well above the wall-clock one: the endless loop is stopped by the wall clock, whatever the load.
+        runner = sandbox_runner(Settings(data_dir=data_dir / "var", test_timeout_s=3, test_cpu_s=60))
         passed, output = await evaluation.run_generated_tests([code, wrong], runner)
         assert not passed and "tests/test_calc.py::test_add: " in output and "assert 3 == 4" in output, output
         passed, output = await evaluation.run_generated_tests([code, endless], runner)
