@@ -46,30 +46,26 @@ REPOSITORIES = {
 
 class ReadScope:
     """The session the reads of one request share. One statement runs on a connection at a time: a read that finds
-    the session busy (a sibling DataLoader batch) waits for it; a write leaves it for a session of its own, and the
-    reads after a write start a new transaction (on SQLite a read transaction would still see the old snapshot)."""
+    the session busy (a sibling DataLoader batch) takes a session of its own; a write leaves it for a session of its
+    own, and the reads after a write start a new transaction (on SQLite a read transaction would still see the old
+    snapshot)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]):
         self._sessions = sessions
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
         self._stale = False
-        self._holder: asyncio.Task[object] | None = None
         # Tasks started during the request (an in-process job) inherit the scope: once the request is over, they
         # open sessions of their own.
         self.closed = False
 
     async def acquire(self) -> AsyncSession | None:
-        """The shared session, held until `release`; None when this task already holds it (a nested unit of work
-        gets a session of its own instead of waiting for itself)."""
-        task = asyncio.current_task()
-        if self.closed or (self._holder is not None and self._holder is task):
+        """The shared session, held until `release`; None when it is busy or the request is over."""
+        if self.closed or self._lock.locked():
+            # Busy (a sibling batch, or this very task in a nested unit of work): a session of its own rather than a
+            # wait, which could deadlock when the holder itself awaits a DataLoader batch that needs a session.
             return None
-        await self._lock.acquire()
-        if self.closed:  # the request ended while this waited
-            self._lock.release()
-            return None
-        self._holder = task
+        await self._lock.acquire()  # free, so this takes it without suspending
         if self._stale and self._session is not None:
             await asyncio.shield(self._session.close())
             self._session = None
@@ -80,7 +76,6 @@ class ReadScope:
 
     def release(self, *, wrote: bool = False) -> None:
         self._stale = self._stale or wrote
-        self._holder = None
         self._lock.release()
 
     async def close(self) -> None:

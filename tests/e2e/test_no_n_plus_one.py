@@ -130,15 +130,17 @@ async def test_statement_count_is_constant(sizes, tmp_path):
     assert 1 <= transactions[0] <= counts[0], transactions
 
 
-async def test_one_connection_and_one_transaction_serve_all_loaders_of_a_request(tmp_path):
-    """Every DataLoader batch of the request reads through one connection in one read transaction; the other
-    checkout and transaction are the revocation check of the access token (embedded mode keeps it in the database)."""
+async def test_connections_and_transactions_per_request_do_not_grow_with_the_rows(tmp_path):
+    """DataLoader batches share the request's read session when it is free; a batch that overlaps a busy one takes a
+    connection of its own (waiting could deadlock: the holder may itself await a batch). So checkouts and
+    transactions are bounded by the query's batches, never by its rows; one more is the access token's revocation
+    check (embedded mode keeps it in the database)."""
     seen = []
     for n in (20, 100):
         async with running_api(sqlite_settings(tmp_path, f"c{n}")) as api:
-            _queries, begins, leaves, checkouts = await costs_of_nested_query(api, n)
+            queries, begins, leaves, checkouts = await costs_of_nested_query(api, n)
         assert leaves == n
-        seen.append((begins, checkouts))
+        seen.append((begins, checkouts, queries))
     assert seen[0] == seen[1], seen
-    begins, checkouts = seen[0]
-    assert (begins, checkouts) == (2, 2), seen
+    begins, checkouts, queries = seen[0]
+    assert begins == checkouts <= queries + 1, seen
