@@ -55,6 +55,7 @@ class ReadScope:
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
         self._stale = False
+        self._closing: set[asyncio.Future[None]] = set()
         # Tasks started during the request (an in-process job) inherit the scope: once the request is over, they
         # open sessions of their own.
         self.closed = False
@@ -77,15 +78,20 @@ class ReadScope:
     def release(self, *, wrote: bool = False) -> None:
         self._stale = self._stale or wrote
         self._lock.release()
+        if self.closed and self._session is not None:  # the request ended while this held the session
+            session, self._session = self._session, None
+            closing = asyncio.ensure_future(session.close())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
+        """End the scope. A task the request started (an in-process job) may hold the session right now: closing it
+        under that task's statement would break the connection, so the holder closes it when it lets go."""
         self.closed = True
-        # A task the request started (an in-process job) may hold the session right now: closing it under that
-        # task's statement would break the connection ("another operation is in progress"). Wait for it.
-        async with self._lock:
-            if self._session is not None:
-                await asyncio.shield(self._session.close())
-                self._session = None
+        if self._lock.locked() or self._session is None:
+            return
+        session, self._session = self._session, None
+        await asyncio.shield(session.close())
 
 
 _read_scope: ContextVar[ReadScope | None] = ContextVar("rdflow_read_scope", default=None)
