@@ -92,6 +92,7 @@ def _serve(settings: Settings) -> None:
             log_config=logging_config(json=wants_json(settings.env, settings.log_format), level=settings.log_level),
             access_log=False,
             proxy_headers=True,
+            timeout_keep_alive=settings.http_keepalive_s,
             **websocket_options(settings.max_body_bytes),
         )
     finally:

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     login_window_s: int = 300
 
     ws_keepalive_s: float = Field(15.0, gt=0)
+    # Longer than any client's or load balancer's idle timeout (httpx 5 s, ALB 60 s): the server closing an idle
+    # connection just as a client reuses it resets that client's request.
+    http_keepalive_s: int = Field(75, ge=1)
 
     webhook_window_s: int = Field(300, ge=1, le=3600)  # a signed webhook delivery's timestamp may be this far off
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -119,15 +122,14 @@ def test_production_needs_a_fernet_key(data_env):
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _serve_until_healthy(args: list[str], env: dict[str, str], port: int) -> str:
-    """Start `rdflow serve ARGS`, wait for /health on `port`, stop it; returns its output."""
+@contextlib.contextmanager
+def _serving(args: list[str], env: dict[str, str], port: int) -> Iterator[list[str]]:
+    """`rdflow serve ARGS` answering /health on `port` for the block; the list gets its output once stopped."""
     import httpx
 
     server = subprocess.Popen(
@@ -137,6 +139,7 @@ def _serve_until_healthy(args: list[str], env: dict[str, str], port: int) -> str
         stderr=subprocess.STDOUT,
         text=True,
     )
+    output: list[str] = []
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and server.poll() is None:
@@ -147,10 +150,37 @@ def _serve_until_healthy(args: list[str], env: dict[str, str], port: int) -> str
                 time.sleep(0.2)
         else:
             pytest.fail(f"rdflow serve {args} did not answer /health on {port}")
+        yield output
     finally:
         server.terminate()
-        output, _ = server.communicate(timeout=30)
-    return output
+        output.append(server.communicate(timeout=30)[0])
+
+
+def _serve_until_healthy(args: list[str], env: dict[str, str], port: int) -> str:
+    """Start `rdflow serve ARGS`, wait for /health on `port`, stop it; returns its output."""
+    with _serving(args, env, port) as output:
+        pass
+    return output[0]
+
+
+def _get_health(sock: socket.socket) -> bytes:
+    sock.sendall(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+    return sock.recv(65536)
+
+
+def test_an_idle_keep_alive_connection_outlives_a_clients_own_idle_timeout(data_env):
+    """httpx drops idle connections after 5 s and uvicorn's default closes them after 5 s: a request sent on one just
+    as the server closed it came back as a reset (a flaky browser test). The server now waits longer than clients."""
+    port = _free_port()
+    with _serving(["--port", str(port)], data_env, port), socket.create_connection(("127.0.0.1", port), 10) as sock:
+        assert _get_health(sock).startswith(b"HTTP/1.1 200")
+        time.sleep(6)
+        assert _get_health(sock).startswith(b"HTTP/1.1 200")
+    shorter = {**data_env, "RDFLOW_HTTP_KEEPALIVE_S": "1"}
+    with _serving(["--port", str(port)], shorter, port), socket.create_connection(("127.0.0.1", port), 10) as sock:
+        assert _get_health(sock).startswith(b"HTTP/1.1 200")
+        time.sleep(2)
+        assert sock.recv(65536) == b"", "the server closes an idle connection after RDFLOW_HTTP_KEEPALIVE_S"
 
 
 def test_serve_flags_override_the_environment(data_env):
