@@ -332,6 +332,8 @@ def main() -> None:
                     settings=settings,
                 )
             )
+            # The search index's node_id column collides with PostGraphile's own nodeId field; it is not a shape here.
+            asyncio.run(sql(database_url, "COMMENT ON TABLE search_index IS E'@omit'"))
             print("installing postgraphile@4 ...", flush=True)
             binary = install_postgraphile(folder)
             version = subprocess.run(
