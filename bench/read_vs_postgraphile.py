@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 from bench.harness import free_port, rdflow_server, running, seed, settle
 from bench.load import Load, client_name, drive
 from domain.enums import Role
-from resolvers.ids import encode_cursor
+from resolvers.ids import encode_cursor, to_global_id
 
 PROJECTS, REQUIREMENTS, TASKS = 100, 20, 10
 ORDER = "orderBy: [CREATED_AT_ASC, ID_ASC]"  # rdflow's default order (created_at, then id)
@@ -54,6 +54,8 @@ class Shape:
     rdflow_path: tuple[str, ...]
     postgraphile: str
     postgraphile_path: tuple[str, ...]
+    # Set for a shape read by id: the entity whose ids (in creation order) the windows index, not a page offset.
+    entity: str | None = None
 
 
 SHAPES = [
@@ -107,21 +109,67 @@ SHAPES = [
                 taskByParentId {{ id name }} requirementByRequirementId {{ id title }} }} }} }}""",
         ("allTasks",),
     ),
+    # Two more shapes of the general path (issue 13: refetch by id, a parent with its children's counts).
+    Shape(
+        "node(id:) task refetch",
+        1,
+        range(PROJECTS * REQUIREMENTS * TASKS),
+        """query N($id: ID!) { node(id: $id) { id ... on Task { name status priority estimatedHours
+            requirement { id title project { id name } } } } }""",
+        ("node",),
+        """query N($id: UUID!) { taskById(id: $id) { id name status priority estimatedHours
+            requirementByRequirementId { id title projectByProjectId { id name } } } }""",
+        ("taskById",),
+        entity="Task",
+    ),
+    Shape(
+        "project -> 20 requirements with task counts",
+        20,
+        range(PROJECTS),
+        """query R($id: ID!) { project(id: $id) { id name requirements(first: 20) { totalCount nodes { id title
+            status tasks(first: 1) { totalCount } } } } }""",
+        ("project", "requirements"),
+        f"""query R($id: UUID!) {{ projectById(id: $id) {{ id name requirementsByProjectId(first: 20, {ORDER}) {{
+            totalCount nodes {{ id title status tasksByRequirementId(first: 1) {{ totalCount }} }} }} }} }}""",
+        ("projectById", "requirementsByProjectId"),
+        entity="Project",
+    ),
 ]
+
+# Filled after seeding: each entity's ids in creation order (the windows of the shapes read by id).
+IDS: dict[str, list[str]] = {}
+
+
+async def load_ids(url: str) -> None:
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        for entity, table in (("Task", "tasks"), ("Project", "projects")):
+            IDS[entity] = [str(r["id"]) for r in await conn.fetch(f"SELECT id FROM {table} ORDER BY created_at, id")]
+    finally:
+        await conn.close()
 
 
 def rdflow_body(shape: Shape, offset: int) -> str:
+    if shape.entity:
+        return json.dumps(
+            {"query": shape.rdflow, "variables": {"id": to_global_id(shape.entity, IDS[shape.entity][offset])}}
+        )
     return json.dumps({"query": shape.rdflow, "variables": {"after": encode_cursor(offset - 1) if offset else None}})
 
 
 def postgraphile_body(shape: Shape, offset: int) -> str:
+    if shape.entity:
+        return json.dumps({"query": shape.postgraphile, "variables": {"id": IDS[shape.entity][offset]}})
     return json.dumps({"query": shape.postgraphile, "variables": {"offset": offset}})
 
 
 def count(data: dict, path: tuple[str, ...]) -> int:
     if not path:
         return 1
-    return sum(count(node, path[1:]) for node in data[path[0]]["nodes"])
+    value = data[path[0]]
+    if value is None:
+        return 0
+    return sum(count(node, path[1:]) for node in value["nodes"]) if "nodes" in value else count(value, path[1:])
 
 
 def check(url: str, headers: dict[str, str], body: str, path: tuple[str, ...], rows: int) -> None:
@@ -151,7 +199,7 @@ def measure(
     args: argparse.Namespace,
 ) -> Iterator[Row]:
     """Each shape cached (one identical request) and uncached (rotating windows, `Cache-Control: no-cache`)."""
-    for shape in SHAPES:
+    for shape in [s for s in SHAPES if not args.only or any(w in s.name for w in args.only.split(","))]:
         offsets = list(shape.offsets)
         for offset in (offsets[0], offsets[len(offsets) // 2], offsets[-1]):
             check(url, headers, body(shape, offset), path(shape), shape.rows)
@@ -298,6 +346,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, choices=range(1, 16), metavar="1..15")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--only", default="", help="comma-separated parts of shape names to run (default: all)")
     parser.add_argument("--profile", type=Path)
     args = parser.parse_args()
     worker_counts = [int(w) for w in args.workers.split(",")]
@@ -334,6 +383,7 @@ def main() -> None:
             )
             # The search index's node_id column collides with PostGraphile's own nodeId field; it is not a shape here.
             asyncio.run(sql(database_url, "COMMENT ON TABLE search_index IS E'@omit'"))
+            asyncio.run(load_ids(database_url))
             print("installing postgraphile@4 ...", flush=True)
             binary = install_postgraphile(folder)
             version = subprocess.run(

@@ -34,8 +34,14 @@ from integrations.sandbox_reports import parse_coverage, parse_junit, read_untru
 log = logging.getLogger("rdflow.tests")
 
 CLONE_NEWNET = 0x40000000
+CLONE_NEWNS = 0x00020000
+MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
+# The machine's shared scratch directories: in the run's mount namespace each is its own tmp directory.
+SHARED_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
 PR_SET_PDEATHSIG = 1
 MAX_OUTPUT = 20_000
+# Files by which pytest recognises a project's own configuration (then it is the run's rootdir and config).
+PYTEST_CONFIGS = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
 LOCK_SUFFIX = ".lock"
 
 # Runs inside the sandbox: pytest under coverage.py, reports written to the out directory (argv[1]).
@@ -124,10 +130,36 @@ def sandbox_identity(user: str | None) -> Identity | None:
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _child_setup(limits: SandboxLimits, who: Identity | None, isolate_network: bool) -> Callable[[], None]:
-    """Runs in the forked child before exec (after setsid): namespaces, limits, then drop privileges, then ask to
-    be killed with the worker (PR_SET_PDEATHSIG, which a uid change resets)."""
+def private_scratch_dirs(keep: Sequence[str]) -> list[str]:
+    """The shared scratch directories a run gets its own copy of: all but those holding a path it needs (`keep`: the
+    sandbox and the interpreter, when the data directory is itself under /tmp)."""
+    kept = {os.path.abspath(p) for p in keep} | {os.path.realpath(p) for p in keep}  # a venv's python is a link
+    return [
+        d
+        for d in SHARED_SCRATCH
+        if os.path.isdir(d)
+        and not any(os.path.commonpath([os.path.realpath(d), k]) == os.path.realpath(d) for k in kept)
+    ]
+
+
+def _private_scratch(scratch: Path, targets: Sequence[str]) -> None:
+    """In a new mount namespace (the child's alone), bind `scratch` over each target (/tmp, /var/tmp, /dev/shm): what
+    the tests write there lands in the run's directory and goes with it; what others left there is not visible."""
+    if _libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        raise OSError(ctypes.get_errno(), "making / private in the new mount namespace failed")
+    for target in targets:
+        if _libc.mount(bytes(scratch), target.encode(), None, MS_BIND, None) != 0:
+            raise OSError(ctypes.get_errno(), f"binding the run's tmp over {target} failed")
+
+
+def _child_setup(
+    limits: SandboxLimits, who: Identity | None, isolate: bool, scratch: Path, keep: Sequence[str]
+) -> Callable[[], None]:
+    """Runs in the forked child before exec (after setsid): namespaces (network, and mounts with a private /tmp),
+    limits, then drop privileges, then ask to be killed with the worker (PR_SET_PDEATHSIG, which a uid change
+    resets)."""
     parent = os.getpid()
+    targets = private_scratch_dirs([str(scratch), *keep]) if isolate else []
     rlimits = [
         (resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1)),
         (resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes)),
@@ -138,8 +170,10 @@ def _child_setup(limits: SandboxLimits, who: Identity | None, isolate_network: b
     ]
 
     def setup() -> None:
-        if isolate_network and _libc.unshare(CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET) failed")
+        if isolate:
+            if _libc.unshare(CLONE_NEWNET | CLONE_NEWNS) != 0:
+                raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET | CLONE_NEWNS) failed")
+            _private_scratch(scratch, targets)
         for which, value in rlimits:
             resource.setrlimit(which, value)
         if who is not None:
@@ -322,6 +356,8 @@ class SandboxTestRunner:
                 raise RunnerUnavailable(f"file path {f.path!r} leaves the sandbox")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(f.content)
+        if not any((work / name).is_file() for name in PYTEST_CONFIGS):
+            (sandbox / "out" / "pytest.ini").write_text("[pytest]\n")
         # The run's own directory stays the worker's (the reports' parent cannot be swapped); its parts are the user's.
         os.chmod(sandbox, 0o711)
         if self.who is not None:
@@ -334,6 +370,10 @@ class SandboxTestRunner:
     def _command(self, out: Path, test_type: TestType) -> list[str]:
         assert self._python is not None  # set by the probe
         command = [self._python, "-E", "-s", "-B", "-c", DRIVER, str(out)]
+        # Without a configuration of its own, pytest would search upwards from the work directory and take whatever
+        # project holds the data directory (the server's own checkout, with `var/`) as the rootdir and config.
+        if (out / "pytest.ini").is_file():
+            command += ["-c", str(out / "pytest.ini"), "--rootdir", str(out.parent / "work")]
         command += ["-q", "-p", "no:cacheprovider", "-p", "anyio.pytest_plugin", "-o", "junit_family=xunit1"]
         command.append(f"--junitxml={out}/junit.xml")
         if MARKERS[test_type]:
@@ -365,7 +405,7 @@ class SandboxTestRunner:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_child_setup(self.config.limits, self.who, isolate),
+                preexec_fn=_child_setup(self.config.limits, self.who, isolate, cwd.parent / "tmp", command[:1]),
             )
         except (OSError, subprocess.SubprocessError) as exc:
             raise RunnerUnavailable(self._cannot_start(command[0], exc)) from exc
@@ -395,7 +435,7 @@ class SandboxTestRunner:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_child_setup(self.config.limits, self.who, isolate),
+            preexec_fn=_child_setup(self.config.limits, self.who, isolate, self.root, [python]),
         )
         out, _ = await proc.communicate()
         return proc.returncode, out.decode(errors="replace")[-500:].strip()
@@ -437,6 +477,11 @@ class SandboxTestRunner:
             f"no interpreter that {self._who_name} may run with pytest and coverage: {'; '.join(reasons)}. "
             "Set RDFLOW_TEST_RUNNER_PYTHON to one with the runner extra that this user may execute"
         )
+
+    async def isolated(self) -> bool:
+        """Whether runs get their own network and scratch directories (namespaces), as the probe found."""
+        self._prepare_root()
+        return await self._probe()
 
     async def _probe(self) -> bool:
         """Once: which interpreter (it must run as the sandbox user with pytest and coverage), and may it run in

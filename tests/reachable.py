@@ -11,9 +11,11 @@ from pathlib import Path
 
 
 @contextmanager
-def reachable_dir(prefix: str) -> Iterator[Path]:
-    """A fresh directory under the system temp dir whose path the sandbox user may traverse."""
-    path = Path(tempfile.mkdtemp(prefix=prefix))
+def reachable_dir(prefix: str, parent: Path | None = None) -> Iterator[Path]:
+    """A fresh directory under `parent` (default: the system temp dir) whose path the sandbox user may traverse."""
+    if parent is not None:
+        parent.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     os.chmod(path, 0o755)
     try:
         yield path

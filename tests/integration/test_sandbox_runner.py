@@ -16,6 +16,7 @@ import pytest
 from domain.enums import TestType
 from domain.ports import SourceFile
 from integrations.sandbox import SandboxConfig, SandboxLimits, SandboxTestRunner
+from tests.jobstack import ROOT
 from tests.reachable import reachable_dir
 
 AS_ROOT = os.geteuid() == 0
@@ -223,6 +224,40 @@ async def test_writes_outside_the_sandbox_are_refused_and_sizes_capped(sandbox_r
     assert not any(p.exists() for p in outside)
     assert not (sandbox_root.parent / "escape.txt").exists()
     assert_removed(sandbox_root, "escape")
+
+
+async def test_tmp_is_the_runs_own_when_the_machine_allows_namespaces():
+    """With a mount namespace, /tmp, /var/tmp and /dev/shm are the run's tmp directory: writes there are confined to
+    the run (and removed with it), and what other processes keep there is invisible."""
+    # Neither the sandbox nor the interpreter under /tmp (a run keeps the directories holding them), as with the
+    # default data directory, a checkout's var/.
+    with reachable_dir("sandboxes-", ROOT / "var" / "test-sandboxes") as root:
+        runner = SandboxTestRunner(SandboxConfig(root=root / "sandboxes"))
+        if not await runner.isolated():
+            pytest.skip("this machine refuses namespaces: /tmp stays shared (the sandbox user still owns nothing)")
+        token = uuid.uuid4().hex
+        secret = Path(f"/tmp/other-process-{token}")
+        secret.write_text("not for the tests")
+        escapes = [Path(d) / f"escape-{token}" for d in ("/tmp", "/var/tmp", "/dev/shm") if Path(d).is_dir()]
+        body = f"""
+            import os
+
+            def test_scratch_writes_stay_in_the_run():
+                for path in {[str(p) for p in escapes]!r}:
+                    with open(path, "w") as handle:
+                        handle.write("confined")
+                    assert open(path).read() == "confined"
+
+            def test_what_others_keep_in_tmp_is_invisible():
+                assert not os.path.exists({str(secret)!r})
+        """
+        try:
+            report = await runner.run("scratch", [CALC, suite(body)], TestType.UNIT)
+        finally:
+            secret.unlink()
+        assert report.error is None and (report.passed, report.failed) == (2, 0), report.output
+        assert [p for p in escapes if p.exists()] == []
+        assert_removed(root / "sandboxes", "scratch")
 
 
 WORKER = """
