@@ -189,13 +189,14 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
     versions, shared = _data_version(settings)
     responses = _response_cache(settings, versions, shared)
     deps = Deps(
-        uow=SqlUnitOfWorkFactory(session_factory(engine)),
+        uow=SqlUnitOfWorkFactory(
+            session_factory(engine), BumpOrForget(versions, [responses] if responses is not None else [])
+        ),
         bus=bus,
         clock=clock or SystemClock(),
         queue=queue,
         store=store,
         compiled=PgCompiledReader(engine) if settings.compiled_reads and engine.dialect.name == "postgresql" else None,
-        versions=BumpOrForget(versions, [responses] if responses is not None else []),
     )
     secrets = FernetSecretBox(settings.fernet_key or development_key(settings.data_dir))
     pool = AnthropicPool(

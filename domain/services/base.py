@@ -16,7 +16,7 @@ from domain.errors import Forbidden, Unauthenticated
 from domain.events import DomainEvent
 from domain.model import AuditEntry
 from domain.permissions import Viewer
-from domain.ports import ArtifactStore, Clock, CompiledReader, DataVersion, EventBus, JobQueue, UnitOfWork
+from domain.ports import ArtifactStore, Clock, CompiledReader, EventBus, JobQueue, UnitOfWork
 from domain.repos import Repo
 
 
@@ -49,8 +49,6 @@ class Deps:
     queue: JobQueue | None = None
     store: ArtifactStore | None = None
     compiled: CompiledReader | None = None  # None: every read goes through the generic resolvers
-    # Bumped after every commit, before its response or events: what the response cache checks (None: no cache).
-    versions: DataVersion | None = None
     reactions: list[Reaction] = field(default_factory=list)
 
 
@@ -106,7 +104,6 @@ class Tx:
         finally:
             await self.uow.__aexit__(exc_type, exc, tb)
         if exc is None:
-            await self._bump()
             # After-commit actions first: a subscriber reacting to an event must find them done (a password change's
             # kept sign-in is recorded before `password_changed` makes live sessions recheck themselves).
             for action in self.after_commit:
@@ -139,12 +136,6 @@ class Tx:
                 )
             )
             await uow.commit()
-        await self._bump()
-
-    async def _bump(self) -> None:
-        """After the commit, before anyone can learn of it (the response, events): cached reads stop matching."""
-        if self.deps.versions is not None:
-            await self.deps.versions.bump()
 
     def now(self) -> datetime:
         return self.deps.clock.now()
