@@ -166,3 +166,20 @@ async def test_the_cache_is_off_when_no_version_is_shared_by_every_process(fresh
 async def test_the_cache_is_off_at_zero_megabytes(tmp_path):
     async with running_api(sqlite_settings(tmp_path, response_cache_mb=0)) as api:
         assert [outcome(await read(api)) for _ in range(2)] == [None, None]
+
+
+class Unreachable:
+    async def current(self) -> object:
+        raise ConnectionError("the version store is down")
+
+    async def bump(self) -> None:
+        raise ConnectionError("the version store is down")
+
+
+async def test_an_unreadable_version_serves_uncached(api: Api):
+    assert [outcome(await read(api)) for _ in range(2)] == ["miss", "hit"]
+    cache = api.container.responses
+    assert cache is not None
+    cache.versions = Unreachable()
+    response = await read(api)
+    assert outcome(response) == "bypass" and response.json() == {"data": {"projects": {"totalCount": 0, "nodes": []}}}
