@@ -198,7 +198,8 @@ def measure(
     path: Callable[[Shape], tuple[str, ...]],
     args: argparse.Namespace,
 ) -> Iterator[Row]:
-    """Each shape cached (one identical request) and uncached (rotating windows, `Cache-Control: no-cache`)."""
+    """Each shape cached (one identical request: rdflow serves it from its response cache) and uncached (rotating
+    windows, `Cache-Control: no-cache`: rdflow bypasses its cache)."""
     for shape in [s for s in SHAPES if not args.only or any(w in s.name for w in args.only.split(","))]:
         offsets = list(shape.offsets)
         for offset in (offsets[0], offsets[len(offsets) // 2], offsets[-1]):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,6 +90,19 @@ class CompiledReader(Protocol):
     """Answers a read plan with one statement that builds each root's JSON in the database."""
 
     async def read(self, plan: ReadPlan) -> list[str]: ...
+
+
+class DataVersion(Protocol):
+    """A value that changes after every committed write, on every replica and process sharing the data: a cached
+    response computed under one version is current while `current()` still returns it."""
+
+    async def current(self) -> Hashable:
+        """The version now (read before a response is computed, compared before a stored one is served)."""
+        ...
+
+    async def bump(self) -> None:
+        """Announce a committed write: every later `current()`, in any process, returns a different version."""
+        ...
 
 
 class Clock(Protocol):

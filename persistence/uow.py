@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain import model
-from domain.ports import Repository
+from domain.ports import DataVersion, Repository
 from persistence.engine import WRITE
 from persistence.mapping import ENTITY_TABLES
 from persistence.repository import SqlRepository
@@ -122,9 +122,15 @@ class SqlUnitOfWork:
     pipeline_stages: Repository[model.PipelineStage]
     webhook_deliveries: Repository[model.WebhookDelivery]
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], scope: ReadScope | None = None):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        scope: ReadScope | None = None,
+        versions: DataVersion | None = None,
+    ):
         self._sessions = sessions
         self._scope = scope
+        self._versions = versions
         self._shared = False
         self.session: AsyncSession
 
@@ -177,6 +183,10 @@ class SqlUnitOfWork:
         if self._shared:  # a write without begin_write: the reads after it start afresh
             self._scope._stale = True  # type: ignore[union-attr]  # shared implies a scope
         await self.session.commit()
+        if self._versions is not None:
+            # After the commit and before the caller can tell anyone (its response, its events): a cached response
+            # computed before this write stops matching (server/response_cache.py).
+            await self._versions.bump()
 
     async def rollback(self) -> None:
         if self._shared:
@@ -188,12 +198,15 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+    """`versions`: the data version every commit bumps (None: nothing caches responses)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], versions: DataVersion | None = None):
         self.sessions = sessions
+        self.versions = versions
 
     def __call__(self) -> SqlUnitOfWork:
         scope = _read_scope.get()
-        return SqlUnitOfWork(self.sessions, scope if scope is not None and not scope.closed else None)
+        return SqlUnitOfWork(self.sessions, scope if scope is not None and not scope.closed else None, self.versions)
 
     @contextlib.asynccontextmanager
     async def read_scope(self) -> AsyncIterator[ReadScope]:

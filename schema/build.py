@@ -71,6 +71,9 @@ class SchemaLimits:
 
 
 class RdflowSchema(strawberry.Schema):
+    # The parsed documents, shared with the HTTP view (which asks an executed operation's type of them).
+    documents: DocumentCache | None = None
+
     def process_errors(self, errors, execution_context=None) -> None:
         """Logged by ErrorPresenter (unexpected ones only); client errors are not server faults."""
 
@@ -90,7 +93,7 @@ def build_schema(limits: SchemaLimits = SchemaLimits(), outage: Outage = no_outa
     # Last of those that add validation rules: it validates (once per document text) with all of them.
     documents, costs = DocumentCache(), cost_check(limits.max_cost)
     extensions.append(lambda: CachedValidation(documents, costs))
-    return RdflowSchema(
+    schema = RdflowSchema(
         query=merge_types("Query", QUERIES),
         mutation=merge_types("Mutation", MUTATIONS),
         subscription=merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None,
@@ -113,3 +116,5 @@ def build_schema(limits: SchemaLimits = SchemaLimits(), outage: Outage = no_outa
         config=StrawberryConfig(auto_camel_case=True),
         execution_context_class=RdflowExecutionContext,
     )
+    schema.documents = documents
+    return schema

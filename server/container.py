@@ -13,7 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from auth.passwords import Argon2PasswordHasher
 from auth.secrets import FernetSecretBox, development_key
 from auth.tokens import TokenCodec, TokenConfig
-from domain.ports import ArtifactStore, Clock, Cluster, EventBus, JobQueue, RateLimiter, TestRunner, TokenStore
+from domain.ports import (
+    ArtifactStore,
+    Clock,
+    Cluster,
+    DataVersion,
+    EventBus,
+    JobQueue,
+    RateLimiter,
+    TestRunner,
+    TokenStore,
+)
 from domain.services.auth import LoginLimits
 from domain.services.base import Deps
 from domain.services.bundle import Services
@@ -26,11 +36,13 @@ from jobs.executor import JobExecutor
 from jobs.plugins import load_handler_modules
 from jobs.registry import chat_handlers, deploy_handlers, pipeline_handlers, pipeline_run_handlers, test_run_handlers
 from persistence.compiled_reads import PgCompiledReader
+from persistence.data_version import EmbeddedDataVersion, sqlite_file
 from persistence.engine import create_engine, session_factory
 from persistence.search_index import search_index_for
 from persistence.uow import SqlUnitOfWorkFactory
 from server.metrics import EventMetrics, JobMetrics, watch_pool
 from server.outages import unavailable
+from server.response_cache import BumpOrForget, ResponseCache
 from server.settings import Settings
 
 log = logging.getLogger("rdflow")
@@ -47,6 +59,7 @@ class Container:
     executor: JobExecutor
     tokens: TokenCodec
     cluster: Cluster
+    responses: ResponseCache | None = None  # None: responses are not cached
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -145,6 +158,27 @@ def _sessions(settings: Settings, engine: AsyncEngine, clock: Clock) -> tuple[To
     return SqlTokenStore(engine, clock), MemoryRateLimiter()
 
 
+def _data_version(settings: Settings) -> tuple[DataVersion, bool]:
+    """The data version every write bumps, and whether every process that writes the data moves it: Redis, or a
+    SQLite file's own commit counter. PostgreSQL without Redis has neither (a CLI command's writes would go
+    unseen), so responses are not cached there."""
+    if settings.redis_url:
+        from integrations.data_version_redis import RedisDataVersion
+
+        return RedisDataVersion(settings.redis_url, settings.redis_prefix), True
+    path = sqlite_file(settings.effective_database_url)
+    return EmbeddedDataVersion(path), path is not None
+
+
+def _response_cache(settings: Settings, versions: DataVersion, shared: bool) -> ResponseCache | None:
+    if settings.response_cache_mb <= 0:
+        return None
+    if not shared:
+        log.info("response cache off: without Redis, only a SQLite file lets every process see every write")
+        return None
+    return ResponseCache(versions, settings.response_cache_mb * 1024**2, settings.response_cache_ttl_s)
+
+
 def build_container(settings: Settings, clock: Clock | None = None, queue: JobQueue | None = None) -> Container:
     """Every adapter chosen by `settings`; `clock` replaces the system clock (tests move time by hand) and
     `queue` the job queue (`rdflow demo` runs its jobs itself)."""
@@ -152,8 +186,12 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
     bus = _event_bus(settings)
     store = _artifact_store(settings)
     queue = queue or _job_queue(settings)
+    versions, shared = _data_version(settings)
+    responses = _response_cache(settings, versions, shared)
     deps = Deps(
-        uow=SqlUnitOfWorkFactory(session_factory(engine)),
+        uow=SqlUnitOfWorkFactory(
+            session_factory(engine), BumpOrForget(versions, [responses] if responses is not None else [])
+        ),
         bus=bus,
         clock=clock or SystemClock(),
         queue=queue,
@@ -241,10 +279,11 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
         executor=executor,
         tokens=tokens,
         cluster=cluster,
+        responses=responses,
     )
     container.closers.append(pool.aclose)
     container.closers.append(watch_pool(engine))
-    for adapter in (bus, store, queue, token_store, limiter, cluster):
+    for adapter in (bus, store, queue, token_store, limiter, cluster, versions):
         if hasattr(adapter, "aclose"):
             container.closers.append(adapter.aclose)
     return container

@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
+from graphql import OperationType as GraphQLOperationType
+from graphql import get_operation_ast
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -28,12 +30,14 @@ from strawberry.types.unset import UNSET
 from auth.request import authenticate, bearer_token
 from auth.user_cache import UserCache
 from domain.errors import DomainError, InvalidInput, Unauthenticated
+from domain.permissions import Viewer
 from resolvers.context import RequestContext
 from server import graphiql, metrics
 from server.container import Container
 from server.input_guard import check_request
 from server.logs import note_errors, note_operation, note_viewer
 from server.outages import RETRY_AFTER_S, WS_TRY_AGAIN_LATER, unavailable
+from server.response_cache import request_key
 from server.ws_handlers import LegacyWSHandler, TransportWSHandler
 
 log = logging.getLogger("rdflow.ws")
@@ -77,6 +81,16 @@ HTTP_STATUS = {
     "TOO_MANY_REQUESTS": 429,
     "SERVICE_UNAVAILABLE": 503,
 }
+
+
+HIT, MISS, BYPASS = "hit", "miss", "bypass"
+
+
+def _marked(response: Response, outcome: str) -> Response:
+    """Tells tests and operators what the response cache did (`x-rdflow-cache`), and counts it."""
+    response.headers["x-rdflow-cache"] = outcome
+    metrics.response_cache(outcome)
+    return response
 
 
 def _http_error(exc: HTTPException) -> Response:
@@ -204,7 +218,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         read_scope = getattr(self.container.services.deps.uow, "read_scope", None)
         try:
             async with read_scope() if read_scope is not None else contextlib.nullcontext():
-                return await self.schema.execute(
+                result = await self.schema.execute(
                     request_data.query,
                     root_value=root_value,
                     variable_values=request_data.variables,
@@ -219,6 +233,10 @@ class GraphQLView(GraphQL[RequestContext, None]):
             raise HTTPException(400, exc.as_http_error_reason(request_adapter.method)) from exc
         except MissingQueryError as exc:
             raise HTTPException(400, "No GraphQL query found in the request") from exc
+        if getattr(request.state, "cache_slot", False):
+            # Only a query's complete answer: never a mutation's, never a partial or refused one.
+            request.state.cacheable = not result.errors and result.data is not None and self._is_query(request_data)
+        return result
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -228,7 +246,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         request.state.request_id = getattr(request.state, "request_id", None) or request_id_of(request.headers)
         wants_graphql_response = GRAPHQL_RESPONSE in request.headers.get("accept", "")
         try:
-            response = await self.run(request)
+            response = await self._respond(request)
         except ClientDisconnect:
             # The client went away before its request was read (a load generator ending its run, a closed tab):
             # nobody to answer, and not a server fault worth a traceback.
@@ -255,6 +273,61 @@ class GraphQLView(GraphQL[RequestContext, None]):
                 response.status_code = 400
         response.headers["x-request-id"] = request.state.request_id
         await response(scope, receive, send)
+
+    async def _respond(self, request: Request) -> Response:
+        """From the response cache when the viewer's same request was answered since the last write; else executed
+        (and stored when it is a query answered without errors)."""
+        cache = self.container.responses
+        if cache is None:
+            return await self.run(request)
+        if "no-cache" in request.headers.get("cache-control", "").lower():
+            return _marked(await self.run(request), BYPASS)
+        parts = request_key(
+            request.method, request.headers.get("content-type", ""), await request.body(), request.query_params
+        )
+        if parts is None:
+            return _marked(await self.run(request), BYPASS)
+        try:
+            viewer = await self._authenticate(request)
+        except Exception:  # noqa: BLE001 - refused or an outage: the normal path answers it, in its own order
+            return _marked(await self.run(request), BYPASS)
+        version = await cache.version()  # read BEFORE executing: see server/response_cache.py
+        if version is None:
+            return _marked(await self.run(request), BYPASS)
+        key = (str(viewer.user_id) if viewer.user_id else None, viewer.role.value if viewer.role else None, *parts)
+        body = cache.get(key, version)
+        if body is not None:
+            note_operation(parts[1])
+            note_viewer(viewer.user_id)
+            return _marked(Response(body, media_type="application/json"), HIT)
+        request.state.cache_slot = True
+        response = await self.run(request)
+        if getattr(request.state, "cacheable", False) and response.status_code == 200:
+            cache.put(key, version, bytes(response.body))
+        return _marked(response, MISS)
+
+    def _is_query(self, request_data: GraphQLRequestData) -> bool:
+        documents = getattr(self.schema, "documents", None)
+        document = documents.document(request_data.query) if documents is not None else None
+        if document is None:  # too long to be kept parsed: not cached either
+            return False
+        operation = get_operation_ast(document, request_data.operation_name)
+        return operation is not None and operation.operation is GraphQLOperationType.QUERY
+
+    async def _authenticate(self, request: Request) -> Viewer:
+        """The viewer, once per request: the cache lookup needs it before strawberry builds the context."""
+        viewer: Viewer | None = getattr(request.state, "viewer", None)
+        if viewer is None:
+            viewer = await authenticate(
+                self.container.services,
+                self.container.tokens,
+                bearer_token(request.headers.get("authorization")),
+                request_id=request.state.request_id,
+                client_address=request.client.host if request.client else None,
+                users=self.users,
+            )
+            request.state.viewer = viewer
+        return viewer
 
     async def process_result(self, request: Request, result: ExecutionResult, *args: Any) -> Any:
         # A request error (parse/validation/coercion) executes nothing: data is absent, not null.
@@ -307,17 +380,18 @@ class GraphQLView(GraphQL[RequestContext, None]):
         return UNSET
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
-        request_id = getattr(request.state, "request_id", None) or request_id_of(request.headers)
-        token = bearer_token(request.headers.get("authorization")) if isinstance(request, Request) else None
-        client = request.client.host if request.client else None
-        viewer = await authenticate(
-            self.container.services,
-            self.container.tokens,
-            token,
-            request_id=request_id,
-            client_address=client,
-            users=self.users,
-        )
+        if isinstance(request, Request):
+            request.state.request_id = getattr(request.state, "request_id", None) or request_id_of(request.headers)
+            viewer = await self._authenticate(request)
+        else:
+            viewer = await authenticate(
+                self.container.services,
+                self.container.tokens,
+                None,
+                request_id=getattr(request.state, "request_id", None) or request_id_of(request.headers),
+                client_address=request.client.host if request.client else None,
+                users=self.users,
+            )
         note_viewer(viewer.user_id)
         return RequestContext(
             viewer=viewer,

@@ -40,6 +40,10 @@ JOB_SECONDS = Histogram(
 )
 DB_CHECKED_OUT = Gauge("rdflow_db_pool_checked_out", "Database connections in use", multiprocess_mode="livesum")
 DB_POOL_SIZE = Gauge("rdflow_db_pool_size", "Database pool size (sum over processes)", multiprocess_mode="livesum")
+RESPONSE_CACHE = Counter(
+    "rdflow_response_cache_requests_total", "GraphQL HTTP requests by what the response cache did", ["outcome"]
+)
+_RESPONSE_CACHE = {outcome: RESPONSE_CACHE.labels(outcome) for outcome in ("hit", "miss", "bypass")}
 
 _operations: set[str] = set()
 _operations_lock = threading.Lock()
@@ -63,6 +67,10 @@ def observe_request(operation: str | None, seconds: float, error_codes: list[str
     REQUEST_SECONDS.labels(operation_label(operation)).observe(seconds)
     for code in error_codes:
         ERRORS.labels(code if OPERATION_NAME.match(code) else "other").inc()
+
+
+def response_cache(outcome: str) -> None:
+    _RESPONSE_CACHE[outcome].inc()
 
 
 class EventMetrics:

@@ -109,6 +109,10 @@ class Settings(BaseSettings):
 
     webhook_window_s: int = Field(300, ge=1, le=3600)  # a signed webhook delivery's timestamp may be this far off
 
+    # Query responses kept per viewer while no write has committed since (server/response_cache.py); 0 MB: off.
+    response_cache_mb: int = Field(64, ge=0)
+    response_cache_ttl_s: float = Field(60.0, gt=0)
+
     max_body_bytes: int = 1_000_000
     max_query_depth: int = 12
     max_aliases: int = 30
