@@ -164,8 +164,16 @@ def _serve_until_healthy(args: list[str], env: dict[str, str], port: int) -> str
 
 
 def _get_health(sock: socket.socket) -> bytes:
+    """One GET /health on an open connection: the whole response (headers and body may arrive in separate reads)."""
     sock.sendall(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
-    return sock.recv(65536)
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(65536) or pytest.fail(f"the connection closed mid-response: {response!r}")
+    head, _, body = response.partition(b"\r\n\r\n")
+    length = int(next(h for h in head.lower().split(b"\r\n") if h.startswith(b"content-length:")).split(b":")[1])
+    while len(body) < length:
+        body += sock.recv(65536) or pytest.fail(f"the connection closed mid-body: {response!r}")
+    return head + b"\r\n\r\n" + body
 
 
 def test_an_idle_keep_alive_connection_outlives_a_clients_own_idle_timeout(data_env):
