@@ -28,12 +28,15 @@ CheckAccess = Callable[[Viewer], Awaitable[Any]]
 @dataclass(frozen=True)
 class Follower:
     """Who follows: the viewer, how to authenticate its sign-in again as it stands now (None: it cannot be, so a
-    change of it ends the subscription), and what to do at once when it falls too far behind (called by the bus,
-    before its next read raises SubscriberOverflow)."""
+    change of it ends the subscription), what to do at once when it falls too far behind (called by the bus,
+    before its next read raises SubscriberOverflow), and how to hand an event to the client at once from the
+    publisher (True: sent; False: it cannot now, the stream yields it instead). `direct` is used only for events
+    that need no access re-check, while the stream waits with nothing queued, so order and re-checks hold."""
 
     viewer: Viewer
     recheck_sign_in: Callable[[], Awaitable[Viewer]] | None = None
     on_overflow: Callable[[SubscriberOverflow], None] | None = None
+    direct: Callable[[DomainEvent], bool] | None = None
 
 
 def _job_state(job: Job) -> dict[str, Any]:
@@ -126,7 +129,13 @@ class LiveUpdates:
         def check(viewer: Viewer) -> Awaitable[Any]:
             return self.projects.get(viewer, project_id)
 
-        async with self._subscribe(follower, [project_topic(str(project_id))]) as events:
+        ours = str(project_id)
+
+        def wanted(event: DomainEvent) -> bool:
+            return event.project_id == ours
+
+        direct = _direct_unless_recheck(follower, wanted)
+        async with self._subscribe(follower, [project_topic(ours)], direct) as events:
             project = await check(follower.viewer)
             yield DomainEvent(
                 entity_type="Project",
@@ -136,7 +145,7 @@ class LiveUpdates:
                 project_id=str(project.id),
                 new_status=project.status.value,
             )
-            async for event in self._while_allowed(follower, events, check, lambda e: e.project_id == str(project_id)):
+            async for event in self._while_allowed(follower, events, check, wanted):
                 yield event
 
     @contextlib.asynccontextmanager
@@ -149,11 +158,13 @@ class LiveUpdates:
             yield self._while_allowed(follower, events, check, wanted)
 
     def _subscribe(
-        self, follower: Follower, topics: Sequence[str]
+        self, follower: Follower, topics: Sequence[str], direct: Callable[[DomainEvent], bool] | None = None
     ) -> AbstractAsyncContextManager[AsyncIterator[DomainEvent]]:
         """The topics and the viewer's own user (whose changes may end its sign-in)."""
         own = entity_topic("User", str(follower.viewer.user_id))
-        return self.deps.bus.subscribe([*topics, own], on_overflow=follower.on_overflow)
+        if direct is None:
+            return self.deps.bus.subscribe([*topics, own], on_overflow=follower.on_overflow)
+        return self.deps.bus.subscribe([*topics, own], on_overflow=follower.on_overflow, direct=direct)
 
     async def _while_allowed(
         self,
@@ -165,12 +176,35 @@ class LiveUpdates:
         """The `wanted` events; grant changes (the viewer's user, the project's membership) re-check access first."""
         viewer_id = str(follower.viewer.user_id)
         async for event in events:
-            if (event.entity_type == "User" and event.entity_id == viewer_id) or (
-                event.entity_type == "Project" and event.action in PROJECT_GRANT_ACTIONS
-            ):
+            if _needs_recheck(event, viewer_id):
                 await _recheck(follower, event, check)
             if wanted(event):
                 yield event
+
+
+def _needs_recheck(event: DomainEvent, viewer_id: str) -> bool:
+    """A change of the viewer's own user, or of the project's membership, may have ended its access."""
+    return (event.entity_type == "User" and event.entity_id == viewer_id) or (
+        event.entity_type == "Project" and event.action in PROJECT_GRANT_ACTIONS
+    )
+
+
+def _direct_unless_recheck(
+    follower: Follower, wanted: Callable[[DomainEvent], bool]
+) -> Callable[[DomainEvent], bool] | None:
+    """The follower's direct delivery for events that need no re-check (those go through the stream, which
+    re-checks first and holds every later event behind it); an unwanted event needs nothing sent."""
+    send = follower.direct
+    if send is None:
+        return None
+    viewer_id = str(follower.viewer.user_id)
+
+    def direct(event: DomainEvent) -> bool:
+        if _needs_recheck(event, viewer_id):
+            return False
+        return send(event) if wanted(event) else True
+
+    return direct
 
 
 async def _signed_in(follower: Follower) -> Viewer:
