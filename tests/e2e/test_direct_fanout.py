@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+import websockets
 
 from domain.events import DomainEvent
 from resolvers.ids import from_global_id
@@ -66,6 +67,16 @@ async def snapshots(ws: TransportWs, count: int) -> None:
         assert (await ws.next_payload())["data"]["projectEvents"]["action"] == "snapshot"
 
 
+async def closed_without_next(ws: TransportWs) -> tuple[int, str]:
+    """The close code and reason; fails if an event arrives first."""
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            message = await ws.recv()
+            assert message["type"] != "next", f"an event reached a removed member: {message}"
+    assert closed.value.rcvd is not None, "the connection dropped without a close frame"
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
 def direct_writes(live: LiveServer) -> int:
     return sum(c.direct_writes for c in websocket_connections(live) if isinstance(c, BoundedCloseWebSocketProtocol))
 
@@ -102,14 +113,14 @@ async def test_each_operation_gets_every_event_under_its_own_id_once_in_order(sq
 async def test_order_and_exactly_once_hold_when_some_events_take_the_queued_path(
     sqlite_api: Api, live: LiveServer, monkeypatch
 ):
-    """Every third direct write is refused (as for a client not keeping up): those events and every one after them
-    until the subscriber's task has caught up go through its queue, and nothing overtakes anything."""
+    """Every third direct write on each connection is refused (as for a client not keeping up): those events and
+    every one after them until the subscriber's task has caught up go through its queue; nothing overtakes."""
     real = BoundedCloseWebSocketProtocol.write_text_now
-    calls = {"n": 0}
+    calls: dict[int, int] = {}
 
     def sometimes(self: BoundedCloseWebSocketProtocol, text: bytes) -> bool:
-        calls["n"] += 1
-        return calls["n"] % 3 != 0 and real(self, text)
+        calls[id(self)] = calls.get(id(self), 0) + 1
+        return calls[id(self)] % 3 != 0 and real(self, text)
 
     monkeypatch.setattr(BoundedCloseWebSocketProtocol, "write_text_now", sometimes)
     pid, project_id = await project(sqlite_api, "Order")
@@ -172,7 +183,7 @@ async def test_a_removed_member_is_cut_off_before_the_next_event(sqlite_api: Api
         await sqlite_api.gql(REMOVE_MEMBER, {"p": pid, "u": maria["id"]})
         # No pause: the next event is published while the removed member's re-check may still be running.
         await sqlite_api.gql(CREATE_REQ, {"input": {"projectId": pid, "title": "after", "content": "c"}})
-        code, reason = await closed_with(removed)  # fails if any `next` arrives before the close
+        code, reason = await closed_without_next(removed)
         assert code == 4403 and "member" in reason, (code, reason)
         actions = [(await admin.next_payload())["data"]["projectEvents"]["action"] for _ in range(3)]
         assert actions == ["created", "member_removed", "created"]
