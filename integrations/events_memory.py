@@ -42,6 +42,9 @@ class Unobserved:
 
 UNOBSERVED = Unobserved()
 
+# Event ids a multi-topic subscription remembers to drop a second delivery of the same event.
+RECENT = 256
+
 # How a subscription ends, queued after the events it still gets.
 _OVERFLOWED = object()
 _MISSED = object()
@@ -66,17 +69,22 @@ class Subscription:
         self.max_pending = max_pending
         self.on_overflow = on_overflow
         self.ended = False
-        # A broker that publishes one event per topic delivers it once per matching topic; keep the first.
-        self._recent: deque[str] | None = deque(maxlen=256) if len(self.topics) > 1 else None
+        # A broker that publishes one event per topic delivers it once per matching topic; keep the first (the
+        # set answers "seen?" without scanning the window, once per subscriber per event).
+        self._recent: deque[str] | None = deque() if len(self.topics) > 1 else None
+        self._seen: set[str] = set()
 
     def offer(self, event: DomainEvent) -> bool:
         """Queue `event`; True when it was (the bus counts deliveries once per publish, not per subscriber)."""
         if self.ended:
             return False
         if self._recent is not None:
-            if event.id in self._recent:
+            if event.id in self._seen:
                 return False
             self._recent.append(event.id)
+            self._seen.add(event.id)
+            if len(self._recent) > RECENT:
+                self._seen.discard(self._recent.popleft())
         # Straight to the client from here only when the reader holds nothing and nothing waits before this event.
         if self.direct is not None and self.idle and self.queue.empty() and self._sent_directly(event):
             return True

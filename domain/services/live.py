@@ -18,6 +18,7 @@ from domain.services.deployments import DeploymentService
 from domain.services.jobs import TERMINAL, JobService, job_data
 from domain.services.pipeline_runs import RUN_TERMINAL, PipelineRunService
 from domain.services.projects import ProjectService
+from domain.services.shared_reads import SharedReads
 
 # Project events after which a viewer may have lost the project (any event of its own user re-checks its sign-in).
 PROJECT_GRANT_ACTIONS = frozenset({"member_removed", "deleted"})
@@ -60,6 +61,8 @@ class LiveUpdates:
         self.deployments = deployments
         self.projects = projects
         self.runs = runs
+        # Subscribe-time and re-check reads of a project, shared by the subscribers of one user and role.
+        self._project_reads = SharedReads()
 
     async def job(self, follower: Follower, job_id: uuid.UUID) -> AsyncIterator[Job]:
         """The job now, then each visible change, until it ends."""
@@ -127,7 +130,9 @@ class LiveUpdates:
         subscribing, both authorizes and gives the snapshot (a refusal leaves the bus before anything is sent)."""
 
         def check(viewer: Viewer) -> Awaitable[Any]:
-            return self.projects.get(viewer, project_id)
+            # What the read answers depends on the user (membership) and role only.
+            key = (viewer.user_id, viewer.role, project_id)
+            return self._project_reads.read(key, lambda: self.projects.get(viewer, project_id))
 
         ours = str(project_id)
 
