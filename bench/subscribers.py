@@ -227,6 +227,7 @@ def run(label: str, env: dict[str, str], token: str, args: argparse.Namespace, f
         ]
         profiler = _profile(args, label, pid) if args.profile_phase == "connect" else None
         start = time.time()
+        server_cpu_at_start = _cpu_seconds(pid)
         for p in procs:
             p.start()
         ok = failed = 0
@@ -237,7 +238,9 @@ def run(label: str, env: dict[str, str], token: str, args: argparse.Namespace, f
         connect_s = time.time() - start
         print(
             f"{label}: {ok}/{args.subscribers} subscribed in {connect_s:.1f} s (slowest process {slowest:.1f} s, "
-            f"includes process start-up), {failed} failed; load {os.getloadavg()[0]:.1f}",
+            f"includes process start-up), {failed} failed; load {os.getloadavg()[0]:.1f}; server CPU "
+            f"{_cpu_seconds(pid) - server_cpu_at_start:.1f} s, client processes CPU "
+            f"{sum(_cpu_seconds(p.pid) for p in procs if p.pid):.1f} s",
             flush=True,
         )
         print(f"{label}: idle, {pool_checked_out(base, token)}", flush=True)
