@@ -5,6 +5,7 @@ member cut off, and a socket that fails mid-fan-out leaving the others untouched
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ from domain.events import DomainEvent
 from resolvers.ids import from_global_id
 from server.ws_protocol import BoundedCloseWebSocketProtocol
 from tests.api import Api
+from tests.e2e.conftest import running_api, sqlite_settings
 from tests.e2e.test_crud_api import CREATE_PROJECT, CREATE_REQ
 from tests.e2e.test_subscription_access import REMOVE_MEMBER, closed_with, project_with_member
 from tests.e2e.test_subscriptions import websocket_connections
@@ -234,3 +236,14 @@ async def test_legacy_graphql_ws_keeps_the_per_subscriber_path(sqlite_api: Api, 
         assert direct_writes(live) == 0
     finally:
         await ws.__aexit__(None, None, None)
+
+
+async def test_keep_alive_pings_are_written_directly(tmp_path):
+    async with (
+        running_api(sqlite_settings(tmp_path, ws_keepalive_s=0.1)) as api,
+        LiveServer(api.app) as server,
+        TransportWs(server.ws_url) as ws,
+    ):
+        assert (await ws.init({"authorization": f"Bearer {api.tokens['admin']}"}))["type"] == "connection_ack"
+        assert [json.loads(await asyncio.wait_for(ws.ws.recv(), 5))["type"] for _ in range(3)] == ["ping"] * 3
+        assert direct_writes(server) >= 3
