@@ -104,12 +104,48 @@ async def _subscriber(url: str, token: str, project: str, gate: asyncio.Semaphor
         await ws.close()
 
 
-async def _client(url: str, token: str, project: str, count: int, connected: Any, stop: Any, results: Any) -> None:
+async def _lean_subscriber(url: str, token: str, project: str, gate: asyncio.Semaphore, out: dict, ready: list) -> None:
+    """The same as `_subscriber` with bench/ws_client.py's lean protocol instead of the `websockets` library."""
+    from urllib.parse import urlsplit
+
+    from bench.ws_client import LeanSubscriber
+
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    client: LeanSubscriber | None = None
+    try:
+        async with gate:
+            loop = asyncio.get_running_loop()
+            _, client = await loop.create_connection(
+                lambda: LeanSubscriber(host, port, parts.path, token, QUERY, {"p": project}), host, port
+            )
+            await asyncio.wait_for(asyncio.shield(client.ready), 120)
+    except Exception as exc:  # noqa: BLE001 - counted and reported
+        out["failed"].append(f"{type(exc).__name__}: {exc}"[:200])
+        ready.append(False)
+        if client is not None:
+            client.close()
+        return
+    ready.append(True)
+    out["sequences"].append(client.received)
+    try:
+        await asyncio.Event().wait()  # until the benchmark cancels us; the protocol records the events
+    finally:
+        if client.failure is not None:
+            out["dropped"].append(client.failure)
+        out["other"].extend(client.other)
+        client.close()
+
+
+async def _client(
+    url: str, token: str, project: str, count: int, connected: Any, stop: Any, results: Any, lean: bool = True
+) -> None:
     out: dict[str, list] = {"failed": [], "dropped": [], "other": [], "sequences": []}
     ready: list[bool] = []
     gate = asyncio.Semaphore(200)  # handshakes in flight per process
     start = time.time()
-    tasks = [asyncio.create_task(_subscriber(url, token, project, gate, out, ready)) for _ in range(count)]
+    subscriber = _lean_subscriber if lean else _subscriber
+    tasks = [asyncio.create_task(subscriber(url, token, project, gate, out, ready)) for _ in range(count)]
     while len(ready) < count:  # noqa: ASYNC110 - a progress poll over thousands of tasks, not a wait for one event
         await asyncio.sleep(0.05)
     connected.put((sum(ready), count - sum(ready), time.time() - start))
@@ -127,14 +163,16 @@ async def _client(url: str, token: str, project: str, count: int, connected: Any
     results.put({"orders": orders, "times": times, **{k: out[k] for k in ("failed", "dropped", "other")}})
 
 
-def client_process(url: str, token: str, project: str, count: int, connected: Any, stop: Any, results: Any) -> None:
+def client_process(
+    url: str, token: str, project: str, count: int, connected: Any, stop: Any, results: Any, lean: bool = True
+) -> None:
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(_client(url, token, project, count, connected, stop, results))
+    asyncio.run(_client(url, token, project, count, connected, stop, results, lean))
 
 
 # ---- driver -------------------------------------------------------------------------------------------------------
@@ -180,11 +218,16 @@ def run(label: str, env: dict[str, str], token: str, args: argparse.Namespace, f
         each, extra = divmod(args.subscribers, args.processes)
         shares = [each + (i < extra) for i in range(args.processes)]
         procs = [
-            ctx.Process(target=client_process, args=(ws_url, token, project, n, connected, stop, results), daemon=True)
+            ctx.Process(
+                target=client_process,
+                args=(ws_url, token, project, n, connected, stop, results, args.client == "lean"),
+                daemon=True,
+            )
             for n in shares
         ]
         profiler = _profile(args, label, pid) if args.profile_phase == "connect" else None
         start = time.time()
+        server_cpu_at_start = _cpu_seconds(pid)
         for p in procs:
             p.start()
         ok = failed = 0
@@ -195,7 +238,9 @@ def run(label: str, env: dict[str, str], token: str, args: argparse.Namespace, f
         connect_s = time.time() - start
         print(
             f"{label}: {ok}/{args.subscribers} subscribed in {connect_s:.1f} s (slowest process {slowest:.1f} s, "
-            f"includes process start-up), {failed} failed; load {os.getloadavg()[0]:.1f}",
+            f"includes process start-up), {failed} failed; load {os.getloadavg()[0]:.1f}; server CPU "
+            f"{_cpu_seconds(pid) - server_cpu_at_start:.1f} s, client processes CPU "
+            f"{sum(_cpu_seconds(p.pid) for p in procs if p.pid):.1f} s",
             flush=True,
         )
         print(f"{label}: idle, {pool_checked_out(base, token)}", flush=True)
@@ -270,14 +315,20 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=None, help="production uvicorn workers (default: per core)")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--client",
+        choices=("lean", "websockets"),
+        default="lean",
+        help="load generator: bench/ws_client.py's lean protocol, or the websockets library (the earlier runs)",
+    )
     parser.add_argument("--profile", type=Path, help="py-spy speedscope output (one file per mode)")
     parser.add_argument("--profile-phase", choices=("connect", "events"), default="events")
     args = parser.parse_args()
     limit = raise_fd_limit()
     print(
         f"RLIMIT_NOFILE soft limit set to {limit} (server and clients inherit it); subscribers {args.subscribers} "
-        f"from {args.processes} processes; {args.events} events {args.interval} s apart; cores {os.cpu_count()}; "
-        f"load {os.getloadavg()}",
+        f"from {args.processes} {args.client} client processes; {args.events} events {args.interval} s apart; "
+        f"cores {os.cpu_count()}; load {os.getloadavg()}",
         flush=True,
     )
     ok = True

@@ -115,10 +115,15 @@ class EventBus(Protocol):
     async def publish(self, event: DomainEvent) -> None: ...
 
     def subscribe(
-        self, topics: Sequence[str], on_overflow: Callable[[SubscriberOverflow], None] | None = None
+        self,
+        topics: Sequence[str],
+        on_overflow: Callable[[SubscriberOverflow], None] | None = None,
+        direct: Callable[[DomainEvent], bool] | None = None,
     ) -> AbstractAsyncContextManager[AsyncIterator[DomainEvent]]:
         """Events on `topics` until the context ends; a subscriber `max_pending` events behind is dropped:
-        its iterator raises SubscriberOverflow and `on_overflow` is called at once (from the publisher)."""
+        its iterator raises SubscriberOverflow and `on_overflow` is called at once (from the publisher).
+        `direct`, when given, is offered each event from the publisher while the iterator waits with nothing queued
+        (so order holds); True means it was delivered without the iterator, False queues it for the iterator."""
         ...
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Protocol
 
 from domain.events import DomainEvent, EventsMissed, SubscriberOverflow, topics_of
+
+log = logging.getLogger("rdflow.events")
 
 
 class EventsObserver(Protocol):
@@ -39,6 +42,9 @@ class Unobserved:
 
 UNOBSERVED = Unobserved()
 
+# Event ids a multi-topic subscription remembers to drop a second delivery of the same event.
+RECENT = 256
+
 # How a subscription ends, queued after the events it still gets.
 _OVERFLOWED = object()
 _MISSED = object()
@@ -53,24 +59,35 @@ class Subscription:
         max_pending: int,
         on_overflow: Callable[[SubscriberOverflow], None] | None = None,
         observer: EventsObserver = UNOBSERVED,
+        direct: Callable[[DomainEvent], bool] | None = None,
     ):
         self.topics = tuple(topics)
+        self.direct = direct
+        self.idle = False  # the reader waits in get(): nothing taken is still being handled
         self.observer = observer
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=max_pending + 1)
         self.max_pending = max_pending
         self.on_overflow = on_overflow
         self.ended = False
-        # A broker that publishes one event per topic delivers it once per matching topic; keep the first.
-        self._recent: deque[str] | None = deque(maxlen=256) if len(self.topics) > 1 else None
+        # A broker that publishes one event per topic delivers it once per matching topic; keep the first (the
+        # set answers "seen?" without scanning the window, once per subscriber per event).
+        self._recent: deque[str] | None = deque() if len(self.topics) > 1 else None
+        self._seen: set[str] = set()
 
     def offer(self, event: DomainEvent) -> bool:
         """Queue `event`; True when it was (the bus counts deliveries once per publish, not per subscriber)."""
         if self.ended:
             return False
         if self._recent is not None:
-            if event.id in self._recent:
+            if event.id in self._seen:
                 return False
             self._recent.append(event.id)
+            self._seen.add(event.id)
+            if len(self._recent) > RECENT:
+                self._seen.discard(self._recent.popleft())
+        # Straight to the client from here only when the reader holds nothing and nothing waits before this event.
+        if self.direct is not None and self.idle and self.queue.empty() and self._sent_directly(event):
+            return True
         if self.queue.qsize() >= self.max_pending:
             self.observer.dropped("subscriber_overflow")
             self._end(_OVERFLOWED)
@@ -80,6 +97,13 @@ class Subscription:
             return False
         self.queue.put_nowait(event)
         return True
+
+    def _sent_directly(self, event: DomainEvent) -> bool:
+        try:
+            return self.direct is not None and self.direct(event)
+        except Exception:  # one subscriber's failure must not stop the publisher's loop: its reader sends it
+            log.exception("direct delivery failed; queued for the subscriber's reader")
+            return False
 
     def missed(self) -> None:
         """The bus may have dropped events for this subscriber: after what it has, iteration raises EventsMissed."""
@@ -93,7 +117,11 @@ class Subscription:
 
     async def __aiter__(self) -> AsyncIterator[DomainEvent]:
         while True:
-            item = await self.queue.get()
+            self.idle = True
+            try:
+                item = await self.queue.get()
+            finally:
+                self.idle = False
             if item is _OVERFLOWED:
                 raise SubscriberOverflow(self.max_pending)
             if item is _MISSED:
@@ -134,9 +162,12 @@ class InProcessEventBus:
 
     @contextlib.asynccontextmanager
     async def subscribe(
-        self, topics: Sequence[str], on_overflow: Callable[[SubscriberOverflow], None] | None = None
+        self,
+        topics: Sequence[str],
+        on_overflow: Callable[[SubscriberOverflow], None] | None = None,
+        direct: Callable[[DomainEvent], bool] | None = None,
     ) -> AsyncIterator[AsyncIterator[DomainEvent]]:
-        sub = Subscription(topics, self.max_pending, on_overflow, self.observer)
+        sub = Subscription(topics, self.max_pending, on_overflow, self.observer, direct)
         for topic in sub.topics:
             self._by_topic[topic].add(sub)
         self.observer.subscribed(1)

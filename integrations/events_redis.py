@@ -93,9 +93,12 @@ class RedisEventBus:
 
     @contextlib.asynccontextmanager
     async def subscribe(
-        self, topics: Sequence[str], on_overflow: Callable[[SubscriberOverflow], None] | None = None
+        self,
+        topics: Sequence[str],
+        on_overflow: Callable[[SubscriberOverflow], None] | None = None,
+        direct: Callable[[DomainEvent], bool] | None = None,
     ) -> AsyncIterator[AsyncIterator[DomainEvent]]:
-        sub = Subscription(topics, self.max_pending, on_overflow, self.observer)
+        sub = Subscription(topics, self.max_pending, on_overflow, self.observer, direct)
         await self._wait_live()
         await self._attach(sub)
         self.observer.subscribed(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from domain.events import AccessEnded, AccessLost, DomainEvent, EventsMissed, SubscriberOverflow
@@ -29,7 +29,7 @@ async def _close(ctx: RequestContext, code: int, reason: str) -> None:
         await ctx.close_connection(code, reason)
 
 
-def follower(ctx: RequestContext) -> Follower:
+def follower(ctx: RequestContext, direct: Callable[[DomainEvent], bool] | None = None) -> Follower:
     """The viewer; a client that stops reading loses its connection, with the reason, instead of slowing others."""
 
     def overflowed(exc: SubscriberOverflow) -> None:
@@ -38,7 +38,7 @@ def follower(ctx: RequestContext) -> Follower:
         _closing.add(task)
         task.add_done_callback(_closing.discard)
 
-    return Follower(ctx.viewer, ctx.recheck_sign_in, overflowed)
+    return Follower(ctx.viewer, ctx.recheck_sign_in, overflowed, direct)
 
 
 def job_updates(ctx: RequestContext, global_id: str) -> AsyncIterator[Job]:
@@ -49,8 +49,11 @@ def deployment_updates(ctx: RequestContext, global_id: str) -> AsyncIterator[Dep
     return ctx.services.live.deployment(follower(ctx), decode_id(global_id, "Deployment", "id"))
 
 
-def project_events(ctx: RequestContext, global_id: str) -> AsyncIterator[DomainEvent]:
-    return ctx.services.live.project_events(follower(ctx), decode_id(global_id, "Project", "projectId"))
+def project_events(
+    ctx: RequestContext, global_id: str, direct: Callable[[DomainEvent], bool] | None = None
+) -> AsyncIterator[DomainEvent]:
+    """`direct` sends an event to the client at once from the publisher (see Follower)."""
+    return ctx.services.live.project_events(follower(ctx, direct), decode_id(global_id, "Project", "projectId"))
 
 
 async def until_closed(ctx: RequestContext, updates: AsyncIterator[Any]) -> AsyncIterator[Any]:

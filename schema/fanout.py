@@ -1,5 +1,6 @@
 """Shared subscription results: an event's selection is executed and encoded once for every subscriber that selects
-the same fields with the same visibility, and each subscriber's operation sends those bytes under its own id."""
+the same fields with the same visibility, and each subscriber's operation sends those bytes under its own id; over a
+connection that can take frames directly, straight from the publisher's loop (no task wake-up, no ASGI layers)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ class StreamingOperation(Protocol):
 # Set by the graphql-transport-ws handler for the task that runs one operation; unset elsewhere (HTTP, legacy).
 OPERATION: ContextVar[StreamingOperation | None] = ContextVar("rdflow_streaming_operation", default=None)
 
+# Writes one text message to the operation's connection now (False: closing, or its client is not keeping up);
+# set with OPERATION when the server can (server/ws_protocol.py).
+WriteText = Callable[[bytes], bool]
+DIRECT_WRITER: ContextVar[WriteText | None] = ContextVar("rdflow_direct_writer", default=None)
+
 # ProjectEvent fields whose values are the event's own, the same for every viewer.
 VIEWER_INDEPENDENT = frozenset(
     {"__typename", "entityType", "entityId", "action", "oldStatus", "newStatus", "at", "data"}
@@ -37,6 +43,7 @@ VIEWER_INDEPENDENT = frozenset(
 MEMO_SIZE = 4096
 
 Send = Callable[[DomainEvent], Awaitable[bool]]
+Direct = Callable[[DomainEvent], bool]
 
 
 class SharedResults:
@@ -57,9 +64,35 @@ class SharedResults:
             self.executions += 1
             future = asyncio.ensure_future(_safely(run))
             self._memo[memo_key] = future
-            while len(self._memo) > self.size:
-                self._memo.popitem(last=False)
+            self._bound()
         return future
+
+    def now(self, key: str, event: DomainEvent, run: Callable[[], Any]) -> bytes | None:
+        """The result when it is ready or can be made without waiting (the publisher cannot wait), else None.
+        `run` returns the bytes, None, or an awaitable (some resolver is async): then it becomes the shared
+        future that subscribers' own tasks await."""
+        memo_key = (key, event.id)
+        future = self._memo.get(memo_key)
+        if future is None:
+            self.executions += 1
+            try:
+                result = run()
+            except Exception:  # noqa: BLE001 - not shared, as in _safely
+                result = None
+            if isinstance(result, Awaitable):
+                future = asyncio.ensure_future(_safely(lambda: result))
+                self._memo[memo_key] = future
+                self._bound()
+                return None
+            future = asyncio.get_running_loop().create_future()
+            future.set_result(result)
+            self._memo[memo_key] = future
+            self._bound()
+        return future.result() if future.done() else None
+
+    def _bound(self) -> None:
+        while len(self._memo) > self.size:
+            self._memo.popitem(last=False)
 
 
 async def _safely(run: Callable[[], Awaitable[bytes | None]]) -> bytes | None:
@@ -80,7 +113,15 @@ def _viewer_independent(field: FieldNode) -> bool:
     )
 
 
-def shared_sender(info: GraphQLResolveInfo, viewer_key: str, context: Any) -> Send | None:
+class SharedSender:
+    """`send` from the operation's task; `direct` from the publisher (None when the connection cannot)."""
+
+    def __init__(self, send: Send, direct: Direct | None):
+        self.send = send
+        self.direct = direct
+
+
+def shared_sender(info: GraphQLResolveInfo, viewer_key: str, context: Any) -> SharedSender | None:
     """How this subscription sends an event through the shared results, or None when its transport cannot (HTTP,
     legacy graphql-ws). `viewer_key` says whose view it is (user and role); selections that read only the event's
     own fields share across viewers."""
@@ -96,8 +137,8 @@ def shared_sender(info: GraphQLResolveInfo, viewer_key: str, context: Any) -> Se
     document = DocumentNode(definitions=(info.operation, *info.fragments.values()))
     execution_context_class = getattr(getattr(info.schema, "_strawberry_schema", None), "execution_context_class", None)
 
-    async def run(event: DomainEvent) -> bytes | None:
-        result = execute(
+    def start(event: DomainEvent) -> Any:
+        return execute(
             info.schema,
             document,
             root_value=event,
@@ -106,9 +147,21 @@ def shared_sender(info: GraphQLResolveInfo, viewer_key: str, context: Any) -> Se
             operation_name=info.operation.name.value if info.operation.name else None,
             **execution_context_class_kwargs(execution_context_class),
         )
+
+    def encoded(result: Any) -> bytes | None:
+        return None if result.errors else orjson.dumps({"data": result.data})
+
+    async def run(event: DomainEvent) -> bytes | None:
+        result = start(event)
         if isinstance(result, Awaitable):
             result = await result
-        return None if result.errors else orjson.dumps({"data": result.data})
+        return encoded(result)
+
+    def run_now(event: DomainEvent) -> Any:
+        result = start(event)
+        if isinstance(result, Awaitable):
+            return _then(result, encoded)
+        return encoded(result)
 
     async def send(event: DomainEvent) -> bool:
         payload = await SHARED.result(key, event, lambda: run(event))
@@ -119,7 +172,23 @@ def shared_sender(info: GraphQLResolveInfo, viewer_key: str, context: Any) -> Se
             await operation.send_operation_message(message)
         return True
 
-    return send
+    write = DIRECT_WRITER.get()
+    if write is None:
+        return SharedSender(send, None)
+    # The frame's text is `{"id":<id>,"type":"next","payload":<shared bytes>}`: only the id is this operation's.
+    head = b'{"id":' + orjson.dumps(operation.id) + b',"type":"next","payload":'
+
+    def direct(event: DomainEvent) -> bool:
+        if operation.completed:
+            return True  # the client completed it: nothing more is sent (its task is ending)
+        payload = SHARED.now(key, event, lambda: run_now(event))
+        return payload is not None and write(head + payload + b"}")
+
+    return SharedSender(send, direct)
+
+
+async def _then(result: Awaitable[Any], then: Callable[[Any], bytes | None]) -> bytes | None:
+    return then(await result)
 
 
 def _coerced(values: Any) -> dict[str, Any]:

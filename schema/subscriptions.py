@@ -61,7 +61,10 @@ class Subscription:
         ctx = info.context
         # Over graphql-transport-ws each event's result is executed and encoded once for every subscriber with the
         # same selection and visibility; access is still checked per subscriber (by the stream below).
-        send = fanout.shared_sender(info._raw_info, f"{ctx.viewer.user_id}:{ctx.viewer.role}", ctx)
-        async for event in subscriptions.until_closed(ctx, subscriptions.project_events(ctx, project_id)):
-            if send is None or event.action == "snapshot" or not await send(event):
+        # Events that need no access re-check go straight from the publisher to the connection when it can.
+        shared = fanout.shared_sender(info._raw_info, f"{ctx.viewer.user_id}:{ctx.viewer.role}", ctx)
+        direct = shared.direct if shared is not None else None
+        events = subscriptions.project_events(ctx, project_id, direct)
+        async for event in subscriptions.until_closed(ctx, events):
+            if shared is None or event.action == "snapshot" or not await shared.send(event):
                 yield event

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -168,6 +169,9 @@ class GraphQLView(GraphQL[RequestContext, None]):
         super().__init__(schema, **kwargs)
         self.container = container
         self.users = UserCache(container.bus, self._load_user, on_listen=metrics.internal_subscriptions)
+        # WebSocket sign-ins wait here, at most one per pooled connection at a time, rather than in the pool, whose
+        # checkout timeout refused thousands of sockets arriving at once with 1013.
+        self.ws_setups = asyncio.Semaphore(max(1, getattr(container.engine.sync_engine.pool, "size", lambda: 5)()))
         container.closers.append(self.users.aclose)
 
     async def _load_user(self, user_id: uuid.UUID) -> Any:
@@ -345,13 +349,14 @@ class GraphQLView(GraphQL[RequestContext, None]):
         params = context.connection_params or {}
         websocket: WebSocket = context.extras["request"]
         try:
-            viewer = await authenticate(
-                self.container.services,
-                self.container.tokens,
-                _connection_token(params),
-                request_id=context.viewer.request_id,
-                client_address=context.viewer.client_address,
-            )  # from the database, not the user cache: a socket opened while it is down is refused with 1013
+            async with self.ws_setups:
+                viewer = await authenticate(
+                    self.container.services,
+                    self.container.tokens,
+                    _connection_token(params),
+                    request_id=context.viewer.request_id,
+                    client_address=context.viewer.client_address,
+                )  # from the database, not the user cache: a socket opened while it is down is refused with 1013
         except DomainError as exc:
             # Both subprotocols close with 4400/4401/4403 (strawberry would use 1011 for legacy graphql-ws); a
             # refusal is the client's doing, so one INFO line, never a traceback.

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from graphql import GraphQLFormattedError
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws import types as transport
 from strawberry.subscriptions.protocols.graphql_ws import types as legacy
@@ -17,6 +18,7 @@ from resolvers.context import RequestContext
 from schema import fanout
 from server.input_guard import operation_refusal
 from server.ws_keepalive import KeepAliveTransportWSHandler
+from server.ws_protocol import direct_writer
 
 log = logging.getLogger("rdflow.ws")
 
@@ -42,8 +44,18 @@ class TransportWSHandler(KeepAliveTransportWSHandler):
         await super().handle_task_exception(error)
 
     async def run_operation(self, operation: Any) -> None:
-        # The operation's own task: its subscription resolvers find it (to send shared event results under its id).
+        # The operation's own task: its subscription resolvers find it (to send shared event results under its id),
+        # and the connection's direct write while this operation is still the one registered under its id (a
+        # completed id may be reused at once by a new operation).
         fanout.OPERATION.set(operation)
+        write = direct_writer(self.websocket.ws.scope) if isinstance(self.websocket, ASGIWebSocketAdapter) else None
+        if write is not None:
+            operations = self.operations
+
+            def write_while_current(text: bytes) -> bool:
+                return operations.get(operation.id) is operation and write(text)
+
+            fanout.DIRECT_WRITER.set(write_while_current)
         await super().run_operation(operation)
 
     async def handle_subscribe(self, message: Any) -> None:

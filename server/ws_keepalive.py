@@ -9,6 +9,9 @@ from typing import Any
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 
 from resolvers.context import RequestContext
+from server.ws_protocol import direct_writer
+
+PING = b'{"type":"ping"}'
 
 
 class KeepAliveTransportWSHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
@@ -26,10 +29,15 @@ class KeepAliveTransportWSHandler(BaseGraphQLTransportWSHandler[RequestContext, 
 
     async def _ping_until_closed(self) -> None:
         interval = self.view.keep_alive_interval
+        # Written straight to the socket when the server offers it (thousands of idle subscribers ping every
+        # interval: the ASGI send path cost more than the ping); through the ASGI send otherwise or when refused.
+        ws = getattr(self.websocket, "ws", None)
+        write = direct_writer(ws.scope) if ws is not None else None
         with contextlib.suppress(Exception):  # the socket closed: shutdown() cancels us anyway
             while interval is not None:
                 await asyncio.sleep(interval)
-                await self.send_message({"type": "ping"})
+                if write is None or not write(PING):
+                    await self.send_message({"type": "ping"})
 
     async def shutdown(self) -> None:
         if self._pinger is not None:

@@ -18,6 +18,7 @@ from domain.services.deployments import DeploymentService
 from domain.services.jobs import TERMINAL, JobService, job_data
 from domain.services.pipeline_runs import RUN_TERMINAL, PipelineRunService
 from domain.services.projects import ProjectService
+from domain.services.shared_reads import SharedReads
 
 # Project events after which a viewer may have lost the project (any event of its own user re-checks its sign-in).
 PROJECT_GRANT_ACTIONS = frozenset({"member_removed", "deleted"})
@@ -28,12 +29,15 @@ CheckAccess = Callable[[Viewer], Awaitable[Any]]
 @dataclass(frozen=True)
 class Follower:
     """Who follows: the viewer, how to authenticate its sign-in again as it stands now (None: it cannot be, so a
-    change of it ends the subscription), and what to do at once when it falls too far behind (called by the bus,
-    before its next read raises SubscriberOverflow)."""
+    change of it ends the subscription), what to do at once when it falls too far behind (called by the bus,
+    before its next read raises SubscriberOverflow), and how to hand an event to the client at once from the
+    publisher (True: sent; False: it cannot now, the stream yields it instead). `direct` is used only for events
+    that need no access re-check, while the stream waits with nothing queued, so order and re-checks hold."""
 
     viewer: Viewer
     recheck_sign_in: Callable[[], Awaitable[Viewer]] | None = None
     on_overflow: Callable[[SubscriberOverflow], None] | None = None
+    direct: Callable[[DomainEvent], bool] | None = None
 
 
 def _job_state(job: Job) -> dict[str, Any]:
@@ -57,6 +61,8 @@ class LiveUpdates:
         self.deployments = deployments
         self.projects = projects
         self.runs = runs
+        # Subscribe-time and re-check reads of a project, shared by the subscribers of one user and role.
+        self._project_reads = SharedReads()
 
     async def job(self, follower: Follower, job_id: uuid.UUID) -> AsyncIterator[Job]:
         """The job now, then each visible change, until it ends."""
@@ -124,9 +130,17 @@ class LiveUpdates:
         subscribing, both authorizes and gives the snapshot (a refusal leaves the bus before anything is sent)."""
 
         def check(viewer: Viewer) -> Awaitable[Any]:
-            return self.projects.get(viewer, project_id)
+            # What the read answers depends on the user (membership) and role only.
+            key = (viewer.user_id, viewer.role, project_id)
+            return self._project_reads.read(key, lambda: self.projects.get(viewer, project_id))
 
-        async with self._subscribe(follower, [project_topic(str(project_id))]) as events:
+        ours = str(project_id)
+
+        def wanted(event: DomainEvent) -> bool:
+            return event.project_id == ours
+
+        direct = _direct_unless_recheck(follower, wanted)
+        async with self._subscribe(follower, [project_topic(ours)], direct) as events:
             project = await check(follower.viewer)
             yield DomainEvent(
                 entity_type="Project",
@@ -136,7 +150,7 @@ class LiveUpdates:
                 project_id=str(project.id),
                 new_status=project.status.value,
             )
-            async for event in self._while_allowed(follower, events, check, lambda e: e.project_id == str(project_id)):
+            async for event in self._while_allowed(follower, events, check, wanted):
                 yield event
 
     @contextlib.asynccontextmanager
@@ -149,11 +163,13 @@ class LiveUpdates:
             yield self._while_allowed(follower, events, check, wanted)
 
     def _subscribe(
-        self, follower: Follower, topics: Sequence[str]
+        self, follower: Follower, topics: Sequence[str], direct: Callable[[DomainEvent], bool] | None = None
     ) -> AbstractAsyncContextManager[AsyncIterator[DomainEvent]]:
         """The topics and the viewer's own user (whose changes may end its sign-in)."""
         own = entity_topic("User", str(follower.viewer.user_id))
-        return self.deps.bus.subscribe([*topics, own], on_overflow=follower.on_overflow)
+        if direct is None:
+            return self.deps.bus.subscribe([*topics, own], on_overflow=follower.on_overflow)
+        return self.deps.bus.subscribe([*topics, own], on_overflow=follower.on_overflow, direct=direct)
 
     async def _while_allowed(
         self,
@@ -165,12 +181,35 @@ class LiveUpdates:
         """The `wanted` events; grant changes (the viewer's user, the project's membership) re-check access first."""
         viewer_id = str(follower.viewer.user_id)
         async for event in events:
-            if (event.entity_type == "User" and event.entity_id == viewer_id) or (
-                event.entity_type == "Project" and event.action in PROJECT_GRANT_ACTIONS
-            ):
+            if _needs_recheck(event, viewer_id):
                 await _recheck(follower, event, check)
             if wanted(event):
                 yield event
+
+
+def _needs_recheck(event: DomainEvent, viewer_id: str) -> bool:
+    """A change of the viewer's own user, or of the project's membership, may have ended its access."""
+    return (event.entity_type == "User" and event.entity_id == viewer_id) or (
+        event.entity_type == "Project" and event.action in PROJECT_GRANT_ACTIONS
+    )
+
+
+def _direct_unless_recheck(
+    follower: Follower, wanted: Callable[[DomainEvent], bool]
+) -> Callable[[DomainEvent], bool] | None:
+    """The follower's direct delivery for events that need no re-check (those go through the stream, which
+    re-checks first and holds every later event behind it); an unwanted event needs nothing sent."""
+    send = follower.direct
+    if send is None:
+        return None
+    viewer_id = str(follower.viewer.user_id)
+
+    def direct(event: DomainEvent) -> bool:
+        if _needs_recheck(event, viewer_id):
+            return False
+        return send(event) if wanted(event) else True
+
+    return direct
 
 
 async def _signed_in(follower: Follower) -> Viewer:

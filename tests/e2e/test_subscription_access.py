@@ -233,8 +233,8 @@ async def test_missed_events_close_the_subscription_with_4009_and_the_reason(
     real_subscribe = bus.subscribe
 
     @contextlib.asynccontextmanager
-    async def losing_subscribe(topics, on_overflow=None) -> AsyncIterator[AsyncIterator]:
-        """A subscription whose broker connection drops once `lost` is set."""
+    async def losing_subscribe(topics, on_overflow=None, direct=None) -> AsyncIterator[AsyncIterator]:
+        """A subscription whose broker connection drops once `lost` is set (nothing is delivered directly)."""
         async with real_subscribe(topics, on_overflow):
 
             async def until_lost():
