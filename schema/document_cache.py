@@ -4,12 +4,11 @@ per request outside validation and its refusal is placed where the former valida
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, ValidationRule
-from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 # A hostile client sends a new text every time: entries are few and small, so the cache stays bounded in memory.
@@ -75,30 +74,3 @@ class DocumentCache:
 
 # What prices an operation: (schema, document, operation name, variables) -> its refusals (none when within limits).
 CostCheck = Callable[[GraphQLSchema, DocumentNode, str | None, dict[str, Any]], list[GraphQLError]]
-
-
-class CachedValidation(SchemaExtension):
-    """Parsing and validation from the cache; then the request's own cost check. Must be the last extension that
-    adds validation rules (they are read when validation starts)."""
-
-    def __init__(self, cache: DocumentCache, cost_check: CostCheck):
-        self.cache = cache
-        self.cost_check = cost_check
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        if context.graphql_document is None:
-            context.graphql_document = self.cache.document(context.query)
-        yield
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        if document is not None and context.pre_execution_errors is None:
-            schema = context.schema._schema
-            checked = self.cache.checked(schema, context.query, document, tuple(context.validation_rules))
-            # The name the client gave: `operation_name` falls back to the document's first operation.
-            given = context._provided_operation_name
-            cost = self.cost_check(schema, document, given, context.variables or {})
-            context.pre_execution_errors = [*checked.before, *cost, *checked.after]
-        yield
