@@ -71,7 +71,8 @@ class OperationHooks(MaskErrors):
             checked = self.rules.documents.checked(schema, context.query, document, tuple(context.validation_rules))
             # The name the client gave: `operation_name` falls back to the document's first operation.
             given = context._provided_operation_name
-            cost = self.rules.cost_check(schema, document, given, context.variables or {})
+            variables = context.variables or {}
+            cost = checked.priced(given, variables, lambda: self.rules.cost_check(schema, document, given, variables))
             context.pre_execution_errors = [*checked.before, *cost, *checked.after]
         yield
 
