@@ -7,6 +7,7 @@ names, ISO timestamps in UTC, decimals as floats), so the text can be spliced in
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import functools
 import uuid
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 from domain.compiled import (
     Cursor,
@@ -278,14 +280,18 @@ def compile_plan(plan: ReadPlan) -> tuple[str, tuple[Any, ...]]:
 
 
 class PgCompiledReader:
-    """Runs a plan's one statement on a pooled connection, outside any transaction (a single SELECT)."""
+    """Runs a plan's one statement on a pooled connection, outside any transaction (a single SELECT). The pool's own
+    connection, without SQLAlchemy's Connection around it: one greenlet hop to check it out and one to return it."""
 
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
 
     async def read(self, plan: ReadPlan) -> list[str]:
         sql, params = compile_plan(plan)
-        async with self.engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            row = await raw.driver_connection.fetchrow(sql, *params)  # type: ignore[union-attr]  # asyncpg's
+        pooled = await greenlet_spawn(self.engine.sync_engine.raw_connection)
+        try:
+            row = await pooled.driver_connection.fetchrow(sql, *params)  # type: ignore[union-attr]  # asyncpg's
+        finally:
+            # Shielded: a cancelled request must still give the connection back whole.
+            await asyncio.shield(greenlet_spawn(pooled.close))
         return list(row)

@@ -27,7 +27,12 @@ def async_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+# PostgreSQL connections per process, all kept open once made: overflow connections beyond a smaller pool were closed
+# as soon as they were returned, so a busy server opened (and TLS-negotiated) a new connection for most requests.
+POOL_SIZE = 20
+
+
+def create_engine(url: str, *, echo: bool = False, pool_size: int = POOL_SIZE) -> AsyncEngine:
     start_mappers()
     url = async_url(url)
     if url.startswith("sqlite"):
@@ -50,7 +55,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
         return engine
-    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0)
     ping_when_idle(engine)
     return engine
 

@@ -6,19 +6,19 @@ from dataclasses import dataclass
 
 import strawberry
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.auth import AuthMutation, AuthQuery
 from schema.chat import ChatMessageNode, ChatMutation, ChatQuery, ChatSubscription, ConversationNode
 from schema.deploy import DeployMutation, DeployQuery
-from schema.document_cache import CachedValidation, DocumentCache
+from schema.document_cache import DocumentCache
 from schema.environments import EnvironmentMutation, EnvironmentQuery
-from schema.errors import ErrorPresenter, Outage, no_outage
+from schema.errors import Outage, no_outage
 from schema.execution import RdflowExecutionContext
 from schema.limits import cost_check
 from schema.mutation import Mutation
+from schema.operation_hooks import OperationHooks, OperationRules
 from schema.pipeline import PipelineMutation, PipelineQuery
 from schema.pipeline_runs import (
     PipelineRunMutation,
@@ -32,7 +32,6 @@ from schema.query import Query
 from schema.search import SearchQuery
 from schema.shape_limits import max_aliases_rule, max_depth_rule
 from schema.subscriptions import Subscription
-from schema.suggestions import HideSuggestions
 from schema.testing import TestingMutation, TestingQuery
 from schema.types import ArtifactNode, DeploymentNode, ProjectNode, RequirementNode, TaskNode, TestResultNode, UserNode
 
@@ -75,29 +74,27 @@ class RdflowSchema(strawberry.Schema):
     documents: DocumentCache | None = None
 
     def process_errors(self, errors, execution_context=None) -> None:
-        """Logged by ErrorPresenter (unexpected ones only); client errors are not server faults."""
+        """Logged by OperationHooks (unexpected ones only); client errors are not server faults."""
 
 
 def build_schema(limits: SchemaLimits = SchemaLimits(), outage: Outage = no_outage) -> strawberry.Schema:
-    shape_rules: list[type[ASTValidationRule]] = [
-        max_depth_rule(limits.max_depth),
-        max_aliases_rule(limits.max_aliases),
-    ]
-    extensions: list = [
-        lambda: AddValidationRules(shape_rules),
-        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: ErrorPresenter(outage),
-    ]
-    if not limits.introspection:
-        extensions[:0] = [lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]), HideSuggestions]
-    # Last of those that add validation rules: it validates (once per document text) with all of them.
-    documents, costs = DocumentCache(), cost_check(limits.max_cost)
-    extensions.append(lambda: CachedValidation(documents, costs))
+    rules: list[type[ASTValidationRule]] = [] if limits.introspection else [NoSchemaIntrospectionCustomRule]
+    rules += [max_depth_rule(limits.max_depth), max_aliases_rule(limits.max_aliases)]
+    documents = DocumentCache()
+    operation_rules = OperationRules(
+        validation_rules=tuple(rules),
+        max_tokens=limits.max_tokens,
+        documents=documents,
+        cost_check=cost_check(limits.max_cost),
+        outage=outage,
+        # With introspection off the schema is not public: errors must not spell out its names.
+        hide_suggestions=not limits.introspection,
+    )
     schema = RdflowSchema(
         query=merge_types("Query", QUERIES),
         mutation=merge_types("Mutation", MUTATIONS),
         subscription=merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None,
-        extensions=extensions,
+        extensions=[lambda: OperationHooks(operation_rules)],
         types=[
             ProjectNode,
             RequirementNode,

@@ -4,17 +4,21 @@ per request outside validation and its refusal is placed where the former valida
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, ValidationRule
-from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
+
+from schema.limits import page_variables_of
 
 # A hostile client sends a new text every time: entries are few and small, so the cache stays bounded in memory.
 MAX_ENTRIES = 512
 MAX_CACHED_QUERY_CHARS = 20_000
+# Costs remembered per document, by operation and page-size variables (a client may vary `first` freely).
+MAX_PRICED = 64
+_ABSENT = object()
 
 
 class _Mark(ValidationRule):
@@ -33,6 +37,30 @@ class Checked:
     document: DocumentNode
     before: tuple[GraphQLError, ...]
     after: tuple[GraphQLError, ...]
+    # The variables the cost can read (those given as first/last anywhere in the document).
+    page_variables: tuple[str, ...] = ()
+    _costs: dict[Any, list[GraphQLError]] = field(default_factory=dict, compare=False, repr=False)
+
+    def priced(
+        self, operation_name: str | None, variables: dict[str, Any], price: Callable[[], list[GraphQLError]]
+    ) -> list[GraphQLError]:
+        """The cost refusals of the operation with these variables, priced once per operation and page sizes."""
+        try:
+            key = (operation_name, tuple(_typed(variables.get(n, _ABSENT)) for n in self.page_variables))
+            found = self._costs.get(key)
+        except TypeError:  # a list or object where a number belongs: priced each time (and refused when it runs)
+            return price()
+        if found is None:
+            found = price()
+            if len(self._costs) >= MAX_PRICED:
+                self._costs.clear()
+            self._costs[key] = found
+        return list(found)
+
+
+def _typed(value: Any) -> tuple[type, Any]:
+    # 1, 1.0 and True are equal keys, but only an int is a page size to the cost.
+    return type(value), value
 
 
 class DocumentCache:
@@ -60,7 +88,7 @@ class DocumentCache:
             return found
         errors = validate_document(schema, document, (*rules, _Mark))
         mark = next((i for i, e in enumerate(errors) if e.message == _MARK_MESSAGE), len(errors))
-        checked = Checked(document, tuple(errors[:mark]), tuple(errors[mark + 1 :]))
+        checked = Checked(document, tuple(errors[:mark]), tuple(errors[mark + 1 :]), page_variables_of(document))
         if query and len(query) <= self.max_query_chars:
             self._remember(self._entries, key, checked)
             self._remember(self._documents, query, document)
@@ -75,30 +103,3 @@ class DocumentCache:
 
 # What prices an operation: (schema, document, operation name, variables) -> its refusals (none when within limits).
 CostCheck = Callable[[GraphQLSchema, DocumentNode, str | None, dict[str, Any]], list[GraphQLError]]
-
-
-class CachedValidation(SchemaExtension):
-    """Parsing and validation from the cache; then the request's own cost check. Must be the last extension that
-    adds validation rules (they are read when validation starts)."""
-
-    def __init__(self, cache: DocumentCache, cost_check: CostCheck):
-        self.cache = cache
-        self.cost_check = cost_check
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        if context.graphql_document is None:
-            context.graphql_document = self.cache.document(context.query)
-        yield
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        if document is not None and context.pre_execution_errors is None:
-            schema = context.schema._schema
-            checked = self.cache.checked(schema, context.query, document, tuple(context.validation_rules))
-            # The name the client gave: `operation_name` falls back to the document's first operation.
-            given = context._provided_operation_name
-            cost = self.cost_check(schema, document, given, context.variables or {})
-            context.pre_execution_errors = [*checked.before, *cost, *checked.after]
-        yield

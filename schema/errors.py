@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Callable
 
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
 
 from domain.errors import DomainError, InvalidInput
 
@@ -54,14 +53,3 @@ def present(error: GraphQLError, outage: Outage = no_outage) -> GraphQLError:
         None,
         {"code": "INTERNAL_SERVER_ERROR", "errorId": "ERR_500_001", "incident": incident},
     )
-
-
-class ErrorPresenter(MaskErrors):
-    """Runs after every operation (queries, mutations and subscription events)."""
-
-    def __init__(self, outage: Outage = no_outage):
-        super().__init__()
-        self.outage = outage
-
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [present(e, self.outage) for e in errors]

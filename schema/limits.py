@@ -100,6 +100,23 @@ class _Cost:
         return None
 
 
+def page_variables_of(document: DocumentNode) -> tuple[str, ...]:
+    """The variables given as `first` or `last` anywhere in the document: all the cost reads of the variables."""
+    names: dict[str, None] = {}
+    stack = [
+        d.selection_set for d in document.definitions if isinstance(d, OperationDefinitionNode | FragmentDefinitionNode)
+    ]
+    while stack:
+        for node in stack.pop().selections:
+            if isinstance(node, FieldNode):
+                for argument in node.arguments or ():
+                    if argument.name.value in ("first", "last") and isinstance(argument.value, VariableNode):
+                        names[argument.value.name.value] = None
+            if (nested := getattr(node, "selection_set", None)) is not None:
+                stack.append(nested)
+    return tuple(names)
+
+
 def _is_list(type_: Any) -> bool:
     if isinstance(type_, GraphQLNonNull):
         type_ = type_.of_type

@@ -1,11 +1,12 @@
-"""Hiding graphql-core's "Did you mean ...?" hints, which name schema fields, arguments, types and values."""
+"""Hiding graphql-core's "Did you mean ...?" hints, which name schema fields, arguments, types and values: with
+introspection off the schema is not public, so validation and variable errors must not spell it out.
+Post-processing the messages works whatever graphql-core version strawberry runs on."""
 
 from __future__ import annotations
 
 import re
 
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
 
 # graphql-core's did_you_mean(): " Did you mean " [sub-message] quoted names "?"; GraphQL names never hold "?".
 SUGGESTION = re.compile(r" Did you mean [^?]*\?")
@@ -18,11 +19,3 @@ def without_suggestions(error: GraphQLError) -> GraphQLError:
     return GraphQLError(
         message, error.nodes, error.source, error.positions, error.path, error.original_error, error.extensions
     )
-
-
-class HideSuggestions(MaskErrors):
-    """With introspection off the schema is not public: validation and variable errors must not spell it out.
-    Post-processing the messages works whatever graphql-core version strawberry runs on."""
-
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [without_suggestions(e) for e in errors]

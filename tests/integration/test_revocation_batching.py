@@ -1,0 +1,95 @@
+"""The Redis token store answers concurrent revocation checks with one MGET for many requests, each with its own
+answer, and never with the answer of a read sent before the check was asked (a logout must hold at once)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from integrations.tokens_redis import RedisTokenStore
+from tests.fakes.clock import SettableClock
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+async def store(redis_url, redis_prefix):
+    store = RedisTokenStore(redis_url, SettableClock(datetime.now(UTC)), prefix=redis_prefix)
+    yield store
+    await store.aclose()
+
+
+class CountingMget:
+    """Wraps the client's MGET: how many reads went to Redis, and a gate that holds the first one's reply (Redis
+    has answered it; the answer has not reached the store yet)."""
+
+    def __init__(self, store: RedisTokenStore, hold_first: bool = False):
+        self.mget = store.redis.mget
+        self.calls: list[list[str]] = []
+        self.first_sent = asyncio.Event()
+        self.release_first = asyncio.Event()
+        if not hold_first:
+            self.release_first.set()
+        store.redis.mget = self  # type: ignore[method-assign]
+
+    async def __call__(self, names: list[str]):
+        self.calls.append(list(names))
+        values = await self.mget(names)
+        if len(self.calls) == 1:
+            self.first_sent.set()
+            await self.release_first.wait()
+        return values
+
+
+async def test_concurrent_checks_share_a_round_trip_and_keep_their_own_answers(store):
+    expires = datetime.now(UTC) + timedelta(minutes=5)
+    for i in range(0, 40, 3):
+        await store.revoke(f"jti:batched-{i}", expires)
+    counting = CountingMget(store)
+
+    answers = await asyncio.gather(*(store.is_revoked(f"jti:batched-{i}", f"family:none-{i}") for i in range(40)))
+
+    assert answers == [i % 3 == 0 for i in range(40)]
+    # The first check goes alone; the 39 that arrived while it was on its way go together in the next read.
+    assert len(counting.calls) == 2
+    assert sorted(len(c) for c in counting.calls) == [2, 78]
+
+
+async def test_a_check_never_takes_the_answer_of_a_read_sent_before_it(store):
+    counting = CountingMget(store, hold_first=True)
+    first = asyncio.create_task(store.is_revoked("jti:logged-out"))
+    await asyncio.wait_for(counting.first_sent.wait(), 10)  # Redis answered this read before the logout below
+    await store.revoke("jti:logged-out", datetime.now(UTC) + timedelta(minutes=5))
+    second = asyncio.create_task(store.is_revoked("jti:logged-out"))
+    await asyncio.sleep(0)
+    counting.release_first.set()
+
+    assert await first is False  # asked and answered before the logout
+    assert await second is True  # asked after it: must see it
+    assert len(counting.calls) == 2
+
+
+async def test_a_failed_read_fails_every_check_waiting_on_it_and_the_next_ones_ask_again(store):
+    counting = CountingMget(store, hold_first=True)
+    first = asyncio.create_task(store.is_revoked("jti:a"))
+    await asyncio.wait_for(counting.first_sent.wait(), 10)
+    waiting = [asyncio.create_task(store.is_revoked(f"jti:w{i}")) for i in range(3)]
+    await asyncio.sleep(0)
+
+    async def broken(names):
+        raise ConnectionError("redis is down")
+
+    original, counting.mget = counting.mget, broken
+    counting.release_first.set()
+
+    assert await first is False
+    for check in waiting:  # one read for the three, and each of them fails as it would have alone
+        with pytest.raises(ConnectionError):
+            await check
+    assert len(counting.calls) == 2
+
+    counting.mget = original
+    assert await store.is_revoked("jti:a") is False
+    assert len(counting.calls) == 3
