@@ -87,9 +87,10 @@ class UnitOfWork(Protocol):
 
 
 class CompiledReader(Protocol):
-    """Answers a read plan with one statement that builds each root's JSON in the database."""
+    """Answers a read plan with one statement that builds each root's JSON in the database (None: a looked-up row
+    that is missing or out of the plan's scope)."""
 
-    async def read(self, plan: ReadPlan) -> list[str]: ...
+    async def read(self, plan: ReadPlan) -> list[str | None]: ...
 
 
 class DataVersion(Protocol):
