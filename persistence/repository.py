@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, Table, func, select
+from sqlalchemy import Select, Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.paging import ListQuery, Page
@@ -33,11 +34,18 @@ class SqlRepository(Generic[T]):
         core = stmt.with_only_columns(*self.table.c)
         return [read(row) for row in (await self.session.execute(core)).all()]
 
+    async def _rows_in(self, field: str, values: list[Any]) -> list[T]:
+        """Light entities whose `field` is one of `values`, through a statement built once per table and field."""
+        read = self.light
+        assert read is not None
+        rows = await self.session.execute(_rows_in(self.table, field), {"values": values})
+        return [read(row) for row in rows.all()]
+
     async def get(self, entity_id: Any) -> T | None:
         if entity_id is None:
             return None
         if self.light is not None:
-            found = await self._rows(select(self.cls).where(self.table.c.id == entity_id).limit(1))
+            found = await self._rows_in("id", [entity_id])
             return found[0] if found else None
         return await self.session.get(self.cls, entity_id)
 
@@ -52,19 +60,34 @@ class SqlRepository(Generic[T]):
         ids = list(ids)
         if not ids:
             return []
+        if self.light is not None:
+            return await self._rows_in("id", ids)
         return await self._rows(select(self.cls).where(self.table.c.id.in_(ids)))
 
     async def find(self, **equals: Any) -> list[T]:
+        if self.light is not None and None not in equals.values():
+            return await self._rows_where(equals, one=False)
         return await self._rows(select(self.cls).filter_by(**equals))
 
     async def find_one(self, **equals: Any) -> T | None:
-        found = await self._rows(select(self.cls).filter_by(**equals).limit(1))
+        if self.light is not None and None not in equals.values():  # None: filter_by's IS NULL
+            found = await self._rows_where(equals, one=True)
+        else:
+            found = await self._rows(select(self.cls).filter_by(**equals).limit(1))
         return found[0] if found else None
+
+    async def _rows_where(self, equals: dict[str, Any], *, one: bool) -> list[T]:
+        read = self.light
+        assert read is not None
+        stmt = _rows_where(self.table, tuple(sorted(equals)), one)
+        return [read(row) for row in (await self.session.execute(stmt, equals)).all()]
 
     async def find_in(self, field: str, values: Iterable[Any]) -> list[T]:
         values = list(values)
         if not values:
             return []
+        if self.light is not None:
+            return await self._rows_in(field, values)
         return await self._rows(select(self.cls).where(self.table.c[field].in_(values)))
 
     async def list(self, query: ListQuery) -> Page[T]:
@@ -90,6 +113,18 @@ class SqlRepository(Generic[T]):
     async def delete(self, entity: T) -> None:
         await self.session.delete(entity)
         await self.session.flush()
+
+
+# Statements of the light reads, built once per table and column(s); a request binds only the values.
+@functools.cache
+def _rows_in(table: Table, field: str) -> Select[Any]:
+    return select(*table.c).where(table.c[field].in_(bindparam("values", expanding=True)))
+
+
+@functools.lru_cache(maxsize=256)
+def _rows_where(table: Table, fields: tuple[str, ...], one: bool) -> Select[Any]:
+    stmt = select(*table.c).where(*(table.c[f] == bindparam(f) for f in fields))
+    return stmt.limit(1) if one else stmt
 
 
 _READERS: dict[type, Callable[[Sequence[Any]], Any]] = {}
