@@ -112,17 +112,21 @@ class Listing:
 
 @dataclass(frozen=True)
 class Lookup:
-    """A root row by id (`node(id:)`, `project(id:)`...), restricted to `member_id`'s projects when set; no row
-    (missing, or outside the scope) reads as null and the resolvers answer instead, with their error."""
+    """A root row by id (`node(id:)`, `project(id:)`...; no id: the viewer's own user, `me`), restricted to
+    `member_id`'s projects when set; no row (missing, or outside the scope) reads as null and the resolvers answer
+    instead, with their error."""
 
     key: str
     entity: str
-    id: uuid.UUID
+    id: uuid.UUID | None
     fields: tuple[Field, ...]
     member_id: Any = None
 
     def scoped_to(self, member_id: Any) -> Lookup:
         return replace(self, member_id=member_id)
+
+    def of(self, row_id: uuid.UUID) -> Lookup:
+        return replace(self, id=row_id)
 
 
 Field = Union[Value, Literal, Link, Listing]  # noqa: UP007  # a runtime alias the dataclasses above refer to

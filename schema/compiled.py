@@ -152,6 +152,9 @@ class Planner:
                 out.append((key, self._listing(key, field_def, details, entity, None)))
             elif name in LOOKUPS:
                 out.append((key, self._lookup(key, root_type.fields[name], details, LOOKUPS[name])))
+            elif name == "me":
+                user = _object_type(root_type.fields[name])
+                out.append((key, Lookup(key, ENTITIES[user.name], None, self._object(user, details))))
             else:
                 raise NotCompilable(f"Query.{name}")
         return out

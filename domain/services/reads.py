@@ -99,7 +99,9 @@ def _scoped(viewer: Viewer, root: Listing | Lookup) -> Listing | Lookup | None:
         if not viewer.has(ROOT_PERMISSIONS[root.entity]):
             return None
         return root.scoped(scoped(viewer, root.query)) if root.entity in IN_PROJECT else root
-    if root.entity == "users":  # UserService.get: oneself, or with USER_MANAGE
+    if root.entity == "users":  # UserService.get: oneself (`me`: no id), or with USER_MANAGE
+        if root.id is None:
+            return root.of(viewer.require_login())
         return root if root.id == viewer.user_id or viewer.has(Permission.USER_MANAGE) else None
     if not viewer.has(LOOKUP_PERMISSIONS[root.entity]):
         return None

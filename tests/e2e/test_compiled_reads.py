@@ -334,6 +334,16 @@ async def test_several_rows_by_id_answer_the_same(pair):
             assert a.json()["data"] is None and _codes(a.json())[1], (viewer, a.text)
 
 
+async def test_me_answers_the_same(pair):
+    """`me` is the viewer's own user row, for every signed-in viewer (anonymous: the resolvers' refusal)."""
+    counter = pair[2]
+    query = "{ me { id __typename username email role department status createdAt lastLoginAt } }"
+    before = counter.answered
+    bodies = await _compare(pair, query)
+    assert counter.answered == before + 4
+    assert ['"errors"' in b for b in bodies] == [False, False, False, False, True]
+
+
 async def test_users_by_id_answer_the_same(pair):
     """A user reads themselves; others need USER_MANAGE (super admins)."""
     compiled, _, counter = pair
@@ -483,6 +493,8 @@ def seeded_ids(draw: Any) -> tuple[str, str]:
 @st.composite
 def lookup_query(draw: Any) -> str:
     """One row by id (a second failing root would race the first for the one error reported)."""
+    if draw(st.integers(0, 6)) == 0:
+        return f"{{ me {{ {draw(object_selection('User', 1))} }} }}"
     type_name, global_id = draw(seeded_ids())
     root = draw(st.sampled_from(["node", type_name.lower()]))
     selection = draw(object_selection(type_name, 1))
