@@ -150,6 +150,29 @@ def _statements(shape: _Shape) -> tuple[Executable, Executable]:
     return count_stmt, page_stmt
 
 
+async def count_pages(
+    session: AsyncSession, table: Table, query: ListQuery, partition: str, keys: Sequence[Any]
+) -> dict[Any, int]:
+    """The totals of `list_pages` alone: its COUNT statement, without the rows."""
+    count_stmt, _ = _statements(_shape_of(table, None, query, partition))
+    params = {**_filter_params(query), "keys": list(keys)}
+    return {row[0]: row[1] for row in (await session.execute(count_stmt, params)).all()}
+
+
+def _shape_of(table: Table, cls: type | None, query: ListQuery, partition: str | None) -> _Shape:
+    return _Shape(
+        table,
+        cls,
+        tuple((name, _how(value)) for name, value in query.filters),
+        query.member_id is not None,
+        partition,
+        query.order_by,
+        query.direction,
+        query.page.before is not None,
+        query.page.last is not None,
+    )
+
+
 async def list_pages(
     session: AsyncSession,
     cls: type,
@@ -161,18 +184,7 @@ async def list_pages(
 ) -> dict[Any, Page]:
     """Pages of `cls` rows matching `query`, one per value of `partition` in `keys` (or one under None); with
     `light`, the rows are read with Core and built by it instead of the ORM."""
-    shape = _Shape(
-        table,
-        None if light is not None else cls,
-        tuple((name, _how(value)) for name, value in query.filters),
-        query.member_id is not None,
-        partition,
-        query.order_by,
-        query.direction,
-        query.page.before is not None,
-        query.page.last is not None,
-    )
-    count_stmt, stmt = _statements(shape)
+    count_stmt, stmt = _statements(_shape_of(table, None if light is not None else cls, query, partition))
     params = _filter_params(query)
     if partition:
         params["keys"] = list(keys)

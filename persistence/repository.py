@@ -10,7 +10,7 @@ from sqlalchemy import Select, Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.paging import ListQuery, Page
-from persistence.listing import list_pages
+from persistence.listing import count_pages, list_pages
 from persistence.mapping import light_reader
 
 T = TypeVar("T")
@@ -97,6 +97,11 @@ class SqlRepository(Generic[T]):
         if not keys:
             return {}
         return await list_pages(self.session, self.cls, self.table, query, partition=field, keys=keys, light=self.light)
+
+    async def count_by(self, field: str, keys: Sequence[Any], query: ListQuery) -> dict[Any, int]:
+        if not keys:
+            return {}
+        return await count_pages(self.session, self.table, query, field, keys)
 
     async def sum_by(self, group_field: str, keys: Sequence[Any], fields: Sequence[str]) -> dict[Any, dict[str, Any]]:
         group = self.table.c[group_field]

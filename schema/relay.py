@@ -5,6 +5,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 
 from domain.paging import Page
 from domain.repos import Repo
@@ -76,6 +77,20 @@ class Connection(Generic[T]):
         return root.total
 
 
+TOTAL_ONLY = frozenset({"totalCount", "__typename"})
+
+
+def _total_only(selections: list[Any]) -> bool:
+    """Whether a connection's selection (fragments included) reads nothing but its total."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name not in TOTAL_ONLY:
+                return False
+        elif not _total_only(selection.selections):  # a fragment spread or an inline fragment
+            return False
+    return True
+
+
 def child_connection(
     node: type,
     repo: Repo[Any],
@@ -98,7 +113,9 @@ def child_connection(
     ) -> Connection[node]:  # type: ignore[valid-type]  # a type built at run time
         args = ConnectionArgs(first, after, last, before, filter, order_by, default_order)
         # A Connection is served from a Page: its fields read the Page as their root.
-        return await relations.page(info.context, repo, parent_field, root.id, args)  # type: ignore[return-value]  # a Page (see above)
+        total_only = all(_total_only(field.selections) for field in info.selected_fields)
+        read = relations.total if total_only else relations.page
+        return await read(info.context, repo, parent_field, root.id, args)  # type: ignore[return-value]  # a Page (see above)
 
     return strawberry.field(resolver=resolve)
 

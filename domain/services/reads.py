@@ -52,6 +52,15 @@ class ReadService:
         async with self.deps.uow() as uow:
             return await repo.of(uow).list_by(field, keys, query)
 
+    async def counts_by(
+        self, viewer: Viewer, repo: Repo[Any], field: str, keys: Sequence[Any], query: ListQuery
+    ) -> dict[Any, int]:
+        """The totals of `pages_by` alone (zero for a key without rows)."""
+        viewer.require(Permission.REQUIREMENT_READ)
+        async with self.deps.uow() as uow:
+            found = await repo.of(uow).count_by(field, keys, query)
+        return {k: found.get(k, 0) for k in keys}
+
     async def by_ids(self, viewer: Viewer, repo: Repo[E], ids: Sequence[Any]) -> dict[Any, E]:
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:
