@@ -176,6 +176,8 @@ class Statement:
     def listing(self, listing: Listing, parent_row: str | None = None) -> str:
         query, page = listing.query, listing.query.page
         table = TABLES[listing.entity].name
+        if all(isinstance(part, (Literal, Total)) for part in listing.parts):
+            return self._total_only(listing, parent_row)
         t, w, a = self.alias("t"), self.alias("w"), self.alias("a")
         where = " AND ".join(self._conditions(t, listing, parent_row)) or "TRUE"
         lo_value = page.after + 1 if page.after is not None else 0
@@ -235,6 +237,16 @@ class Statement:
             aggregates.append(f"(SELECT count(*) FROM {table} {c} WHERE {total_where}) AS total")
         body = f"SELECT {', '.join(aggregates)} FROM {rows} WHERE {' AND '.join(window)}"
         return f"(SELECT {_object(pairs)} FROM ({body}) {a})"
+
+    def _total_only(self, listing: Listing, parent_row: str | None) -> str:
+        """A connection asked for nothing but its total: the COUNT, no rows."""
+        c = self.alias("c")
+        where = " AND ".join(self._conditions(c, listing, parent_row)) or "TRUE"
+        count = f"(SELECT count(*) FROM {TABLES[listing.entity].name} {c} WHERE {where})"
+        pairs = [
+            (part.key, f"{_quote(part.text)}::text" if isinstance(part, Literal) else count) for part in listing.parts
+        ]
+        return _object(pairs)
 
     def _edge(self, row: str, edges: Edges) -> str:
         pairs = []

@@ -20,7 +20,10 @@ from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
 from domain import model
+from domain.compiled import Kind, Listing, Nodes, ReadPlan, Total, Value
 from domain.enums import Priority, ProjectStatus, RequirementStatus, Role, TaskStatus, TaskType
+from domain.paging import ListQuery
+from persistence.compiled_reads import compile_plan
 from resolvers.ids import to_global_id
 from schema.compiled import COLUMNS
 from server.settings import Settings
@@ -568,3 +571,12 @@ async def test_a_failed_compiled_read_is_answered_by_the_resolvers(pair, caplog)
 
 async def test_sqlite_reads_through_the_resolvers(sqlite_api):
     assert sqlite_api.container.services.deps.compiled is None
+
+
+def test_a_connection_asked_only_for_its_total_compiles_to_a_count():
+    """No rows are numbered or aggregated for `{ totalCount }` (the hand-written and generated queries above show
+    the count is the resolvers' count)."""
+    tasks = Listing("tasks", "tasks", "requirement_id", ListQuery(), (Total("totalCount"),))
+    nodes = Nodes("nodes", (Value("id", "id", Kind.ID, "Requirement"), tasks))
+    sql, _ = compile_plan(ReadPlan((Listing("r", "requirements", None, ListQuery(), (nodes,)),)))
+    assert sql.count("row_number()") == 1 and sql.count("json_agg") == 1 and "count(*)" in sql, sql
