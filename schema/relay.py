@@ -1,11 +1,11 @@
 """Relay conventions: the Node interface, global id fields, cursor connections and their field factories."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from graphql import FieldNode, FragmentSpreadNode
 from strawberry.types import Info
-from strawberry.types.nodes import SelectedField
 
 from domain.paging import Page
 from domain.repos import Repo
@@ -80,14 +80,17 @@ class Connection(Generic[T]):
 TOTAL_ONLY = frozenset({"totalCount", "__typename"})
 
 
-def _total_only(selections: list[Any]) -> bool:
-    """Whether a connection's selection (fragments included) reads nothing but its total."""
+def _total_only(selections: Iterable[Any], fragments: Mapping[str, Any]) -> bool:
+    """Whether a connection's selection (fragments included) reads nothing but its total. Walks the query's own
+    nodes: strawberry's `selected_fields` converts the whole subtree, per parent row."""
     for selection in selections:
-        if isinstance(selection, SelectedField):
-            if selection.name not in TOTAL_ONLY:
+        if isinstance(selection, FieldNode):
+            if selection.name.value not in TOTAL_ONLY:
                 return False
-        elif not _total_only(selection.selections):  # a fragment spread or an inline fragment
-            return False
+        else:
+            fragment = fragments.get(selection.name.value) if isinstance(selection, FragmentSpreadNode) else selection
+            if fragment is None or not _total_only(fragment.selection_set.selections, fragments):
+                return False
     return True
 
 
@@ -113,7 +116,11 @@ def child_connection(
     ) -> Connection[node]:  # type: ignore[valid-type]  # a type built at run time
         args = ConnectionArgs(first, after, last, before, filter, order_by, default_order)
         # A Connection is served from a Page: its fields read the Page as their root.
-        total_only = all(_total_only(field.selections) for field in info.selected_fields)
+        raw = info._raw_info
+        total_only = all(
+            node.selection_set is not None and _total_only(node.selection_set.selections, raw.fragments)
+            for node in raw.field_nodes
+        )
         read = relations.total if total_only else relations.page
         return await read(info.context, repo, parent_field, root.id, args)  # type: ignore[return-value]  # a Page (see above)
 
