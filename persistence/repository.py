@@ -26,6 +26,12 @@ class SqlRepository(Generic[T]):
         self.table = table
         self.light: Callable[[Sequence[Any]], T] | None = _readers(cls, table) if light else None
 
+    def read_only(self) -> SqlRepository[T]:
+        """Light reads on this session (which stays free to write what it loads otherwise)."""
+        if self.light is not None:
+            return self
+        return SqlRepository(self.session, self.cls, self.table, light=True)
+
     async def _rows(self, stmt: Select[Any]) -> list[T]:
         """Entities of a `select(self.cls)`: read as light entities from its table's columns when light."""
         if self.light is None:

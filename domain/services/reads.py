@@ -50,7 +50,7 @@ class ReadService:
     ) -> dict[Any, Page[T]]:
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:
-            return await repo.of(uow).list_by(field, keys, query)
+            return await repo.of(uow).read_only().list_by(field, keys, query)
 
     async def counts_by(
         self, viewer: Viewer, repo: Repo[Any], field: str, keys: Sequence[Any], query: ListQuery
@@ -58,18 +58,18 @@ class ReadService:
         """The totals of `pages_by` alone (zero for a key without rows)."""
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:
-            found = await repo.of(uow).count_by(field, keys, query)
+            found = await repo.of(uow).read_only().count_by(field, keys, query)
         return {k: found.get(k, 0) for k in keys}
 
     async def by_ids(self, viewer: Viewer, repo: Repo[E], ids: Sequence[Any]) -> dict[Any, E]:
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:
-            return {e.id: e for e in await repo.of(uow).get_many(ids)}
+            return {e.id: e for e in await repo.of(uow).read_only().get_many(ids)}
 
     async def find_in(self, viewer: Viewer, repo: Repo[T], field: str, keys: Sequence[Any]) -> list[T]:
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:
-            return await repo.of(uow).find_in(field, keys)
+            return await repo.of(uow).read_only().find_in(field, keys)
 
     async def users_by_ids(self, ids: Sequence[Any]) -> dict[Any, Any]:
         """Users by id, before any viewer exists (authentication itself)."""

@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.orm import Mapper
 
 from domain.enums import TaskType, TestRunStatus, TestType
 from domain.model import CodeArtifact, Project, ProjectMember, Requirement, Task, TestResult
@@ -176,3 +177,23 @@ async def test_a_connection_asked_only_for_its_total_reads_no_rows(tmp_path):
     assert totals(data) == totals(with_rows) == [5] * 20
     on_tasks = [s for s in statements if "FROM tasks" in s]
     assert len(on_tasks) == 1 and "row_number" not in on_tasks[0].lower(), on_tasks
+
+
+async def test_reads_build_no_orm_instances(tmp_path):
+    """Every batch of a nested read, also one that overlaps a busy batch and so runs on a session of its own, builds
+    plain entities from Core rows: the ORM loads no instance."""
+    loaded: list[object] = []
+
+    def on_load(target, _context):
+        loaded.append(target)
+
+    async with running_api(sqlite_settings(tmp_path, "light")) as api:
+        await seed(api, 20)
+        await api.gql("{ me { id } }")
+        event.listen(Mapper, "load", on_load)
+        try:
+            data = await api.gql(NESTED)
+        finally:
+            event.remove(Mapper, "load", on_load)
+    assert len(data["projects"]["edges"]) == 4
+    assert loaded == []
