@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Union
+from typing import Any, Union
 
 from domain.paging import ListQuery
 
@@ -109,11 +110,30 @@ class Listing:
         return replace(self, query=query)
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """A root row by id (`node(id:)`, `project(id:)`...; no id: the viewer's own user, `me`), restricted to
+    `member_id`'s projects when set; no row (missing, or outside the scope) reads as null and the resolvers answer
+    instead, with their error."""
+
+    key: str
+    entity: str
+    id: uuid.UUID | None
+    fields: tuple[Field, ...]
+    member_id: Any = None
+
+    def scoped_to(self, member_id: Any) -> Lookup:
+        return replace(self, member_id=member_id)
+
+    def of(self, row_id: uuid.UUID) -> Lookup:
+        return replace(self, id=row_id)
+
+
 Field = Union[Value, Literal, Link, Listing]  # noqa: UP007  # a runtime alias the dataclasses above refer to
 
 
 @dataclass(frozen=True)
 class ReadPlan:
-    """The root connections of one query operation, each answered as one JSON text."""
+    """The root connections and rows of one query operation, each answered as one JSON text."""
 
-    roots: tuple[Listing, ...]
+    roots: tuple[Listing | Lookup, ...]

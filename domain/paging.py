@@ -76,6 +76,11 @@ class Page(Generic[T]):
     def empty(cls) -> Page[T]:
         return cls([], [], 0, False, False)
 
+    @classmethod
+    def counted(cls, total: int) -> Page[T]:
+        """A page read for its total only (a connection asked for nothing but `totalCount`): no rows, no cursors."""
+        return cls([], [], total, False, False)
+
 
 @dataclass(frozen=True)
 class Between:

@@ -34,6 +34,14 @@ class Repository(Protocol, Generic[T]):
     async def find_in(self, field: str, values: Iterable[Any]) -> list[T]: ...
     async def list(self, query: ListQuery) -> Page[T]: ...
     async def list_by(self, field: str, keys: Sequence[Any], query: ListQuery) -> dict[Any, Page[T]]: ...
+    def read_only(self) -> Repository[T]:
+        """This repository for reads that change and add nothing: the entities it returns belong to no session."""
+        ...
+
+    async def count_by(self, field: str, keys: Sequence[Any], query: ListQuery) -> dict[Any, int]:
+        """How many rows `list_by` would page through per key (a key without rows is absent)."""
+        ...
+
     async def sum_by(self, group_field: str, keys: Sequence[Any], fields: Sequence[str]) -> dict[Any, dict[str, Any]]:
         """Totals of `fields` per value of `group_field` among `keys` (a key without rows is absent)."""
         ...
@@ -87,9 +95,10 @@ class UnitOfWork(Protocol):
 
 
 class CompiledReader(Protocol):
-    """Answers a read plan with one statement that builds each root's JSON in the database."""
+    """Answers a read plan with one statement that builds each root's JSON in the database (None: a looked-up row
+    that is missing or out of the plan's scope)."""
 
-    async def read(self, plan: ReadPlan) -> list[str]: ...
+    async def read(self, plan: ReadPlan) -> list[str | None]: ...
 
 
 class DataVersion(Protocol):

@@ -26,6 +26,7 @@ from domain.compiled import (
     Link,
     Listing,
     Literal,
+    Lookup,
     Nodes,
     PageField,
     PageInfo,
@@ -137,6 +138,23 @@ class Statement:
         table = TABLES[link.entity].name
         return f"(SELECT {self.fields(alias, link.fields)} FROM {table} {alias} WHERE {alias}.id = {row}.{link.column})"
 
+    def member_scope(self, alias: str, entity: str, member_id: Any) -> str:
+        scope = f"{alias}.{SCOPE_COLUMN[entity]}"
+        user = self.param(member_id, "uuid")
+        return f"{scope} IN (SELECT m.project_id FROM project_members m WHERE m.user_id = {user})"
+
+    def lookup(self, lookup: Lookup) -> str:
+        """The row's object, or NULL when no row with that id lies in the scope."""
+        r = self.alias("r")
+        conds = [f"{r}.id = {self.param(lookup.id, 'uuid')}"]
+        if lookup.member_id is not None:
+            conds.append(self.member_scope(r, lookup.entity, lookup.member_id))
+        table = TABLES[lookup.entity].name
+        return f"(SELECT {self.fields(r, lookup.fields)} FROM {table} {r} WHERE {' AND '.join(conds)})"
+
+    def root(self, root: Listing | Lookup) -> str:
+        return self.listing(root) if isinstance(root, Listing) else self.lookup(root)
+
     def _conditions(self, alias: str, listing: Listing, parent_row: str | None) -> list[str]:
         query = listing.query
         conds = []
@@ -150,9 +168,7 @@ class Statement:
                 plain = _plain(value)
                 conds.append(f"{column} = {self.param(plain, 'uuid' if isinstance(plain, uuid.UUID) else 'text')}")
         if query.member_id is not None:
-            scope = f"{alias}.{SCOPE_COLUMN[listing.entity]}"
-            user = self.param(query.member_id, "uuid")
-            conds.append(f"{scope} IN (SELECT m.project_id FROM project_members m WHERE m.user_id = {user})")
+            conds.append(self.member_scope(alias, listing.entity, query.member_id))
         if parent_row is not None and listing.parent_column is not None:
             conds.append(f"{alias}.{listing.parent_column} = {parent_row}.id")
         return conds
@@ -160,6 +176,8 @@ class Statement:
     def listing(self, listing: Listing, parent_row: str | None = None) -> str:
         query, page = listing.query, listing.query.page
         table = TABLES[listing.entity].name
+        if all(isinstance(part, (Literal, Total)) for part in listing.parts):
+            return self._total_only(listing, parent_row)
         t, w, a = self.alias("t"), self.alias("w"), self.alias("a")
         where = " AND ".join(self._conditions(t, listing, parent_row)) or "TRUE"
         lo_value = page.after + 1 if page.after is not None else 0
@@ -220,6 +238,16 @@ class Statement:
         body = f"SELECT {', '.join(aggregates)} FROM {rows} WHERE {' AND '.join(window)}"
         return f"(SELECT {_object(pairs)} FROM ({body}) {a})"
 
+    def _total_only(self, listing: Listing, parent_row: str | None) -> str:
+        """A connection asked for nothing but its total: the COUNT, no rows."""
+        c = self.alias("c")
+        where = " AND ".join(self._conditions(c, listing, parent_row)) or "TRUE"
+        count = f"(SELECT count(*) FROM {TABLES[listing.entity].name} {c} WHERE {where})"
+        pairs = [
+            (part.key, f"{_quote(part.text)}::text" if isinstance(part, Literal) else count) for part in listing.parts
+        ]
+        return _object(pairs)
+
     def _edge(self, row: str, edges: Edges) -> str:
         pairs = []
         for part in edges.parts:
@@ -275,7 +303,7 @@ def compile_plan(plan: ReadPlan) -> tuple[str, tuple[Any, ...]]:
     """The statement and its parameters. The text depends only on the plan's shape (which fields, filters, page
     arguments), so PostgreSQL's prepared statement is reused while the values vary."""
     statement = Statement()
-    columns = [f"({statement.listing(root)})::text" for root in plan.roots]
+    columns = [f"({statement.root(root)})::text" for root in plan.roots]
     return "SELECT " + ", ".join(columns), tuple(statement.params)
 
 
@@ -286,7 +314,7 @@ class PgCompiledReader:
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
 
-    async def read(self, plan: ReadPlan) -> list[str]:
+    async def read(self, plan: ReadPlan) -> list[str | None]:
         sql, params = compile_plan(plan)
         pooled = await greenlet_spawn(self.engine.sync_engine.raw_connection)
         try:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, Table, func, select
+from sqlalchemy import Select, Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.paging import ListQuery, Page
-from persistence.listing import list_pages
+from persistence.listing import count_pages, list_pages
 from persistence.mapping import light_reader
 
 T = TypeVar("T")
@@ -25,6 +26,12 @@ class SqlRepository(Generic[T]):
         self.table = table
         self.light: Callable[[Sequence[Any]], T] | None = _readers(cls, table) if light else None
 
+    def read_only(self) -> SqlRepository[T]:
+        """Light reads on this session (which stays free to write what it loads otherwise)."""
+        if self.light is not None:
+            return self
+        return SqlRepository(self.session, self.cls, self.table, light=True)
+
     async def _rows(self, stmt: Select[Any]) -> list[T]:
         """Entities of a `select(self.cls)`: read as light entities from its table's columns when light."""
         if self.light is None:
@@ -33,11 +40,18 @@ class SqlRepository(Generic[T]):
         core = stmt.with_only_columns(*self.table.c)
         return [read(row) for row in (await self.session.execute(core)).all()]
 
+    async def _rows_in(self, field: str, values: list[Any]) -> list[T]:
+        """Light entities whose `field` is one of `values`, through a statement built once per table and field."""
+        read = self.light
+        assert read is not None
+        rows = await self.session.execute(_rows_in(self.table, field), {"values": values})
+        return [read(row) for row in rows.all()]
+
     async def get(self, entity_id: Any) -> T | None:
         if entity_id is None:
             return None
         if self.light is not None:
-            found = await self._rows(select(self.cls).where(self.table.c.id == entity_id).limit(1))
+            found = await self._rows_in("id", [entity_id])
             return found[0] if found else None
         return await self.session.get(self.cls, entity_id)
 
@@ -52,19 +66,34 @@ class SqlRepository(Generic[T]):
         ids = list(ids)
         if not ids:
             return []
+        if self.light is not None:
+            return await self._rows_in("id", ids)
         return await self._rows(select(self.cls).where(self.table.c.id.in_(ids)))
 
     async def find(self, **equals: Any) -> list[T]:
+        if self.light is not None and None not in equals.values():
+            return await self._rows_where(equals, one=False)
         return await self._rows(select(self.cls).filter_by(**equals))
 
     async def find_one(self, **equals: Any) -> T | None:
-        found = await self._rows(select(self.cls).filter_by(**equals).limit(1))
+        if self.light is not None and None not in equals.values():  # None: filter_by's IS NULL
+            found = await self._rows_where(equals, one=True)
+        else:
+            found = await self._rows(select(self.cls).filter_by(**equals).limit(1))
         return found[0] if found else None
+
+    async def _rows_where(self, equals: dict[str, Any], *, one: bool) -> list[T]:
+        read = self.light
+        assert read is not None
+        stmt = _rows_where(self.table, tuple(sorted(equals)), one)
+        return [read(row) for row in (await self.session.execute(stmt, equals)).all()]
 
     async def find_in(self, field: str, values: Iterable[Any]) -> list[T]:
         values = list(values)
         if not values:
             return []
+        if self.light is not None:
+            return await self._rows_in(field, values)
         return await self._rows(select(self.cls).where(self.table.c[field].in_(values)))
 
     async def list(self, query: ListQuery) -> Page[T]:
@@ -74,6 +103,11 @@ class SqlRepository(Generic[T]):
         if not keys:
             return {}
         return await list_pages(self.session, self.cls, self.table, query, partition=field, keys=keys, light=self.light)
+
+    async def count_by(self, field: str, keys: Sequence[Any], query: ListQuery) -> dict[Any, int]:
+        if not keys:
+            return {}
+        return await count_pages(self.session, self.table, query, field, keys)
 
     async def sum_by(self, group_field: str, keys: Sequence[Any], fields: Sequence[str]) -> dict[Any, dict[str, Any]]:
         group = self.table.c[group_field]
@@ -90,6 +124,18 @@ class SqlRepository(Generic[T]):
     async def delete(self, entity: T) -> None:
         await self.session.delete(entity)
         await self.session.flush()
+
+
+# Statements of the light reads, built once per table and column(s); a request binds only the values.
+@functools.cache
+def _rows_in(table: Table, field: str) -> Select[Any]:
+    return select(*table.c).where(table.c[field].in_(bindparam("values", expanding=True)))
+
+
+@functools.lru_cache(maxsize=256)
+def _rows_where(table: Table, fields: tuple[str, ...], one: bool) -> Select[Any]:
+    stmt = select(*table.c).where(*(table.c[f] == bindparam(f) for f in fields))
+    return stmt.limit(1) if one else stmt
 
 
 _READERS: dict[type, Callable[[Sequence[Any]], Any]] = {}

@@ -46,6 +46,15 @@ class Loaders:
 
         return self._get(("page", repo, field, query), load)
 
+    def count_of(self, repo: Repo[T], field: str, query: ListQuery) -> DataLoader[Any, Page[T]]:
+        """Like `page_of` for a connection asked for its `totalCount` only: one COUNT, no rows."""
+
+        async def load(keys: Sequence[Any]) -> list[Page[T]]:
+            totals = await self.services.reads.counts_by(self.viewer, repo, field, list(keys), query)
+            return [Page.counted(totals[k]) for k in keys]
+
+        return self._get(("count", repo, field, query), load)
+
     def all_of(self, repo: Repo[T], field: str) -> DataLoader[Any, list[T]]:
         """Every `repo` row per value of `field` (small fan-outs such as task dependencies)."""
 

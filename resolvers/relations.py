@@ -18,6 +18,11 @@ async def page(ctx: RequestContext, repo: Repo[T], field: str, key: uuid.UUID, a
     return await ctx.loaders.page_of(repo, field, to_list_query(args)).load(key)
 
 
+async def total(ctx: RequestContext, repo: Repo[T], field: str, key: uuid.UUID, args: ConnectionArgs) -> Page[T]:
+    """`page` for a connection whose only field is its total."""
+    return await ctx.loaders.count_of(repo, field, to_list_query(args)).load(key)
+
+
 async def one(ctx: RequestContext, repo: Repo[Any], key: uuid.UUID | None) -> Any:
     return None if key is None else await ctx.loaders.by_id(repo).load(key)
 

@@ -24,6 +24,7 @@ from domain.compiled import (
     Link,
     Listing,
     Literal,
+    Lookup,
     Nodes,
     PageField,
     PageInfo,
@@ -33,6 +34,7 @@ from domain.compiled import (
     Value,
 )
 from domain.errors import DomainError
+from resolvers.ids import decode_id, from_global_id
 from resolvers.listing import ConnectionArgs, to_list_query
 
 K = Kind
@@ -101,6 +103,9 @@ LISTINGS: Mapping[tuple[str, str], str | None] = {
     ("Query", "tasks"): None,
     ("Query", "users"): None,
 }
+# Query fields reading one row by its global id -> the id's type (None: `node`, any type below)
+LOOKUPS: Mapping[str, str | None] = {"node": None, "project": "Project", "requirement": "Requirement", "task": "Task"}
+LOOKUP_TYPES = frozenset({"Project", "Requirement", "Task", "User"})
 PAGE_FIELDS = {f.value: f for f in PageField}
 # json_build_object takes at most 100 arguments: 50 keys.
 MAX_KEYS = 50
@@ -133,9 +138,9 @@ class Planner:
 
     def roots(
         self, root_type: GraphQLObjectType, grouped: Mapping[str, list[FieldDetails]]
-    ) -> list[tuple[str, Listing | str]]:
+    ) -> list[tuple[str, Listing | Lookup | str]]:
         """Each root key with its field's plan, or with the root's type name for `__typename`."""
-        out: list[tuple[str, Listing | str]] = []
+        out: list[tuple[str, Listing | Lookup | str]] = []
         for key, details in grouped.items():
             _check(details)
             name = details[0].node.name.value
@@ -145,9 +150,32 @@ class Planner:
                 field_def = root_type.fields[name]
                 entity = ENTITIES[_node_type(field_def).name]
                 out.append((key, self._listing(key, field_def, details, entity, None)))
+            elif name in LOOKUPS:
+                out.append((key, self._lookup(key, root_type.fields[name], details, LOOKUPS[name])))
+            elif name == "me":
+                user = _object_type(root_type.fields[name])
+                out.append((key, Lookup(key, ENTITIES[user.name], None, self._object(user, details))))
             else:
                 raise NotCompilable(f"Query.{name}")
         return out
+
+    def _lookup(
+        self, key: str, field_def: GraphQLField, details: Sequence[FieldDetails], expected: str | None
+    ) -> Lookup:
+        """A row by id; an id the resolvers refuse (malformed, of another type) is theirs to answer."""
+        global_id = get_argument_values(field_def, details[0].node, self.ex.variable_values).get("id")
+        if not isinstance(global_id, str):
+            raise NotCompilable("no id")
+        try:
+            type_name, raw = (
+                from_global_id(global_id) if expected is None else (expected, decode_id(global_id, expected, "id"))
+            )
+        except DomainError as exc:
+            raise NotCompilable("an id the resolvers refuse") from exc
+        type_ = self.ex.schema.get_type(type_name)
+        if type_name not in LOOKUP_TYPES or not isinstance(type_, GraphQLObjectType):
+            raise NotCompilable(f"{type_name} by id")
+        return Lookup(key, ENTITIES[type_name], raw, self._object(type_, details))
 
     def _object(self, type_: GraphQLObjectType, details: Sequence[FieldDetails]) -> tuple[Field, ...]:
         type_name = type_.name
@@ -264,7 +292,7 @@ def _node_type(field_def: GraphQLField) -> GraphQLObjectType:
     return _object_type(_object_type(field_def).fields["nodes"])
 
 
-Planned = tuple[ReadPlan, list[tuple[str, Listing | str]]]
+Planned = tuple[ReadPlan, list[tuple[str, Listing | Lookup | str]]]
 PLAN_CACHE_SIZE = 1_000
 _plans: OrderedDict[tuple[str, str | None, bytes], Planned | None] = OrderedDict()
 
@@ -305,7 +333,7 @@ def _plan(executor: Any, root_type: GraphQLObjectType, grouped: Mapping[str, lis
         roots = Planner(executor).roots(root_type, grouped)
     except NotCompilable:
         return None
-    listings = tuple(r for _, r in roots if isinstance(r, Listing))
-    if not listings:
+    reads = tuple(r for _, r in roots if not isinstance(r, str))
+    if not reads:
         return None
-    return ReadPlan(listings), roots
+    return ReadPlan(reads), roots

@@ -11,7 +11,7 @@ from graphql import GraphQLObjectType
 from graphql.execution.executor import Executor
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from domain.compiled import Listing, ReadPlan
+from domain.compiled import Listing, Lookup, ReadPlan
 from resolvers import compiled as compiled_reads
 from resolvers.context import RequestContext
 from schema.compiled import plan
@@ -64,7 +64,7 @@ class RdflowExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return self._compiled(*planned, generic)
 
     async def _compiled(
-        self, read_plan: ReadPlan, roots: list[tuple[str, Listing | str]], generic: Callable[[], Any]
+        self, read_plan: ReadPlan, roots: list[tuple[str, Listing | Lookup | str]], generic: Callable[[], Any]
     ) -> Mapping[str, Any]:
         try:
             texts = await compiled_reads.read(self.context_value, read_plan)
@@ -76,4 +76,4 @@ class RdflowExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return await result if self.is_awaitable(result) else result
         answers = iter(texts)
         # The database's JSON text goes into the response as it is (orjson splices a Fragment without decoding it).
-        return {key: orjson.Fragment(next(answers)) if isinstance(root, Listing) else root for key, root in roots}
+        return {key: root if isinstance(root, str) else orjson.Fragment(next(answers)) for key, root in roots}

@@ -1,9 +1,10 @@
 """Relay conventions: the Node interface, global id fields, cursor connections and their field factories."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from graphql import FieldNode, FragmentSpreadNode
 from strawberry.types import Info
 
 from domain.paging import Page
@@ -76,6 +77,23 @@ class Connection(Generic[T]):
         return root.total
 
 
+TOTAL_ONLY = frozenset({"totalCount", "__typename"})
+
+
+def _total_only(selections: Iterable[Any], fragments: Mapping[str, Any]) -> bool:
+    """Whether a connection's selection (fragments included) reads nothing but its total. Walks the query's own
+    nodes: strawberry's `selected_fields` converts the whole subtree, per parent row."""
+    for selection in selections:
+        if isinstance(selection, FieldNode):
+            if selection.name.value not in TOTAL_ONLY:
+                return False
+        else:
+            fragment = fragments.get(selection.name.value) if isinstance(selection, FragmentSpreadNode) else selection
+            if fragment is None or not _total_only(fragment.selection_set.selections, fragments):
+                return False
+    return True
+
+
 def child_connection(
     node: type,
     repo: Repo[Any],
@@ -98,7 +116,13 @@ def child_connection(
     ) -> Connection[node]:  # type: ignore[valid-type]  # a type built at run time
         args = ConnectionArgs(first, after, last, before, filter, order_by, default_order)
         # A Connection is served from a Page: its fields read the Page as their root.
-        return await relations.page(info.context, repo, parent_field, root.id, args)  # type: ignore[return-value]  # a Page (see above)
+        raw = info._raw_info
+        total_only = all(
+            node.selection_set is not None and _total_only(node.selection_set.selections, raw.fragments)
+            for node in raw.field_nodes
+        )
+        read = relations.total if total_only else relations.page
+        return await read(info.context, repo, parent_field, root.id, args)  # type: ignore[return-value]  # a Page (see above)
 
     return strawberry.field(resolver=resolve)
 

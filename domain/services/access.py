@@ -71,4 +71,4 @@ class EntityReads(Generic[T]):
     async def list(self, viewer: Viewer, query: ListQuery) -> Page[T]:
         viewer.require(self.permission)
         async with self.deps.uow() as uow:
-            return await self.repo.of(uow).list(scoped(viewer, query) if self.in_project else query)
+            return await self.repo.of(uow).read_only().list(scoped(viewer, query) if self.in_project else query)

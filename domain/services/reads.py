@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
-from domain.compiled import ReadPlan
+from domain.compiled import Listing, Lookup, ReadPlan
 from domain.paging import ListQuery, Page
 from domain.permissions import Permission, Viewer
 from domain.repos import Repo
@@ -31,6 +31,12 @@ ROOT_PERMISSIONS = {
     "users": Permission.USER_MANAGE,
 }
 IN_PROJECT = frozenset({"projects", "tasks"})
+# What reading one row by id needs, as its service's `get` checks it (EntityReads, UserService.get).
+LOOKUP_PERMISSIONS = {
+    "projects": Permission.PROJECT_READ,
+    "requirements": Permission.REQUIREMENT_READ,
+    "tasks": Permission.REQUIREMENT_READ,
+}
 
 
 class ReadService:
@@ -44,17 +50,26 @@ class ReadService:
     ) -> dict[Any, Page[T]]:
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:
-            return await repo.of(uow).list_by(field, keys, query)
+            return await repo.of(uow).read_only().list_by(field, keys, query)
+
+    async def counts_by(
+        self, viewer: Viewer, repo: Repo[Any], field: str, keys: Sequence[Any], query: ListQuery
+    ) -> dict[Any, int]:
+        """The totals of `pages_by` alone (zero for a key without rows)."""
+        viewer.require(Permission.REQUIREMENT_READ)
+        async with self.deps.uow() as uow:
+            found = await repo.of(uow).read_only().count_by(field, keys, query)
+        return {k: found.get(k, 0) for k in keys}
 
     async def by_ids(self, viewer: Viewer, repo: Repo[E], ids: Sequence[Any]) -> dict[Any, E]:
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:
-            return {e.id: e for e in await repo.of(uow).get_many(ids)}
+            return {e.id: e for e in await repo.of(uow).read_only().get_many(ids)}
 
     async def find_in(self, viewer: Viewer, repo: Repo[T], field: str, keys: Sequence[Any]) -> list[T]:
         viewer.require(Permission.REQUIREMENT_READ)
         async with self.deps.uow() as uow:
-            return await repo.of(uow).find_in(field, keys)
+            return await repo.of(uow).read_only().find_in(field, keys)
 
     async def users_by_ids(self, ids: Sequence[Any]) -> dict[Any, Any]:
         """Users by id, before any viewer exists (authentication itself)."""
@@ -71,13 +86,32 @@ class ReadService:
         return {k: found.get(k, dict.fromkeys(fields, 0)) for k in keys}
 
     async def compiled(self, viewer: Viewer, plan: ReadPlan) -> list[str] | None:
-        """Each root's JSON from one statement, scoped like the services' listings; None when the viewer may not
-        read every root (the generic path then answers, with its refusal) or no compiled reader is configured."""
+        """Each root's JSON from one statement, scoped like the services' listings and gets; None when the viewer
+        may not read every root or a looked-up row is missing or out of scope (the generic path then answers, with
+        its refusal), or no compiled reader is configured."""
         if self.deps.compiled is None or viewer.user_id is None or not viewer.has(Permission.REQUIREMENT_READ):
             return None
-        roots = []
+        roots: list[Listing | Lookup] = []
         for root in plan.roots:
-            if not viewer.has(ROOT_PERMISSIONS[root.entity]):
+            scoped_root = _scoped(viewer, root)
+            if scoped_root is None:
                 return None
-            roots.append(root.scoped(scoped(viewer, root.query)) if root.entity in IN_PROJECT else root)
-        return await self.deps.compiled.read(ReadPlan(tuple(roots)))
+            roots.append(scoped_root)
+        texts = await self.deps.compiled.read(ReadPlan(tuple(roots)))
+        answered = [text for text in texts if text is not None]
+        return answered if len(answered) == len(texts) else None
+
+
+def _scoped(viewer: Viewer, root: Listing | Lookup) -> Listing | Lookup | None:
+    """The root as the viewer may read it, or None when its service would refuse them."""
+    if isinstance(root, Listing):
+        if not viewer.has(ROOT_PERMISSIONS[root.entity]):
+            return None
+        return root.scoped(scoped(viewer, root.query)) if root.entity in IN_PROJECT else root
+    if root.entity == "users":  # UserService.get: oneself (`me`: no id), or with USER_MANAGE
+        if root.id is None:
+            return root.of(viewer.require_login())
+        return root if root.id == viewer.user_id or viewer.has(Permission.USER_MANAGE) else None
+    if not viewer.has(LOOKUP_PERMISSIONS[root.entity]):
+        return None
+    return root if viewer.is_super_admin else root.scoped_to(viewer.user_id)

@@ -132,6 +132,13 @@ class FakeRepository:
         rows = self._all()
         return {key: await self._page(query, [e for e in rows if getattr(e, field) == key]) for key in keys}
 
+    def read_only(self) -> Any:
+        return self
+
+    async def count_by(self, field: str, keys: Sequence[Any], query: ListQuery) -> dict[Any, int]:
+        pages = await self.list_by(field, keys, query)
+        return {key: page.total for key, page in pages.items() if page.total}
+
     async def sum_by(self, group_field: str, keys: Sequence[Any], fields: Sequence[str]) -> dict[Any, dict[str, Any]]:
         sums: dict[Any, dict[str, Any]] = {}
         for entity in await self.find_in(group_field, keys):

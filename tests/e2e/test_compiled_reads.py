@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import os
 import random
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -19,13 +20,28 @@ from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
 from domain import model
+from domain.compiled import Kind, Listing, Nodes, ReadPlan, Total, Value
 from domain.enums import Priority, ProjectStatus, RequirementStatus, Role, TaskStatus, TaskType
+from domain.paging import ListQuery
+from persistence.compiled_reads import compile_plan
+from resolvers.ids import to_global_id
 from schema.compiled import COLUMNS
 from server.settings import Settings
 from tests.e2e.conftest import running_api
 from tests.live import LiveServer, TransportWs
 
 pytestmark = pytest.mark.postgres
+SEED_IDS = uuid.UUID("5eed0000-0000-4000-8000-000000000013")
+
+
+def _raw(type_name: str, *position: int) -> uuid.UUID:
+    """The id of a seeded row (project p, requirement p.r, task p.r.t): known before the seeding runs."""
+    return uuid.uuid5(SEED_IDS, f"{type_name} {position}")
+
+
+def seeded_id(type_name: str, *position: int) -> str:
+    return to_global_id(type_name, _raw(type_name, *position))
+
 
 VIEWERS = ("admin", "member", "outsider", "guest", None)
 
@@ -51,15 +67,18 @@ def strip_whitespace(text: str) -> str:
 
 
 class CountingReader:
-    """Counts the reads that went through the compiled path."""
+    """Counts the reads that went through the compiled path, and those it answered (every looked-up row found)."""
 
     def __init__(self, inner: Any):
         self.inner = inner
         self.reads = 0
+        self.answered = 0
 
-    async def read(self, plan: Any) -> list[str]:
+    async def read(self, plan: Any) -> list[str | None]:
         self.reads += 1
-        return await self.inner.read(plan)
+        texts = await self.inner.read(plan)
+        self.answered += all(text is not None for text in texts)
+        return texts
 
 
 async def _seed(api: Any) -> None:
@@ -77,6 +96,7 @@ async def _seed(api: Any) -> None:
         for p in range(6):
             stamp = base + dt.timedelta(seconds=p) if p != 3 else base  # two projects share a created_at
             project = model.Project(
+                id=_raw("Project", p),
                 name=f"project {p} {texts[p % len(texts)]}",
                 created_by=admin.id if p % 2 else None,
                 description=None if p % 3 == 0 else texts[(p + 1) % len(texts)],
@@ -93,6 +113,7 @@ async def _seed(api: Any) -> None:
                 uow.members.add(model.ProjectMember(project.id, guest.id, base))
             for r in range(4):
                 req = model.Requirement(
+                    id=_raw("Requirement", p, r),
                     project_id=project.id,
                     title=f"req {p}.{r}",
                     content=texts[r % len(texts)],
@@ -107,6 +128,7 @@ async def _seed(api: Any) -> None:
                 parent = None
                 for t in range(5):
                     task = model.Task(
+                        id=_raw("Task", p, r, t),
                         requirement_id=req.id,
                         project_id=project.id,
                         name=f"task {p}.{r}.{t}",
@@ -244,6 +266,114 @@ async def test_members_see_only_their_projects(pair):
     assert counter.reads == 2
 
 
+# Rows by id. The member belongs to projects 0, 2 and 4, the guest to project 1, nobody but the admin to 3.
+LOOKUPS: list[tuple[str, dict[str, Any] | None]] = [
+    (
+        """query N($id: ID!) { node(id: $id) { id ... on Task { name status priority estimatedHours
+            requirement { id title project { id name } } } } }""",
+        {"id": seeded_id("Task", 0, 1, 2)},
+    ),
+    (
+        """query R($id: ID!) { project(id: $id) { id name requirements(first: 20) { totalCount nodes { id title
+            status tasks(first: 1) { totalCount } } } } }""",
+        {"id": seeded_id("Project", 2)},
+    ),
+    (
+        """query($id: ID!) { node(id: $id) { __typename id ... on Project { name } ... on Requirement { title
+            priority assignedTo { username } tasks(last: 2) { edges { cursor node { name } }
+            pageInfo { hasPreviousPage startCursor } } } } }""",
+        {"id": seeded_id("Requirement", 4, 3)},
+    ),
+    (
+        """query($id: ID!) { project(id: $id) { name createdBy { username } startDate
+            tasks(first: 3, filter: {status: [PENDING, DONE]}) { nodes { name } } } }""",
+        {"id": seeded_id("Project", 1)},
+    ),
+    (
+        """query($id: ID!) { task(id: $id) { name } projects(first: 1) { totalCount } }""",
+        {"id": seeded_id("Task", 3, 0, 4)},
+    ),
+]
+# Two rows by id: a viewer refused both gets the error of whichever resolver failed first (a race), so only the
+# viewers who may read both compare byte for byte, the others by data and error codes.
+MULTI_LOOKUPS: list[tuple[str, dict[str, Any] | None]] = [
+    (
+        f"""{{ requirement(id: "{seeded_id("Requirement", 1, 2)}") {{ title project {{ name techStack }} }}
+            task(id: "{seeded_id("Task", 1, 0, 3)}") {{ name parent {{ name }} }} projects(first: 2) {{ totalCount }}
+            __typename }}""",
+        None,
+    ),
+    ("""query($id: ID!) { a: task(id: $id) { name } b: node(id: $id) { id } }""", {"id": seeded_id("Task", 1, 3, 1)}),
+]
+
+
+async def test_rows_by_id_answer_the_same(pair):
+    """Each lookup goes compiled for the admin; every viewer gets what the resolvers give (non-members their
+    FORBIDDEN, through the fallback)."""
+    counter = pair[2]
+    for query, variables in LOOKUPS:
+        before = counter.answered
+        await _compare(pair, query, variables, ("admin",))
+        assert counter.answered == before + 1, query
+        await _compare(pair, query, variables)
+    member_bodies = [await pair[0].post(q, v, as_="member") for q, v in LOOKUPS]
+    assert ["FORBIDDEN" in r.text for r in member_bodies] == [False, False, False, True, True]
+
+
+def _codes(body: dict[str, Any]) -> tuple[Any, set[str]]:
+    return body.get("data"), {e["extensions"]["code"] for e in body.get("errors", [])}
+
+
+async def test_several_rows_by_id_answer_the_same(pair):
+    compiled, generic, counter = pair
+    for query, variables in MULTI_LOOKUPS:
+        before = counter.answered
+        await _compare(pair, query, variables, ("admin", "guest"))
+        assert counter.answered == before + 2, query
+        for viewer in ("member", "outsider", None):
+            a = await compiled.post(query, variables, as_=viewer)
+            b = await generic.post(query, variables, as_=viewer)
+            assert (a.status_code, _codes(a.json())) == (b.status_code, _codes(b.json()))
+            assert a.json()["data"] is None and _codes(a.json())[1], (viewer, a.text)
+
+
+async def test_me_answers_the_same(pair):
+    """`me` is the viewer's own user row, for every signed-in viewer (anonymous: the resolvers' refusal)."""
+    counter = pair[2]
+    query = "{ me { id __typename username email role department status createdAt lastLoginAt } }"
+    before = counter.answered
+    bodies = await _compare(pair, query)
+    assert counter.answered == before + 4
+    assert ['"errors"' in b for b in bodies] == [False, False, False, False, True]
+
+
+async def test_users_by_id_answer_the_same(pair):
+    """A user reads themselves; others need USER_MANAGE (super admins)."""
+    compiled, _, counter = pair
+    query = "query($id: ID!) { node(id: $id) { id __typename ... on User { username role createdAt } } }"
+    variables = {"id": to_global_id("User", compiled.users["member"].id)}
+    bodies = await _compare(pair, query, variables)
+    assert ['"errors"' in b for b in bodies] == [False, False, True, True, True]
+    before = counter.answered
+    await _compare(pair, query, variables, ("member",))
+    assert counter.answered == before + 1
+
+
+LOOKUP_ERRORS = [
+    ("query($id: ID!) { node(id: $id) { id } }", {"id": to_global_id("Task", uuid.UUID(int=13))}),
+    ("query($id: ID!) { project(id: $id) { id } }", {"id": seeded_id("Task", 0, 0, 0)}),
+    ('{ node(id: "not an id") { id } }', None),
+    ('{ task(id: "VGFzazpub3QtYS11dWlk") { id } }', None),
+    ("query($id: ID!) { node(id: $id) { id } }", {"id": to_global_id("Job", uuid.UUID(int=13))}),
+]
+
+
+async def test_missing_and_malformed_ids_answer_the_same(pair):
+    for query, variables in LOOKUP_ERRORS:
+        bodies = await _compare(pair, query, variables)
+        assert all('"errors"' in b for b in bodies), query
+
+
 # A hypothesis strategy over the subset the compiled path covers (plus, now and then, a field it does not).
 SCALARS = {type_name: [*columns, "__typename"] for type_name, columns in COLUMNS.items()}
 UNSUPPORTED = {"Project": "members { id }", "Requirement": "meta", "Task": "subtasks { id }", "User": "__typename"}
@@ -353,7 +483,34 @@ def connection_selection(draw: Any, entity: str, depth: int) -> str:
 
 
 @st.composite
+def seeded_ids(draw: Any) -> tuple[str, str]:
+    """(type, global id) of a seeded row; now and then a missing one."""
+    type_name = draw(st.sampled_from(["Project", "Requirement", "Task"]))
+    position = [draw(st.integers(0, 5)), draw(st.integers(0, 3)), draw(st.integers(0, 4))]
+    length = {"Project": 1, "Requirement": 2, "Task": 3}[type_name]
+    if draw(st.integers(0, 15)) == 0:
+        return type_name, to_global_id(type_name, uuid.UUID(int=draw(st.integers(1, 3))))
+    return type_name, seeded_id(type_name, *position[:length])
+
+
+@st.composite
+def lookup_query(draw: Any) -> str:
+    """One row by id (a second failing root would race the first for the one error reported)."""
+    if draw(st.integers(0, 6)) == 0:
+        return f"{{ me {{ {draw(object_selection('User', 1))} }} }}"
+    type_name, global_id = draw(seeded_ids())
+    root = draw(st.sampled_from(["node", type_name.lower()]))
+    selection = draw(object_selection(type_name, 1))
+    if root == "node":
+        extra = draw(st.sampled_from(["", "id", "__typename", "id __typename"]))
+        selection = f"{extra} ... on {type_name} {{ {selection} }}"
+    return f'{{ {root}(id: "{global_id}") {{ {selection} }} }}'
+
+
+@st.composite
 def compiled_queries(draw: Any) -> str:
+    if draw(st.integers(0, 2)) == 0:
+        return draw(lookup_query())
     roots = draw(st.lists(st.sampled_from(["projects", "tasks", "users"]), min_size=1, max_size=2))
     fields = [
         f"r{i}: {root}{draw(listing_args(root))} {{ {draw(connection_selection(root, 1))} }}"
@@ -414,3 +571,12 @@ async def test_a_failed_compiled_read_is_answered_by_the_resolvers(pair, caplog)
 
 async def test_sqlite_reads_through_the_resolvers(sqlite_api):
     assert sqlite_api.container.services.deps.compiled is None
+
+
+def test_a_connection_asked_only_for_its_total_compiles_to_a_count():
+    """No rows are numbered or aggregated for `{ totalCount }` (the hand-written and generated queries above show
+    the count is the resolvers' count)."""
+    tasks = Listing("tasks", "tasks", "requirement_id", ListQuery(), (Total("totalCount"),))
+    nodes = Nodes("nodes", (Value("id", "id", Kind.ID, "Requirement"), tasks))
+    sql, _ = compile_plan(ReadPlan((Listing("r", "requirements", None, ListQuery(), (nodes,)),)))
+    assert sql.count("row_number()") == 1 and sql.count("json_agg") == 1 and "count(*)" in sql, sql

@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.orm import Mapper
 
 from domain.enums import TaskType, TestRunStatus, TestType
 from domain.model import CodeArtifact, Project, ProjectMember, Requirement, Task, TestResult
@@ -144,3 +145,55 @@ async def test_connections_and_transactions_per_request_do_not_grow_with_the_row
     assert seen[0] == seen[1], seen
     begins, checkouts, queries = seen[0]
     assert begins == checkouts <= queries + 1, seen
+
+
+TOTALS_ONLY = """{ projects(first: 10) { nodes { name requirements(first: 25) { nodes {
+    tasks(first: 2, filter: {taskType: [BACKEND]}) { totalCount ...T } } } } } }
+fragment T on TaskConnection { __typename ... on TaskConnection { totalCount } }"""
+
+
+async def test_a_connection_asked_only_for_its_total_reads_no_rows(tmp_path):
+    """`tasks(first: 2) { totalCount }` below every requirement: one COUNT for them all and no row query, with the
+    totals the same connection gives when its rows are read too."""
+    async with running_api(sqlite_settings(tmp_path, "totals")) as api:
+        await seed(api, 100)
+        await api.gql("{ me { id } }")
+        statements: list[str] = []
+
+        def count(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        engine = api.container.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            data = await api.gql(TOTALS_ONLY)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        with_rows = await api.gql(TOTALS_ONLY.replace("totalCount ...T", "totalCount ...T nodes { id }"))
+
+    def totals(d: dict) -> list[int]:
+        return [r["tasks"]["totalCount"] for p in d["projects"]["nodes"] for r in p["requirements"]["nodes"]]
+
+    assert totals(data) == totals(with_rows) == [5] * 20
+    on_tasks = [s for s in statements if "FROM tasks" in s]
+    assert len(on_tasks) == 1 and "row_number" not in on_tasks[0].lower(), on_tasks
+
+
+async def test_reads_build_no_orm_instances(tmp_path):
+    """Every batch of a nested read, also one that overlaps a busy batch and so runs on a session of its own, builds
+    plain entities from Core rows: the ORM loads no instance."""
+    loaded: list[object] = []
+
+    def on_load(target, _context):
+        loaded.append(target)
+
+    async with running_api(sqlite_settings(tmp_path, "light")) as api:
+        await seed(api, 20)
+        await api.gql("{ me { id } }")
+        event.listen(Mapper, "load", on_load)
+        try:
+            data = await api.gql(NESTED)
+        finally:
+            event.remove(Mapper, "load", on_load)
+    assert len(data["projects"]["edges"]) == 4
+    assert loaded == []
