@@ -16,16 +16,13 @@ import argparse
 import asyncio
 import cProfile
 import json
-import secrets
 import shutil
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from cryptography.fernet import Fernet
-
-from bench.harness import seed
+from bench.harness import production_settings, seed
 from bench.read_vs_postgraphile import drop_redis_keys, throwaway_database
 from domain.enums import Role
 
@@ -82,14 +79,7 @@ async def run(args: argparse.Namespace, database_url: str, folder: Path, prefix:
     from server.app import create_app
     from server.settings import Settings
 
-    settings = {
-        "env": "production",
-        "jwt_secret": secrets.token_urlsafe(32),
-        "fernet_key": Fernet.generate_key().decode(),
-        "redis_url": args.redis,
-        "redis_prefix": prefix,
-        "log_level": "warning",
-    }
+    settings = {**production_settings(args.redis, prefix), "log_level": "warning"}
     token = await seed(
         database_url, folder, projects=10, requirements=5, tasks=4, role=Role.SUPER_ADMIN, settings=settings
     )

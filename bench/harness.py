@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -25,6 +26,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def production_settings(redis_url: str, prefix: str) -> dict[str, object]:
+    """Settings (field names) of a production rdflow on `redis_url` under `prefix`, with fresh secrets."""
+    from cryptography.fernet import Fernet
+
+    return {
+        "env": "production",
+        "jwt_secret": secrets.token_urlsafe(32),
+        "fernet_key": Fernet.generate_key().decode(),
+        "redis_url": redis_url,
+        "redis_prefix": prefix,
+    }
 
 
 def pct(values: list[float], p: float) -> float:

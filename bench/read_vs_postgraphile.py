@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -31,10 +30,9 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
-from bench.harness import free_port, rdflow_server, running, seed, settle
+from bench.harness import free_port, production_settings, rdflow_server, running, seed, settle
 from bench.load import Load, client_name, drive
 from domain.enums import Role
 from resolvers.ids import encode_cursor, to_global_id
@@ -353,13 +351,7 @@ def main() -> None:
     worker_counts = [int(w) for w in args.workers.split(",")]
     folder = Path(tempfile.mkdtemp(prefix="rdflow-vs-postgraphile-"))
     prefix = f"rdflow-bench-{uuid.uuid4().hex[:8]}"
-    settings = {
-        "env": "production",
-        "jwt_secret": secrets.token_urlsafe(32),
-        "fernet_key": Fernet.generate_key().decode(),
-        "redis_url": args.redis,
-        "redis_prefix": prefix,
-    }
+    settings = production_settings(args.redis, prefix)
     env = {
         "RDFLOW_ENV": "production",
         "JWT_SECRET": settings["jwt_secret"],

@@ -15,7 +15,6 @@ import asyncio
 import multiprocessing as mp
 import os
 import resource
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.harness import _cpu_seconds, pct, rdflow_server, seed
+from bench.harness import _cpu_seconds, pct, production_settings, rdflow_server, seed
 
 QUERY = "subscription($p: ID!) { projectEvents(projectId: $p) { entityType entityId action newStatus at data } }"
 CREATE = 'mutation($p: ID!, $t: String!) { createRequirement(input: {projectId: $p, title: $t, content: "c"}) { id } }'
@@ -341,18 +340,10 @@ def main() -> int:
         env = {"DATABASE_URL": database_url, "RDFLOW_DATA_DIR": str(data), "RDFLOW_WORKERS": "1"}
         ok &= run("embedded", env, token, args, folder)
     if args.mode in ("production", "both"):
-        from cryptography.fernet import Fernet
-
         from bench.read_vs_postgraphile import throwaway_database
 
         prefix = f"rdflow-bench-{uuid.uuid4().hex[:8]}"
-        settings = {
-            "env": "production",
-            "jwt_secret": secrets.token_urlsafe(32),
-            "fernet_key": Fernet.generate_key().decode(),
-            "redis_url": args.redis,
-            "redis_prefix": prefix,
-        }
+        settings = production_settings(args.redis, prefix)
         data = folder / "production"
         data.mkdir()
         with throwaway_database(args.postgres) as database_url:
