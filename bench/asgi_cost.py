@@ -1,7 +1,7 @@
 """Per-request CPU cost of the rdflow ASGI app, called in-process (no socket, no HTTP parser, no load generator).
 
     .venv/bin/python -m bench.asgi_cost [--postgres URL] [--redis URL] [--requests 2000] [--concurrency 10]
-        [--shape d2|typename|typename-anon|tasks|node] [--cprofile FILE.pstats]
+        [--shape d2|typename|typename-anon|tasks|me|node] [--uncached] [--cprofile FILE.pstats]
 
 Seeds a throw-away PostgreSQL database (10 projects x 5 requirements x 4 tasks), builds the production app
 (RDFLOW_ENV=production, Redis), then sends `--requests` requests of one shape straight into the ASGI callable,
@@ -23,8 +23,9 @@ import uuid
 from pathlib import Path
 
 from bench.harness import production_settings, seed
-from bench.read_vs_postgraphile import drop_redis_keys, throwaway_database
+from bench.read_vs_postgraphile import IDS, drop_redis_keys, load_ids, throwaway_database
 from domain.enums import Role
+from resolvers.ids import to_global_id
 
 SHAPES = {
     "d2": ("query D2 { projects(first: 20) { nodes { id name status } } }", True),
@@ -38,6 +39,13 @@ SHAPES = {
         True,
     ),
     "me": ("query Me { me { id username role } }", True),
+    "node": (
+        (
+            "query N($id: ID!) { node(id: $id) { id ... on Task { name status priority estimatedHours "
+            "requirement { id title project { id name } } } } }"
+        ),
+        True,
+    ),
 }
 
 
@@ -83,10 +91,16 @@ async def run(args: argparse.Namespace, database_url: str, folder: Path, prefix:
     token = await seed(
         database_url, folder, projects=10, requirements=5, tasks=4, role=Role.SUPER_ADMIN, settings=settings
     )
-    app = create_app(Settings(**settings, database_url=database_url, data_dir=folder))
+    app = create_app(Settings(**settings, database_url=database_url, data_dir=folder), settle_heap=True)
     query, signed_in = SHAPES[args.shape]
-    body = json.dumps({"query": query}).encode()
+    variables = {}
+    if "$id" in query:
+        await load_ids(database_url)
+        variables = {"id": to_global_id("Task", IDS["Task"][0])}
+    body = json.dumps({"query": query, "variables": variables}).encode()
     headers = [(b"authorization", f"Bearer {token}".encode())] if signed_in else []
+    if args.uncached:
+        headers.append((b"cache-control", b"no-cache"))
     async with app.router.lifespan_context(app):
         for _ in range(50):  # warm: caches, pool, document cache
             assert await _call(app, body, headers) == 200
@@ -123,6 +137,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--shape", choices=sorted(SHAPES), default="d2")
     parser.add_argument("--cprofile", type=Path)
+    parser.add_argument("--uncached", action="store_true", help="send Cache-Control: no-cache (no response cache)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="rdflow-asgi-cost-"))
     prefix = f"rdflow-bench-{uuid.uuid4().hex[:8]}"

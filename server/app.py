@@ -18,7 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from jobs.inprocess import InProcessJobQueue
 from jobs.reconciler import reconcile_forever
 from schema.build import SchemaLimits, build_schema
-from server import dashboard, graphiql, hooks, metrics
+from server import dashboard, graphiql, heap, hooks, metrics
 from server.access import AccessLog
 from server.body_limit import BodySizeLimit
 from server.container import Container, build_container
@@ -46,7 +46,15 @@ async def _select_one(container: Container) -> None:
         await conn.execute(text("SELECT 1"))
 
 
-def create_app(settings: Settings | None = None, container: Container | None = None) -> Starlette:
+def serving_app() -> Starlette:
+    """`rdflow serve`'s app (uvicorn's factory, one per worker process): create_app, with the process's heap settled
+    once startup is complete (server/heap.py). Not for tests or embedding: it changes the whole process's collector."""
+    return create_app(settle_heap=True)
+
+
+def create_app(
+    settings: Settings | None = None, container: Container | None = None, *, settle_heap: bool = False
+) -> Starlette:
     settings = settings or Settings()
     container = container or build_container(settings)
     schema = build_schema(
@@ -103,6 +111,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                     settings.job_reconcile_every_s,
                 )
             )
+        if settle_heap:
+            heap.settle()
         yield
         if reconciler is not None:
             reconciler.cancel()

@@ -83,7 +83,7 @@ def _serve(settings: Settings) -> None:
     os.environ[METRICS_DIR_ENV] = str(metrics_dir)
     try:
         uvicorn.run(
-            "server.app:create_app",
+            "server.app:serving_app",
             factory=True,
             host=settings.host,
             port=settings.port,
