@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -105,8 +105,10 @@ class DataVersion(Protocol):
     """A value that changes after every committed write, on every replica and process sharing the data: a cached
     response computed under one version is current while `current()` still returns it."""
 
-    async def current(self) -> Hashable:
-        """The version now (read before a response is computed, compared before a stored one is served)."""
+    def current(self) -> Awaitable[Hashable]:
+        """The version as read at some moment between this call and the end of its await (read before a response is
+        computed, compared before a stored one is served). Asked when called, so an adapter may send the read
+        together with others the request asks for before awaiting it."""
         ...
 
     async def bump(self) -> None:

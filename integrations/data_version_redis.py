@@ -8,22 +8,32 @@ it stop matching at the next bump."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable
 
-import redis.asyncio as redis
+from integrations.redis_gets import RedisGets, Values
 
 KEY = "data-version"
 
 
+async def _first(values: Awaitable[Values]) -> bytes | None:
+    return (await values)[0]
+
+
 class RedisDataVersion:
-    def __init__(self, redis_url: str, prefix: str = "rdflow"):
-        self.redis = redis.Redis.from_url(redis_url, socket_connect_timeout=2)
+    def __init__(self, redis_url: str, prefix: str = "rdflow", gets: RedisGets | None = None):
+        """`gets`: the process's shared batched reads (the container's); without it the version has its own."""
+        self._owns_gets = gets is None
+        self.gets = gets or RedisGets.from_url(redis_url)
+        self.redis = self.gets.redis
         self.key = f"{prefix}:{KEY}"
 
-    async def current(self) -> bytes | None:
-        return await self.redis.get(self.key)
+    def current(self) -> Awaitable[bytes | None]:
+        """Read in the batched MGET of integrations/redis_gets.py, with the request's revocation check."""
+        return _first(self.gets.get([self.key]))
 
     async def bump(self) -> None:
         await self.redis.set(self.key, secrets.token_bytes(16))
 
     async def aclose(self) -> None:
-        await self.redis.aclose()
+        if self._owns_gets:
+            await self.gets.aclose()

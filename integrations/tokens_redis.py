@@ -1,15 +1,13 @@
 """Token revocation in Redis (production): `token:blacklist:{jti}` and friends, each with a TTL to its expiry.
-Every signed-in request asks whether its token is revoked: the checks that arrive while one is on its way to Redis
-go together in the next single MGET (one round trip for many requests, each asked after its request arrived)."""
+Every signed-in request asks whether its token is revoked, through the batched reads of integrations/redis_gets.py
+(one MGET for many requests, each sent after its request arrived)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
-import redis.asyncio as redis
-
 from domain.ports import Clock
+from integrations.redis_gets import RedisGets
 
 KINDS = {
     "jti": "token:blacklist",
@@ -21,13 +19,13 @@ KINDS = {
 
 
 class RedisTokenStore:
-    def __init__(self, redis_url: str, clock: Clock, prefix: str = "rdflow"):
-        self.redis = redis.Redis.from_url(redis_url)
+    def __init__(self, redis_url: str, clock: Clock, prefix: str = "rdflow", gets: RedisGets | None = None):
+        """`gets`: the process's shared batched reads (the container's); without it the store has its own."""
+        self._owns_gets = gets is None
+        self.gets = gets or RedisGets.from_url(redis_url)
+        self.redis = self.gets.redis
         self.clock = clock
         self.prefix = prefix
-        # Checks waiting for the MGET in flight to finish: (their keys, the future their answer goes to).
-        self._waiting: list[tuple[list[str], asyncio.Future[bool]]] = []
-        self._in_flight = False
 
     def _key(self, key: str) -> str:
         kind, _, value = key.partition(":")
@@ -40,48 +38,16 @@ class RedisTokenStore:
         """A second revocation can only lengthen the first (EXPIRE GT), as in the SQL store."""
         name, ttl = self._key(key), self._ttl(expires_at)
         async with self.redis.pipeline(transaction=True) as pipe:
-            await pipe.set(name, 1, ex=ttl, nx=True).expire(name, ttl, gt=True).execute()
+            pipe.set(name, 1, ex=ttl, nx=True)
+            pipe.expire(name, ttl, gt=True)
+            await pipe.execute()
 
     async def is_revoked(self, *keys: str) -> bool:
-        names = [self._key(k) for k in keys]
-        if not self._in_flight:
-            self._in_flight = True
-            try:
-                return any(v is not None for v in await self.redis.mget(names))
-            finally:
-                self._next_batch()
-        # Never the answer of an MGET already sent: it may have left before this request arrived (and before a
-        # logout this request must see).
-        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((names, answer))
-        return await answer
-
-    def _next_batch(self) -> None:
-        batch, self._waiting = self._waiting, []
-        self._in_flight = bool(batch)
-        if batch:
-            asyncio.get_running_loop().create_task(self._ask(batch), name="rdflow-revocation-check")
-
-    async def _ask(self, batch: list[tuple[list[str], asyncio.Future[bool]]]) -> None:
-        try:
-            values = await self.redis.mget([name for names, _ in batch for name in names])
-        except BaseException as exc:  # every check of the batch fails as it would have alone (503 on an outage)
-            for _, answer in batch:
-                if not answer.done():
-                    answer.set_exception(exc if isinstance(exc, Exception) else ConnectionError("check cancelled"))
-            if not isinstance(exc, Exception):
-                raise
-        else:
-            at = 0
-            for names, answer in batch:
-                if not answer.done():  # its request may have been cancelled meanwhile
-                    answer.set_result(any(v is not None for v in values[at : at + len(names)]))
-                at += len(names)
-        finally:
-            self._next_batch()
+        return any(v is not None for v in await self.gets.get([self._key(k) for k in keys]))
 
     async def claim_once(self, key: str, expires_at: datetime) -> bool:
         return bool(await self.redis.set(self._key(key), 1, ex=self._ttl(expires_at), nx=True))
 
     async def aclose(self) -> None:
-        await self.redis.aclose()
+        if self._owns_gets:
+            await self.gets.aclose()

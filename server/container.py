@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -44,6 +44,9 @@ from server.metrics import EventMetrics, JobMetrics, watch_pool
 from server.outages import unavailable
 from server.response_cache import BumpOrForget, ResponseCache
 from server.settings import Settings
+
+if TYPE_CHECKING:
+    from integrations.redis_gets import RedisGets
 
 log = logging.getLogger("rdflow")
 
@@ -142,14 +145,25 @@ def _cluster(settings: Settings) -> Cluster:
     return SimulatedCluster(step_s=settings.simulated_step_s)
 
 
-def _sessions(settings: Settings, engine: AsyncEngine, clock: Clock) -> tuple[TokenStore, RateLimiter]:
+def _redis_gets(settings: Settings) -> RedisGets | None:
+    """The request path's batched Redis reads (revocation checks and the data version share each MGET)."""
+    if not settings.redis_url:
+        return None
+    from integrations.redis_gets import RedisGets
+
+    return RedisGets.from_url(settings.redis_url)
+
+
+def _sessions(
+    settings: Settings, engine: AsyncEngine, clock: Clock, gets: RedisGets | None
+) -> tuple[TokenStore, RateLimiter]:
     """Revocations and login counters: Redis when configured (shared by replicas), else database and memory."""
     if settings.redis_url:
         from integrations.rate_limit import RedisRateLimiter
         from integrations.tokens_redis import RedisTokenStore
 
         return (
-            RedisTokenStore(settings.redis_url, clock, settings.redis_prefix),
+            RedisTokenStore(settings.redis_url, clock, settings.redis_prefix, gets),
             RedisRateLimiter(settings.redis_url, settings.redis_prefix),
         )
     from integrations.rate_limit import MemoryRateLimiter
@@ -158,14 +172,14 @@ def _sessions(settings: Settings, engine: AsyncEngine, clock: Clock) -> tuple[To
     return SqlTokenStore(engine, clock), MemoryRateLimiter()
 
 
-def _data_version(settings: Settings) -> tuple[DataVersion, bool]:
+def _data_version(settings: Settings, gets: RedisGets | None) -> tuple[DataVersion, bool]:
     """The data version every write bumps, and whether every process that writes the data moves it: Redis, or a
     SQLite file's own commit counter. PostgreSQL without Redis has neither (a CLI command's writes would go
     unseen), so responses are not cached there."""
     if settings.redis_url:
         from integrations.data_version_redis import RedisDataVersion
 
-        return RedisDataVersion(settings.redis_url, settings.redis_prefix), True
+        return RedisDataVersion(settings.redis_url, settings.redis_prefix, gets), True
     path = sqlite_file(settings.effective_database_url)
     return EmbeddedDataVersion(path), path is not None
 
@@ -186,7 +200,8 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
     bus = _event_bus(settings)
     store = _artifact_store(settings)
     queue = queue or _job_queue(settings)
-    versions, shared = _data_version(settings)
+    gets = _redis_gets(settings)
+    versions, shared = _data_version(settings, gets)
     responses = _response_cache(settings, versions, shared)
     deps = Deps(
         uow=SqlUnitOfWorkFactory(
@@ -223,7 +238,7 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
             refresh_ttl=timedelta(days=settings.refresh_token_days),
         )
     )
-    token_store, limiter = _sessions(settings, engine, deps.clock)
+    token_store, limiter = _sessions(settings, engine, deps.clock, gets)
     services = Services.build(
         deps,
         Argon2PasswordHasher(),
@@ -281,6 +296,8 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
         cluster=cluster,
         responses=responses,
     )
+    if gets is not None:  # closed last (closers run in reverse): the token store and the data version read through it
+        container.closers.append(gets.aclose)
     container.closers.append(pool.aclose)
     container.closers.append(watch_pool(engine))
     for adapter in (bus, store, queue, token_store, limiter, cluster, versions):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 
 import orjson
@@ -55,10 +55,14 @@ class ResponseCache:
         # cannot store a body the failed bump should have invalidated.
         self._epoch = 0
 
-    async def version(self) -> Hashable | None:
-        """The version to compare or store under; None when it cannot be read (the request skips the cache)."""
+    def version(self) -> Awaitable[Hashable | None]:
+        """The version to compare or store under, asked now (DataVersion.current); None when it cannot be read (the
+        request skips the cache)."""
+        return self._read(self._epoch, self.versions.current())
+
+    async def _read(self, epoch: int, reading: Awaitable[Hashable]) -> Hashable | None:
         try:
-            return self._epoch, await self.versions.current()
+            return epoch, await reading
         except Exception as exc:  # noqa: BLE001 - any failure: serve uncached, the normal outage rules apply
             log.warning("response cache skipped: the data version could not be read (%s)", exc.__class__.__name__)
             return None
@@ -104,8 +108,8 @@ class BumpOrForget:
         self.versions = versions
         self.caches = caches
 
-    async def current(self) -> Hashable:
-        return await self.versions.current()
+    def current(self) -> Awaitable[Hashable]:
+        return self.versions.current()
 
     async def bump(self) -> None:
         try:

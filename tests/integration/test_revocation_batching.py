@@ -1,5 +1,6 @@
-"""The Redis token store answers concurrent revocation checks with one MGET for many requests, each with its own
-answer, and never with the answer of a read sent before the check was asked (a logout must hold at once)."""
+"""The Redis token store answers concurrent revocation checks with one MGET for many requests (and with the data
+version a request reads beside them), each with its own answer, and never with the answer of a read sent before
+the check was asked (a logout must hold at once)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from integrations.data_version_redis import RedisDataVersion
+from integrations.redis_gets import RedisGets
 from integrations.tokens_redis import RedisTokenStore
 from tests.fakes.clock import SettableClock
 
@@ -52,9 +55,41 @@ async def test_concurrent_checks_share_a_round_trip_and_keep_their_own_answers(s
     answers = await asyncio.gather(*(store.is_revoked(f"jti:batched-{i}", f"family:none-{i}") for i in range(40)))
 
     assert answers == [i % 3 == 0 for i in range(40)]
-    # The first check goes alone; the 39 that arrived while it was on its way go together in the next read.
-    assert len(counting.calls) == 2
-    assert sorted(len(c) for c in counting.calls) == [2, 78]
+    # All 40 were asked in the same turn of the event loop: one read for all of them.
+    assert len(counting.calls) == 1
+    assert len(counting.calls[0]) == 80
+
+
+async def test_checks_asked_while_a_read_is_on_its_way_go_together_in_the_next_one(store):
+    counting = CountingMget(store, hold_first=True)
+    first = asyncio.create_task(store.is_revoked("jti:first"))
+    await asyncio.wait_for(counting.first_sent.wait(), 10)
+    later = [asyncio.create_task(store.is_revoked(f"jti:later-{i}")) for i in range(5)]
+    await asyncio.sleep(0.05)
+    assert len(counting.calls) == 1  # nothing else is sent while the first read is on its way
+    counting.release_first.set()
+
+    assert await asyncio.gather(first, *later) == [False] * 6
+    assert [len(c) for c in counting.calls] == [1, 5]
+
+
+async def test_the_revocation_check_and_the_data_version_share_one_read(redis_url, redis_prefix):
+    gets = RedisGets.from_url(redis_url)
+    store = RedisTokenStore(redis_url, SettableClock(datetime.now(UTC)), prefix=redis_prefix, gets=gets)
+    versions = RedisDataVersion(redis_url, redis_prefix, gets)
+    try:
+        await versions.bump()
+        counting = CountingMget(store)
+        version_read = versions.current()  # asked first, awaited after the sign-in, as the response cache does
+        revoked = await store.is_revoked("jti:shared-read")
+        version = await version_read
+        assert revoked is False
+        assert version is not None and version == await versions.current()
+        assert counting.calls[0] == [f"{redis_prefix}:data-version", f"{redis_prefix}:token:blacklist:shared-read"]
+    finally:
+        await store.aclose()
+        await versions.aclose()
+        await gets.aclose()
 
 
 async def test_a_check_never_takes_the_answer_of_a_read_sent_before_it(store):

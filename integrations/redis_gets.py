@@ -1,0 +1,64 @@
+"""Batched Redis reads for the request path: the GETs asked in one turn of the event loop, or while a read is on its
+way to Redis, go together in the next single MGET (one round trip for many requests and for the several keys of one
+request: its token's revocation and the data version).
+
+A key is only ever answered by an MGET sent after it was asked: an answer already on its way may predate a write
+(a logout, a commit's version bump) that the asking request must see."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as redis
+
+Values = list[bytes | None]
+
+
+class RedisGets:
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+        # Reads waiting for the next MGET: (their keys, the future their values go to).
+        self._waiting: list[tuple[list[str], asyncio.Future[Values]]] = []
+        self._busy = False  # an MGET is on its way, or one is scheduled for this turn of the loop
+
+    @classmethod
+    def from_url(cls, redis_url: str) -> RedisGets:
+        return cls(redis.Redis.from_url(redis_url, socket_connect_timeout=2))
+
+    def get(self, names: list[str]) -> asyncio.Future[Values]:
+        """The values of `names` (None where a key is absent), from an MGET sent after this call. Asked now, not when
+        awaited: a caller can ask for several reads and await them after other work."""
+        answer: asyncio.Future[Values] = asyncio.get_running_loop().create_future()
+        self._waiting.append((names, answer))
+        if not self._busy:
+            self._busy = True
+            # Sent at the end of this turn, so reads asked in the same turn share it.
+            asyncio.get_running_loop().call_soon(self._send)
+        return answer
+
+    def _send(self) -> None:
+        batch, self._waiting = self._waiting, []
+        self._busy = bool(batch)
+        if batch:
+            asyncio.get_running_loop().create_task(self._ask(batch), name="rdflow-redis-gets")
+
+    async def _ask(self, batch: list[tuple[list[str], asyncio.Future[Values]]]) -> None:
+        try:
+            values = await self.redis.mget([name for names, _ in batch for name in names])
+        except BaseException as exc:  # every read of the batch fails as it would have alone (503 on an outage)
+            for _, answer in batch:
+                if not answer.done():
+                    answer.set_exception(exc if isinstance(exc, Exception) else ConnectionError("read cancelled"))
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            at = 0
+            for names, answer in batch:
+                if not answer.done():  # its request may have been cancelled meanwhile
+                    answer.set_result(values[at : at + len(names)])
+                at += len(names)
+        finally:
+            self._send()
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
