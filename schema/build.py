@@ -16,6 +16,7 @@ from schema.document_cache import DocumentCache
 from schema.environments import EnvironmentMutation, EnvironmentQuery
 from schema.errors import Outage, no_outage
 from schema.execution import RdflowExecutionContext
+from schema.known_queries import KnownQueries
 from schema.limits import cost_check
 from schema.mutation import Mutation
 from schema.operation_hooks import OperationHooks, OperationRules
@@ -72,6 +73,8 @@ class SchemaLimits:
 class RdflowSchema(strawberry.Schema):
     # The parsed documents, shared with the HTTP view (which asks an executed operation's type of them).
     documents: DocumentCache | None = None
+    # Queries seen before, which the HTTP view executes without strawberry's per-operation machinery.
+    known: KnownQueries | None = None
 
     def process_errors(self, errors, execution_context=None) -> None:
         """Logged by OperationHooks (unexpected ones only); client errors are not server faults."""
@@ -114,4 +117,5 @@ def build_schema(limits: SchemaLimits = SchemaLimits(), outage: Outage = no_outa
         execution_context_class=RdflowExecutionContext,
     )
     schema.documents = documents
+    schema.known = KnownQueries(schema._schema, operation_rules)
     return schema

@@ -83,5 +83,10 @@ class OperationHooks(MaskErrors):
             result.errors = self._process_errors(errors)  # type: ignore[attr-defined]  # it has errors: it is a result
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        presented = [present(e, self.rules.outage) for e in errors]
-        return [without_suggestions(e) for e in presented] if self.rules.hide_suggestions else presented
+        return present_errors(self.rules, errors)
+
+
+def present_errors(rules: OperationRules, errors: list[GraphQLError]) -> list[GraphQLError]:
+    """The error contract's form of an operation's errors (logged when unexpected), suggestions hidden when asked."""
+    presented = [present(e, rules.outage) for e in errors]
+    return [without_suggestions(e) for e in presented] if rules.hide_suggestions else presented

@@ -33,12 +33,13 @@ from auth.user_cache import UserCache
 from domain.errors import DomainError, InvalidInput, Unauthenticated
 from domain.permissions import Viewer
 from resolvers.context import RequestContext
+from schema.known_queries import KnownQueries
 from server import graphiql, metrics
 from server.container import Container
 from server.input_guard import check_request
 from server.logs import note_errors, note_operation, note_viewer
 from server.outages import RETRY_AFTER_S, WS_TRY_AGAIN_LATER, unavailable
-from server.response_cache import request_key
+from server.response_cache import SingleRequest, single_request
 from server.ws_handlers import LegacyWSHandler, TransportWSHandler
 
 log = logging.getLogger("rdflow.ws")
@@ -281,16 +282,14 @@ class GraphQLView(GraphQL[RequestContext, None]):
     async def _respond(self, request: Request) -> Response:
         """From the response cache when the viewer's same request was answered since the last write; else executed
         (and stored when it is a query answered without errors)."""
-        cache = self.container.responses
-        if cache is None:
-            return await self.run(request)
-        if "no-cache" in request.headers.get("cache-control", "").lower():
-            return _marked(await self.run(request), BYPASS)
-        parts = request_key(
+        single = single_request(
             request.method, request.headers.get("content-type", ""), await request.body(), request.query_params
         )
-        if parts is None:
-            return _marked(await self.run(request), BYPASS)
+        cache = self.container.responses
+        if cache is None:
+            return await self._execute(request, single)
+        if single is None or "no-cache" in request.headers.get("cache-control", "").lower():
+            return _marked(await self._execute(request, single), BYPASS)
         # Read BEFORE executing (server/response_cache.py); asked before the sign-in so that, in production, both
         # reads go to Redis in one MGET (integrations/redis_gets.py).
         version_read = cache.version()
@@ -301,18 +300,41 @@ class GraphQLView(GraphQL[RequestContext, None]):
             return _marked(await self.run(request), BYPASS)
         version = await version_read
         if version is None:
-            return _marked(await self.run(request), BYPASS)
-        key = (str(viewer.user_id) if viewer.user_id else None, viewer.role.value if viewer.role else None, *parts)
+            return _marked(await self._execute(request, single), BYPASS)
+        key = (str(viewer.user_id) if viewer.user_id else None, viewer.role.value if viewer.role else None, *single.key)
         body = cache.get(key, version)
         if body is not None:
-            note_operation(parts[1])
+            note_operation(single.operation_name)
             note_viewer(viewer.user_id)
             return _marked(Response(body, media_type="application/json"), HIT)
         request.state.cache_slot = True
-        response = await self.run(request)
+        response = await self._execute(request, single)
         if getattr(request.state, "cacheable", False) and response.status_code == 200:
             cache.put(key, version, bytes(response.body))
         return _marked(response, MISS)
+
+    async def _execute(self, request: Request, single: SingleRequest | None) -> Response:
+        """A known query (schema/known_queries.py) sent as a JSON POST runs without strawberry's per-request and
+        per-operation layers; everything else through strawberry's view."""
+        known: KnownQueries | None = getattr(self.schema, "known", None)
+        if known is None or single is None or request.method != "POST" or single.extensions is not None:
+            return await self.run(request)
+        if single.operation_name == "":
+            return await self.run(request)
+        document = known.prepare(single.query, single.operation_name, single.variables or {})
+        if document is None:
+            return await self.run(request)
+        # The order of strawberry's view: the viewer (401s) before the input's checks (400s).
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        check_request(single.query, single.variables)
+        note_operation(single.operation_name)
+        read_scope = getattr(self.container.services.deps.uow, "read_scope", None)
+        async with read_scope() if read_scope is not None else contextlib.nullcontext():
+            result = await known.execute(document, single.operation_name, single.variables, context)
+        if getattr(request.state, "cache_slot", False):
+            request.state.cacheable = not result.errors and result.data is not None
+        return self.create_response(await self.process_result(request, result), sub_response)
 
     def _is_query(self, request_data: GraphQLRequestData) -> bool:
         documents = getattr(self.schema, "documents", None)

@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -138,11 +139,25 @@ def _json_param(raw: str | None) -> object:
     return orjson.loads(raw)
 
 
-def request_key(
-    method: str, content_type: str, body: bytes, params: Mapping[str, str]
-) -> tuple[str, str | None, bytes, bytes] | None:
-    """(query, operation name, canonical variables, canonical extensions) of a single GraphQL request over HTTP;
-    None for anything else (a batch, a body that is not a JSON object, a form): the normal path answers those."""
+@dataclass(frozen=True, slots=True)
+class SingleRequest:
+    """One GraphQL request over HTTP, as sent (`variables`, `extensions`) and in the cache key's canonical form."""
+
+    query: str
+    operation_name: str | None
+    variables: dict[str, Any] | None
+    extensions: dict[str, Any] | None
+    canonical_variables: bytes
+    canonical_extensions: bytes
+
+    @property
+    def key(self) -> tuple[str, str | None, bytes, bytes]:
+        return self.query, self.operation_name or None, self.canonical_variables, self.canonical_extensions
+
+
+def single_request(method: str, content_type: str, body: bytes, params: Mapping[str, str]) -> SingleRequest | None:
+    """A single GraphQL request over HTTP; None for anything else (a batch, a body that is not a JSON object, a form,
+    a field of the wrong type): the normal path answers (or refuses) those."""
     try:
         if method == "POST":
             if content_type.split(";", 1)[0].strip().lower() != "application/json":
@@ -164,4 +179,19 @@ def request_key(
     canonical_variables, canonical_extensions = _canonical(variables), _canonical(extensions)
     if canonical_variables is None or canonical_extensions is None:
         return None
-    return query, name or None, canonical_variables, canonical_extensions
+    return SingleRequest(
+        query,
+        name,
+        variables or None,  # _canonical accepted it: an object or nothing
+        extensions or None,
+        canonical_variables,
+        canonical_extensions,
+    )
+
+
+def request_key(
+    method: str, content_type: str, body: bytes, params: Mapping[str, str]
+) -> tuple[str, str | None, bytes, bytes] | None:
+    """(query, operation name, canonical variables, canonical extensions) of a single GraphQL request over HTTP."""
+    single = single_request(method, content_type, body, params)
+    return single.key if single is not None else None
