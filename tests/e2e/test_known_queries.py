@@ -61,7 +61,10 @@ CASES = {
         None,
     ),
     # Variables that do not coerce: a request error, 400 with graphql-response+json, no data.
-    "bad variable": ({"query": "query P($n: Int) { projects(first: $n) { totalCount } }", "variables": {"n": "x"}}, None),
+    "bad variable": (
+        {"query": "query P($n: Int) { projects(first: $n) { totalCount } }", "variables": {"n": "x"}},
+        None,
+    ),
     # A field the viewer's role may not read.
     "forbidden": ({"query": "{ users(first: 5) { nodes { username } } }"}, "dev"),
     # A string no database can store: refused before execution (input guard), naming the variable.
