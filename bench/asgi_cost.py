@@ -39,6 +39,8 @@ SHAPES = {
         True,
     ),
     "me": ("query Me { me { id username role } }", True),
+    "users": ("query U { users(first: 20) { totalCount nodes { id username email role status } } }", True),
+    "audit": ("query A { auditLog(first: 20) { nodes { id action entityType outcome at } } }", True),
     "node": (
         (
             "query N($id: ID!) { node(id: $id) { id ... on Task { name status priority estimatedHours "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ def _successor(jti: str, typ: str) -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"rdflow:{jti}/{typ}").hex
 
 
+@functools.lru_cache(maxsize=4_096)  # asked on every signed-in request, of the few hashes in use
 def password_version(password_hash: str) -> str:
     """Carried by every token (`pwv`): a password change makes the tokens issued before it stale."""
     return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
