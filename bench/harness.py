@@ -54,13 +54,16 @@ async def seed(
     tasks: int,
     role: Role = Role.DEVELOPER,
     settings: dict[str, object] | None = None,
+    users: int = 0,
+    audit_entries: int = 0,
 ) -> str:
     """Migrate, then write projects x requirements x tasks through rdflow's own unit of work, the viewer a member of
     every project; returns the viewer's access token, signed per `settings` (Settings field names). Task types and
     priorities cycle so filters select a share; creation times are one microsecond apart so every ordering is total
-    and the same on any server."""
+    and the same on any server. `users` more users and `audit_entries` audit log rows (one per requirement created,
+    cycling) for the shapes that list them."""
     from auth.tokens import ACCESS
-    from domain.model import Project, ProjectMember, Requirement, Task, User
+    from domain.model import AuditEntry, Project, ProjectMember, Requirement, Task, User
     from persistence.migrations import upgrade
     from server.container import build_container
     from server.settings import Settings
@@ -109,6 +112,29 @@ async def seed(
                                 updated_at=at,
                             )
                         )
+            for u in range(users):
+                at = next(tick)
+                uow.users.add(
+                    User(
+                        username=f"user{u}",
+                        email=f"user{u}@example.com",
+                        password_hash="!",
+                        role=list(Role)[u % len(Role)],
+                        created_at=at,
+                        updated_at=at,
+                    )
+                )
+            for a in range(audit_entries):
+                uow.audit.add(
+                    AuditEntry(
+                        action="requirement.created",
+                        entity_type="Requirement",
+                        actor_id=user.id,
+                        entity_id=str(a),
+                        after={"title": f"req {a}"},
+                        at=next(tick),
+                    )
+                )
             await uow.commit()
         return container.tokens.issue(user, ACCESS, now)[0]
     finally:

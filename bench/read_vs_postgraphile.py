@@ -38,6 +38,7 @@ from domain.enums import Role
 from resolvers.ids import encode_cursor, to_global_id
 
 PROJECTS, REQUIREMENTS, TASKS = 100, 20, 10
+USERS, AUDIT_ENTRIES = 200, 2_000  # for the users and audit log shapes (the viewer is one more user)
 ORDER = "orderBy: [CREATED_AT_ASC, ID_ASC]"  # rdflow's default order (created_at, then id)
 
 
@@ -131,6 +132,29 @@ SHAPES = [
             totalCount nodes {{ id title status tasksByRequirementId(first: 1) {{ totalCount }} }} }} }} }}""",
         ("projectById", "requirementsByProjectId"),
         entity="Project",
+    ),
+    # Two shapes outside the project tree, read through the resolvers (no compiled path).
+    Shape(
+        "users (20)",
+        20,
+        range(USERS - 20 + 1),
+        """query U($after: String) { users(first: 20, after: $after) { nodes { id username email role status
+            createdAt } } }""",
+        ("users",),
+        f"""query U($offset: Int) {{ allUsers(first: 20, offset: $offset, {ORDER}) {{ nodes {{ id username email
+            role status createdAt }} }} }}""",
+        ("allUsers",),
+    ),
+    Shape(
+        "audit log (20), newest first",
+        20,
+        range(AUDIT_ENTRIES - 20 + 1),
+        """query A($after: String) { auditLog(first: 20, after: $after) { nodes { id action outcome entityType
+            entityId at } } }""",
+        ("auditLog",),
+        """query A($offset: Int) { allAuditLogs(first: 20, offset: $offset, orderBy: [AT_DESC, ID_DESC]) {
+            nodes { id action outcome entityType entityId at } } }""",
+        ("allAuditLogs",),
     ),
 ]
 
@@ -372,6 +396,8 @@ def main() -> None:
                     tasks=TASKS,
                     role=Role.SUPER_ADMIN,
                     settings=settings,
+                    users=USERS,
+                    audit_entries=AUDIT_ENTRIES,
                 )
             )
             # The search index's node_id column collides with PostGraphile's own nodeId field; it is not a shape here.

@@ -106,9 +106,18 @@ def _window(shape: _Shape, rn: Any, rn_desc: Any) -> list[Any]:
     return conds
 
 
-def _window_params(query: ListQuery) -> dict[str, Any]:
+def _forward(shape: _Shape) -> bool:
+    """One list (not a page per parent) read forwards (no `last`): cut with OFFSET/LIMIT in the list's order, which
+    the database answers with one bounded sort or an index scan, where numbering every row needs a full sort."""
+    return shape.partition is None and not shape.last
+
+
+def _window_params(query: ListQuery, forward: bool = False) -> dict[str, Any]:
     page = query.page
     lo = page.after + 1 if page.after is not None else 0
+    if forward:
+        end = lo + page.size if page.before is None else min(lo + page.size, page.before)
+        return {"lo": lo, "size": max(0, end - lo)}
     params: dict[str, Any] = {"lo": lo}
     if page.before is not None:
         params["before"] = page.before
@@ -131,6 +140,15 @@ def _statements(shape: _Shape) -> tuple[Executable, Executable]:
         conds.append(part.in_(bindparam("keys", expanding=True)))
     over: dict[str, Any] = {"partition_by": part} if part is not None else {}
     order = _ordering(table, shape.order_by, shape.direction, False)
+    count_stmt = (
+        select(part, func.count()).where(*conds).group_by(part)
+        if part is not None
+        else select(true(), func.count()).select_from(table).where(*conds)
+    )
+    if _forward(shape):
+        columns = list(table.c) if shape.cls is None else [shape.cls]
+        forward = select(*columns).where(*conds).order_by(*order).offset(bindparam("lo")).limit(bindparam("size"))
+        return count_stmt, forward
     order_desc = _ordering(table, shape.order_by, shape.direction, True)
     rn = (func.row_number().over(order_by=order, **over) - 1).label("rn")
     rn_desc = (func.row_number().over(order_by=order_desc, **over) - 1).label("rn_desc")
@@ -141,11 +159,6 @@ def _statements(shape: _Shape) -> tuple[Executable, Executable]:
         select(*selected, inner.c.rn)
         .where(*_window(shape, inner.c.rn, inner.c.rn_desc))
         .order_by(*([part_col] if part_col is not None else []), inner.c.rn)
-    )
-    count_stmt = (
-        select(part, func.count()).where(*conds).group_by(part)
-        if part is not None
-        else select(true(), func.count()).select_from(table).where(*conds)
     )
     return count_stmt, page_stmt
 
@@ -184,15 +197,20 @@ async def list_pages(
 ) -> dict[Any, Page]:
     """Pages of `cls` rows matching `query`, one per value of `partition` in `keys` (or one under None); with
     `light`, the rows are read with Core and built by it instead of the ORM."""
-    count_stmt, stmt = _statements(_shape_of(table, None if light is not None else cls, query, partition))
+    shape = _shape_of(table, None if light is not None else cls, query, partition)
+    count_stmt, stmt = _statements(shape)
     params = _filter_params(query)
     if partition:
         params["keys"] = list(keys)
     totals = {k if partition else None: n for k, n in (await session.execute(count_stmt, params)).all()}
 
     rows: dict[Any, list[tuple[Any, int]]] = defaultdict(list)
-    for row in (await session.execute(stmt, {**params, **_window_params(query)})).all():
-        obj, offset = (light(row), row[-1]) if light is not None else (row[0], row[1])
+    forward = _forward(shape)
+    window = _window_params(query, forward)
+    for i, row in enumerate((await session.execute(stmt, {**params, **window})).all()):
+        obj = light(row) if light is not None else row[0]
+        # A forward page's rows are numbered from its first offset; a windowed one's carry their number (rn) last.
+        offset = window["lo"] + i if forward else row[-1]
         rows[getattr(obj, partition) if partition else None].append((obj, offset))
 
     result = {}
