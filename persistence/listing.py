@@ -149,15 +149,17 @@ def _statements(shape: _Shape) -> tuple[Executable, Executable]:
         columns = list(table.c) if shape.cls is None else [shape.cls]
         forward = select(*columns).where(*conds).order_by(*order).offset(bindparam("lo")).limit(bindparam("size"))
         return count_stmt, forward
-    order_desc = _ordering(table, shape.order_by, shape.direction, True)
     rn = (func.row_number().over(order_by=order, **over) - 1).label("rn")
-    rn_desc = (func.row_number().over(order_by=order_desc, **over) - 1).label("rn_desc")
-    inner = select(table, rn, rn_desc).where(*conds).subquery()
+    numbers = [rn]
+    if shape.last:  # numbered from the end too (a second sort), only for `last`
+        order_desc = _ordering(table, shape.order_by, shape.direction, True)
+        numbers.append((func.row_number().over(order_by=order_desc, **over) - 1).label("rn_desc"))
+    inner = select(table, *numbers).where(*conds).subquery()
     part_col = inner.c[shape.partition] if shape.partition else None
     selected: list[Any] = [inner.c[c.key] for c in table.c] if shape.cls is None else [aliased(shape.cls, inner)]
     page_stmt = (
         select(*selected, inner.c.rn)
-        .where(*_window(shape, inner.c.rn, inner.c.rn_desc))
+        .where(*_window(shape, inner.c.rn, inner.c.rn_desc if shape.last else None))
         .order_by(*([part_col] if part_col is not None else []), inner.c.rn)
     )
     return count_stmt, page_stmt
