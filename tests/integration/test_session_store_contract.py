@@ -116,7 +116,7 @@ async def test_concurrent_checks_keep_their_own_answers(tokens: StoreUnderTest):
     """The stores answer checks that arrive together in shared reads: each check still gets its own keys' answer."""
     store, later = tokens.store, tokens.clock.now() + timedelta(hours=1)
     keys = [(key("jti"), key("family")) for _ in range(60)]
-    for jti, family in keys[::4]:
+    for jti, _ in keys[::4]:
         await store.revoke(jti, later)
     for _, family in keys[1::4]:
         await store.revoke(family, later)
