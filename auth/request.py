@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import uuid
 from datetime import UTC, datetime
+from typing import Protocol
 
 from auth.tokens import ACCESS, TokenCodec
-from auth.user_cache import UserCache
 from domain.enums import UserStatus
 from domain.errors import Unauthenticated
+from domain.model import User
 from domain.permissions import Viewer
 from domain.services.bundle import Services
 
@@ -23,6 +24,12 @@ def _subject(sub: str) -> uuid.UUID:
 @functools.lru_cache(maxsize=10_000)
 def _expiry(exp: int) -> datetime:
     return datetime.fromtimestamp(exp, UTC)
+
+
+class Users(Protocol):
+    """Where a sign-in finds its user: a short-lived cache (auth.user_cache), or the database (batched)."""
+
+    async def get(self, user_id: uuid.UUID) -> User | None: ...
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -41,10 +48,11 @@ async def authenticate(
     *,
     request_id: str | None,
     client_address: str | None,
-    users: UserCache | None = None,
+    users: Users | None = None,
 ) -> Viewer:
-    """Anonymous without a token; otherwise the token's active user, with the role stored now (from `users`, which
-    forgets a user as soon as an event about them arrives). Revocation (logout) is checked every time."""
+    """Anonymous without a token; otherwise the token's active user, with the role stored now (from `users` when
+    given: the user cache forgets a user as soon as an event about them arrives). Revocation (logout) is checked
+    every time."""
     if token is None:
         return Viewer(request_id=request_id, client_address=client_address)
     claims = tokens.decode(token, ACCESS)

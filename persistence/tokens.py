@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.ports import Clock
+from domain.services.shared_reads import BatchedReads
 from persistence.tables import token_revocations as t
 
 PURGE_EVERY = timedelta(minutes=5)
@@ -24,6 +25,9 @@ class SqlTokenStore:
         self.clock = clock
         self.purge_every = purge_every
         self._next_purge = clock.now()
+        # Every signed-in request and WebSocket sign-in asks: the checks that arrive while one read is on its way go
+        # together in the next (each answered by a read that began after it asked).
+        self._checks: BatchedReads[str, bool] = BatchedReads(self._revoked_among)
 
     async def _purge_now_and_then(self) -> None:
         now = self.clock.now()
@@ -45,11 +49,12 @@ class SqlTokenStore:
         await self._purge_now_and_then()
 
     async def is_revoked(self, *keys: str) -> bool:
+        return bool(await self._checks.get_many(keys))
+
+    async def _revoked_among(self, keys: list[str]) -> dict[str, bool]:
         async with self.engine.connect() as conn:
-            found = await conn.execute(
-                select(t.c.key).where(t.c.key.in_(keys), t.c.expires_at > self.clock.now()).limit(1)
-            )
-            return found.first() is not None
+            found = await conn.execute(select(t.c.key).where(t.c.key.in_(keys), t.c.expires_at > self.clock.now()))
+            return dict.fromkeys(found.scalars(), True)
 
     async def claim_once(self, key: str, expires_at: datetime) -> bool:
         try:

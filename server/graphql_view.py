@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -32,6 +31,7 @@ from auth.request import authenticate, bearer_token
 from auth.user_cache import UserCache
 from domain.errors import DomainError, InvalidInput, Unauthenticated
 from domain.permissions import Viewer
+from domain.services.shared_reads import BatchedReads
 from resolvers.context import RequestContext
 from schema.known_queries import KnownQueries
 from server import graphiql, metrics
@@ -169,14 +169,12 @@ class GraphQLView(GraphQL[RequestContext, None]):
     def __init__(self, container: Container, schema: Any, **kwargs: Any):
         super().__init__(schema, **kwargs)
         self.container = container
-        self.users = UserCache(container.bus, self._load_user, on_listen=metrics.internal_subscriptions)
-        # WebSocket sign-ins wait here, at most one per pooled connection at a time, rather than in the pool, whose
-        # checkout timeout refused thousands of sockets arriving at once with 1013.
-        self.ws_setups = asyncio.Semaphore(max(1, getattr(container.engine.sync_engine.pool, "size", lambda: 5)()))
+        # Users read from the database: the sign-ins (and cache fills) that arrive while one read is on its way go
+        # together in the next, so thousands of WebSockets signing in at once take a few reads and one pooled
+        # connection (they took one read and one connection each, and the pool's checkout timeout refused them).
+        self.stored_users: BatchedReads[uuid.UUID, Any] = BatchedReads(container.services.reads.users_by_ids)
+        self.users = UserCache(container.bus, self.stored_users.get, on_listen=metrics.internal_subscriptions)
         container.closers.append(self.users.aclose)
-
-    async def _load_user(self, user_id: uuid.UUID) -> Any:
-        return (await self.container.services.reads.users_by_ids([user_id])).get(user_id)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql.render(request)
@@ -375,14 +373,14 @@ class GraphQLView(GraphQL[RequestContext, None]):
         params = context.connection_params or {}
         websocket: WebSocket = context.extras["request"]
         try:
-            async with self.ws_setups:
-                viewer = await authenticate(
-                    self.container.services,
-                    self.container.tokens,
-                    _connection_token(params),
-                    request_id=context.viewer.request_id,
-                    client_address=context.viewer.client_address,
-                )  # from the database, not the user cache: a socket opened while it is down is refused with 1013
+            viewer = await authenticate(
+                self.container.services,
+                self.container.tokens,
+                _connection_token(params),
+                request_id=context.viewer.request_id,
+                client_address=context.viewer.client_address,
+                users=self.stored_users,
+            )  # from the database, not the user cache: a socket opened while it is down is refused with 1013
         except DomainError as exc:
             # Both subprotocols close with 4400/4401/4403 (strawberry would use 1011 for legacy graphql-ws); a
             # refusal is the client's doing, so one INFO line, never a traceback.
@@ -406,6 +404,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
                 _connection_token(params),
                 request_id=context.viewer.request_id,
                 client_address=context.viewer.client_address,
+                users=self.stored_users,
             ),
         )
         return UNSET

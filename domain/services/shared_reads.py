@@ -1,10 +1,15 @@
-"""Coalesced reads: concurrent callers of the same read share one, started after each of them asked."""
+"""Coalesced reads: concurrent callers of the same read share one, and concurrent lookups of different keys go
+together in one read; either way each caller gets a read that started after it asked."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
-from typing import Any
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 class SharedReads:
@@ -45,3 +50,70 @@ class SharedReads:
             future.exception()  # retrieved: callers that all left before it ended must not log "never retrieved"
         finally:
             del self._running[key]
+
+
+class BatchedReads(Generic[K, V]):
+    """Lookups of many keys by many callers at once, in few reads: a lookup that arrives while a read is in flight
+    waits for it to end and goes, with every lookup that arrived meanwhile, into the next one (at most `max_keys`
+    keys each). Every lookup is answered by a read that began after it asked (a sign-in must see a logout committed
+    before it), and at most one read is in flight: thousands of WebSocket sign-ins arriving together cost a few
+    reads and one pooled connection, not one each. A failed read fails every lookup in it, as each would have failed
+    alone (an outage is then 1013 or 503 for each); the next lookups read again."""
+
+    def __init__(self, load: Callable[[list[K]], Awaitable[Mapping[K, V]]], max_keys: int = 500):
+        self.load = load
+        self.max_keys = max_keys
+        self._waiting: deque[tuple[list[K], asyncio.Future[dict[K, V]]]] = deque()
+        self._runner: asyncio.Task[None] | None = None
+        self.reads = 0
+
+    async def get(self, key: K) -> V | None:
+        return (await self.get_many([key])).get(key)
+
+    async def get_many(self, keys: Sequence[K]) -> dict[K, V]:
+        """The entries `load` found among `keys` (a key it did not find is absent)."""
+        future: asyncio.Future[dict[K, V]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((list(keys), future))
+        if self._runner is None:
+            self._runner = asyncio.ensure_future(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        try:
+            while self._waiting:
+                await self._read(self._take())
+        finally:
+            self._runner = None
+            while self._waiting:  # only when cancelled (shutdown): nobody is left to read for them
+                self._waiting.popleft()[1].cancel()
+
+    def _take(self) -> list[tuple[list[K], asyncio.Future[dict[K, V]]]]:
+        batch = [self._waiting.popleft()]
+        count = len(batch[0][0])
+        while self._waiting and count + len(self._waiting[0][0]) <= self.max_keys:
+            batch.append(self._waiting.popleft())
+            count += len(batch[-1][0])
+        return batch
+
+    async def _read(self, batch: list[tuple[list[K], asyncio.Future[dict[K, V]]]]) -> None:
+        asking = [(keys, future) for keys, future in batch if not future.done()]  # a caller may have been cancelled
+        if not asking:
+            return
+        self.reads += 1
+        try:
+            found = await self.load(list(dict.fromkeys(k for keys, _ in asking for k in keys)))
+        except BaseException as exc:  # every lookup of the read gets its error (cancelled with it at shutdown)
+            for _, future in asking:
+                if future.done():
+                    continue
+                if isinstance(exc, Exception):
+                    future.set_exception(exc)
+                    future.exception()  # retrieved: its caller may have left meanwhile
+                else:
+                    future.cancel()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for keys, future in asking:
+            if not future.done():
+                future.set_result({k: found[k] for k in keys if k in found})

@@ -112,6 +112,18 @@ async def test_a_revoked_key_is_revoked_and_no_other(tokens: StoreUnderTest):
     assert await store.is_revoked(other, family)
 
 
+async def test_concurrent_checks_keep_their_own_answers(tokens: StoreUnderTest):
+    """The stores answer checks that arrive together in shared reads: each check still gets its own keys' answer."""
+    store, later = tokens.store, tokens.clock.now() + timedelta(hours=1)
+    keys = [(key("jti"), key("family")) for _ in range(60)]
+    for jti, _ in keys[::4]:
+        await store.revoke(jti, later)
+    for _, family in keys[1::4]:
+        await store.revoke(family, later)
+    answers = await asyncio.gather(*(store.is_revoked(jti, family) for jti, family in keys))
+    assert answers == [i % 4 in (0, 1) for i in range(60)]
+
+
 async def test_revoking_twice_keeps_the_key_revoked(tokens: StoreUnderTest):
     store, now = tokens.store, tokens.clock.now()
     k = key("family")

@@ -44,7 +44,7 @@ def test_only_the_served_app_freezes_what_startup_built(factory: str, tmp_path: 
     assert seen["before"] == 0
     if factory == "serve":
         assert seen["frozen"] > 50_000  # the schema, the metadata, the compiled statements...
-        assert seen["threshold"] == [heap.YOUNG_THRESHOLD, heap.OLDER_THRESHOLD, heap.OLDER_THRESHOLD]
+        assert seen["threshold"] == [heap.YOUNG_THRESHOLD, heap.OLDER_THRESHOLD, heap.OLDEST_THRESHOLD]
     else:
         assert seen["frozen"] == 0
         assert seen["threshold"][0] != heap.YOUNG_THRESHOLD
