@@ -296,6 +296,9 @@ class GraphQLView(GraphQL[RequestContext, None]):
         except Exception:  # noqa: BLE001 - refused or an outage: the normal path answers it, in its own order
             await version_read
             return _marked(await self.run(request), BYPASS)
+        except BaseException:  # cancelled (the client left): the read is not awaited
+            version_read.close()
+            raise
         version = await version_read
         if version is None:
             return _marked(await self._execute(request, single), BYPASS)

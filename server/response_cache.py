@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +56,7 @@ class ResponseCache:
         # cannot store a body the failed bump should have invalidated.
         self._epoch = 0
 
-    def version(self) -> Awaitable[Hashable | None]:
+    def version(self) -> Coroutine[Any, Any, Hashable | None]:
         """The version to compare or store under, asked now (DataVersion.current); None when it cannot be read (the
         request skips the cache)."""
         return self._read(self._epoch, self.versions.current())
