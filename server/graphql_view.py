@@ -375,15 +375,20 @@ class GraphQLView(GraphQL[RequestContext, None]):
         """Authenticate a WebSocket from its connection_init payload; refuse it before any operation runs."""
         params = context.connection_params or {}
         websocket: WebSocket = context.extras["request"]
-        try:
-            viewer = await authenticate(
+
+        def sign_in() -> Awaitable[Viewer]:
+            # From the database (batched), not the user cache: a socket opened while it is down is refused with 1013.
+            return authenticate(
                 self.container.services,
                 self.container.tokens,
                 _connection_token(params),
                 request_id=context.viewer.request_id,
                 client_address=context.viewer.client_address,
                 users=self.stored_users,
-            )  # from the database, not the user cache: a socket opened while it is down is refused with 1013
+            )
+
+        try:
+            viewer = await sign_in()
         except DomainError as exc:
             # Both subprotocols close with 4400/4401/4403 (strawberry would use 1011 for legacy graphql-ws); a
             # refusal is the client's doing, so one INFO line, never a traceback.
@@ -399,17 +404,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             raise ConnectionRejectionError() from exc
         # Live subscriptions authenticate again when the sign-in may have ended (logout, password or role change),
         # from the database: the event that asks for it may not have reached the user cache yet.
-        context.sign_in(
-            viewer,
-            lambda: authenticate(
-                self.container.services,
-                self.container.tokens,
-                _connection_token(params),
-                request_id=context.viewer.request_id,
-                client_address=context.viewer.client_address,
-                users=self.stored_users,
-            ),
-        )
+        context.sign_in(viewer, sign_in)
         return UNSET
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
