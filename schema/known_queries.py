@@ -11,7 +11,7 @@ reports it as before."""
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import DocumentNode, GraphQLSchema, OperationType, execute, get_operation_ast, specified_rules
@@ -26,11 +26,11 @@ from schema.operation_hooks import OperationRules, present_errors
 class KnownQueries:
     schema: GraphQLSchema
     rules: OperationRules
+    # What OperationHooks validates with: strawberry's default rules, then rdflow's (built once, not per request).
+    validation_rules: tuple[type, ...] = field(init=False)
 
-    @property
-    def validation_rules(self) -> tuple[type, ...]:
-        # What OperationHooks validates with: strawberry's default rules, then rdflow's.
-        return (*specified_rules, *self.rules.validation_rules)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "validation_rules", (*specified_rules, *self.rules.validation_rules))
 
     def prepare(self, query: str, operation_name: str | None, variables: dict[str, Any]) -> DocumentNode | None:
         """The document of a query operation that was parsed before, validates, and is within its cost; else None."""

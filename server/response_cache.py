@@ -187,11 +187,3 @@ def single_request(method: str, content_type: str, body: bytes, params: Mapping[
         canonical_variables,
         canonical_extensions,
     )
-
-
-def request_key(
-    method: str, content_type: str, body: bytes, params: Mapping[str, str]
-) -> tuple[str, str | None, bytes, bytes] | None:
-    """(query, operation name, canonical variables, canonical extensions) of a single GraphQL request over HTTP."""
-    single = single_request(method, content_type, body, params)
-    return single.key if single is not None else None
