@@ -140,6 +140,11 @@ class JobExecutor:
             async with deadline:
                 return await self.run(job_id, deadline)
         except Exception as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Stopped, but ended by an error instead (a cancelled handler's clean-up meeting an outage, say):
+                # the stop stands. Delivering it again would start a run that nobody is left to stop.
+                raise asyncio.CancelledError(f"job {job_id} stopped") from exc
             if isinstance(exc, TimeoutError) and deadline.expired():
                 await self.lifecycle.fail(job_id, f"timed out after {limit_s:g} s")
                 return DONE

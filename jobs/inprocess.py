@@ -30,8 +30,8 @@ class InProcessJobQueue:
             while True:
                 async with self._slots:
                     outcome = await self._executor.run_with_deadline(job_id, self._timeout_s)
-                if outcome.retry_in is None:
-                    return
+                if outcome.retry_in is None or self._closing:
+                    return  # a closing queue starts no further attempt: the row waits for the reconciler
                 await asyncio.sleep(outcome.retry_in)
         except asyncio.CancelledError:
             if self._closing:
