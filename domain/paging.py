@@ -15,6 +15,7 @@ T = TypeVar("T")
 MAX_PAGE_SIZE = 100
 # No list reaches this many rows; a cursor beyond it is forged, and would overflow the databases' integers.
 MAX_OFFSET = 2**31 - 1
+UNCOUNTED = -1  # Page.total of a page whose listing skipped its COUNT (ListQuery.rows_only)
 
 # Columns sorted by their enum's declaration order (its rank), not alphabetically.
 RANKED_COLUMNS: Mapping[str, tuple[Enum, ...]] = {"priority": tuple(Priority)}
@@ -59,9 +60,12 @@ class ListQuery:
     direction: SortDirection = SortDirection.ASC
     page: PageRequest = field(default_factory=PageRequest)
     member_id: Any = None  # restrict to projects this user is a member of; None = no restriction
+    # The caller reads the rows and their cursors only (a connection asked for neither totalCount nor pageInfo): a
+    # forward page then skips its COUNT, and its Page's total and has_previous/has_next are not known (UNCOUNTED).
+    rows_only: bool = False
 
     def scoped_to(self, member_id: Any) -> ListQuery:
-        return ListQuery(self.filters, self.order_by, self.direction, self.page, member_id)
+        return ListQuery(self.filters, self.order_by, self.direction, self.page, member_id, self.rows_only)
 
 
 @dataclass
@@ -75,6 +79,11 @@ class Page(Generic[T]):
     @classmethod
     def empty(cls) -> Page[T]:
         return cls([], [], 0, False, False)
+
+    @classmethod
+    def uncounted(cls, items: list[T], offsets: list[int]) -> Page[T]:
+        """The rows of a `rows_only` listing: its total and neighbours were not asked for, so not counted."""
+        return cls(items, offsets, UNCOUNTED, False, False)
 
     @classmethod
     def counted(cls, total: int) -> Page[T]:

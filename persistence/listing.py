@@ -1,4 +1,5 @@
-"""Windowed listing: one COUNT and one ROW_NUMBER query serve a page, or a page per parent key.
+"""Windowed listing: one COUNT and one ROW_NUMBER query serve a page, or a page per parent key (a forward page read
+for its rows only needs no COUNT).
 
 The two statements of a listing are built once per shape (entity, filtered columns, scope, partition, ordering,
 window) with bound parameters, and reused: a request binds only the values (building and cache-keying SQLAlchemy
@@ -204,10 +205,13 @@ async def list_pages(
     params = _filter_params(query)
     if partition:
         params["keys"] = list(keys)
-    totals = {k if partition else None: n for k, n in (await session.execute(count_stmt, params)).all()}
+    forward = _forward(shape)
+    counted = not (forward and query.rows_only)  # one list read forwards: the hot shape; the others always count
+    totals = (
+        {k if partition else None: n for k, n in (await session.execute(count_stmt, params)).all()} if counted else {}
+    )
 
     rows: dict[Any, list[tuple[Any, int]]] = defaultdict(list)
-    forward = _forward(shape)
     window = _window_params(query, forward)
     for i, row in enumerate((await session.execute(stmt, {**params, **window})).all()):
         obj = light(row) if light is not None else row[0]
@@ -215,6 +219,9 @@ async def list_pages(
         offset = window["lo"] + i if forward else row[-1]
         rows[getattr(obj, partition) if partition else None].append((obj, offset))
 
+    if not counted:
+        found = rows.get(None, [])
+        return {None: Page.uncounted([o for o, _ in found], [o for _, o in found])}
     result = {}
     for key in keys if partition else [None]:
         found, total = rows.get(key, []), totals.get(key, 0)

@@ -21,6 +21,7 @@ class ConnectionArgs:
     filter: Any = None
     order_by: Any = None
     default_order: str = "created_at"
+    rows_only: bool = False  # see ListQuery.rows_only
 
 
 # GraphQL filter field -> (column, id type when the value is a global id)
@@ -73,4 +74,6 @@ def to_list_query(args: ConnectionArgs, **fixed: Any) -> ListQuery:
         last=args.last,
         before=decode_cursor(args.before, "before"),
     )
-    return ListQuery(filters=tuple(filters), order_by=order_field, direction=direction, page=page)
+    return ListQuery(
+        filters=tuple(filters), order_by=order_field, direction=direction, page=page, rows_only=args.rows_only
+    )

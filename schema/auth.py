@@ -12,7 +12,7 @@ from resolvers import auth, relations
 from resolvers.context import RequestContext
 from resolvers.listing import ConnectionArgs
 from schema import enums as e
-from schema.relay import Connection, Node, node_id
+from schema.relay import Connection, Node, node_id, rows_only
 from schema.types import UserNode
 
 
@@ -100,7 +100,7 @@ class AuthQuery:
         order = order_by or AuditOrder()
         return await auth.audit_log(
             info.context,
-            ConnectionArgs(first, after, last, before, None, order, "at"),
+            ConnectionArgs(first, after, last, before, None, order, "at", rows_only=rows_only(info)),
             since=f.since,
             until=f.until,
             actor_id=f.actor_id,

@@ -18,7 +18,7 @@ from resolvers.context import RequestContext
 from resolvers.ids import to_global_id
 from resolvers.listing import ConnectionArgs
 from schema.pipeline_types import JobNode
-from schema.relay import Connection, Node, node_id, ref_id
+from schema.relay import Connection, Node, node_id, ref_id, rows_only
 from schema.types import UserNode
 
 strawberry.enum(ChatRole)
@@ -154,7 +154,7 @@ class ChatQuery:
         before: str | None = None,
     ) -> Connection[ConversationNode]:
         page: Page[Any] = await chat.list_conversations(
-            info.context, project_id, ConnectionArgs(first, after, last, before)
+            info.context, project_id, ConnectionArgs(first, after, last, before, rows_only=rows_only(info))
         )
         return page  # type: ignore[return-value]  # a Connection is served from a Page (its fields' root)
 

@@ -16,7 +16,7 @@ from resolvers import relations, subscriptions
 from resolvers.context import RequestContext
 from resolvers.listing import ConnectionArgs
 from schema import enums as e
-from schema.relay import Connection, Node, node_id, ref_id
+from schema.relay import Connection, Node, node_id, ref_id, rows_only
 from schema.types import UserNode
 
 for _enum in (PipelineRunStatus, PipelineTrigger, StageKind, StageStatus):
@@ -176,7 +176,9 @@ class PipelineRunQuery:
         filter: PipelineRunFilter | None = None,
         order_by: PipelineRunOrder | None = None,
     ) -> Connection[PipelineRunNode]:
-        args = ConnectionArgs(first, after, last, before, filter, order_by or PipelineRunOrder())
+        args = ConnectionArgs(
+            first, after, last, before, filter, order_by or PipelineRunOrder(), rows_only=rows_only(info)
+        )
         return await resolve.runs(info.context, project_id, args)  # a Page, which the Connection reads
 
 

@@ -1,6 +1,6 @@
 """Relay conventions: the Node interface, global id fields, cursor connections and their field factories."""
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -78,20 +78,37 @@ class Connection(Generic[T]):
 
 
 TOTAL_ONLY = frozenset({"totalCount", "__typename"})
+COUNTED = frozenset({"totalCount", "pageInfo"})  # the fields of a connection that need its COUNT
 
 
-def _total_only(selections: Iterable[Any], fragments: Mapping[str, Any]) -> bool:
-    """Whether a connection's selection (fragments included) reads nothing but its total. Walks the query's own
-    nodes: strawberry's `selected_fields` converts the whole subtree, per parent row."""
+def _names(selections: Iterable[Any], fragments: Mapping[str, Any]) -> Iterator[str]:
+    """The field names a selection set asks for at its own level, fragments included ("" for an unknown one)."""
     for selection in selections:
         if isinstance(selection, FieldNode):
-            if selection.name.value not in TOTAL_ONLY:
-                return False
+            yield selection.name.value
         else:
             fragment = fragments.get(selection.name.value) if isinstance(selection, FragmentSpreadNode) else selection
-            if fragment is None or not _total_only(fragment.selection_set.selections, fragments):
-                return False
-    return True
+            if fragment is None:
+                yield ""
+            else:
+                yield from _names(fragment.selection_set.selections, fragments)
+
+
+def connection_fields(info: Info[RequestContext, None]) -> frozenset[str]:
+    """What the connection being resolved is asked for, read from the query's own nodes: strawberry's
+    `selected_fields` converts the whole subtree, per parent row."""
+    raw = info._raw_info
+    return frozenset(
+        name
+        for node in raw.field_nodes
+        if node.selection_set is not None
+        for name in _names(node.selection_set.selections, raw.fragments)
+    )
+
+
+def rows_only(info: Info[RequestContext, None]) -> bool:
+    """Whether the connection being resolved reads its rows (or cursors) only: its listing may skip the COUNT."""
+    return not connection_fields(info) & COUNTED
 
 
 def child_connection(
@@ -116,12 +133,7 @@ def child_connection(
     ) -> Connection[node]:  # type: ignore[valid-type]  # a type built at run time
         args = ConnectionArgs(first, after, last, before, filter, order_by, default_order)
         # A Connection is served from a Page: its fields read the Page as their root.
-        raw = info._raw_info
-        total_only = all(
-            node.selection_set is not None and _total_only(node.selection_set.selections, raw.fragments)
-            for node in raw.field_nodes
-        )
-        read = relations.total if total_only else relations.page
+        read = relations.total if connection_fields(info) <= TOTAL_ONLY else relations.page
         return await read(info.context, repo, parent_field, root.id, args)  # type: ignore[return-value]  # a Page (see above)
 
     return strawberry.field(resolver=resolve)
@@ -141,7 +153,8 @@ def root_connection(
         filter: filter_type | None = None,  # type: ignore[valid-type]  # strawberry reads types built at run time
         order_by: order_type | None = None,  # type: ignore[valid-type]  # a type built at run time
     ) -> Connection[node]:  # type: ignore[valid-type]  # a type built at run time
-        page = await list_fn(info.context, ConnectionArgs(first, after, last, before, filter, order_by))
+        args = ConnectionArgs(first, after, last, before, filter, order_by, rows_only=rows_only(info))
+        page = await list_fn(info.context, args)
         return page  # type: ignore[return-value]  # a Connection is served from a Page (its fields' root)
 
     return strawberry.field(resolver=resolve, description=description)

@@ -3,6 +3,7 @@ reply, deleting, and following a conversation live (streamed deltas, then each m
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
@@ -71,13 +72,7 @@ class ChatService:
             async with self.deps.uow() as uow:
                 viewer.require(Permission.REQUIREMENT_READ)
                 await require_member(uow, viewer, project_id)
-            query = ListQuery(
-                filters=(*query.filters, ("project_id", project_id)),
-                order_by=query.order_by,
-                direction=query.direction,
-                page=query.page,
-                member_id=query.member_id,
-            )
+            query = dataclasses.replace(query, filters=(*query.filters, ("project_id", project_id)))
         return await self.conversations.list(viewer, query)
 
     async def messages(self, viewer: Viewer, conversation: Conversation) -> list[ChatMessage]:

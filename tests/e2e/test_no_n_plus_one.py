@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Mapper
 
 from domain.enums import TaskType, TestRunStatus, TestType
-from domain.model import CodeArtifact, Project, ProjectMember, Requirement, Task, TestResult
+from domain.model import AuditEntry, CodeArtifact, Project, ProjectMember, Requirement, Task, TestResult
 from tests.api import Api
 from tests.e2e.conftest import running_api, sqlite_settings
 
@@ -197,3 +198,49 @@ async def test_reads_build_no_orm_instances(tmp_path):
             event.remove(Mapper, "load", on_load)
     assert len(data["projects"]["edges"]) == 4
     assert loaded == []
+
+
+ROWS_ONLY = """query Q($after: String) { auditLog(first: 3, after: $after, filter: {entityType: "Probe"}) {
+  edges { cursor node { action } } } }"""
+WITH_COUNT = [
+    ("totalCount", "totalCount edges { cursor node { action } }"),
+    ("pageInfo", "pageInfo { hasNextPage } edges { cursor node { action } }"),
+    ("a fragment", "...C edges { cursor node { action } }"),
+]
+FRAGMENT = " fragment C on AuditEntryConnection { pageInfo { endCursor } }"
+
+
+@pytest.mark.parametrize("api", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+async def test_a_root_connection_read_for_its_rows_only_runs_no_count(api: Api):
+    """Rows and cursors alone need no COUNT; asking for totalCount or pageInfo (also through a fragment) brings it
+    back; the rows and cursors are the same either way, on every page."""
+    now = api.container.services.deps.clock.now()
+    async with api.container.services.deps.uow() as uow:
+        for i in range(4):
+            uow.audit.add(AuditEntry(action=f"probe.{i}", entity_type="Probe", at=now - timedelta(minutes=i)))
+        await uow.commit()
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement.lower())
+
+    def counts() -> int:
+        return sum(1 for s in statements if "count(" in s and "audit" in s)
+
+    engine = api.container.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        first = (await api.gql(ROWS_ONLY, {"after": None}))["auditLog"]["edges"]
+        second = (await api.gql(ROWS_ONLY, {"after": first[-1]["cursor"]}))["auditLog"]["edges"]
+        assert counts() == 0, [s for s in statements if "count(" in s]
+        for why, selection in WITH_COUNT:
+            statements.clear()
+            query = ROWS_ONLY.replace("edges { cursor node { action } }", selection)
+            query += FRAGMENT if why == "a fragment" else ""
+            counted = (await api.gql(query, {"after": first[-1]["cursor"]}))["auditLog"]
+            assert counts() == 1, why
+            assert counted["edges"] == second, why
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert [e["node"]["action"] for e in first + second] == ["probe.0", "probe.1", "probe.2", "probe.3"]
+    assert len({e["cursor"] for e in first + second}) == 4
