@@ -13,14 +13,11 @@ from domain.events import DomainEvent
 from domain.model import Job
 from domain.services.base import Deps
 from domain.services.jobs import JobLifecycle
-from integrations.events_memory import InProcessEventBus
 from jobs.executor import JobExecutor
 from jobs.inprocess import InProcessJobQueue
 from jobs.reconciler import reconcile_once
-from persistence.engine import create_engine, session_factory
-from persistence.migrations import upgrade
-from persistence.uow import SqlUnitOfWorkFactory
 from tests.jobkinds import HANDLERS, traced
+from tests.jobrows import reload, sqlite_deps, store
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 STALE = timedelta(seconds=60)
@@ -36,11 +33,8 @@ class SettableClock:
 
 @pytest.fixture
 async def deps(tmp_path):
-    url = f"sqlite:///{tmp_path}/jobs.db"
-    upgrade(url)
-    engine = create_engine(url)
-    yield Deps(uow=SqlUnitOfWorkFactory(session_factory(engine)), bus=InProcessEventBus(), clock=SettableClock(NOW))
-    await engine.dispose()
+    async with sqlite_deps(tmp_path, SettableClock(NOW)) as deps:
+        yield deps
 
 
 async def add(
@@ -65,15 +59,7 @@ async def add(
         updated_at=seen,
         heartbeat_at=seen if status is JobStatus.RUNNING else None,
     )
-    async with deps.uow() as uow:
-        uow.jobs.add(job)
-        await uow.commit()
-    return job
-
-
-async def reload(deps: Deps, job: Job) -> Job:
-    async with deps.uow() as uow:
-        return await uow.jobs.get(job.id)
+    return await store(deps, job)
 
 
 async def test_a_silent_running_job_is_queued_again(deps):

@@ -17,14 +17,11 @@ from domain.model import Job
 from domain.services.base import Deps
 from domain.services.jobs import JobLifecycle
 from integrations.clock import SystemClock
-from integrations.events_memory import InProcessEventBus
 from jobs.executor import JobExecutor
 from jobs.inprocess import InProcessJobQueue
 from jobs.registry import JobContext
-from persistence.engine import create_engine, session_factory
-from persistence.migrations import upgrade
-from persistence.uow import SqlUnitOfWorkFactory
 from server.outages import unavailable
+from tests.jobrows import reload, sqlite_deps, store
 
 # aclose() returns in well under a second once it works; this only turns a regression into a failure, not a hang.
 HANG_GUARD_S = 20
@@ -32,27 +29,15 @@ HANG_GUARD_S = 20
 
 @pytest.fixture
 async def deps(tmp_path):
-    url = f"sqlite:///{tmp_path}/jobs.db"
-    upgrade(url)
-    engine = create_engine(url)
-    yield Deps(uow=SqlUnitOfWorkFactory(session_factory(engine)), bus=InProcessEventBus(), clock=SystemClock())
-    await engine.dispose()
+    async with sqlite_deps(tmp_path, SystemClock()) as deps:
+        yield deps
 
 
 async def queued_job(deps: Deps) -> Job:
     now = datetime.now(UTC)
-    job = Job(kind="test.stubborn", subject_type="Test", subject_id=uuid.uuid4(), created_at=now, updated_at=now)
-    async with deps.uow() as uow:
-        uow.jobs.add(job)
-        await uow.commit()
-    return job
-
-
-async def reload(deps: Deps, job: Job) -> Job:
-    async with deps.uow() as uow:
-        found = await uow.jobs.get(job.id)
-    assert found is not None
-    return found
+    return await store(
+        deps, Job(kind="test.stubborn", subject_type="Test", subject_id=uuid.uuid4(), created_at=now, updated_at=now)
+    )
 
 
 class Started:
