@@ -18,6 +18,7 @@ from domain.permissions import Permission, Viewer, require_deploy, require_secon
 from domain.repos import DEPLOYMENTS
 from domain.services.access import EntityReads, load, load_in_project, require_member
 from domain.services.base import Deps, Tx
+from domain.services.jobs import TERMINAL as JOB_TERMINAL
 from domain.services.jobs import request_job
 
 VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,49}$")
@@ -244,8 +245,27 @@ class DeploymentService(EntityReads[Deployment]):
                     field="status",
                     details={"currentStatus": deployment.status.value, "requestedStatus": status.value},
                 )
+            if deployment.status in IN_FLIGHT:
+                await _refuse_while_rolling_out(tx, deployment, status)
             set_deployment_status(tx, deployment, status)
         return deployment
+
+
+async def _refuse_while_rolling_out(tx: Tx, deployment: Deployment, status: DeploymentStatus) -> None:
+    """A deployment whose rollout job is queued or running is that job's to move: a status set by hand would say
+    FAILED or SUCCEEDED while the cluster goes on rolling it out. Its job is found under the deployment's row lock,
+    which the rollout takes for every status it sets."""
+    for job in await tx.uow.jobs.find(subject_type="Deployment", subject_id=deployment.id):
+        if job.kind == ROLLOUT_KIND and job.status not in JOB_TERMINAL:
+            raise Conflict(
+                f"deployment {deployment.id} is being rolled out by job {job.id} ({job.status.value}); "
+                "cancel that job (cancelJob) to stop the rollout, which then ends the deployment FAILED",
+                details={
+                    "currentStatus": deployment.status.value,
+                    "requestedStatus": status.value,
+                    "jobId": str(job.id),
+                },
+            )
 
 
 async def _rollback_target(tx: Tx, current: Deployment) -> Deployment:

@@ -240,3 +240,32 @@ async def test_kubernetes_server_errors_are_retried(tmp_path, k8s):
     assert done["status"] == "SUCCEEDED", done["logs"]
     assert "cluster unavailable, will retry: Kubernetes create Secret/shop-env: 500" in done["logs"]
     assert len(k8s.calls("POST", "secrets")) == 2
+
+
+CHANGE_STATUS = "mutation($id: ID!, $s: DeploymentStatus!) { changeDeploymentStatus(id: $id, status: $s) { status } }"
+
+
+async def test_a_deployment_being_rolled_out_is_moved_by_its_rollout_not_by_hand(tmp_path):
+    """While its rollout job runs, a status set by hand is CONFLICT naming the job (the cluster would go on rolling
+    out a deployment the record calls FAILED or SUCCEEDED); cancelling the job ends it FAILED, and a settled one can
+    be moved by hand again."""
+    async with running_api(sqlite_settings(tmp_path, simulated_step_s=60, rollout_poll_s=0.01)) as api:
+        did = await deploy(api, await shop(api), "1.0.0")
+
+        async def rolling_out() -> None:
+            while (await api.gql(DEPLOYMENT, {"id": did}))["deployment"]["status"] != "IN_PROGRESS":
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(rolling_out(), 30)
+        for status in ("SUCCEEDED", "FAILED", "ROLLED_BACK"):
+            error = await api.error(CHANGE_STATUS, {"id": did, "s": status})
+            assert error["extensions"]["code"] == "CONFLICT", error
+            assert error["extensions"]["currentStatus"] == "IN_PROGRESS"
+            assert "cancelJob" in error["message"]
+        job_id = error["extensions"]["jobId"]
+
+        await api.gql("mutation($id: ID!) { cancelJob(id: $id) { id } }", {"id": to_global_id("Job", job_id)})
+        ended = await settled(api, did)
+        assert ended["status"] == "FAILED" and "cancelled" in ended["logs"]
+        moved = (await api.gql(CHANGE_STATUS, {"id": did, "s": "ROLLED_BACK"}))["changeDeploymentStatus"]
+        assert moved == {"status": "ROLLED_BACK"}
