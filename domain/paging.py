@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
@@ -65,7 +65,7 @@ class ListQuery:
     rows_only: bool = False
 
     def scoped_to(self, member_id: Any) -> ListQuery:
-        return ListQuery(self.filters, self.order_by, self.direction, self.page, member_id, self.rows_only)
+        return replace(self, member_id=member_id)
 
 
 @dataclass

@@ -255,8 +255,8 @@ async def _refuse_while_rolling_out(tx: Tx, deployment: Deployment, status: Depl
     """A deployment whose rollout job is queued or running is that job's to move: a status set by hand would say
     FAILED or SUCCEEDED while the cluster goes on rolling it out. Its job is found under the deployment's row lock,
     which the rollout takes for every status it sets."""
-    for job in await tx.uow.jobs.find(subject_type="Deployment", subject_id=deployment.id):
-        if job.kind == ROLLOUT_KIND and job.status not in JOB_TERMINAL:
+    for job in await tx.uow.jobs.find(subject_type="Deployment", subject_id=deployment.id, kind=ROLLOUT_KIND):
+        if job.status not in JOB_TERMINAL:
             raise Conflict(
                 f"deployment {deployment.id} is being rolled out by job {job.id} ({job.status.value}); "
                 "cancel that job (cancelJob) to stop the rollout, which then ends the deployment FAILED",
