@@ -8,6 +8,8 @@ tasks through rdflow's own tables, installs PostGraphile 4 with npm into a tempo
 count runs `rdflow serve` (RDFLOW_ENV=production, Redis, a super admin's token) and `postgraphile` (one process, or
 --cluster-workers N) in turn on that database and drives each with the same load. Prints requests/s and p50/p95/p99
 per shape, uncached and cached, with the rdflow / PostGraphile ratio, and signed-in vs anonymous `{ __typename }`.
+Then the ceiling for cached reads: a do-nothing ASGI app (bench/ceiling_app.py) under the same uvicorn settings,
+answering D2's request with the bytes rdflow gave, against 5x PostGraphile's D2 (issue 13's goal for repeated reads).
 With --profile, py-spy records the 1-worker rdflow server while it serves D1 then D2 (needs `pip install py-spy`).
 Everything is removed afterwards: servers, the npm folder, the database and the run's Redis keys.
 """
@@ -362,6 +364,37 @@ def typename(pid: int, url: str, token: str, workers: int, args: argparse.Namesp
     )
 
 
+@contextmanager
+def ceiling_server(body: bytes, workers: int, folder: Path) -> Iterator[tuple[str, int]]:
+    """bench/ceiling_app.py under `rdflow serve`'s uvicorn settings (uvloop and httptools when installed, as there)."""
+    (folder / "ceiling.json").write_bytes(body)
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "bench.ceiling_app:app", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers), "--no-access-log", "--proxy-headers", "--log-level", "warning"]
+    url = f"http://127.0.0.1:{port}/graphql"
+    with running(command, {"RDFLOW_CEILING_BODY": str(folder / "ceiling.json")}, url, folder / "ceiling.log") as pid:
+        yield url, pid
+
+
+def ceiling(rows: list[Row], body: bytes, request: str, workers: int, folder: Path, args: argparse.Namespace) -> None:
+    """The ceiling's req/s beside rdflow's cached D2 and 5x PostGraphile's D2."""
+    with ceiling_server(body, workers, folder) as (url, pid):
+        drive(url, [request], {}, min(args.connections, 10), 1)  # warm-up
+        settle(pid)
+        load = drive(url, [request], {}, args.connections, args.seconds)
+    by_key = {(r.shape, r.mode, r.server): r.load for r in rows if r.workers == workers}
+    d2 = SHAPES[1].name
+    ours, theirs = by_key.get((d2, "cached", "rdflow")), by_key.get((d2, "cached", "postgraphile"))
+    line = f"  ceiling w{workers}: a do-nothing ASGI app answering D2 with rdflow's bytes: {load.rps:.0f} req/s"
+    line += f" (p99 {load.p99_ms:.1f} ms)"
+    if ours and theirs:
+        line += (
+            f"; rdflow's cached D2 {ours.rps:.0f} ({ours.rps / load.rps:.0%} of it); 5x PostGraphile's D2 would be"
+            f" {5 * theirs.rps:.0f} ({5 * theirs.rps / load.rps:.0%} of it)"
+        )
+    print(line, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -415,18 +448,23 @@ def main() -> None:
             )
             rows: list[Row] = []
             bearer = {"Authorization": f"Bearer {token}"}
+            d2_request = rdflow_body(SHAPES[1], SHAPES[1].offsets[0])
             for workers in worker_counts:
                 rdflow_env = {**env, "DATABASE_URL": database_url, "RDFLOW_WORKERS": str(workers)}
                 with rdflow_server(rdflow_env, folder / "rdflow.log") as (base, pid):
                     url = f"{base}/graphql"
                     rows += measure("rdflow", workers, pid, url, bearer, rdflow_body, lambda s: s.rdflow_path, args)
                     typename(pid, url, token, workers, args)
+                    d2_body = httpx.post(
+                        url, content=d2_request, headers={"content-type": "application/json", **bearer}, timeout=30
+                    ).content
                     if args.profile and workers == 1:
                         profile(pid, args.profile, url, bearer, args)
                 with postgraphile(binary, database_url, workers, folder / "postgraphile.log") as (url, pid):
                     rows += measure(
                         "postgraphile", workers, pid, url, {}, postgraphile_body, lambda s: s.postgraphile_path, args
                     )
+                ceiling(rows, d2_body, d2_request, workers, folder, args)
             ratios(rows)
     except BaseException:
         for log in folder.glob("*.log"):
