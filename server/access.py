@@ -6,7 +6,6 @@ import logging
 import time
 
 import orjson
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import metrics
@@ -17,6 +16,14 @@ log = logging.getLogger("rdflow.access")
 
 # A refusal's body is read for its error codes; refusals are short, anything longer is not one of ours.
 MAX_REFUSAL_BYTES = 64_000
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    """One header's value ("" when absent), without building a Headers object (ASGI servers lowercase the names)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
 
 
 def _codes_in(body: bytes) -> list[str]:
@@ -49,7 +56,7 @@ class AccessLog:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] != self.path:
             return await self.app(scope, receive, send)
-        request_id = request_id_of(Headers(scope=scope))
+        request_id = request_id_of(_header(scope, b"x-request-id"))
         scope.setdefault("state", {})["request_id"] = request_id
         token = begin_request(request_id)
         try:

@@ -22,6 +22,7 @@ from server import dashboard, graphiql, heap, hooks, metrics
 from server.access import AccessLog
 from server.body_limit import BodySizeLimit
 from server.container import Container, build_container
+from server.graphql_route import GraphQLRoute
 from server.graphql_view import GraphQLView
 from server.outages import RETRY_AFTER_S, unavailable
 from server.settings import Settings
@@ -132,7 +133,11 @@ def create_app(
             *hooks.routes,
             *(graphiql.routes if graphql.graphql_ide else []),
         ],
-        middleware=[Middleware(AccessLog), Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(AccessLog),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(GraphQLRoute, endpoint=graphql),
+        ],
         lifespan=lifespan,
     )
     app.state.container = container

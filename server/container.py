@@ -63,6 +63,8 @@ class Container:
     tokens: TokenCodec
     cluster: Cluster
     responses: ResponseCache | None = None  # None: responses are not cached
+    # The data version every commit bumps (in every process sharing the data with Redis or a SQLite file).
+    versions: DataVersion | None = None
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -295,6 +297,7 @@ def build_container(settings: Settings, clock: Clock | None = None, queue: JobQu
         tokens=tokens,
         cluster=cluster,
         responses=responses,
+        versions=versions,
     )
     if gets is not None:  # closed last (closers run in reverse): the token store and the data version read through it
         container.closers.append(gets.aclose)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
 import json
 import logging
+import os
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Any
 
 import orjson
 from cross_web import HTTPException
 from graphql import OperationType as GraphQLOperationType
 from graphql import get_operation_ast
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
@@ -61,10 +64,39 @@ def error_body(error: DomainError) -> bytes:
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-def request_id_of(headers: Mapping[str, str]) -> str:
-    """The client's X-Request-ID when it fits the audit log's column and alphabet, else a fresh one."""
-    given = headers.get("x-request-id", "")
-    return given if REQUEST_ID.match(given) else uuid.uuid4().hex
+class RequestIds:
+    """Fresh request ids: 32 hex digits, a random half per process and a counter (uuid4 reads the kernel's random
+    source for every request: a system call on the hot path that a correlation id does not need)."""
+
+    def __init__(self) -> None:
+        self._restart()
+        os.register_at_fork(after_in_child=self._restart)  # a forked worker must not repeat its parent's ids
+
+    def _restart(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._counter = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+
+
+fresh_request_id = RequestIds()
+
+
+def request_id_of(given: str) -> str:
+    """The client's X-Request-ID (`given`, "" when absent) when it fits the audit log's column and alphabet, else a
+    fresh one."""
+    return given if REQUEST_ID.match(given) else fresh_request_id()
+
+
+def _settle_request_id(connection: HTTPConnection) -> str:
+    """The request's id: the one the access middleware chose (so every log line of the request carries it), else
+    chosen now from the client's header."""
+    state = connection.scope.setdefault("state", {})
+    request_id = state.get("request_id")
+    if request_id is None:
+        request_id = state["request_id"] = request_id_of(connection.headers.get("x-request-id", ""))
+    return request_id
 
 
 JSON_KINDS = {
@@ -86,6 +118,9 @@ HTTP_STATUS = {
 
 
 HIT, MISS, BYPASS = "hit", "miss", "bypass"
+# The scope state's key for the request's reading of the data version (GraphQLView._data_version).
+DATA_VERSION = "data_version"
+EMPTY_PARAMS: Mapping[str, str] = {}  # a POST's query string is not read (GraphQL over HTTP: the body is the request)
 
 
 def _marked(response: Response, outcome: str) -> Response:
@@ -93,6 +128,11 @@ def _marked(response: Response, outcome: str) -> Response:
     response.headers["x-rdflow-cache"] = outcome
     metrics.response_cache(outcome)
     return response
+
+
+def _retrieve(reading: asyncio.Future[Hashable]) -> None:
+    if not reading.cancelled():
+        reading.exception()
 
 
 def _http_error(exc: HTTPException) -> Response:
@@ -173,7 +213,9 @@ class GraphQLView(GraphQL[RequestContext, None]):
         # together in the next, so thousands of WebSockets signing in at once take a few reads and one pooled
         # connection (they took one read and one connection each, and the pool's checkout timeout refused them).
         self.stored_users: BatchedReads[uuid.UUID, Any] = BatchedReads(container.services.reads.users_by_ids)
-        self.users = UserCache(container.bus, self.stored_users.get, on_listen=metrics.internal_subscriptions)
+        self.users = UserCache(
+            container.bus, self.stored_users.get, on_listen=metrics.internal_subscriptions, versions=container.versions
+        )
         container.closers.append(self.users.aclose)
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -246,7 +288,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             return await super().__call__(scope, receive, send)
         request = Request(scope, receive)
         # The access middleware chose it already, so every log line of this request carries the same one.
-        request.state.request_id = getattr(request.state, "request_id", None) or request_id_of(request.headers)
+        _settle_request_id(request)
         wants_graphql_response = GRAPHQL_RESPONSE in request.headers.get("accept", "")
         try:
             response = await self._respond(request)
@@ -281,7 +323,10 @@ class GraphQLView(GraphQL[RequestContext, None]):
         """From the response cache when the viewer's same request was answered since the last write; else executed
         (and stored when it is a query answered without errors)."""
         single = single_request(
-            request.method, request.headers.get("content-type", ""), await request.body(), request.query_params
+            request.method,
+            request.headers.get("content-type", ""),
+            await request.body(),
+            request.query_params if request.method == "GET" else EMPTY_PARAMS,
         )
         cache = self.container.responses
         if cache is None:
@@ -290,7 +335,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             return _marked(await self._execute(request, single), BYPASS)
         # Read BEFORE executing (server/response_cache.py); asked before the sign-in so that, in production, both
         # reads go to Redis in one MGET (integrations/redis_gets.py).
-        version_read = cache.version()
+        version_read = cache.version(self._data_version(request))
         try:
             viewer = await self._authenticate(request)
         except Exception:  # noqa: BLE001 - refused or an outage: the normal path answers it, in its own order
@@ -349,16 +394,31 @@ class GraphQLView(GraphQL[RequestContext, None]):
         """The viewer, once per request: the cache lookup needs it before strawberry builds the context."""
         viewer: Viewer | None = getattr(request.state, "viewer", None)
         if viewer is None:
+            token = bearer_token(request.headers.get("authorization"))
             viewer = await authenticate(
                 self.container.services,
                 self.container.tokens,
-                bearer_token(request.headers.get("authorization")),
+                token,
                 request_id=request.state.request_id,
                 client_address=request.client.host if request.client else None,
-                users=self.users,
+                users=self.users.at(self._data_version(request) if token is not None else None),
             )
             request.state.viewer = viewer
         return viewer
+
+    def _data_version(self, request: Request) -> asyncio.Future[Hashable] | None:
+        """The request's one reading of the data version, asked at the first call (None: there is none). The response
+        cache and the user cache compare with the same reading, and in production it goes to Redis in the MGET of the
+        revocation check."""
+        versions = self.container.versions
+        if versions is None:
+            return None
+        state = request.scope.setdefault("state", {})
+        reading: asyncio.Future[Hashable] | None = state.get(DATA_VERSION)
+        if reading is None:
+            reading = state[DATA_VERSION] = asyncio.ensure_future(versions.current())
+            reading.add_done_callback(_retrieve)  # a refused request may never look at it
+        return reading
 
     async def process_result(self, request: Request, result: ExecutionResult, *args: Any) -> Any:
         # A request error (parse/validation/coercion) executes nothing: data is absent, not null.
@@ -409,14 +469,14 @@ class GraphQLView(GraphQL[RequestContext, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
         if isinstance(request, Request):
-            request.state.request_id = getattr(request.state, "request_id", None) or request_id_of(request.headers)
+            _settle_request_id(request)
             viewer = await self._authenticate(request)
         else:
             viewer = await authenticate(
                 self.container.services,
                 self.container.tokens,
                 None,
-                request_id=getattr(request.state, "request_id", None) or request_id_of(request.headers),
+                request_id=_settle_request_id(request),
                 client_address=request.client.host if request.client else None,
                 users=self.users,
             )

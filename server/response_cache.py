@@ -56,10 +56,10 @@ class ResponseCache:
         # cannot store a body the failed bump should have invalidated.
         self._epoch = 0
 
-    def version(self) -> Coroutine[Any, Any, Hashable | None]:
-        """The version to compare or store under, asked now (DataVersion.current); None when it cannot be read (the
-        request skips the cache)."""
-        return self._read(self._epoch, self.versions.current())
+    def version(self, reading: Awaitable[Hashable] | None = None) -> Coroutine[Any, Any, Hashable | None]:
+        """The version to compare or store under: `reading` (the request's one read of DataVersion.current) or one
+        asked now; None when it cannot be read (the request skips the cache)."""
+        return self._read(self._epoch, reading if reading is not None else self.versions.current())
 
     async def _read(self, epoch: int, reading: Awaitable[Hashable]) -> Hashable | None:
         try:

@@ -180,6 +180,7 @@ async def test_an_unreadable_version_serves_uncached(api: Api):
     assert [outcome(await read(api)) for _ in range(2)] == ["miss", "hit"]
     cache = api.container.responses
     assert cache is not None
-    cache.versions = Unreachable()
+    # The request reads the data version once, for the response cache and the user cache alike.
+    cache.versions = api.container.versions = Unreachable()
     response = await read(api)
     assert outcome(response) == "bypass" and response.json() == {"data": {"projects": {"totalCount": 0, "nodes": []}}}

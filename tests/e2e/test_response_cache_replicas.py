@@ -104,12 +104,12 @@ async def test_a_removed_member_is_refused_on_the_next_read_on_another_replica(r
     assert refused["extensions"]["code"] in ("FORBIDDEN", "NOT_FOUND")
 
 
-async def test_a_role_change_on_one_replica_takes_effect_on_the_others_next_read(
-    production_replicas: tuple[Api, Api],
-):
-    """PostgreSQL + Redis only: without Redis each process's user cache hears its own events only (not the cache's
-    doing: the viewer's role comes from authentication, which runs on every request, hit or not)."""
-    a, b = production_replicas
+async def test_a_role_change_on_one_replica_takes_effect_on_the_others_next_read(replicas: tuple[Api, Api]):
+    """The viewer's role comes from authentication, which runs on every request, hit or not; its user cache trusts
+    an entry only under the data version it was read under. Without Redis the change's event never reaches B at all
+    (each process has its own bus), so on SQLite the version alone must do it; with Redis the event may still be on
+    its way when B's next request arrives."""
+    a, b = replicas
     maria = await a.user("maria", Role.SUPER_ADMIN)
     await warm(b, USERS, as_="maria")
     roles = "{ users { nodes { username role } } }"
