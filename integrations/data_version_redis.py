@@ -7,16 +7,30 @@ it stop matching at the next bump."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import Awaitable
 
 from integrations.redis_gets import RedisGets, Values
 
 KEY = "data-version"
 
 
-async def _first(values: Awaitable[Values]) -> bytes | None:
-    return (await values)[0]
+def _first(values: asyncio.Future[Values]) -> asyncio.Future[bytes | None]:
+    """The first value, as a future (not a coroutine): a request awaits it from both its caches, and no task is made."""
+    first: asyncio.Future[bytes | None] = values.get_loop().create_future()
+
+    def settle(done: asyncio.Future[Values]) -> None:
+        if first.done():
+            return
+        if done.cancelled():
+            first.cancel()
+        elif (error := done.exception()) is not None:
+            first.set_exception(error)
+        else:
+            first.set_result(done.result()[0])
+
+    values.add_done_callback(settle)
+    return first
 
 
 class RedisDataVersion:
@@ -27,7 +41,7 @@ class RedisDataVersion:
         self.redis = self.gets.redis
         self.key = f"{prefix}:{KEY}"
 
-    def current(self) -> Awaitable[bytes | None]:
+    def current(self) -> asyncio.Future[bytes | None]:
         """Read in the batched MGET of integrations/redis_gets.py, with the request's revocation check."""
         return _first(self.gets.get([self.key]))
 

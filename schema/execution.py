@@ -7,9 +7,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
-from graphql import GraphQLObjectType
+from graphql import GraphQLField, GraphQLLeafType, GraphQLObjectType, GraphQLSchema, is_leaf_type, is_non_null_type
 from graphql.execution.executor import Executor
+from graphql.pyutils import Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from domain.compiled import Listing, Lookup, ReadPlan
 from resolvers import compiled as compiled_reads
@@ -24,6 +26,30 @@ def _fresh(context: Any) -> Any:
     return for_operation() if for_operation is not None else context
 
 
+# Per schema: (type name, field name) -> (attribute, leaf type) for a plain leaf field, None for any other.
+PlainFields = dict[tuple[str, str], tuple[str, GraphQLLeafType] | None]
+_PLAIN_BY_SCHEMA: dict[int, tuple[GraphQLSchema, PlainFields]] = {}
+
+
+def _plain_field(field: GraphQLField) -> tuple[str, GraphQLLeafType] | None:
+    """A scalar or enum field that only reads an attribute (strawberry's basic field: no resolver, no extension,
+    no arguments): its attribute's name and its leaf type."""
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not getattr(definition, "is_basic_field", False) or not getattr(field.resolve, "_is_default", False):
+        return None
+    leaf = field.type.of_type if is_non_null_type(field.type) else field.type
+    if field.args or not is_leaf_type(leaf):
+        return None
+    return definition.python_name, leaf  # type: ignore[union-attr]  # a basic field is a StrawberryField
+
+
+def _plain_fields(schema: GraphQLSchema) -> PlainFields:
+    known = _PLAIN_BY_SCHEMA.get(id(schema))
+    if known is None or known[0] is not schema:
+        known = _PLAIN_BY_SCHEMA[id(schema)] = (schema, {})
+    return known[1]
+
+
 class RdflowExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """A WebSocket shares one context between all its operations; loaders cached on it would serve stale rows
     and grow for the connection's life, so every operation and every subscription event gets its own."""
@@ -31,6 +57,39 @@ class RdflowExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.context_value = _fresh(self.context_value)
+        self.plain_fields = _plain_fields(self.schema)
+        # Strawberry hands every operation a middleware manager, empty unless an extension wraps resolvers.
+        self.resolvers_wrapped = self.middleware_manager is not None and bool(self.middleware_manager.middlewares)
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Any,
+        position_context: Any,
+    ) -> Any:
+        """A plain leaf field (most of a response's fields) is its attribute's value coerced by its type, without
+        a resolve info, a resolver call and an awaitable check per field. Anything else, and any plain field whose
+        value is null or does not coerce (its error is made the standard way), goes through graphql-core."""
+        if not self.resolvers_wrapped:
+            name = field_details_list[0].node.name.value
+            plain_fields = self.plain_fields
+            key = (parent_type.name, name)
+            if key in plain_fields:
+                plain = plain_fields[key]
+            else:
+                field = self.schema.get_field(parent_type, name)
+                plain = plain_fields[key] = _plain_field(field) if field is not None else None
+            if plain is not None:
+                try:
+                    value = getattr(source, plain[0])
+                    coerced = None if value is None else plain[1].coerce_output_value(value)
+                except Exception:  # noqa: BLE001 - reported by graphql-core's own path below
+                    coerced = None
+                if coerced is not None and coerced is not Undefined:
+                    return coerced
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
     def build_per_event_executor(self, payload: Any) -> Executor:
         executor = super().build_per_event_executor(payload)
