@@ -90,8 +90,17 @@ async def run(args: argparse.Namespace, database_url: str, folder: Path, prefix:
     from server.settings import Settings
 
     settings = {**production_settings(args.redis, prefix), "log_level": "warning"}
+    # Enough users and audit rows that the users and audit shapes read full pages of 20.
     token = await seed(
-        database_url, folder, projects=10, requirements=5, tasks=4, role=Role.SUPER_ADMIN, settings=settings
+        database_url,
+        folder,
+        projects=10,
+        requirements=5,
+        tasks=4,
+        role=Role.SUPER_ADMIN,
+        settings=settings,
+        users=40,
+        audit_entries=200,
     )
     app = create_app(Settings(**settings, database_url=database_url, data_dir=folder), settle_heap=True)
     query, signed_in = SHAPES[args.shape]
