@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Mapping
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -12,6 +14,8 @@ from graphql.execution.executor import Executor
 from graphql.pyutils import Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+from strawberry.types.fields.resolver import PARENT_PARAMSPEC, ROOT_PARAMSPEC, StrawberryResolver
 
 from domain.compiled import Listing, Lookup, ReadPlan
 from resolvers import compiled as compiled_reads
@@ -26,21 +30,34 @@ def _fresh(context: Any) -> Any:
     return for_operation() if for_operation is not None else context
 
 
-# Per schema: (type name, field name) -> (attribute, leaf type) for a plain leaf field, None for any other.
-PlainFields = dict[tuple[str, str], tuple[str, GraphQLLeafType] | None]
+# Per schema: (type name, field name) -> (how to read it from its parent, its leaf type) for a plain leaf field,
+# None for any other.
+Read = Callable[[Any], Any]
+PlainFields = dict[tuple[str, str], tuple[Read, GraphQLLeafType] | None]
 _PLAIN_BY_SCHEMA: dict[int, tuple[GraphQLSchema, PlainFields]] = {}
 
 
-def _plain_field(field: GraphQLField) -> tuple[str, GraphQLLeafType] | None:
-    """A scalar or enum field that only reads an attribute (strawberry's basic field: no resolver, no extension,
-    no arguments): its attribute's name and its leaf type."""
+def _takes_only_its_parent(resolver: StrawberryResolver[Any]) -> bool:
+    parameters = list(resolver.signature.parameters.values())
+    parents = [resolver.reserved_parameters.get(spec) for spec in (ROOT_PARAMSPEC, PARENT_PARAMSPEC)]
+    return len(parameters) == 1 and parameters[0] in parents
+
+
+def _plain_field(field: GraphQLField) -> tuple[Read, GraphQLLeafType] | None:
+    """A scalar or enum field read from its parent alone: strawberry's basic field (an attribute) or a synchronous
+    resolver whose one parameter is the parent (e.g. a global id), with no extension and no arguments."""
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if not getattr(definition, "is_basic_field", False) or not getattr(field.resolve, "_is_default", False):
-        return None
     leaf = field.type.of_type if is_non_null_type(field.type) else field.type
-    if field.args or not is_leaf_type(leaf):
+    if not isinstance(definition, StrawberryField) or definition.extensions or field.args or not is_leaf_type(leaf):
         return None
-    return definition.python_name, leaf  # type: ignore[union-attr]  # a basic field is a StrawberryField
+    resolver = definition.base_resolver
+    if resolver is None:
+        # Without a resolver strawberry's own is the attribute's getter (unless exception handlers wrap it).
+        return (attrgetter(definition.python_name), leaf) if getattr(field.resolve, "_is_default", False) else None
+    func = resolver.wrapped_func
+    if not inspect.isfunction(func) or resolver.is_async or not _takes_only_its_parent(resolver):
+        return None
+    return func, leaf
 
 
 def _plain_fields(schema: GraphQLSchema) -> PlainFields:
@@ -69,9 +86,10 @@ class RdflowExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Any,
         position_context: Any,
     ) -> Any:
-        """A plain leaf field (most of a response's fields) is its attribute's value coerced by its type, without
-        a resolve info, a resolver call and an awaitable check per field. Anything else, and any plain field whose
-        value is null or does not coerce (its error is made the standard way), goes through graphql-core."""
+        """A plain leaf field (most of a response's fields) is its value read from its parent and coerced by its
+        type, without a resolve info, strawberry's resolver wrapping and an awaitable check per field. Anything else,
+        and any plain field whose value is null or does not coerce (its error is made the standard way), goes
+        through graphql-core."""
         if not self.resolvers_wrapped:
             name = field_details_list[0].node.name.value
             plain_fields = self.plain_fields
@@ -83,7 +101,7 @@ class RdflowExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 plain = plain_fields[key] = _plain_field(field) if field is not None else None
             if plain is not None:
                 try:
-                    value = getattr(source, plain[0])
+                    value = plain[0](source)
                     coerced = None if value is None else plain[1].coerce_output_value(value)
                 except Exception:  # noqa: BLE001 - reported by graphql-core's own path below
                     coerced = None

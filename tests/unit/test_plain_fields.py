@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import strawberry
@@ -26,6 +27,11 @@ class Upper(FieldExtension):
         return next_(source, info, **kwargs).upper()
 
 
+def _loud(root: strawberry.Parent[Any]) -> str:
+    """A resolver of the parent alone (as the global ids are): plain, called directly."""
+    return root.name.upper()
+
+
 @strawberry.type
 class Item:
     name: str
@@ -33,6 +39,7 @@ class Item:
     note: str | None
     at: datetime
     code: str = strawberry.field(extensions=[Upper()])
+    loud: str = strawberry.field(resolver=_loud)
 
     @strawberry.field
     def shout(self) -> str:
@@ -55,7 +62,7 @@ class Query:
         return _items()
 
 
-QUERY = "{ items { name color note at shout code } }"
+QUERY = "{ items { name color note at shout code loud } }"
 
 
 def _answer(execution_context_class: type | None) -> tuple[object, list[tuple[str, object]]]:
@@ -80,7 +87,15 @@ def test_answers_and_errors_are_the_standard_paths(monkeypatch: pytest.MonkeyPat
     data, errors = fast
     assert data == {
         "items": [
-            {"name": "a", "color": "RED", "note": None, "at": "2026-11-29T00:00:00+00:00", "shout": "A", "code": "A"},
+            {
+                "name": "a",
+                "color": "RED",
+                "note": None,
+                "at": "2026-11-29T00:00:00+00:00",
+                "shout": "A",
+                "code": "A",
+                "loud": "A",
+            },
             None,
             None,
         ]
@@ -89,8 +104,8 @@ def test_answers_and_errors_are_the_standard_paths(monkeypatch: pytest.MonkeyPat
         ("Cannot return null for non-nullable field Item.name.", ["items", 1, "name"]),
         ("Enum 'Color' cannot represent value: 'MELTED'", ["items", 2, "color"]),
     ]
-    # graphql-core stops an object's fields at the first error that nulls it: 1 root + 6 + 1 + 2 (name, color).
-    assert standard_calls == 10
-    # The fast path leaves graphql-core the root, item 1's null note, resolver field and extended field, item 2's
+    # graphql-core stops an object's fields at the first error that nulls it: 1 root + 7 + 1 + 2 (name, color).
+    assert standard_calls == 11
+    # The fast path leaves graphql-core the root, item 1's null note, method resolver and extended field, item 2's
     # null name and item 3's color that does not coerce.
     assert calls["n"] == 6
