@@ -212,30 +212,37 @@ async def test_resync_refetches_and_resubscribes_then_4403_and_4401_are_shown(
 ):
     page = browsing.page
     errors = console_errors(page)
+    # A project of its own: the seeded one may still be sending events from the jobs earlier tests started, and any
+    # refetch they cause during the gap would show what only the reconnect's refetch may show.
+    quiet = rdflow.gql(
+        "mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }", seeded.token, i={"name": "Quiet"}
+    )["createProject"]["id"]
+    _requirement(rdflow, seeded.token, quiet, "Already there", "Before the page opens.", "MEDIUM")
     proxy = SocketProxy()
     await proxy.install(page)
     await sign_in(page, rdflow.url, "admin", ADMIN_PASSWORD)
-    await open_project(page, "Checkout")
+    await open_project(page, "Quiet")
     requirements = await page.locator(".requirement").count()
+    assert requirements == 1
 
     await proxy.close_latest(4009, "resync: events may have been missed; refetch and resubscribe", hold=True)
     await expect(page.locator("[data-live=reconnecting]")).to_be_visible()
     # Made while the page is disconnected: only the refetch after the reconnect can show it.
-    _requirement(rdflow, seeded.token, seeded.project, "Missed while offline", "Created during the gap.", "LOW")
+    _requirement(rdflow, seeded.token, quiet, "Missed while offline", "Created during the gap.", "LOW")
     await asyncio.sleep(1)
     await expect(page.locator(".requirement")).to_have_count(requirements)
     proxy.resume()
     await expect(page.locator(".requirement")).to_have_count(requirements + 1, timeout=20_000)
     await expect(page.locator(LIVE)).to_be_visible()
     # Resubscribed: a change after the reconnect arrives through the new socket's projectEvents.
-    _requirement(rdflow, seeded.token, seeded.project, "Seen after the reconnect", "Created live.", "LOW")
+    _requirement(rdflow, seeded.token, quiet, "Seen after the reconnect", "Created live.", "LOW")
     await expect(page.locator(".requirement")).to_have_count(requirements + 2)
 
     await proxy.close_latest(4403, "access removed")
     await expect(page.get_by_role("alert")).to_contain_text("no longer accessible")
 
     await page.evaluate("location.hash = '#/'")
-    await page.get_by_role("navigation", name="Projects").get_by_role("link", name="Checkout").click()
+    await page.get_by_role("navigation", name="Projects").get_by_role("link", name="Quiet").click()
     await expect(page.locator(LIVE)).to_be_visible(timeout=15_000)
     await proxy.close_latest(4401, "signed out")
     await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
