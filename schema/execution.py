@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import weakref
 from collections.abc import Callable, Mapping
 from operator import attrgetter
 from typing import Any
@@ -34,7 +35,7 @@ def _fresh(context: Any) -> Any:
 # None for any other.
 Read = Callable[[Any], Any]
 PlainFields = dict[tuple[str, str], tuple[Read, GraphQLLeafType] | None]
-_PLAIN_BY_SCHEMA: dict[int, tuple[GraphQLSchema, PlainFields]] = {}
+_PLAIN_BY_SCHEMA: weakref.WeakKeyDictionary[GraphQLSchema, PlainFields] = weakref.WeakKeyDictionary()
 
 
 def _takes_only_its_parent(resolver: StrawberryResolver[Any]) -> bool:
@@ -61,10 +62,7 @@ def _plain_field(field: GraphQLField) -> tuple[Read, GraphQLLeafType] | None:
 
 
 def _plain_fields(schema: GraphQLSchema) -> PlainFields:
-    known = _PLAIN_BY_SCHEMA.get(id(schema))
-    if known is None or known[0] is not schema:
-        known = _PLAIN_BY_SCHEMA[id(schema)] = (schema, {})
-    return known[1]
+    return _PLAIN_BY_SCHEMA.setdefault(schema, {})
 
 
 class RdflowExecutionContext(StrawberryGraphQLCoreExecutionContext):
