@@ -1,7 +1,7 @@
 """Benchmark: rdflow's read path side by side with PostGraphile 4 on the same PostgreSQL database (issue 13).
 
     .venv/bin/python -m bench.read_vs_postgraphile [--postgres URL] [--redis URL] [--seconds 10] [--connections 50]
-        [--workers 1,2] [--profile FILE.speedscope.json]
+        [--workers 1,2] [--only D2,audit] [--profile FILE.speedscope.json [--profile-mode uncached|cached]]
 
 Creates a throw-away database on the PostgreSQL server at --postgres, seeds 100 projects x 20 requirements x 10
 tasks through rdflow's own tables, installs PostGraphile 4 with npm into a temporary folder, then for each worker
@@ -10,7 +10,8 @@ count runs `rdflow serve` (RDFLOW_ENV=production, Redis, a super admin's token) 
 per shape, uncached and cached, with the rdflow / PostGraphile ratio, and signed-in vs anonymous `{ __typename }`.
 Then the ceiling for cached reads: a do-nothing ASGI app (bench/ceiling_app.py) under the same uvicorn settings,
 answering D2's request with the bytes rdflow gave, against 5x PostGraphile's D2 (issue 13's goal for repeated reads).
-With --profile, py-spy records the 1-worker rdflow server while it serves D1 then D2 (needs `pip install py-spy`).
+With --profile, py-spy records the 1-worker rdflow server while it serves the shapes `--only` selects (all by default)
+once more, uncached or cached (needs `pip install py-spy`).
 Everything is removed afterwards: servers, the npm folder, the database and the run's Redis keys.
 """
 
@@ -212,6 +213,20 @@ class Row:
     load: Load
 
 
+MODES = ("uncached", "cached")
+
+
+def selected(args: argparse.Namespace) -> list[Shape]:
+    return [s for s in SHAPES if not args.only or any(w in s.name for w in args.only.split(","))]
+
+
+def load_of(shape: Shape, mode: str, body: Callable[[Shape, int], str]) -> tuple[list[str], dict[str, str]]:
+    """The bodies and extra headers of a shape's load: cached repeats one request, uncached rotates the windows."""
+    if mode == "cached":
+        return [body(shape, shape.offsets[0])], {}
+    return [body(shape, o) for o in shape.offsets], {"Cache-Control": "no-cache"}
+
+
 def measure(
     server: str,
     workers: int,
@@ -224,14 +239,12 @@ def measure(
 ) -> Iterator[Row]:
     """Each shape cached (one identical request: rdflow serves it from its response cache) and uncached (rotating
     windows, `Cache-Control: no-cache`: rdflow bypasses its cache)."""
-    for shape in [s for s in SHAPES if not args.only or any(w in s.name for w in args.only.split(","))]:
+    for shape in selected(args):
         offsets = list(shape.offsets)
         for offset in (offsets[0], offsets[len(offsets) // 2], offsets[-1]):
             check(url, headers, body(shape, offset), path(shape), shape.rows)
-        for mode, bodies, extra in (
-            ("uncached", [body(shape, o) for o in offsets], {"Cache-Control": "no-cache"}),
-            ("cached", [body(shape, offsets[0])], {}),
-        ):
+        for mode in MODES:
+            bodies, extra = load_of(shape, mode, body)
             drive(url, bodies, {**headers, **extra}, min(args.connections, 10), 1)  # warm-up
             settle(pid)
             load = drive(url, bodies, {**headers, **extra}, args.connections, args.seconds)
@@ -251,7 +264,8 @@ def print_row(row: Row) -> None:
 
 
 def profile(pid: int, out: Path, url: str, headers: dict[str, str], args: argparse.Namespace) -> None:
-    """py-spy records the server while D1 then D2 (uncached) run for args.seconds each."""
+    """py-spy records the server while the selected shapes (`--only`) run in `--profile-mode` for args.seconds each."""
+    shapes = selected(args)
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     recorder = subprocess.Popen(
         [
@@ -260,7 +274,7 @@ def profile(pid: int, out: Path, url: str, headers: dict[str, str], args: argpar
             "-p",
             str(pid),
             "-d",
-            str(2 * args.seconds + 2),
+            str(len(shapes) * args.seconds + 2),
             "-r",
             "100",
             "-f",
@@ -271,12 +285,14 @@ def profile(pid: int, out: Path, url: str, headers: dict[str, str], args: argpar
         stdout=subprocess.DEVNULL,
     )
     try:
-        for shape in SHAPES[:2]:
-            drive(url, [rdflow_body(shape, o) for o in shape.offsets], headers, args.connections, args.seconds)
+        for shape in shapes:
+            bodies, extra = load_of(shape, args.profile_mode, rdflow_body)
+            drive(url, bodies, {**headers, **extra}, args.connections, args.seconds)
     finally:
         recorder.wait(timeout=60)
         settle(pid)
-    print(f"  profile of rdflow (1 worker) serving D1 then D2: {out}", flush=True)
+    names = ", ".join(s.name for s in shapes)
+    print(f"  profile of rdflow (1 worker) serving {names} ({args.profile_mode}): {out}", flush=True)
 
 
 async def sql(url: str, statement: str) -> None:
@@ -403,7 +419,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--only", default="", help="comma-separated parts of shape names to run (default: all)")
-    parser.add_argument("--profile", type=Path)
+    parser.add_argument("--profile", type=Path, help="py-spy records rdflow (1 worker) serving the --only shapes")
+    parser.add_argument("--profile-mode", choices=MODES, default="uncached")
     args = parser.parse_args()
     worker_counts = [int(w) for w in args.workers.split(",")]
     folder = Path(tempfile.mkdtemp(prefix="rdflow-vs-postgraphile-"))

@@ -7,12 +7,23 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
-from graphql import GraphQLField, GraphQLObjectType, OperationType, get_named_type
+from graphql import (
+    DirectiveNode,
+    FieldNode,
+    GraphQLField,
+    GraphQLObjectType,
+    OperationType,
+    VariableNode,
+    get_named_type,
+    visit,
+)
 from graphql.execution.collect_fields import FieldDetails, collect_subfields
 from graphql.execution.values import get_argument_values
+from graphql.language import Visitor
 from strawberry.types.arguments import convert_arguments
 
 from domain.compiled import (
@@ -34,6 +45,7 @@ from domain.compiled import (
     Value,
 )
 from domain.errors import DomainError
+from domain.paging import ListQuery
 from resolvers.ids import decode_id, from_global_id
 from resolvers.listing import ConnectionArgs, to_list_query
 
@@ -112,7 +124,24 @@ MAX_KEYS = 50
 
 
 class NotCompilable(Exception):
-    """The selection needs the generic resolvers (or its arguments are refused, which they report)."""
+    """The selection needs the generic resolvers."""
+
+
+class NotCompilableValues(NotCompilable):
+    """These argument values need the generic resolvers (an id or arguments they refuse, a row of a type the path
+    does not cover); other values of the same operation may not."""
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Where a plan took the operation's arguments: a lookup's id or a listing's page, filter and order. Another
+    request's variables are bound here without planning the selection again."""
+
+    field_def: GraphQLField
+    node: FieldNode
+    expected: str | None = None  # a lookup's id type (None: `node`, any type it covers)
+    type_name: str | None = None  # a lookup's row type the fields were planned for
+    listing: bool = False
 
 
 class Planner:
@@ -121,6 +150,8 @@ class Planner:
         strawberry_schema = executor.schema.extensions["strawberry-definition"]
         self.scalars = strawberry_schema.schema_converter.scalar_registry
         self.config = strawberry_schema.config
+        # Each planned Listing and Lookup (by identity) -> where its values came from.
+        self.bindings: dict[int, Binding] = {}
 
     def _subfields(self, parent: GraphQLObjectType, details: Sequence[FieldDetails]) -> dict[str, list[FieldDetails]]:
         ex = self.ex
@@ -159,23 +190,38 @@ class Planner:
                 raise NotCompilable(f"Query.{name}")
         return out
 
+    def _argument(self, field_def: GraphQLField, node: FieldNode, name: str) -> Any:
+        """One argument's value: a variable's coerced value as it is, anything else as graphql-core coerces it."""
+        given = [a.value for a in node.arguments or () if a.name.value == name]
+        if len(given) == 1 and isinstance(given[0], VariableNode):
+            coerced = self.ex.variable_values.coerced
+            if given[0].name.value in coerced:
+                return coerced[given[0].name.value]
+        return get_argument_values(field_def, node, self.ex.variable_values).get(name)
+
+    def lookup_id(self, field_def: GraphQLField, node: FieldNode, expected: str | None) -> tuple[str, Any]:
+        """(the row's type, its raw id) from the field's `id` argument; an id the resolvers refuse (malformed, of
+        another type) is theirs to answer."""
+        global_id = self._argument(field_def, node, "id")
+        if not isinstance(global_id, str):
+            raise NotCompilableValues("no id")
+        try:
+            return from_global_id(global_id) if expected is None else (expected, decode_id(global_id, expected, "id"))
+        except DomainError as exc:
+            raise NotCompilableValues("an id the resolvers refuse") from exc
+
     def _lookup(
         self, key: str, field_def: GraphQLField, details: Sequence[FieldDetails], expected: str | None
     ) -> Lookup:
-        """A row by id; an id the resolvers refuse (malformed, of another type) is theirs to answer."""
-        global_id = get_argument_values(field_def, details[0].node, self.ex.variable_values).get("id")
-        if not isinstance(global_id, str):
-            raise NotCompilable("no id")
-        try:
-            type_name, raw = (
-                from_global_id(global_id) if expected is None else (expected, decode_id(global_id, expected, "id"))
-            )
-        except DomainError as exc:
-            raise NotCompilable("an id the resolvers refuse") from exc
+        """A row by id."""
+        node = details[0].node
+        type_name, raw = self.lookup_id(field_def, node, expected)
         type_ = self.ex.schema.get_type(type_name)
         if type_name not in LOOKUP_TYPES or not isinstance(type_, GraphQLObjectType):
-            raise NotCompilable(f"{type_name} by id")
-        return Lookup(key, ENTITIES[type_name], raw, self._object(type_, details))
+            raise NotCompilableValues(f"{type_name} by id")
+        lookup = Lookup(key, ENTITIES[type_name], raw, self._object(type_, details))
+        self.bindings[id(lookup)] = Binding(field_def, node, expected, type_name)
+        return lookup
 
     def _object(self, type_: GraphQLObjectType, details: Sequence[FieldDetails]) -> tuple[Field, ...]:
         type_name = type_.name
@@ -210,22 +256,7 @@ class Planner:
         entity: str,
         parent_column: str | None,
     ) -> Listing:
-        raw = get_argument_values(field_def, details[0].node, self.ex.variable_values)
-        strawberry_field = field_def.extensions["strawberry-definition"]
-        args = convert_arguments(raw, strawberry_field.arguments, self.scalars, self.config)
-        try:
-            query = to_list_query(
-                ConnectionArgs(
-                    args.get("first"),
-                    args.get("after"),
-                    args.get("last"),
-                    args.get("before"),
-                    args.get("filter"),
-                    args.get("order_by"),
-                )
-            )
-        except DomainError as exc:
-            raise NotCompilable("arguments the resolvers refuse") from exc
+        query = self.list_query(field_def, details[0].node)
         connection = _object_type(field_def)
         parts: list[Literal | Nodes | Edges | PageInfo | Total] = []
         for part_key, group in self._subfields(connection, details).items():
@@ -242,7 +273,28 @@ class Planner:
                 parts.append(Total(part_key))
             else:
                 raise NotCompilable(f"{connection.name}.{name}")
-        return Listing(key, entity, parent_column, query, tuple(parts))
+        listing = Listing(key, entity, parent_column, query, tuple(parts))
+        self.bindings[id(listing)] = Binding(field_def, details[0].node, listing=True)
+        return listing
+
+    def list_query(self, field_def: GraphQLField, node: FieldNode) -> ListQuery:
+        """A connection's page, filter and order, converted as strawberry converts them for the resolvers."""
+        raw = get_argument_values(field_def, node, self.ex.variable_values)
+        strawberry_field = field_def.extensions["strawberry-definition"]
+        args = convert_arguments(raw, strawberry_field.arguments, self.scalars, self.config)
+        try:
+            return to_list_query(
+                ConnectionArgs(
+                    args.get("first"),
+                    args.get("after"),
+                    args.get("last"),
+                    args.get("before"),
+                    args.get("filter"),
+                    args.get("order_by"),
+                )
+            )
+        except DomainError as exc:
+            raise NotCompilableValues("arguments the resolvers refuse") from exc
 
     def _edge(
         self, edge: GraphQLObjectType, details: Sequence[FieldDetails]
@@ -294,46 +346,188 @@ def _node_type(field_def: GraphQLField) -> GraphQLObjectType:
 
 Planned = tuple[ReadPlan, list[tuple[str, Listing | Lookup | str]]]
 PLAN_CACHE_SIZE = 1_000
+# Plans per (document, operation, variables): a repeated request is not planned again.
 _plans: OrderedDict[tuple[str, str | None, bytes], Planned | None] = OrderedDict()
+# Per (document, operation, the variables its @skip/@include read): the plan's shape and where its values came from,
+# so a request with other variables (another id, page or filter) binds its values without planning the selection.
+_templates: OrderedDict[tuple[str, str | None, bytes], _Template] = OrderedDict()
+# Per (document, operation): the names of the variables its @skip/@include directives read.
+_directive_variables: OrderedDict[tuple[str, str | None], tuple[str, ...]] = OrderedDict()
 
 
-def _cache_key(executor: Any) -> tuple[str, str | None, bytes] | None:
-    """(document text, operation name, variables): what a plan depends on."""
+@dataclass(frozen=True)
+class _Template:
+    planned: Planned | None  # None: the selection itself needs the resolvers, whatever the values
+    bindings: Mapping[int, Binding]
+    # The plan's links, node lists and edges (by identity) with a listing below them: only these are rebuilt.
+    above_listings: frozenset[int] = frozenset()
+
+
+def _above_listings(roots: Sequence[Listing | Lookup]) -> frozenset[int]:
+    found: set[int] = set()
+
+    def walk(node: Any) -> bool:
+        children = getattr(node, "fields", None) or getattr(node, "parts", None) or ()
+        below = False
+        for child in children:  # every child: each may hold listings of its own
+            below = walk(child) or below
+        if below:
+            found.add(id(node))
+        return below or isinstance(node, Listing)
+
+    for root in roots:
+        walk(root)
+    return frozenset(found)
+
+
+class _OtherType(Exception):
+    """A lookup's id now names a row of another type than the plan's: its fields must be planned again."""
+
+
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    cache[key] = value
+    if len(cache) > PLAN_CACHE_SIZE:
+        cache.popitem(last=False)
+
+
+def _variables(values: Mapping[str, Any]) -> bytes | None:
+    try:
+        return orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # a value orjson cannot write: plan it afresh
+        return None
+
+
+def _names_in_directives(executor: Any) -> tuple[str, ...]:
+    names: set[str] = set()
+
+    class Collect(Visitor):
+        def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+            names.update(a.value.name.value for a in node.arguments or () if isinstance(a.value, VariableNode))
+
+    for node in (executor.operation, *(f.definition for f in executor.fragments.values())):
+        visit(node, Collect())
+    return tuple(sorted(names))
+
+
+def _cache_keys(executor: Any) -> tuple[Any, Any] | None:
+    """(the exact key: document text, operation name, variables; the template key: the same with only the
+    variables @skip/@include read)."""
     source = executor.operation.loc.source.body if executor.operation.loc else None
     if source is None:
         return None
-    try:
-        variables = orjson.dumps(executor.variable_values.coerced, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # a value orjson cannot write: plan it afresh
-        return None
     name = executor.operation.name.value if executor.operation.name else None
-    return source, name, variables
+    coerced = executor.variable_values.coerced
+    variables = _variables(coerced)
+    if variables is None:
+        return None
+    names = _directive_variables.get((source, name))
+    if names is None:
+        names = _names_in_directives(executor)
+        _remember(_directive_variables, (source, name), names)
+    shaping = _variables({n: coerced.get(n) for n in names}) if names else b""
+    if shaping is None:
+        return None
+    return (source, name, variables), (source, name, shaping)
 
 
 def plan(executor: Any, root_type: GraphQLObjectType, grouped: Mapping[str, list[FieldDetails]]) -> Planned | None:
     """The read plan of a query operation and its root keys in order (each with its Listing, or the root type's
     name for `__typename`); None when the generic resolvers must answer. Cached per document, operation and
-    variables (the plan is the same for every viewer: the domain applies the viewer's scope)."""
+    variables (the plan is the same for every viewer: the domain applies the viewer's scope); with other variables,
+    the cached plan's shape takes the new values."""
     if executor.operation.operation is not OperationType.QUERY:
         return None
-    key = _cache_key(executor)
-    if key is not None and key in _plans:
-        _plans.move_to_end(key)
-        return _plans[key]
-    planned = _plan(executor, root_type, grouped)
-    if key is not None:
-        _plans[key] = planned
-        if len(_plans) > PLAN_CACHE_SIZE:
-            _plans.popitem(last=False)
+    keys = _cache_keys(executor)
+    if keys is None:
+        return _plan(Planner(executor), root_type, grouped)[0]
+    exact, shape = keys
+    if exact in _plans:
+        _plans.move_to_end(exact)
+        return _plans[exact]
+    found, planned = _from_template(executor, shape)
+    if not found:
+        planned, template = _plan(Planner(executor), root_type, grouped)
+        if template is not None:
+            _remember(_templates, shape, template)
+    _remember(_plans, exact, planned)
     return planned
 
 
-def _plan(executor: Any, root_type: GraphQLObjectType, grouped: Mapping[str, list[FieldDetails]]) -> Planned | None:
+def _from_template(executor: Any, shape: tuple[str, str | None, bytes]) -> tuple[bool, Planned | None]:
+    """(whether the operation's template answers these values, the plan it gives them: None when the resolvers
+    must answer)."""
+    template = _templates.get(shape)
+    if template is None:
+        return False, None
+    _templates.move_to_end(shape)
+    if template.planned is None:
+        return True, None
     try:
-        roots = Planner(executor).roots(root_type, grouped)
+        return True, _bind(Planner(executor), template)
+    except _OtherType:
+        return False, None
+    except NotCompilableValues:
+        return True, None
+
+
+def _plan(
+    planner: Planner, root_type: GraphQLObjectType, grouped: Mapping[str, list[FieldDetails]]
+) -> tuple[Planned | None, _Template | None]:
+    """The plan, and its template (None when only these values need the resolvers)."""
+    try:
+        roots = planner.roots(root_type, grouped)
+    except NotCompilableValues:
+        return None, None
     except NotCompilable:
-        return None
+        return None, _Template(None, {})
     reads = tuple(r for _, r in roots if not isinstance(r, str))
     if not reads:
-        return None
-    return ReadPlan(reads), roots
+        return None, _Template(None, {})
+    planned: Planned = (ReadPlan(reads), roots)
+    return planned, _Template(planned, planner.bindings, _above_listings(reads))
+
+
+def _bind(planner: Planner, template: _Template) -> Planned:
+    """The template's plan with this request's argument values (raises _OtherType when a lookup's id names
+    another type, NotCompilableValues when the resolvers must answer these values)."""
+    assert template.planned is not None  # the caller's check
+    _, roots = template.planned
+    bindings = template.bindings
+
+    above = template.above_listings  # any other subtree is the template's own (frozen, shared)
+
+    def fields(of: tuple[Field, ...]) -> tuple[Field, ...]:
+        return tuple(field(f) for f in of)
+
+    def field(f: Field) -> Field:
+        if isinstance(f, Listing):
+            return listing(f)
+        return replace(f, fields=fields(f.fields)) if id(f) in above and isinstance(f, Link) else f
+
+    def part(p: Any) -> Any:
+        if id(p) not in above:
+            return p
+        if isinstance(p, Edges):
+            return replace(p, parts=tuple(part(x) for x in p.parts))
+        return replace(p, fields=fields(p.fields))
+
+    def listing(e: Listing) -> Listing:
+        binding = bindings[id(e)]
+        query = planner.list_query(binding.field_def, binding.node)
+        return replace(e, query=query, parts=tuple(part(p) for p in e.parts))
+
+    def lookup(e: Lookup) -> Lookup:
+        inner = fields(e.fields) if id(e) in above else e.fields
+        binding = bindings.get(id(e))
+        if binding is None:  # `me`: no argument
+            return e if inner is e.fields else replace(e, fields=inner)
+        type_name, raw = planner.lookup_id(binding.field_def, binding.node, binding.expected)
+        if type_name != binding.type_name:
+            raise _OtherType
+        return replace(e, id=raw, fields=inner)
+
+    def root(e: Listing | Lookup) -> Listing | Lookup:
+        return listing(e) if isinstance(e, Listing) else lookup(e)
+
+    bound = [(key, r if isinstance(r, str) else root(r)) for key, r in roots]
+    return ReadPlan(tuple(r for _, r in bound if not isinstance(r, str))), bound

@@ -25,7 +25,7 @@ from domain.enums import Priority, ProjectStatus, RequirementStatus, Role, TaskS
 from domain.paging import ListQuery
 from persistence.compiled_reads import compile_plan
 from resolvers.ids import to_global_id
-from schema.compiled import COLUMNS
+from schema.compiled import COLUMNS, Planner
 from server.settings import Settings
 from tests.e2e.conftest import running_api
 from tests.live import LiveServer, TransportWs
@@ -372,6 +372,80 @@ async def test_missing_and_malformed_ids_answer_the_same(pair):
     for query, variables in LOOKUP_ERRORS:
         bodies = await _compare(pair, query, variables)
         assert all('"errors"' in b for b in bodies), query
+
+
+# One document, other variables on every request: the selection is planned once per shape and each request's
+# values (an id, a page, a filter) are bound into it. A value bound into the wrong place, or kept from an earlier
+# request, answers differently from the resolvers.
+REBOUND_NODE = """query N($id: ID!) { node(id: $id) { id __typename
+    ... on Task { name priority requirement { title } } ... on Project { name status } } }"""
+REBOUND_PAGE = """query P($n: Int, $after: String, $f: TaskFilter, $s: Boolean!) {
+    tasks(first: $n, after: $after, filter: $f) { totalCount pageInfo { hasNextPage endCursor }
+        nodes { id name priority @include(if: $s) requirement { title } } } }"""
+
+
+@pytest.fixture
+def plannings(monkeypatch) -> list[str]:
+    """The first root field of each selection planned from scratch."""
+    planned: list[str] = []
+    real = Planner.roots
+
+    def counting(self: Planner, root_type: Any, grouped: Any) -> Any:
+        planned.append(next(iter(grouped)))
+        return real(self, root_type, grouped)
+
+    monkeypatch.setattr(Planner, "roots", counting)
+    return planned
+
+
+async def test_other_ids_are_bound_into_the_planned_selection(pair, plannings):
+    counter = pair[2]
+    ids = [
+        seeded_id("Task", 0, 0, 0),
+        seeded_id("Task", 2, 1, 3),
+        seeded_id("Task", 5, 3, 2),
+        seeded_id("Project", 4),  # another type: its fields are planned
+        to_global_id("Job", uuid.UUID(int=13)),  # a type the compiled path does not cover: the resolvers answer
+        seeded_id("Task", 1, 2, 1),  # a task again: planned again (the last plan was the project's)
+        "not an id",  # refused by the resolvers, without planning
+        seeded_id("Task", 3, 0, 1),
+        to_global_id("Task", uuid.UUID(int=13)),  # no such task: the compiled read finds nothing
+    ]
+    before = counter.answered
+    for global_id in ids:
+        await _compare(pair, REBOUND_NODE, {"id": global_id}, ("admin",))
+    assert plannings == ["node"] * 4
+    assert counter.answered == before + 6  # five tasks and the project
+    for global_id in ids[:4]:  # and scoped to the viewer for everyone else
+        await _compare(pair, REBOUND_NODE, {"id": global_id}, ("member", "outsider", None))
+
+
+async def test_other_pages_filters_and_directives_are_bound_into_the_planned_selection(pair, plannings):
+    pages = [
+        {"n": 5, "after": None, "f": None, "s": True},
+        {"n": 3, "after": "b2Zmc2V0OjQ=", "f": {"priority": ["HIGH"]}, "s": True},
+        {"n": 2, "after": None, "f": {"taskType": ["BACKEND"], "status": ["PENDING", "DONE"]}, "s": True},
+        {"n": 5, "after": None, "f": None, "s": False},  # @include reads a variable: planned per its value
+        {"n": 101, "after": None, "f": None, "s": False},  # refused by the resolvers
+        {"n": 4, "after": "bad cursor", "f": None, "s": False},  # refused by the resolvers
+        {"n": 4, "after": "b2Zmc2V0OjI=", "f": {"priority": ["LOW", "HIGH"]}, "s": False},
+        {"n": 6, "after": "b2Zmc2V0OjE=", "f": {"priority": ["MEDIUM"]}, "s": True},
+    ]
+    for variables in pages:
+        bodies = await _compare(pair, REBOUND_PAGE, variables, ("admin", "member"))
+        assert ('"errors"' in bodies[0]) == (variables["n"] == 101 or variables["after"] == "bad cursor")
+    assert plannings == ["tasks", "tasks"]
+
+
+REBOUND_NESTED = """query D($n: Int, $m: Int, $f: TaskFilter) {
+    tasks(first: $n) { nodes { name requirement { title tasks(first: $m, filter: $f) { totalCount nodes { name } } } } }
+    projects(first: 2) { edges { cursor node { name requirements(first: $m) { nodes { title } } } } } }"""
+
+
+async def test_listings_below_links_nodes_and_edges_take_their_own_values(pair, plannings):
+    for n, m, f in [(3, 2, None), (2, 4, {"status": ["DONE"]}), (4, 1, {"priority": ["HIGH", "LOW"]}), (1, 0, None)]:
+        await _compare(pair, REBOUND_NESTED, {"n": n, "m": m, "f": f}, ("admin", "member"))
+    assert plannings == ["tasks"]
 
 
 # A hypothesis strategy over the subset the compiled path covers (plus, now and then, a field it does not).
