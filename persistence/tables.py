@@ -328,8 +328,9 @@ audit_log = Table(
     Column("after", Json),
     Column("request_id", String(64)),
     Column("client_address", String(64)),
-    Column("at", Ts(), nullable=False, index=True),
+    Column("at", Ts(), nullable=False),
     Index("ix_audit_log_entity", "entity_type", "entity_id"),
+    Index("ix_audit_log_at_id", "at", "id"),  # the log's order, newest first: a page reads its rows off the index
 )
 
 ai_model_configs = Table(
