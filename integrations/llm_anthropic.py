@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, cast
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import anthropic
 import httpx2
 from aiobreaker import CircuitBreaker, CircuitBreakerError
 from aiobreaker.state import CircuitBreakerState
@@ -18,6 +20,25 @@ from jsonschema.validators import validator_for
 from domain.errors import AIOutputError, InvalidInput, RetryableError, ServiceUnavailable
 from domain.ports import ChatTurn, LLMResult, StreamUsage
 from integrations.json_schema import JsonSchemaValidator
+
+
+def _lazy(name: str) -> ModuleType:
+    """The module, executed at its first attribute access (importlib's LazyLoader): the Anthropic SDK's types take
+    about half of a server process's start-up, and a deployment on the offline model never uses them."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None, f"{name} is a dependency"
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    import anthropic
+else:
+    anthropic = _lazy("anthropic")
 
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 SHOWN_VIOLATIONS = 3

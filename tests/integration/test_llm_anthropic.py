@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from aiobreaker import CircuitBreakerState
 
@@ -10,6 +14,7 @@ from integrations.llm_anthropic import AnthropicLLM, AnthropicPool, new_circuit_
 from tests.fakes.anthropic_server import FakeAnthropic, api_error, overloaded, rate_limited, slow, text_only, tool_call
 from tests.fakes.clock import SettableClock
 
+REPO = Path(__file__).resolve().parents[2]
 API_KEY = "sk-ant-test-key"
 MODEL = "claude-sonnet-5-5"
 SCHEMA = {
@@ -231,3 +236,23 @@ async def test_llms_from_one_pool_share_the_endpoints_circuit(api):
         assert sonnet.breaker is opus.breaker and sonnet.client is opus.client
     finally:
         await pool.aclose()
+
+
+def test_the_sdk_is_loaded_only_when_an_anthropic_model_is_used(fake_api):
+    """A server on the offline model never executes the SDK (half of a process's start-up); the first Anthropic
+    call loads it, and its errors are classified as before."""
+    probe = f"""
+import asyncio, sys
+import server.app
+from integrations.llm_anthropic import AnthropicPool, is_outage
+assert "anthropic.types" not in sys.modules, "the SDK ran at start-up"
+llm = AnthropicPool(max_retries=0).llm({API_KEY!r}, {MODEL!r}, {fake_api.base_url!r})
+assert "anthropic.types" in sys.modules
+import anthropic
+print(is_outage(anthropic.APIConnectionError(request=None)), type(llm.client).__name__)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "AsyncAnthropic"]
