@@ -4,6 +4,7 @@ each delivery id accepted once."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from domain.enums import PipelineTrigger
 from domain.errors import Conflict, Unauthenticated
@@ -16,6 +17,8 @@ from domain.services.pipeline_runs import PipelineRunService, require_may_run, s
 from domain.webhook_signature import DEFAULT_WINDOW_S, SignedDelivery, new_secret
 
 NOT_CONFIGURED = "no pipeline webhook is configured for this project"
+# Beyond the replay window on both sides, for replicas whose clocks disagree by up to this much.
+CLOCK_MARGIN_S = 300
 
 
 class PipelineWebhooks:
@@ -24,6 +27,9 @@ class PipelineWebhooks:
         self.runs = runs
         self.secrets = secrets
         self.window_s = window_s
+        # A delivery's timestamp is at most `window_s` before its receipt, and its replay is refused once the
+        # timestamp is more than `window_s` old: past this, the signature check refuses any replay of it.
+        self.remembered_for = timedelta(seconds=2 * window_s + CLOCK_MARGIN_S)
 
     async def rotate_secret(self, viewer: Viewer, project_id: uuid.UUID) -> str:
         """A new webhook secret for the project (project admins), returned this once; the old one stops working.
@@ -61,6 +67,10 @@ class PipelineWebhooks:
                 raise Conflict("the webhook secret was rotated meanwhile; deliver again", field="X-Rdflow-Delivery")
             if await tx.uow.webhook_deliveries.find_one(project_id=project.id, delivery_id=delivery_id):
                 raise Conflict(f"delivery {delivery_id} was already received: a replay", field="X-Rdflow-Delivery")
+            # The project's deliveries no replay can match any more are forgotten (the table stays bounded).
+            for old in await tx.uow.webhook_deliveries.find(project_id=project.id):
+                if old.received_at < tx.now() - self.remembered_for:
+                    await tx.uow.webhook_deliveries.delete(old)
             require_may_run(actor, specs_of(definition))
             run = await self.runs.open_run(
                 tx,

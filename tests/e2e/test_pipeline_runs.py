@@ -5,6 +5,7 @@ the approval gate, a run cancelled midway, and stage transitions live."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -14,6 +15,8 @@ import uuid
 import pytest
 
 from domain.enums import Role
+from domain.model import WebhookDelivery
+from domain.services.pipeline_hooks import CLOCK_MARGIN_S
 from resolvers.ids import from_global_id, to_global_id
 from server.settings import Settings
 from tests.api import Api
@@ -431,3 +434,31 @@ async def test_a_rejected_prod_deployment_fails_the_approval_gate(papi: Api):
     run = await settle(papi, run["id"])
     assert run["status"] == "FAILED" and statuses(run)[3:] == ["FAILED", "SKIPPED"]
     assert run["stages"][3]["message"] == "rejected by lead2: not on a Friday"
+
+
+async def test_deliveries_no_replay_can_match_are_forgotten_when_the_next_one_arrives(papi: Api):
+    """A delivery is remembered while a replay of it could still pass the timestamp check (twice the window, plus a
+    margin for clocks), then dropped when the project's next delivery arrives: the table does not grow forever."""
+    pid, _ = await approved_project(papi)
+    raw_pid = from_global_id(pid)[1]
+    secret = (await papi.gql(ROTATE, {"p": pid}, as_="lead"))["rotatePipelineWebhookSecret"]["secret"]
+    hooks = papi.container.services.pipeline_webhooks
+    assert hooks.remembered_for == dt.timedelta(seconds=2 * 300 + CLOCK_MARGIN_S)
+    now = papi.container.services.deps.clock.now()
+    async with papi.container.services.deps.uow() as uow:
+        for name, age in (("ancient", hooks.remembered_for + dt.timedelta(seconds=5)), ("recent", dt.timedelta(0))):
+            uow.webhook_deliveries.add(WebhookDelivery(project_id=raw_pid, delivery_id=name, received_at=now - age))
+        await uow.commit()
+    body = b'{"version": "3.0.0"}'
+    answer = await papi.client.post(
+        f"/hooks/pipelines/{pid}", content=body, headers=signed(secret, body, delivery="new")
+    )
+    assert answer.status_code == 202, answer.text
+    async with papi.container.services.deps.uow() as uow:
+        kept = {d.delivery_id for d in await uow.webhook_deliveries.find(project_id=raw_pid)}
+    assert kept == {"recent", "new"}
+    again = await papi.client.post(
+        f"/hooks/pipelines/{pid}", content=body, headers=signed(secret, body, delivery="recent")
+    )
+    assert again.status_code == 409, again.text
+    await papi.container.queue.join()
