@@ -141,7 +141,6 @@ class Binding:
     node: FieldNode
     expected: str | None = None  # a lookup's id type (None: `node`, any type it covers)
     type_name: str | None = None  # a lookup's row type the fields were planned for
-    listing: bool = False
 
 
 class Planner:
@@ -274,7 +273,7 @@ class Planner:
             else:
                 raise NotCompilable(f"{connection.name}.{name}")
         listing = Listing(key, entity, parent_column, query, tuple(parts))
-        self.bindings[id(listing)] = Binding(field_def, details[0].node, listing=True)
+        self.bindings[id(listing)] = Binding(field_def, details[0].node)
         return listing
 
     def list_query(self, field_def: GraphQLField, node: FieldNode) -> ListQuery:
