@@ -6,7 +6,8 @@
 Creates a throw-away database on the PostgreSQL server at --postgres, seeds 100 projects x 20 requirements x 10
 tasks through rdflow's own tables, installs PostGraphile 4 with npm into a temporary folder, then for each worker
 count runs `rdflow serve` (RDFLOW_ENV=production, Redis, a super admin's token) and `postgraphile` (one process, or
---cluster-workers N) in turn on that database and drives each with the same load. Prints requests/s and p50/p95/p99
+--cluster-workers N) side by side on that database and drives each with the same load, one server after the other
+for each shape and mode (the two runs a ratio compares are close in time). Prints requests/s and p50/p95/p99
 per shape, uncached and cached, with the rdflow / PostGraphile ratio, and signed-in vs anonymous `{ __typename }`.
 Then the ceiling for cached reads: a do-nothing ASGI app (bench/ceiling_app.py) under the same uvicorn settings,
 answering D2's request with the bytes rdflow gave, against 5x PostGraphile's D2 (issue 13's goal for repeated reads).
@@ -227,31 +228,37 @@ def load_of(shape: Shape, mode: str, body: Callable[[Shape, int], str]) -> tuple
     return [body(shape, o) for o in shape.offsets], {"Cache-Control": "no-cache"}
 
 
-def measure(
-    server: str,
-    workers: int,
-    pid: int,
-    url: str,
-    headers: dict[str, str],
-    body: Callable[[Shape, int], str],
-    path: Callable[[Shape], tuple[str, ...]],
-    args: argparse.Namespace,
-) -> Iterator[Row]:
+@dataclass
+class Target:
+    """One server under test and how to ask it for a shape."""
+
+    server: str
+    pid: int
+    url: str
+    headers: dict[str, str]
+    body: Callable[[Shape, int], str]
+    path: Callable[[Shape], tuple[str, ...]]
+
+
+def measure(targets: list[Target], workers: int, args: argparse.Namespace) -> Iterator[Row]:
     """Each shape cached (one identical request: rdflow serves it from its response cache) and uncached (rotating
-    windows, `Cache-Control: no-cache`: rdflow bypasses its cache)."""
+    windows, `Cache-Control: no-cache`: rdflow bypasses its cache), on each server in turn: the runs a ratio compares
+    are minutes apart at most, not a whole pass over the shapes (the machine's speed drifts)."""
     for shape in selected(args):
         offsets = list(shape.offsets)
-        for offset in (offsets[0], offsets[len(offsets) // 2], offsets[-1]):
-            check(url, headers, body(shape, offset), path(shape), shape.rows)
+        for t in targets:
+            for offset in (offsets[0], offsets[len(offsets) // 2], offsets[-1]):
+                check(t.url, t.headers, t.body(shape, offset), t.path(shape), shape.rows)
         for mode in MODES:
-            bodies, extra = load_of(shape, mode, body)
-            drive(url, bodies, {**headers, **extra}, min(args.connections, 10), 1)  # warm-up
-            settle(pid)
-            load = drive(url, bodies, {**headers, **extra}, args.connections, args.seconds)
-            settle(pid)
-            row = Row(shape.name, mode, workers, server, load)
-            print_row(row)
-            yield row
+            for t in targets:
+                bodies, extra = load_of(shape, mode, t.body)
+                drive(t.url, bodies, {**t.headers, **extra}, min(args.connections, 10), 1)  # warm-up
+                settle(t.pid)
+                load = drive(t.url, bodies, {**t.headers, **extra}, args.connections, args.seconds)
+                settle(t.pid)
+                row = Row(shape.name, mode, workers, t.server, load)
+                print_row(row)
+                yield row
 
 
 def print_row(row: Row) -> None:
@@ -468,19 +475,22 @@ def main() -> None:
             d2_request = rdflow_body(SHAPES[1], SHAPES[1].offsets[0])
             for workers in worker_counts:
                 rdflow_env = {**env, "DATABASE_URL": database_url, "RDFLOW_WORKERS": str(workers)}
-                with rdflow_server(rdflow_env, folder / "rdflow.log") as (base, pid):
+                with (
+                    rdflow_server(rdflow_env, folder / "rdflow.log") as (base, pid),
+                    postgraphile(binary, database_url, workers, folder / "postgraphile.log") as (pg_url, pg_pid),
+                ):
                     url = f"{base}/graphql"
-                    rows += measure("rdflow", workers, pid, url, bearer, rdflow_body, lambda s: s.rdflow_path, args)
+                    targets = [
+                        Target("rdflow", pid, url, bearer, rdflow_body, lambda s: s.rdflow_path),
+                        Target("postgraphile", pg_pid, pg_url, {}, postgraphile_body, lambda s: s.postgraphile_path),
+                    ]
+                    rows += measure(targets, workers, args)
                     typename(pid, url, token, workers, args)
                     d2_body = httpx.post(
                         url, content=d2_request, headers={"content-type": "application/json", **bearer}, timeout=30
                     ).content
                     if args.profile and workers == 1:
                         profile(pid, args.profile, url, bearer, args)
-                with postgraphile(binary, database_url, workers, folder / "postgraphile.log") as (url, pid):
-                    rows += measure(
-                        "postgraphile", workers, pid, url, {}, postgraphile_body, lambda s: s.postgraphile_path, args
-                    )
                 ceiling(rows, d2_body, d2_request, workers, folder, args)
             ratios(rows)
     except BaseException:

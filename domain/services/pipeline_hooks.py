@@ -27,8 +27,8 @@ class PipelineWebhooks:
         self.runs = runs
         self.secrets = secrets
         self.window_s = window_s
-        # A delivery's timestamp is at most `window_s` before its receipt, and its replay is refused once the
-        # timestamp is more than `window_s` old: past this, the signature check refuses any replay of it.
+        # A delivery's timestamp is within `window_s` of its receipt, and a replay is refused once that timestamp is
+        # more than `window_s` in the past: from 2 x `window_s` after the receipt, the timestamp alone refuses it.
         self.remembered_for = timedelta(seconds=2 * window_s + CLOCK_MARGIN_S)
 
     async def rotate_secret(self, viewer: Viewer, project_id: uuid.UUID) -> str:
