@@ -189,19 +189,10 @@ class Planner:
                 raise NotCompilable(f"Query.{name}")
         return out
 
-    def _argument(self, field_def: GraphQLField, node: FieldNode, name: str) -> Any:
-        """One argument's value: a variable's coerced value as it is, anything else as graphql-core coerces it."""
-        given = [a.value for a in node.arguments or () if a.name.value == name]
-        if len(given) == 1 and isinstance(given[0], VariableNode):
-            coerced = self.ex.variable_values.coerced
-            if given[0].name.value in coerced:
-                return coerced[given[0].name.value]
-        return get_argument_values(field_def, node, self.ex.variable_values).get(name)
-
     def lookup_id(self, field_def: GraphQLField, node: FieldNode, expected: str | None) -> tuple[str, Any]:
         """(the row's type, its raw id) from the field's `id` argument; an id the resolvers refuse (malformed, of
         another type) is theirs to answer."""
-        global_id = self._argument(field_def, node, "id")
+        global_id = get_argument_values(field_def, node, self.ex.variable_values).get("id")
         if not isinstance(global_id, str):
             raise NotCompilableValues("no id")
         try:
