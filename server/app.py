@@ -71,6 +71,7 @@ def create_app(
     graphql = GraphQLView(
         container,
         schema,
+        max_body_bytes=settings.max_body_bytes,
         graphql_ide="graphiql" if settings.env != "production" else None,
         keep_alive=True,
         keep_alive_interval=settings.ws_keepalive_s,
@@ -134,9 +135,9 @@ def create_app(
             *(graphiql.routes if graphql.graphql_ide else []),
         ],
         middleware=[
+            Middleware(GraphQLRoute, endpoint=graphql.answer),
             Middleware(AccessLog),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
-            Middleware(GraphQLRoute, endpoint=graphql),
         ],
         lifespan=lifespan,
     )

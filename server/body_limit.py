@@ -1,13 +1,67 @@
-"""Refuses request bodies over a size cap with 413, before the GraphQL layer reads them."""
+"""Request bodies over a size cap are refused with 413 before anything reads them: `read_body` for the GraphQL
+endpoint, which reads its body itself, and the `BodySizeLimit` middleware for every other route."""
 
 from __future__ import annotations
 
 import orjson
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class BodyTooLarge(Exception):
     pass
+
+
+def declared_too_large(content_length: bytes | None, max_bytes: int) -> bool:
+    return content_length is not None and content_length.isdigit() and int(content_length) > max_bytes
+
+
+async def read_body(receive: Receive, content_length: bytes | None, max_bytes: int) -> bytes:
+    """The whole body; BodyTooLarge past `max_bytes` (declared or counted), ClientDisconnect if the client left."""
+    if declared_too_large(content_length, max_bytes):
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    seen = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunk = message.get("body", b"")
+        seen += len(chunk)
+        if seen > max_bytes:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def too_large_body(max_bytes: int) -> bytes:
+    return orjson.dumps(
+        {
+            "errors": [
+                {
+                    "message": f"request body exceeds {max_bytes} bytes",
+                    "extensions": {"code": "BAD_USER_INPUT", "errorId": "ERR_400_001"},
+                }
+            ]
+        }
+    )
+
+
+async def send_json(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """A complete JSON response in two ASGI messages, without a Response object."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or ()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodySizeLimit:
@@ -16,30 +70,12 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     async def _reject(self, send: Send) -> None:
-        body = orjson.dumps(
-            {
-                "errors": [
-                    {
-                        "message": f"request body exceeds {self.max_bytes} bytes",
-                        "extensions": {"code": "BAD_USER_INPUT", "errorId": "ERR_400_001"},
-                    }
-                ]
-            }
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, 413, too_large_body(self.max_bytes))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared_too_large(dict(scope.get("headers", [])).get(b"content-length"), self.max_bytes):
             return await self._reject(send)
         seen = 0
 

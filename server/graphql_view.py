@@ -17,9 +17,9 @@ import orjson
 from cross_web import HTTPException
 from graphql import OperationType as GraphQLOperationType
 from graphql import get_operation_ast
-from starlette.requests import ClientDisconnect, HTTPConnection, Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
@@ -38,6 +38,7 @@ from domain.services.shared_reads import BatchedReads
 from resolvers.context import RequestContext
 from schema.known_queries import KnownQueries
 from server import graphiql, metrics
+from server.body_limit import BodyTooLarge, read_body, send_json, too_large_body
 from server.container import Container
 from server.input_guard import check_request
 from server.logs import note_errors, note_operation, note_viewer
@@ -52,6 +53,8 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 CLIENT_GONE = "client_gone"
 # The access log's status for such a request (nginx's "client closed request"; no response was sent).
 CLIENT_CLOSED_REQUEST = 499
+# What the endpoint answered an HTTP request, for its access line: the status, and the body when it is a refusal.
+Answered = tuple[int, bytes]
 
 
 def error_body(error: DomainError) -> bytes:
@@ -89,14 +92,39 @@ def request_id_of(given: str) -> str:
     return given if REQUEST_ID.match(given) else fresh_request_id()
 
 
-def _settle_request_id(connection: HTTPConnection) -> str:
-    """The request's id: the one the access middleware chose (so every log line of the request carries it), else
-    chosen now from the client's header."""
-    state = connection.scope.setdefault("state", {})
-    request_id = state.get("request_id")
+def _settle_request_id(scope: Scope, headers: Mapping[bytes, bytes]) -> str:
+    """The request's id: the one the access line chose (so every log line of the request carries it), else chosen
+    now from the client's header."""
+    state = scope.setdefault("state", {})
+    request_id: str | None = state.get("request_id")
     if request_id is None:
-        request_id = state["request_id"] = request_id_of(connection.headers.get("x-request-id", ""))
+        request_id = state["request_id"] = request_id_of(headers.get(b"x-request-id", b"").decode("latin-1"))
     return request_id
+
+
+# The request headers the endpoint reads (ASGI servers lowercase the names).
+READ_HEADERS = frozenset(
+    (b"accept", b"authorization", b"cache-control", b"content-length", b"content-type", b"x-request-id")
+)
+
+
+def _headers_of(scope: Scope) -> dict[bytes, bytes]:
+    """The headers the endpoint reads, the first of each name (as starlette's Headers.get), in one pass."""
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        if name in READ_HEADERS and name not in found:
+            found[name] = value
+    return found
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """`receive` with the body already read given back first: strawberry reads the request through starlette's."""
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 JSON_KINDS = {
@@ -206,9 +234,10 @@ class GraphQLView(GraphQL[RequestContext, None]):
     graphql_ws_handler_class = LegacyWSHandler
     websocket_adapter_class = OnceClosedWebSocket
 
-    def __init__(self, container: Container, schema: Any, **kwargs: Any):
+    def __init__(self, container: Container, schema: Any, *, max_body_bytes: int, **kwargs: Any):
         super().__init__(schema, **kwargs)
         self.container = container
+        self.max_body_bytes = max_body_bytes
         # Users read from the database: the sign-ins (and cache fills) that arrive while one read is on its way go
         # together in the next, so thousands of WebSockets signing in at once take a few reads and one pooled
         # connection (they took one read and one connection each, and the pool's checkout timeout refused them).
@@ -286,58 +315,82 @@ class GraphQLView(GraphQL[RequestContext, None]):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await super().__call__(scope, receive, send)
-        request = Request(scope, receive)
-        # The access middleware chose it already, so every log line of this request carries the same one.
-        _settle_request_id(request)
-        wants_graphql_response = GRAPHQL_RESPONSE in request.headers.get("accept", "")
+        await self.answer(scope, receive, send)
+
+    async def answer(self, scope: Scope, receive: Receive, send: Send) -> Answered:
+        """Answers one GraphQL HTTP request; returns the status and, for a refusal, the body (the access line's). A
+        response cache hit is sent without starlette's request and response objects: it is most of the traffic of a
+        watched dashboard, and they were a third of its cost."""
+        state = scope.setdefault("state", {})
+        headers = _headers_of(scope)
+        request_id = _settle_request_id(scope, headers)
         try:
-            response = await self._respond(request)
+            body = await read_body(receive, headers.get(b"content-length"), self.max_body_bytes)
         except ClientDisconnect:
             # The client went away before its request was read (a load generator ending its run, a closed tab):
             # nobody to answer, and not a server fault worth a traceback.
-            scope.setdefault("state", {})[CLIENT_GONE] = True
+            state[CLIENT_GONE] = True
             log.info("a client disconnected before its request was read")
-            return
+            return CLIENT_CLOSED_REQUEST, b""
+        except BodyTooLarge:
+            refusal = too_large_body(self.max_body_bytes)
+            await send_json(send, 413, refusal, [(b"x-request-id", request_id.encode())])
+            return 413, refusal
+        wants_graphql_response = GRAPHQL_RESPONSE in headers.get(b"accept", b"").decode("latin-1")
+        request = Request(scope, _replaying(body, receive))
+        try:
+            answered = await self._respond(request, headers, body)
         except HTTPException as exc:
-            response = _http_error(exc)
+            answered = _http_error(exc)
         except DomainError as exc:
-            response = Response(
+            answered = Response(
                 error_body(exc), status_code=HTTP_STATUS.get(exc.code, 400), media_type="application/json"
             )
         except Exception as exc:
             outage = unavailable(exc)
             if outage is None:
                 raise
-            response = Response(error_body(outage), status_code=503, media_type="application/json")
-        if response.status_code == 503 or getattr(request.state, "unavailable", False):
+            answered = Response(error_body(outage), status_code=503, media_type="application/json")
+        if isinstance(answered, bytes):
+            hit_headers = [(b"x-rdflow-cache", HIT.encode()), (b"x-request-id", request_id.encode())]
+            if wants_graphql_response:
+                await send_json(send, 200, answered, [(b"content-type", GRAPHQL_RESPONSE.encode()), *hit_headers])
+            else:
+                await send_json(send, 200, answered, hit_headers)
+            return 200, b""
+        response = answered
+        if response.status_code == 503 or state.get("unavailable", False):
             response.status_code = 503
             response.headers["retry-after"] = str(RETRY_AFTER_S)
         if wants_graphql_response and response.media_type == "application/json":
             response.headers["content-type"] = GRAPHQL_RESPONSE
-            if getattr(request.state, "request_error", False) and response.status_code == 200:
+            if state.get("request_error", False) and response.status_code == 200:
                 response.status_code = 400
-        response.headers["x-request-id"] = request.state.request_id
+        response.headers["x-request-id"] = request_id
         await response(scope, receive, send)
+        return response.status_code, bytes(response.body) if response.status_code >= 400 else b""
 
-    async def _respond(self, request: Request) -> Response:
-        """From the response cache when the viewer's same request was answered since the last write; else executed
-        (and stored when it is a query answered without errors)."""
+    async def _respond(self, request: Request, headers: Mapping[bytes, bytes], body: bytes) -> Response | bytes:
+        """From the response cache (the stored body) when the viewer's same request was answered since the last
+        write; else executed (and stored when it is a query answered without errors)."""
+        method = request.scope["method"]
         single = single_request(
-            request.method,
-            request.headers.get("content-type", ""),
-            await request.body(),
-            request.query_params if request.method == "GET" else EMPTY_PARAMS,
+            method,
+            headers.get(b"content-type", b"").decode("latin-1"),
+            body,
+            request.query_params if method == "GET" else EMPTY_PARAMS,
         )
         cache = self.container.responses
         if cache is None:
             return await self._execute(request, single)
-        if single is None or "no-cache" in request.headers.get("cache-control", "").lower():
+        if single is None or b"no-cache" in headers.get(b"cache-control", b"").lower():
             return _marked(await self._execute(request, single), BYPASS)
         # Read BEFORE executing (server/response_cache.py); asked before the sign-in so that, in production, both
         # reads go to Redis in one MGET (integrations/redis_gets.py).
-        version_read = cache.version(self._data_version(request))
+        state = request.scope["state"]
+        version_read = cache.version(self._data_version(state))
         try:
-            viewer = await self._authenticate(request)
+            viewer = await self._authenticate(request.scope, headers.get(b"authorization"))
         except Exception:  # noqa: BLE001 - refused or an outage: the normal path answers it, in its own order
             await version_read
             return _marked(await self.run(request), BYPASS)
@@ -348,14 +401,15 @@ class GraphQLView(GraphQL[RequestContext, None]):
         if version is None:
             return _marked(await self._execute(request, single), BYPASS)
         key = (str(viewer.user_id) if viewer.user_id else None, viewer.role.value if viewer.role else None, *single.key)
-        body = cache.get(key, version)
-        if body is not None:
+        stored = cache.get(key, version)
+        if stored is not None:
             note_operation(single.operation_name)
             note_viewer(viewer.user_id)
-            return _marked(Response(body, media_type="application/json"), HIT)
-        request.state.cache_slot = True
+            metrics.response_cache(HIT)
+            return stored
+        state["cache_slot"] = True
         response = await self._execute(request, single)
-        if getattr(request.state, "cacheable", False) and response.status_code == 200:
+        if state.get("cacheable", False) and response.status_code == 200:
             cache.put(key, version, bytes(response.body))
         return _marked(response, MISS)
 
@@ -390,30 +444,31 @@ class GraphQLView(GraphQL[RequestContext, None]):
         operation = get_operation_ast(document, request_data.operation_name)
         return operation is not None and operation.operation is GraphQLOperationType.QUERY
 
-    async def _authenticate(self, request: Request) -> Viewer:
+    async def _authenticate(self, scope: Scope, authorization: bytes | None) -> Viewer:
         """The viewer, once per request: the cache lookup needs it before strawberry builds the context."""
-        viewer: Viewer | None = getattr(request.state, "viewer", None)
+        state = scope["state"]
+        viewer: Viewer | None = state.get("viewer")
         if viewer is None:
-            token = bearer_token(request.headers.get("authorization"))
+            token = bearer_token(authorization.decode("latin-1") if authorization is not None else None)
+            client = scope.get("client")
             viewer = await authenticate(
                 self.container.services,
                 self.container.tokens,
                 token,
-                request_id=request.state.request_id,
-                client_address=request.client.host if request.client else None,
-                users=self.users.at(self._data_version(request) if token is not None else None),
+                request_id=state["request_id"],
+                client_address=client[0] if client else None,
+                users=self.users.at(self._data_version(state) if token is not None else None),
             )
-            request.state.viewer = viewer
+            state["viewer"] = viewer
         return viewer
 
-    def _data_version(self, request: Request) -> asyncio.Future[Hashable] | None:
+    def _data_version(self, state: dict[str, Any]) -> asyncio.Future[Hashable] | None:
         """The request's one reading of the data version, asked at the first call (None: there is none). The response
         cache and the user cache compare with the same reading, and in production it goes to Redis in the MGET of the
         revocation check."""
         versions = self.container.versions
         if versions is None:
             return None
-        state = request.scope.setdefault("state", {})
         reading: asyncio.Future[Hashable] | None = state.get(DATA_VERSION)
         if reading is None:
             reading = state[DATA_VERSION] = asyncio.ensure_future(versions.current())
@@ -469,14 +524,14 @@ class GraphQLView(GraphQL[RequestContext, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
         if isinstance(request, Request):
-            _settle_request_id(request)
-            viewer = await self._authenticate(request)
+            _settle_request_id(request.scope, _headers_of(request.scope))
+            viewer = await self._authenticate(request.scope, _headers_of(request.scope).get(b"authorization"))
         else:
             viewer = await authenticate(
                 self.container.services,
                 self.container.tokens,
                 None,
-                request_id=_settle_request_id(request),
+                request_id=_settle_request_id(request.scope, _headers_of(request.scope)),
                 client_address=request.client.host if request.client else None,
                 users=self.users,
             )
