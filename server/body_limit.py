@@ -48,17 +48,19 @@ def too_large_body(max_bytes: int) -> bytes:
     )
 
 
-async def send_json(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def send_json(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    media_type: bytes = b"application/json",
+) -> None:
     """A complete JSON response in two ASGI messages, without a Response object."""
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *(headers or ()),
-            ],
+            "headers": [(b"content-type", media_type), (b"content-length", str(len(body)).encode()), *(headers or ())],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -353,10 +353,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
             answered = Response(error_body(outage), status_code=503, media_type="application/json")
         if isinstance(answered, bytes):
             hit_headers = [(b"x-rdflow-cache", HIT.encode()), (b"x-request-id", request_id.encode())]
-            if wants_graphql_response:
-                await send_json(send, 200, answered, [(b"content-type", GRAPHQL_RESPONSE.encode()), *hit_headers])
-            else:
-                await send_json(send, 200, answered, hit_headers)
+            media_type = GRAPHQL_RESPONSE if wants_graphql_response else "application/json"
+            await send_json(send, 200, answered, hit_headers, media_type.encode())
             return 200, b""
         response = answered
         if response.status_code == 503 or state.get("unavailable", False):
@@ -368,7 +366,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
                 response.status_code = 400
         response.headers["x-request-id"] = request_id
         await response(scope, receive, send)
-        return response.status_code, bytes(response.body) if response.status_code >= 400 else b""
+        # Strawberry answers with a body; a streamed response would have none to read error codes from.
+        return response.status_code, bytes(getattr(response, "body", b"")) if response.status_code >= 400 else b""
 
     async def _respond(self, request: Request, headers: Mapping[bytes, bytes], body: bytes) -> Response | bytes:
         """From the response cache (the stored body) when the viewer's same request was answered since the last
@@ -524,8 +523,9 @@ class GraphQLView(GraphQL[RequestContext, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
         if isinstance(request, Request):
-            _settle_request_id(request.scope, _headers_of(request.scope))
-            viewer = await self._authenticate(request.scope, _headers_of(request.scope).get(b"authorization"))
+            headers = _headers_of(request.scope)
+            _settle_request_id(request.scope, headers)
+            viewer = await self._authenticate(request.scope, headers.get(b"authorization"))
         else:
             viewer = await authenticate(
                 self.container.services,

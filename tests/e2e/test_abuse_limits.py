@@ -78,7 +78,8 @@ async def test_connection_cost_reads_variables_and_fragments(limited: Api):
     refused(await limited.error(query, {"n": 40}), "query cost 1640 exceeds the limit of 1000")
 
 
-async def test_oversize_bodies_get_413_whether_declared_or_streamed(limited: Api):
+async def test_oversize_bodies_get_413_whether_declared_or_streamed(limited: Api, caplog):
+    caplog.set_level("INFO", logger="rdflow.access")
     headers = {"authorization": f"Bearer {limited.tokens['admin']}", "content-type": "application/json"}
     padding = "x" * LIMITS["max_body_bytes"]
     body = f'{{"query": "mutation {{ createProject(input: {{name: \\"{padding}\\"}}) {{ id }} }}"}}'.encode()
@@ -95,7 +96,19 @@ async def test_oversize_bodies_get_413_whether_declared_or_streamed(limited: Api
         error = response.json()["errors"][0]
         assert "request body exceeds 4000 bytes" in error["message"]
         assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert response.headers["x-request-id"]
+    access = [r for r in caplog.records if r.name == "rdflow.access"]
+    assert [(r.status, r.outcome, r.error_codes) for r in access] == [(413, "refused", ["BAD_USER_INPUT"])] * 2
     assert await project_count(limited) == 0
+
+
+async def test_the_body_cap_covers_the_routes_beside_graphql(limited: Api):
+    """The GraphQL endpoint reads its body within the cap itself; every other route keeps the middleware's."""
+    project = (await limited.gql('mutation { createProject(input: {name: "hooked"}) { id } }'))["createProject"]
+    oversize = b'{"version": "' + b"9" * LIMITS["max_body_bytes"] + b'"}'
+    answer = await limited.client.post(f"/hooks/pipelines/{project['id']}", content=oversize)
+    assert answer.status_code == 413
+    assert answer.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
 INTROSPECTION = "{ __schema { queryType { name } } }"

@@ -57,6 +57,27 @@ async def test_a_repeated_query_is_served_from_the_cache_until_a_write(api: Api)
     assert after.json()["data"]["projects"]["totalCount"] == 2
 
 
+async def test_a_hit_is_answered_and_logged_as_its_miss_was(api: Api, caplog):
+    """A hit skips starlette's request and response objects: its status, media type, request id and access line
+    must still be the ones the executed request got."""
+    await api.gql(CREATE, {"n": "logged"})
+    caplog.set_level("INFO", logger="rdflow.access")
+    accept = {"accept": "application/graphql-response+json"}
+    miss = await read(api, **accept, **{"x-request-id": "dash-miss"})
+    hit = await read(api, **accept, **{"x-request-id": "dash-hit"})
+    plain = await read(api)
+    assert [outcome(r) for r in (miss, hit, plain)] == ["miss", "hit", "hit"]
+    assert hit.content == miss.content == plain.content
+    assert hit.headers["content-type"] == miss.headers["content-type"] == "application/graphql-response+json"
+    assert plain.headers["content-type"] == "application/json"
+    assert (miss.headers["x-request-id"], hit.headers["x-request-id"]) == ("dash-miss", "dash-hit")
+    assert plain.headers["x-request-id"] not in ("", "dash-miss", "dash-hit")
+    assert int(hit.headers["content-length"]) == len(hit.content)
+    lines = [r for r in caplog.records if r.name == "rdflow.access"]
+    assert [(r.method, r.status, r.outcome, r.error_codes) for r in lines] == [("POST", 200, "ok", [])] * 3
+    assert all(r.duration_ms >= 0 for r in lines)
+
+
 async def test_get_and_post_share_entries_and_variables_are_keyed_canonically(api: Api):
     query = "query($f: ProjectFilter, $n: Int) { projects(filter: $f, first: $n) { totalCount } }"
     auth = {"authorization": f"Bearer {api.tokens['admin']}"}
