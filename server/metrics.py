@@ -63,8 +63,19 @@ def operation_label(name: str | None) -> str:
     return name
 
 
+# The duration histogram's child per operation name that is its own label (admitted names and no name: bounded by
+# MAX_OPERATIONS); every request observes one, and labels() takes a lock and builds a tuple each time.
+_timers: dict[str | None, Any] = {}
+
+
 def observe_request(operation: str | None, seconds: float, error_codes: list[str]) -> None:
-    REQUEST_SECONDS.labels(operation_label(operation)).observe(seconds)
+    timer = _timers.get(operation)
+    if timer is None:
+        label = operation_label(operation)
+        timer = REQUEST_SECONDS.labels(label)
+        if label == operation or not operation:
+            _timers[operation] = timer
+    timer.observe(seconds)
     for code in error_codes:
         ERRORS.labels(code if OPERATION_NAME.match(code) else "other").inc()
 
