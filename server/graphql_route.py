@@ -1,6 +1,6 @@
 """GraphQL's HTTP requests straight to its endpoint: ahead of starlette's router and of the middleware that wraps
-every other route, so nothing stands between the endpoint and the server's receive and send (a cache hit is answered
-in a few dozen microseconds, and each wrapper cost it a tenth of that)."""
+every other route, so nothing stands between the endpoint and the server's receive and send (a response cache hit
+costs ~70 us in-process; the wrappers and starlette's request and response objects were another ~30 us)."""
 
 from __future__ import annotations
 

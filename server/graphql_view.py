@@ -320,7 +320,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
     async def answer(self, scope: Scope, receive: Receive, send: Send) -> Answered:
         """Answers one GraphQL HTTP request; returns the status and, for a refusal, the body (the access line's). A
         response cache hit is sent without starlette's request and response objects: it is most of the traffic of a
-        watched dashboard, and they were a third of its cost."""
+        watched dashboard, and they were about a quarter of its cost."""
         state = scope.setdefault("state", {})
         headers = _headers_of(scope)
         request_id = _settle_request_id(scope, headers)
