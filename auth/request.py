@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -29,7 +30,7 @@ def _expiry(exp: int) -> datetime:
 class Users(Protocol):
     """Where a sign-in finds its user: a short-lived cache (auth.user_cache), or the database (batched)."""
 
-    async def get(self, user_id: uuid.UUID) -> User | None: ...
+    def get(self, user_id: uuid.UUID) -> Awaitable[User | None]: ...
 
 
 def bearer_token(authorization: str | None) -> str | None:
