@@ -7,6 +7,8 @@ import orjson
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.raw_response import send_json
+
 
 class BodyTooLarge(Exception):
     pass
@@ -46,24 +48,6 @@ def too_large_body(max_bytes: int) -> bytes:
             ]
         }
     )
-
-
-async def send_json(
-    send: Send,
-    status: int,
-    body: bytes,
-    headers: list[tuple[bytes, bytes]] | None = None,
-    media_type: bytes = b"application/json",
-) -> None:
-    """A complete JSON response in two ASGI messages, without a Response object."""
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", media_type), (b"content-length", str(len(body)).encode()), *(headers or ())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 class BodySizeLimit:

@@ -39,11 +39,12 @@ from domain.services.shared_reads import BatchedReads
 from resolvers.context import RequestContext
 from schema.known_queries import KnownQueries
 from server import graphiql, metrics
-from server.body_limit import BodyTooLarge, read_body, send_json, too_large_body
+from server.body_limit import BodyTooLarge, read_body, too_large_body
 from server.container import Container
 from server.input_guard import check_request
 from server.logs import note_errors, note_operation, note_viewer
 from server.outages import RETRY_AFTER_S, WS_TRY_AGAIN_LATER, unavailable
+from server.raw_response import send_json
 from server.response_cache import SingleRequest, single_request
 from server.ws_handlers import LegacyWSHandler, TransportWSHandler
 

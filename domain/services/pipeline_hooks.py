@@ -65,11 +65,14 @@ class PipelineWebhooks:
             definition = await tx.uow.pipelines.find_one(project_id=project.id)
             if definition is None or definition.webhook_owner_id != owner.id:
                 raise Conflict("the webhook secret was rotated meanwhile; deliver again", field="X-Rdflow-Delivery")
-            if await tx.uow.webhook_deliveries.find_one(project_id=project.id, delivery_id=delivery_id):
+            # One read of the project's remembered deliveries (kept few by the purge below) answers both.
+            remembered = await tx.uow.webhook_deliveries.find(project_id=project.id)
+            if any(seen.delivery_id == delivery_id for seen in remembered):
                 raise Conflict(f"delivery {delivery_id} was already received: a replay", field="X-Rdflow-Delivery")
             # The project's deliveries no replay can match any more are forgotten (the table stays bounded).
-            for old in await tx.uow.webhook_deliveries.find(project_id=project.id):
-                if old.received_at < tx.now() - self.remembered_for:
+            forget_before = tx.now() - self.remembered_for
+            for old in remembered:
+                if old.received_at < forget_before:
                     await tx.uow.webhook_deliveries.delete(old)
             require_may_run(actor, specs_of(definition))
             run = await self.runs.open_run(
