@@ -15,7 +15,7 @@ import pytest
 
 from domain.enums import TestType
 from domain.ports import SourceFile
-from integrations.sandbox import SandboxConfig, SandboxLimits, SandboxTestRunner
+from integrations.sandbox import SandboxConfig, SandboxLimits, SandboxTestRunner, private_scratch_dirs
 from tests.jobstack import ROOT
 from tests.reachable import reachable_dir
 
@@ -235,10 +235,14 @@ async def test_tmp_is_the_runs_own_when_the_machine_allows_namespaces():
         runner = SandboxTestRunner(SandboxConfig(root=root / "sandboxes"))
         if not await runner.isolated():
             pytest.skip("this machine refuses namespaces: /tmp stays shared (the sandbox user still owns nothing)")
+        # A scratch directory holding the checkout or its interpreter stays shared (a checkout under /tmp keeps /tmp).
+        isolated = private_scratch_dirs([str(root), sys.executable, str(ROOT)])
+        if not isolated:
+            pytest.skip("every scratch directory holds this checkout or its interpreter: none can be the run's own")
         token = uuid.uuid4().hex
-        secret = Path(f"/tmp/other-process-{token}")
+        secret = Path(isolated[0]) / f"other-process-{token}"
         secret.write_text("not for the tests")
-        escapes = [Path(d) / f"escape-{token}" for d in ("/tmp", "/var/tmp", "/dev/shm") if Path(d).is_dir()]
+        escapes = [Path(d) / f"escape-{token}" for d in isolated]
         body = f"""
             import os
 
