@@ -7,7 +7,6 @@ names, ISO timestamps in UTC, decimals as floats), so the text can be spliced in
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import functools
 import uuid
@@ -15,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from domain.compiled import (
     Cursor,
@@ -110,6 +109,8 @@ class Statement:
 
     def __init__(self) -> None:
         self.params: list[Any] = []
+        # (parameter index, root index, Lookup attribute): where each root lookup's own values go (see compile_plan).
+        self.slots: list[tuple[int, int, str]] = []
         self._aliases = 0
 
     def param(self, value: Any, cast: str) -> str:
@@ -143,17 +144,19 @@ class Statement:
         user = self.param(member_id, "uuid")
         return f"{scope} IN (SELECT m.project_id FROM project_members m WHERE m.user_id = {user})"
 
-    def lookup(self, lookup: Lookup) -> str:
-        """The row's object, or NULL when no row with that id lies in the scope."""
+    def lookup(self, lookup: Lookup, index: int) -> str:
+        """The row's object, or NULL when no row with that id lies in the scope (root `index`'s id and member)."""
         r = self.alias("r")
+        self.slots.append((len(self.params), index, "id"))
         conds = [f"{r}.id = {self.param(lookup.id, 'uuid')}"]
         if lookup.member_id is not None:
+            self.slots.append((len(self.params), index, "member_id"))
             conds.append(self.member_scope(r, lookup.entity, lookup.member_id))
         table = TABLES[lookup.entity].name
         return f"(SELECT {self.fields(r, lookup.fields)} FROM {table} {r} WHERE {' AND '.join(conds)})"
 
-    def root(self, root: Listing | Lookup) -> str:
-        return self.listing(root) if isinstance(root, Listing) else self.lookup(root)
+    def root(self, root: Listing | Lookup, index: int) -> str:
+        return self.listing(root) if isinstance(root, Listing) else self.lookup(root, index)
 
     def _conditions(self, alias: str, listing: Listing, parent_row: str | None) -> list[str]:
         query = listing.query
@@ -298,28 +301,61 @@ def _ordering(alias: str, query: ListQuery, reverse: bool) -> str:
     return ", ".join(f"{k} ASC NULLS LAST" if asc else f"{k} DESC NULLS FIRST" for k in keys)
 
 
-@functools.lru_cache(maxsize=1_000)
+# A root lookup in a plan's shape: its id stands out (a refetch asks for a new row each time), and so does its member.
+_LookupShape = tuple[str, str, tuple[Field, ...], bool]
+
+
 def compile_plan(plan: ReadPlan) -> tuple[str, tuple[Any, ...]]:
     """The statement and its parameters. The text depends only on the plan's shape (which fields, filters, page
-    arguments), so PostgreSQL's prepared statement is reused while the values vary."""
+    arguments), so PostgreSQL's prepared statement is reused while the values vary; a root lookup's id and member
+    are left out of the shape, so refetching row after row compiles the statement once."""
+    roots = plan.roots
+    shape = tuple((r.key, r.entity, r.fields, r.member_id is not None) if isinstance(r, Lookup) else r for r in roots)
+    sql, params, slots = _compile_shape(shape)
+    if not slots:
+        return sql, params
+    values = list(params)
+    for at, index, attribute in slots:
+        values[at] = getattr(roots[index], attribute)
+    return sql, tuple(values)
+
+
+@functools.lru_cache(maxsize=1_000)
+def _compile_shape(shape: tuple[Listing | _LookupShape, ...]) -> tuple[str, tuple[Any, ...], tuple[Any, ...]]:
+    """The statement of a plan shape, its parameters (a lookup's id and member as None) and where those go."""
     statement = Statement()
-    columns = [f"({statement.root(root)})::text" for root in plan.roots]
-    return "SELECT " + ", ".join(columns), tuple(statement.params)
+    roots = [
+        r if isinstance(r, Listing) else Lookup(r[0], r[1], None, r[2], member_id=_MEMBER if r[3] else None)
+        for r in shape
+    ]
+    columns = [f"({statement.root(root, index)})::text" for index, root in enumerate(roots)]
+    params = [None if p is _MEMBER else p for p in statement.params]
+    return "SELECT " + ", ".join(columns), tuple(params), tuple(statement.slots)
+
+
+_MEMBER = object()  # a scoped lookup's member, filled in per plan
 
 
 class PgCompiledReader:
     """Runs a plan's one statement on a pooled connection, outside any transaction (a single SELECT). The pool's own
-    connection, without SQLAlchemy's Connection around it: one greenlet hop to check it out and one to return it."""
+    connection, without SQLAlchemy's Connection around it, checked out, used and returned in one greenlet: a hop
+    (and a shielding task) each for the checkout and the return cost more than the statement's Python."""
 
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
 
     async def read(self, plan: ReadPlan) -> list[str | None]:
         sql, params = compile_plan(plan)
-        pooled = await greenlet_spawn(self.engine.sync_engine.raw_connection)
+        return list(await self.fetch_row(sql, params))
+
+    async def fetch_row(self, sql: str, params: Sequence[Any]) -> Any:
+        return await greenlet_spawn(self._fetch_row, sql, params)
+
+    def _fetch_row(self, sql: str, params: Sequence[Any]) -> Any:
+        pooled = self.engine.sync_engine.raw_connection()
         try:
-            row = await pooled.driver_connection.fetchrow(sql, *params)  # type: ignore[union-attr]  # asyncpg's
+            return await_only(pooled.driver_connection.fetchrow(sql, *params))  # type: ignore[union-attr]  # asyncpg's
         finally:
-            # Shielded: a cancelled request must still give the connection back whole.
-            await asyncio.shield(greenlet_spawn(pooled.close))
-        return list(row)
+            # Also when the request was cancelled: greenlet_spawn raises the cancellation inside the greenlet, at the
+            # fetch, so the connection goes back before the request's task ends.
+            pooled.close()

@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
 from domain import model
-from domain.compiled import Kind, Listing, Nodes, ReadPlan, Total, Value
+from domain.compiled import Kind, Listing, Lookup, Nodes, ReadPlan, Total, Value
 from domain.enums import Priority, ProjectStatus, RequirementStatus, Role, TaskStatus, TaskType
 from domain.paging import ListQuery
-from persistence.compiled_reads import compile_plan
+from persistence.compiled_reads import _compile_shape, compile_plan
 from resolvers.ids import to_global_id
 from schema.compiled import COLUMNS, Planner
 from server.settings import Settings
@@ -654,3 +654,19 @@ def test_a_connection_asked_only_for_its_total_compiles_to_a_count():
     nodes = Nodes("nodes", (Value("id", "id", Kind.ID, "Requirement"), tasks))
     sql, _ = compile_plan(ReadPlan((Listing("r", "requirements", None, ListQuery(), (nodes,)),)))
     assert sql.count("row_number()") == 1 and sql.count("json_agg") == 1 and "count(*)" in sql, sql
+
+
+def test_refetching_row_after_row_compiles_the_statement_once():
+    """A root lookup's id and member are parameters filled per plan, not part of the cached statement's shape."""
+    fields = (Value("id", "id", Kind.ID, "Task"), Value("name", "name", Kind.TEXT))
+    member = uuid.uuid4()
+    ids = [uuid.uuid4() for _ in range(5)]
+    before = _compile_shape.cache_info().misses
+    compiled = [
+        compile_plan(ReadPlan((Lookup("a", "tasks", i, fields, member), Lookup("b", "tasks", j, fields))))
+        for i, j in zip(ids, reversed(ids), strict=True)
+    ]
+    assert _compile_shape.cache_info().misses - before == 1
+    assert len({sql for sql, _ in compiled}) == 1
+    for (_, params), i, j in zip(compiled, ids, reversed(ids), strict=True):
+        assert params == (i, member, j)
