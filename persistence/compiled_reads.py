@@ -303,6 +303,7 @@ def _ordering(alias: str, query: ListQuery, reverse: bool) -> str:
 
 # A root lookup in a plan's shape: its id stands out (a refetch asks for a new row each time), and so does its member.
 _LookupShape = tuple[str, str, tuple[Field, ...], bool]
+_MEMBER = object()  # a scoped lookup's member while its shape compiles, filled in per plan
 
 
 def compile_plan(plan: ReadPlan) -> tuple[str, tuple[Any, ...]]:
@@ -331,9 +332,6 @@ def _compile_shape(shape: tuple[Listing | _LookupShape, ...]) -> tuple[str, tupl
     columns = [f"({statement.root(root, index)})::text" for index, root in enumerate(roots)]
     params = [None if p is _MEMBER else p for p in statement.params]
     return "SELECT " + ", ".join(columns), tuple(params), tuple(statement.slots)
-
-
-_MEMBER = object()  # a scoped lookup's member, filled in per plan
 
 
 class PgCompiledReader:

@@ -37,8 +37,8 @@ _LONG_NUMBER = re.compile(r"\d{19}")
 
 
 def read_json(text: str) -> Any:
-    """A JSON column's value: orjson (JSONB audit details and task metadata were ~9 % of an audit page's CPU with the
-    standard library), or the standard library where orjson would not read it exactly (a very long integer) or at all
+    """A JSON column's value: orjson (an audit page decodes ~40 small values, 0.1-0.4 us each; the standard library
+    took 0.7-1.0 us), or the standard library where orjson would not read it exactly (a very long integer) or at all
     (NaN, which Python's own writer puts in SQLite's JSON text)."""
     if _LONG_NUMBER.search(text) is None:
         try:
