@@ -66,7 +66,10 @@ def _metrics_dir(given: str | None) -> tuple[Path, bool]:
 
 def _serve(settings: Settings) -> None:
     import uvicorn
+    from uvicorn.server import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
 
+    from server.listening import worker_sockets
     from server.ws_protocol import websocket_options
 
     # Each worker process builds its Settings from the environment: give it what the flags chose.
@@ -81,20 +84,30 @@ def _serve(settings: Settings) -> None:
     # there and /metrics, whichever process answers it, sums them.
     metrics_dir, ours = _metrics_dir(os.environ.get(METRICS_DIR_ENV))
     os.environ[METRICS_DIR_ENV] = str(metrics_dir)
+    config = uvicorn.Config(
+        "server.app:serving_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        log_config=logging_config(json=wants_json(settings.env, settings.log_format), level=settings.log_level),
+        access_log=False,
+        proxy_headers=True,
+        timeout_keep_alive=settings.http_keepalive_s,
+        **websocket_options(settings.max_body_bytes),
+    )
     try:
-        uvicorn.run(
-            "server.app:serving_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            log_level=settings.log_level,
-            log_config=logging_config(json=wants_json(settings.env, settings.log_format), level=settings.log_level),
-            access_log=False,
-            proxy_headers=True,
-            timeout_keep_alive=settings.http_keepalive_s,
-            **websocket_options(settings.max_body_bytes),
-        )
+        if settings.workers > 1:
+            # As uvicorn.run, except that every worker listens on its own socket (server/listening.py).
+            Multiprocess(config, sockets=worker_sockets(settings.host, settings.port)).run()
+        else:
+            server = uvicorn.Server(config)
+            server.run()
+            if not server.started:
+                raise SystemExit(STARTUP_FAILURE)
+    except KeyboardInterrupt:  # Ctrl+C: the server has shut down already (uvicorn.run ends the same way)
+        pass
     finally:
         if ours:
             shutil.rmtree(metrics_dir, ignore_errors=True)

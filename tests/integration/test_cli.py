@@ -128,8 +128,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _serving(args: list[str], env: dict[str, str], port: int) -> Iterator[list[str]]:
-    """`rdflow serve ARGS` answering /health on `port` for the block; the list gets its output once stopped."""
+def _serving(args: list[str], env: dict[str, str], port: int) -> Iterator[tuple[list[str], int]]:
+    """`rdflow serve ARGS` answering /health on `port` for the block: (a list that gets its output once stopped, its
+    process id)."""
     import httpx
 
     server = subprocess.Popen(
@@ -150,7 +151,7 @@ def _serving(args: list[str], env: dict[str, str], port: int) -> Iterator[list[s
                 time.sleep(0.2)
         else:
             pytest.fail(f"rdflow serve {args} did not answer /health on {port}")
-        yield output
+        yield output, server.pid
     finally:
         server.terminate()
         output.append(server.communicate(timeout=30)[0])
@@ -158,7 +159,7 @@ def _serving(args: list[str], env: dict[str, str], port: int) -> Iterator[list[s
 
 def _serve_until_healthy(args: list[str], env: dict[str, str], port: int) -> str:
     """Start `rdflow serve ARGS`, wait for /health on `port`, stop it; returns its output."""
-    with _serving(args, env, port) as output:
+    with _serving(args, env, port) as (output, _):
         pass
     return output[0]
 
@@ -246,3 +247,51 @@ def test_migrate_tells_a_newcomer_how_to_sign_in(data_env):
     assert made.returncode == 0, made.stderr
     again = rdflow("migrate", env=data_env)
     assert again.returncode == 0 and "no users yet" not in again.stdout, again.stdout
+
+
+def _sockets_on(pid: int, port: int, state: str) -> set[str]:
+    """The inodes of the TCP sockets on local `port` in `state` (01: established, 0A: listening) that the process
+    `pid` holds (its fds against the kernel's table)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    held = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port, inode = int(fields[1].split(":")[1], 16), fields[9]
+        if local_port == port and fields[3] == state and inode in inodes:
+            held.add(inode)
+    return held
+
+
+def _worker_pids(parent: int) -> list[int]:
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    return [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc")
+def test_every_worker_accepts_a_share_of_a_burst_of_connections(data_env):
+    """Two workers: 40 connections opened at once spread over both (each listens on its own SO_REUSEPORT socket).
+    On one shared socket the first worker to wake took the whole burst in 2 of 5 tries."""
+    port = _free_port()
+    for _ in range(3):  # the kernel spreads by the connections' addresses: every try must reach both workers
+        with _serving(["--port", str(port), "--workers", "2"], data_env, port) as (_, parent):
+            workers = _worker_pids(parent)
+            assert len(workers) == 2, workers
+            deadline = time.monotonic() + 60  # /health answers once the first worker listens
+            while not all(_sockets_on(pid, port, "0A") for pid in workers) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            first, second = (_sockets_on(pid, port, "0A") for pid in workers)
+            assert len(first) == len(second) == 1 and first != second, "each worker listens on a socket of its own"
+            socks = [socket.create_connection(("127.0.0.1", port), 10) for _ in range(40)]
+            try:
+                for sock in socks:
+                    assert _get_health(sock).startswith(b"HTTP/1.1 200")
+                held = [len(_sockets_on(pid, port, "01")) for pid in workers]
+                assert sum(held) == 40 and min(held) >= 5, held
+            finally:
+                for sock in socks:
+                    sock.close()
