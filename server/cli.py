@@ -100,7 +100,13 @@ def _serve(settings: Settings) -> None:
     try:
         if settings.workers > 1:
             # As uvicorn.run, except that every worker listens on its own socket (server/listening.py).
-            Multiprocess(config, sockets=worker_sockets(settings.host, settings.port)).run()
+            try:
+                sockets = worker_sockets(settings.host, settings.port)
+            except OSError as exc:
+                where = f"{settings.host}:{settings.port}"
+                print(f"rdflow serve: cannot listen on {where}: {exc.strerror}", file=sys.stderr)
+                raise SystemExit(STARTUP_FAILURE) from None
+            Multiprocess(config, sockets=sockets).run()
         else:
             server = uvicorn.Server(config)
             server.run()

@@ -11,9 +11,7 @@ import socket
 from typing import Any
 
 
-def bound_reuse_port(family: int, address: tuple[Any, ...]) -> socket.socket:
-    """A socket bound to `address` that other sockets of this user may bind too (it listens once uvicorn serves)."""
-    sock = socket.socket(family=family)
+def _bind_shared(sock: socket.socket, address: tuple[Any, ...]) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(address)
@@ -21,20 +19,26 @@ def bound_reuse_port(family: int, address: tuple[Any, ...]) -> socket.socket:
     return sock
 
 
+def bound_reuse_port(family: int, address: tuple[Any, ...]) -> socket.socket:
+    """A socket bound to `address` beside the other workers' (it listens once uvicorn serves on it)."""
+    return _bind_shared(socket.socket(family=family), address)
+
+
 class ReusePortSocket(socket.socket):
-    """The address the workers listen on, bound (so a taken port fails at start) but never listening itself. Sent to
-    a worker process (multiprocessing pickles it when uvicorn starts or restarts one), it arrives as a new socket
-    bound to the same address, not as a copy of this one: every worker gets its own accept queue."""
+    """The address the workers listen on, bound but never listening itself. Sent to a worker process
+    (multiprocessing pickles it when uvicorn starts or restarts one), it arrives as a new socket bound to the same
+    address, not as a copy of this one: every worker gets its own accept queue."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         return bound_reuse_port, (self.family, self.getsockname()[:2])
 
 
 def worker_sockets(host: str, port: int) -> list[socket.socket]:
-    """What uvicorn's worker supervisor hands each worker (port 0: the one the kernel picked, for all of them)."""
+    """What uvicorn's worker supervisor hands each worker. OSError when the address is taken: a plain bind is tried
+    first, since SO_REUSEPORT alone would let a second `rdflow serve` on the same port share its connections."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    parent = ReusePortSocket(family=family)
-    parent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    parent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    parent.bind((host, port))
-    return [parent]
+    with socket.socket(family=family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        port = probe.getsockname()[1]  # port 0: the one the kernel picked, for every worker
+    return [_bind_shared(ReusePortSocket(family=family), (host, port))]

@@ -295,3 +295,15 @@ def test_every_worker_accepts_a_share_of_a_burst_of_connections(data_env):
             finally:
                 for sock in socks:
                     sock.close()
+
+
+def test_several_workers_refuse_a_port_another_server_listens_on(data_env):
+    """SO_REUSEPORT alone would let a second server on the port take a share of its connections: refused, by name."""
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # as another multi-worker rdflow serve's would
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = rdflow("serve", "--port", str(port), "--workers", "2", env=data_env)
+    assert done.returncode == 3, (done.returncode, done.stderr)
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr, done.stderr
