@@ -51,12 +51,9 @@ class UserCache:
         # Told +1/-1 as a listener starts and ends (the subscription gauge counts clients' subscriptions only).
         self.on_listen = on_listen
 
-    def at(self, version: Awaitable[Hashable] | None) -> _AtVersion:
-        """The cache as a request sees it: `version` is the data version the request read (asked before its
-        revocation check, so both go in one Redis round trip); None: read when needed."""
-        return _AtVersion(self, version)
-
     async def get(self, user_id: uuid.UUID, version_read: Awaitable[Hashable] | None = None) -> User | None:
+        """`version_read`: the data version the request read (asked before its revocation check, so both go in one
+        Redis round trip); None: read now."""
         version: Hashable = None
         if version_read is None and self.versions is not None:
             version_read = self.versions.current()
@@ -145,12 +142,3 @@ class UserCache:
         for listener in listeners:
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
-
-
-@dataclass(frozen=True, slots=True)
-class _AtVersion:
-    cache: UserCache
-    version: Awaitable[Hashable] | None
-
-    def get(self, user_id: uuid.UUID) -> Awaitable[User | None]:
-        return self.cache.get(user_id, self.version)  # the cache's own coroutine: no second frame per sign-in

@@ -8,6 +8,7 @@ A key is only ever answered by an MGET sent after it was asked: an answer alread
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import redis.asyncio as redis
 
@@ -18,14 +19,14 @@ class RedisGets:
     def __init__(self, client: redis.Redis):
         self.redis = client
         # Reads waiting for the next MGET: (their keys, the future their values go to).
-        self._waiting: list[tuple[list[str], asyncio.Future[Values]]] = []
+        self._waiting: list[tuple[Sequence[str], asyncio.Future[Values]]] = []
         self._busy = False  # an MGET is on its way, or one is scheduled for this turn of the loop
 
     @classmethod
     def from_url(cls, redis_url: str) -> RedisGets:
         return cls(redis.Redis.from_url(redis_url, socket_connect_timeout=2))
 
-    def get(self, names: list[str]) -> asyncio.Future[Values]:
+    def get(self, names: Sequence[str]) -> asyncio.Future[Values]:
         """The values of `names` (None where a key is absent), from an MGET sent after this call. Asked now, not when
         awaited: a caller can ask for several reads and await them after other work."""
         answer: asyncio.Future[Values] = asyncio.get_running_loop().create_future()
@@ -42,7 +43,7 @@ class RedisGets:
         if batch:
             asyncio.get_running_loop().create_task(self._ask(batch), name="rdflow-redis-gets")
 
-    async def _ask(self, batch: list[tuple[list[str], asyncio.Future[Values]]]) -> None:
+    async def _ask(self, batch: list[tuple[Sequence[str], asyncio.Future[Values]]]) -> None:
         try:
             values = await self.redis.mget([name for names, _ in batch for name in names])
         except BaseException as exc:  # every read of the batch fails as it would have alone (503 on an outage)

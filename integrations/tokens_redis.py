@@ -4,6 +4,7 @@ Every signed-in request asks whether its token is revoked, through the batched r
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from domain.ports import Clock
@@ -26,6 +27,8 @@ class RedisTokenStore:
         self.redis = self.gets.redis
         self.clock = clock
         self.prefix = prefix
+        # The Redis names of a signed-in request's revocation keys, asked with every request.
+        self._names = functools.lru_cache(maxsize=10_000)(self._names_of)
 
     def _key(self, key: str) -> str:
         kind, _, value = key.partition(":")
@@ -42,8 +45,12 @@ class RedisTokenStore:
             pipe.expire(name, ttl, gt=True)
             await pipe.execute()
 
+    def _names_of(self, keys: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(self._key(k) for k in keys)
+
     async def is_revoked(self, *keys: str) -> bool:
-        return any(v is not None for v in await self.gets.get([self._key(k) for k in keys]))
+        values = await self.gets.get(self._names(keys))
+        return values.count(None) < len(values)
 
     async def claim_once(self, key: str, expires_at: datetime) -> bool:
         return bool(await self.redis.set(self._key(key), 1, ex=self._ttl(expires_at), nx=True))

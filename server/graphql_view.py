@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import itertools
 import json
 import logging
@@ -31,7 +30,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
-from auth.request import authenticate, bearer_token
+from auth.request import SignIn, SignIns, authenticate, bearer_token
 from auth.user_cache import UserCache
 from domain.errors import DomainError, InvalidInput, Unauthenticated
 from domain.permissions import Viewer
@@ -148,8 +147,11 @@ HTTP_STATUS = {
 
 
 HIT, MISS, BYPASS = "hit", "miss", "bypass"
-# The scope state's key for the request's reading of the data version (GraphQLView._data_version).
+# The scope state's keys for the request's reading of the data version (GraphQLView._data_version) and its sign-in.
 DATA_VERSION = "data_version"
+SIGN_IN = "sign_in"
+# The response cache's scope of an anonymous request: (user, role).
+ANONYMOUS: tuple[None, None] = (None, None)
 EMPTY_PARAMS: Mapping[str, str] = {}  # a POST's query string is not read (GraphQL over HTTP: the body is the request)
 
 
@@ -158,12 +160,6 @@ def _marked(response: Response, outcome: str) -> Response:
     response.headers["x-rdflow-cache"] = outcome
     metrics.response_cache(outcome)
     return response
-
-
-@functools.lru_cache(maxsize=10_000)
-def _user_key(user_id: uuid.UUID) -> str:
-    """A user's id as the cache key and the log lines carry it (str() of a UUID formats 128 bits each time)."""
-    return str(user_id)
 
 
 def _retrieve(reading: asyncio.Future[Hashable]) -> None:
@@ -254,6 +250,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             container.bus, self.stored_users.get, on_listen=metrics.internal_subscriptions, versions=container.versions
         )
         container.closers.append(self.users.aclose)
+        self.sign_ins = SignIns(container.services, container.tokens, self.users)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql.render(request)
@@ -397,7 +394,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         state = request.scope["state"]
         version_read = cache.version(self._data_version(state))
         try:
-            viewer = await self._authenticate(request.scope, headers.get(b"authorization"))
+            sign_in = await self._sign_in(request.scope, headers.get(b"authorization"))
         except Exception:  # noqa: BLE001 - refused or an outage: the normal path answers it, in its own order
             await version_read
             return _marked(await self.run(request), BYPASS)
@@ -407,12 +404,12 @@ class GraphQLView(GraphQL[RequestContext, None]):
         version = await version_read
         if version is None:
             return _marked(await self._execute(request, single), BYPASS)
-        user = _user_key(viewer.user_id) if viewer.user_id else None
-        key = (user, viewer.role.value if viewer.role else None, *single.key)
+        scope = sign_in.scope if sign_in is not None else ANONYMOUS
+        key = (*scope, *single.key)
         stored = cache.get(key, version)
         if stored is not None:
             note_operation(single.operation_name)
-            note_viewer(user)
+            note_viewer(scope[0])
             metrics.response_cache(HIT)
             return stored
         state["cache_slot"] = True
@@ -452,23 +449,19 @@ class GraphQLView(GraphQL[RequestContext, None]):
         operation = get_operation_ast(document, request_data.operation_name)
         return operation is not None and operation.operation is GraphQLOperationType.QUERY
 
-    async def _authenticate(self, scope: Scope, authorization: bytes | None) -> Viewer:
-        """The viewer, once per request: the cache lookup needs it before strawberry builds the context."""
+    async def _sign_in(self, scope: Scope, authorization: bytes | None) -> SignIn | None:
+        """The request's sign-in (None: anonymous), once per request: the cache lookup needs it before strawberry
+        builds the context, which makes the Viewer of it."""
         state = scope["state"]
-        viewer: Viewer | None = state.get("viewer")
-        if viewer is None:
-            token = bearer_token(authorization.decode("latin-1") if authorization is not None else None)
-            client = scope.get("client")
-            viewer = await authenticate(
-                self.container.services,
-                self.container.tokens,
-                token,
-                request_id=state["request_id"],
-                client_address=client[0] if client else None,
-                users=self.users.at(self._data_version(state) if token is not None else None),
-            )
-            state["viewer"] = viewer
-        return viewer
+        if SIGN_IN in state:
+            signed_in: SignIn | None = state[SIGN_IN]
+            return signed_in
+        token = bearer_token(authorization.decode("latin-1") if authorization is not None else None)
+        sign_in = None
+        if token is not None:
+            sign_in = await self.sign_ins.sign_in(token, self._data_version(state))
+        state[SIGN_IN] = sign_in
+        return sign_in
 
     def _data_version(self, state: dict[str, Any]) -> asyncio.Future[Hashable] | None:
         """The request's one reading of the data version, asked at the first call (None: there is none). The response
@@ -533,8 +526,14 @@ class GraphQLView(GraphQL[RequestContext, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
         if isinstance(request, Request):
             headers = _headers_of(request.scope)
-            _settle_request_id(request.scope, headers)
-            viewer = await self._authenticate(request.scope, headers.get(b"authorization"))
+            request_id = _settle_request_id(request.scope, headers)
+            sign_in = await self._sign_in(request.scope, headers.get(b"authorization"))
+            client = request.scope.get("client")
+            client_address = client[0] if client else None
+            if sign_in is None:
+                viewer = Viewer(request_id=request_id, client_address=client_address)
+            else:
+                viewer = sign_in.viewer(request_id=request_id, client_address=client_address)
         else:
             viewer = await authenticate(
                 self.container.services,

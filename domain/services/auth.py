@@ -48,6 +48,12 @@ def password_version(password_hash: str) -> str:
     return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=10_000)
+def _revocation_keys(jti: str, family: str | None) -> tuple[str, ...]:
+    """What revokes an access token (asked on every signed-in request): its own logout, or its sign-in's."""
+    return (f"jti:{jti}", f"family:{family}") if family else (f"jti:{jti}",)
+
+
 def _expiry(claims: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(claims["exp"], UTC)
 
@@ -196,15 +202,19 @@ class AuthService:
     def _kept(family: str, user: User) -> str:
         return f"kept:{family}:{password_version(user.password_hash)}"
 
+    @staticmethod
+    def password_is_current(claims: dict[str, Any], user: User) -> bool:
+        """The token was issued after the user's last password change (it carries the password's version)."""
+        return bool(claims.get("pwv") == password_version(user.password_hash))
+
     async def require_current_password(self, claims: dict[str, Any], user: User) -> None:
         """Refuse a token issued before the user's last password change, unless its sign-in made that change."""
-        if claims.get("pwv") == password_version(user.password_hash):
+        if self.password_is_current(claims, user):
             return
         if not claims.get("fam") or not await self.store.is_revoked(self._kept(claims["fam"], user)):
             raise Unauthenticated("the password changed after this sign-in; sign in again")
 
     async def check(self, claims: dict[str, Any]) -> None:
         """Refuse a revoked access token (logout) or one from a revoked sign-in (refresh reuse)."""
-        keys = [f"jti:{claims['jti']}"] + ([f"family:{claims['fam']}"] if claims.get("fam") else [])
-        if await self.store.is_revoked(*keys):
+        if await self.store.is_revoked(*_revocation_keys(claims["jti"], claims.get("fam"))):
             raise Unauthenticated("token revoked")

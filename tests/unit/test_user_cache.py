@@ -78,7 +78,7 @@ async def test_a_commit_anywhere_makes_the_next_read_fresh_before_its_event_arri
         await versions.bump()
         await cache.get(maria.id)
         assert reads == [maria.id, maria.id]
-        await cache.at(versions.current()).get(maria.id)  # the request's own reading of the same version
+        await cache.get(maria.id, versions.current())  # the request's own reading of the same version
         assert reads == [maria.id, maria.id]
         assert bus.subscriber_count() == 1
     finally:
