@@ -61,9 +61,10 @@ def bearer_token(authorization: str | None) -> str | None:
     if not authorization:
         return None
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if not token or scheme.lower() != "bearer":
         raise Unauthenticated("Authorization header must be 'Bearer <access token>'")
-    return token.strip()
+    return token
 
 
 def _subject(claims: dict[str, Any]) -> uuid.UUID:

@@ -10,27 +10,9 @@ from __future__ import annotations
 import asyncio
 import secrets
 
-from integrations.redis_gets import RedisGets, Values
+from integrations.redis_gets import RedisGets
 
 KEY = "data-version"
-
-
-def _first(values: asyncio.Future[Values]) -> asyncio.Future[bytes | None]:
-    """The first value, as a future (not a coroutine): a request awaits it from both its caches, and no task is made."""
-    first: asyncio.Future[bytes | None] = values.get_loop().create_future()
-
-    def settle(done: asyncio.Future[Values]) -> None:
-        if first.done():
-            return
-        if done.cancelled():
-            first.cancel()
-        elif (error := done.exception()) is not None:
-            first.set_exception(error)
-        else:
-            first.set_result(done.result()[0])
-
-    values.add_done_callback(settle)
-    return first
 
 
 class RedisDataVersion:
@@ -40,10 +22,12 @@ class RedisDataVersion:
         self.gets = gets or RedisGets.from_url(redis_url)
         self.redis = self.gets.redis
         self.key = f"{prefix}:{KEY}"
+        self._name = self.key.encode()  # read with every request: bytes, which redis-py sends as they are
 
     def current(self) -> asyncio.Future[bytes | None]:
-        """Read in the batched MGET of integrations/redis_gets.py, with the request's revocation check."""
-        return _first(self.gets.get([self.key]))
+        """Read in the batched MGET of integrations/redis_gets.py, with the request's revocation check; a future (not
+        a coroutine): a request awaits it from both its caches, and no task is made."""
+        return self.gets.get_one(self._name)
 
     async def bump(self) -> None:
         await self.redis.set(self.key, secrets.token_bytes(16))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import redis.asyncio as redis
 
@@ -18,19 +19,28 @@ Values = list[bytes | None]
 class RedisGets:
     def __init__(self, client: redis.Redis):
         self.redis = client
-        # Reads waiting for the next MGET: (their keys, the future their values go to).
-        self._waiting: list[tuple[Sequence[str], asyncio.Future[Values]]] = []
+        # Reads waiting for the next MGET: (their keys, the future their values go to, whether it takes the one value
+        # of a single key rather than the list).
+        self._waiting: list[tuple[Sequence[str | bytes], asyncio.Future[Any], bool]] = []
         self._busy = False  # an MGET is on its way, or one is scheduled for this turn of the loop
 
     @classmethod
     def from_url(cls, redis_url: str) -> RedisGets:
         return cls(redis.Redis.from_url(redis_url, socket_connect_timeout=2))
 
-    def get(self, names: Sequence[str]) -> asyncio.Future[Values]:
+    def get(self, names: Sequence[str | bytes]) -> asyncio.Future[Values]:
         """The values of `names` (None where a key is absent), from an MGET sent after this call. Asked now, not when
-        awaited: a caller can ask for several reads and await them after other work."""
-        answer: asyncio.Future[Values] = asyncio.get_running_loop().create_future()
-        self._waiting.append((names, answer))
+        awaited: a caller can ask for several reads and await them after other work. A failed read's error counts
+        as seen: the caller may have stopped waiting (a refused or cancelled request)."""
+        return self._asked(names, False)
+
+    def get_one(self, name: str | bytes) -> asyncio.Future[bytes | None]:
+        """The value of `name`, as `get` reads it (nothing between the MGET and the awaiting request)."""
+        return self._asked((name,), True)
+
+    def _asked(self, names: Sequence[str | bytes], one: bool) -> asyncio.Future[Any]:
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting.append((names, answer, one))
         if not self._busy:
             self._busy = True
             # Sent at the end of this turn, so reads asked in the same turn share it.
@@ -43,20 +53,21 @@ class RedisGets:
         if batch:
             asyncio.get_running_loop().create_task(self._ask(batch), name="rdflow-redis-gets")
 
-    async def _ask(self, batch: list[tuple[Sequence[str], asyncio.Future[Values]]]) -> None:
+    async def _ask(self, batch: list[tuple[Sequence[str | bytes], asyncio.Future[Any], bool]]) -> None:
         try:
-            values = await self.redis.mget([name for names, _ in batch for name in names])
+            values = await self.redis.mget([name for names, _, _ in batch for name in names])
         except BaseException as exc:  # every read of the batch fails as it would have alone (503 on an outage)
-            for _, answer in batch:
+            for _, answer, _ in batch:
                 if not answer.done():
                     answer.set_exception(exc if isinstance(exc, Exception) else ConnectionError("read cancelled"))
+                    answer.exception()  # seen (see `get`)
             if not isinstance(exc, Exception):
                 raise
         else:
             at = 0
-            for names, answer in batch:
+            for names, answer, one in batch:
                 if not answer.done():  # its request may have been cancelled meanwhile
-                    answer.set_result(values[at : at + len(names)])
+                    answer.set_result(values[at] if one else values[at : at + len(names)])
                 at += len(names)
         finally:
             self._send()

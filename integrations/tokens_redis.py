@@ -45,8 +45,8 @@ class RedisTokenStore:
             pipe.expire(name, ttl, gt=True)
             await pipe.execute()
 
-    def _names_of(self, keys: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(self._key(k) for k in keys)
+    def _names_of(self, keys: tuple[str, ...]) -> tuple[bytes, ...]:
+        return tuple(self._key(k).encode() for k in keys)  # bytes: redis-py sends them as they are
 
     async def is_revoked(self, *keys: str) -> bool:
         values = await self.gets.get(self._names(keys))

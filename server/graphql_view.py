@@ -472,8 +472,13 @@ class GraphQLView(GraphQL[RequestContext, None]):
             return None
         reading: asyncio.Future[Hashable] | None = state.get(DATA_VERSION)
         if reading is None:
-            reading = state[DATA_VERSION] = asyncio.ensure_future(versions.current())
-            reading.add_done_callback(_retrieve)  # a refused request may never look at it
+            current = versions.current()
+            if isinstance(current, asyncio.Future):  # production's batched read: its failure counts as seen already
+                reading = current
+            else:
+                reading = asyncio.ensure_future(current)
+                reading.add_done_callback(_retrieve)  # a refused request may never look at it
+            state[DATA_VERSION] = reading
         return reading
 
     async def process_result(self, request: Request, result: ExecutionResult, *args: Any) -> Any:

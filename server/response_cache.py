@@ -155,13 +155,39 @@ class SingleRequest:
         return self.query, self.operation_name or None, self.canonical_variables, self.canonical_extensions
 
 
+# POST bodies without variables or extensions, read once: a watched dashboard sends the same few bodies over and over,
+# and such a request holds nothing mutable that its executions could share. Bounded in entries and body size.
+REMEMBERED_BODIES = 1_000
+REMEMBERED_BODY_BYTES = 4_096
+_remembered: dict[bytes, SingleRequest] = {}
+
+
 def single_request(method: str, content_type: str, body: bytes, params: Mapping[str, str]) -> SingleRequest | None:
     """A single GraphQL request over HTTP; None for anything else (a batch, a body that is not a JSON object, a form,
     a field of the wrong type): the normal path answers (or refuses) those."""
+    if method == "POST":
+        if content_type.split(";", 1)[0].strip().lower() != "application/json":
+            return None
+        single = _remembered.get(body)
+        if single is None:
+            single = _read(method, body, params)
+            if single is not None and single.variables is None and single.extensions is None:
+                _remember(body, single)
+        return single
+    return _read(method, body, params)
+
+
+def _remember(body: bytes, single: SingleRequest) -> None:
+    if len(body) > REMEMBERED_BODY_BYTES:
+        return
+    if len(_remembered) >= REMEMBERED_BODIES:
+        del _remembered[next(iter(_remembered))]  # the oldest
+    _remembered[body] = single
+
+
+def _read(method: str, body: bytes, params: Mapping[str, str]) -> SingleRequest | None:
     try:
         if method == "POST":
-            if content_type.split(";", 1)[0].strip().lower() != "application/json":
-                return None
             data = orjson.loads(body)
             if not isinstance(data, dict):
                 return None

@@ -5,9 +5,11 @@ the check was asked (a logout must hold at once)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis.exceptions
 
 from integrations.data_version_redis import RedisDataVersion
 from integrations.redis_gets import RedisGets
@@ -85,7 +87,11 @@ async def test_the_revocation_check_and_the_data_version_share_one_read(redis_ur
         version = await version_read
         assert revoked is False
         assert version is not None and version == await versions.current()
-        assert counting.calls[0] == [f"{redis_prefix}:data-version", f"{redis_prefix}:token:blacklist:shared-read"]
+        # Both names as sent: bytes, formatted once.
+        assert counting.calls[0] == [
+            f"{redis_prefix}:data-version".encode(),
+            f"{redis_prefix}:token:blacklist:shared-read".encode(),
+        ]
     finally:
         await store.aclose()
         await versions.aclose()
@@ -128,3 +134,31 @@ async def test_a_failed_read_fails_every_check_waiting_on_it_and_the_next_ones_a
     counting.mget = original
     assert await store.is_revoked("jti:a") is False
     assert len(counting.calls) == 3
+
+
+async def _error_of(read: asyncio.Future) -> type[BaseException] | None:
+    """The read's error's type; the error itself is not kept (its traceback would keep the other reads alive)."""
+    try:
+        await read
+    except Exception as exc:  # noqa: BLE001 - any error is the answer here
+        return type(exc)
+    return None
+
+
+async def test_a_failed_read_fails_every_reader_and_one_nobody_awaited_is_not_reported():
+    """Redis is unreachable: the request that waits gets the error (a 503 upstream); the read of a request that was
+    refused before it looked (its data version) must not end up in asyncio's "exception was never retrieved"."""
+    loop = asyncio.get_running_loop()
+    reported: list[dict] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    gets = RedisGets.from_url("redis://127.0.0.1:1/0")  # nothing listens there
+    try:
+        unseen = gets.get_one(b"rdflow:data-version")
+        assert await _error_of(gets.get([b"rdflow:token:blacklist:x"])) is redis.exceptions.ConnectionError
+        assert unseen.done() and not unseen.cancelled()
+        await gets.aclose()  # the client holds the error's traceback, and through it the reads
+        del unseen, gets
+        gc.collect()
+        assert reported == []
+    finally:
+        loop.set_exception_handler(None)

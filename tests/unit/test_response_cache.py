@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from server import response_cache
 from server.response_cache import OVERHEAD_BYTES, BumpOrForget, ResponseCache, single_request
 
 
@@ -138,3 +139,26 @@ async def test_an_unreadable_version_skips_the_cache(caplog):
 def test_request_keys_are_canonical_and_only_for_single_json_requests(method, content_type, body, params, expected):
     single = single_request(method, content_type, body, params)
     assert (single.key if single is not None else None) == expected
+
+
+def test_a_body_without_variables_is_read_once_and_one_with_variables_every_time():
+    plain = b'{"query": "{ remembered }"}'
+    assert single_request("POST", "application/json", plain, {}) is single_request(
+        "POST", "application/json", plain, {}
+    )
+    # The same bytes as a form are still not a single JSON request.
+    assert single_request("POST", "multipart/form-data", plain, {}) is None
+    with_variables = b'{"query": "query Q($a: Int) { a(a: $a) }", "variables": {"a": 1}}'
+    first = single_request("POST", "application/json", with_variables, {})
+    second = single_request("POST", "application/json", with_variables, {})
+    assert first is not None and second is not None and first.key == second.key
+    assert first.variables is not second.variables  # each execution gets its own variables
+
+
+def test_remembered_bodies_are_bounded(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(response_cache, "REMEMBERED_BODIES", 2)
+    monkeypatch.setattr(response_cache, "_remembered", {})
+    bodies = [b'{"query": "{ a%d }"}' % i for i in range(3)] + [b'{"query": "{ %s }"}' % (b"b" * 5_000)]
+    for body in bodies:
+        assert single_request("POST", "application/json", body, {}) is not None
+    assert list(response_cache._remembered) == bodies[1:3]  # the oldest out; a long body not kept
