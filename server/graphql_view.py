@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -17,6 +18,7 @@ import orjson
 from cross_web import HTTPException
 from graphql import OperationType as GraphQLOperationType
 from graphql import get_operation_ast
+from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
@@ -126,6 +128,11 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
         return pending.pop() if pending else await receive()
 
     return replay
+
+
+def _executing(scope: Scope, body: bytes, receive: Receive) -> Request:
+    """Starlette's request for a request that executes, its body already read."""
+    return Request(scope, _replaying(body, receive))
 
 
 JSON_KINDS = {
@@ -342,9 +349,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
             await send_json(send, 413, refusal, [(b"x-request-id", request_id.encode())])
             return 413, refusal
         wants_graphql_response = GRAPHQL_RESPONSE in headers.get(b"accept", b"").decode("latin-1")
-        request = Request(scope, _replaying(body, receive))
         try:
-            answered = await self._respond(request, headers, body)
+            answered = await self._respond(scope, receive, headers, body)
         except HTTPException as exc:
             answered = _http_error(exc)
         except DomainError as exc:
@@ -374,46 +380,50 @@ class GraphQLView(GraphQL[RequestContext, None]):
         # Strawberry answers with a body; a streamed response would have none to read error codes from.
         return response.status_code, bytes(getattr(response, "body", b"")) if response.status_code >= 400 else b""
 
-    async def _respond(self, request: Request, headers: Mapping[bytes, bytes], body: bytes) -> Response | bytes:
+    async def _respond(
+        self, scope: Scope, receive: Receive, headers: Mapping[bytes, bytes], body: bytes
+    ) -> Response | bytes:
         """From the response cache (the stored body) when the viewer's same request was answered since the last
-        write; else executed (and stored when it is a query answered without errors)."""
-        method = request.scope["method"]
+        write; else executed (and stored when it is a query answered without errors). Starlette's Request is made
+        only for a request that executes."""
+        method = scope["method"]
         single = single_request(
             method,
             headers.get(b"content-type", b"").decode("latin-1"),
             body,
-            request.query_params if method == "GET" else EMPTY_PARAMS,
+            QueryParams(scope["query_string"]) if method == "GET" else EMPTY_PARAMS,
         )
+        request = functools.partial(_executing, scope, body, receive)
         cache = self.container.responses
         if cache is None:
-            return await self._execute(request, single)
+            return await self._execute(request(), single)
         if single is None or b"no-cache" in headers.get(b"cache-control", b"").lower():
-            return _marked(await self._execute(request, single), BYPASS)
+            return _marked(await self._execute(request(), single), BYPASS)
         # Read BEFORE executing (server/response_cache.py); asked before the sign-in so that, in production, both
         # reads go to Redis in one MGET (integrations/redis_gets.py).
-        state = request.scope["state"]
+        state = scope["state"]
         version_read = cache.version(self._data_version(state))
         try:
-            sign_in = await self._sign_in(request.scope, headers.get(b"authorization"))
+            sign_in = await self._sign_in(scope, headers.get(b"authorization"))
         except Exception:  # noqa: BLE001 - refused or an outage: the normal path answers it, in its own order
             await version_read
-            return _marked(await self.run(request), BYPASS)
+            return _marked(await self.run(request()), BYPASS)
         except BaseException:  # cancelled (the client left): the read is not awaited
             version_read.close()
             raise
         version = await version_read
         if version is None:
-            return _marked(await self._execute(request, single), BYPASS)
-        scope = sign_in.scope if sign_in is not None else ANONYMOUS
-        key = (*scope, *single.key)
+            return _marked(await self._execute(request(), single), BYPASS)
+        viewer_scope = sign_in.scope if sign_in is not None else ANONYMOUS
+        key = (*viewer_scope, *single.key)
         stored = cache.get(key, version)
         if stored is not None:
             note_operation(single.operation_name)
-            note_viewer(scope[0])
+            note_viewer(viewer_scope[0])
             metrics.response_cache(HIT)
             return stored
         state["cache_slot"] = True
-        response = await self._execute(request, single)
+        response = await self._execute(request(), single)
         if state.get("cacheable", False) and response.status_code == 200:
             cache.put(key, version, bytes(response.body))
         return _marked(response, MISS)
