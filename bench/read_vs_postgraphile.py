@@ -9,8 +9,9 @@ count runs `rdflow serve` (RDFLOW_ENV=production, Redis, a super admin's token) 
 --cluster-workers N) side by side on that database and drives each with the same load, one server after the other
 for each shape and mode (the two runs a ratio compares are close in time). Prints requests/s and p50/p95/p99
 per shape, uncached and cached, with the rdflow / PostGraphile ratio, and signed-in vs anonymous `{ __typename }`.
-Then the ceiling for cached reads: a do-nothing ASGI app (bench/ceiling_app.py) under the same uvicorn settings,
-answering D2's request with the bytes rdflow gave, against 5x PostGraphile's D2 (issue 13's goal for repeated reads).
+Then the ceiling of an answer that goes through an ASGI app: a do-nothing one (bench/ceiling_app.py) under uvicorn,
+answering D2's request with the bytes rdflow gave, against 5x PostGraphile's D2 (issue 13's goal for repeated reads);
+rdflow answers a cache hit ahead of its ASGI app (server/http_protocol.py), so its cached reads can pass it.
 With --profile, py-spy records the 1-worker rdflow server while it serves the shapes `--only` selects (all by default)
 once more, uncached or cached (needs `pip install py-spy`).
 Everything is removed afterwards: servers, the npm folder, the database and the run's Redis keys.

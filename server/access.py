@@ -48,17 +48,19 @@ def _outcome(status: int, codes: list[str]) -> str:
     return "error" if codes else "ok"
 
 
-def _begin(scope: Scope) -> Token[RequestLog | None]:
-    """The request's id (the client's X-Request-ID when usable) in its scope and on every log line it causes."""
-    request_id = request_id_of(_header(scope, b"x-request-id"))
-    scope.setdefault("state", {})["request_id"] = request_id
+def begin_access(scope: Scope) -> Token[RequestLog | None]:
+    """The request's id (the client's X-Request-ID when usable; the one already chosen when the server's front began
+    it) in its scope and on every log line it causes; end it with end_request."""
+    state = scope.setdefault("state", {})
+    request_id = state.get("request_id") or request_id_of(_header(scope, b"x-request-id"))
+    state["request_id"] = request_id
     return begin_request(request_id)
 
 
 async def logged(scope: Scope, answer: Awaitable[Answered]) -> None:
     """Awaits the endpoint's `answer` to a GraphQL HTTP request (it sends its own response and says what it sent),
     then writes the request's access line and metrics: no wrapper between the endpoint and the server's send."""
-    token = _begin(scope)
+    token = begin_access(scope)
     started = time.perf_counter()
     status, refusal = 500, b""  # what an exception escaping the endpoint becomes (starlette's error middleware)
     try:
@@ -66,11 +68,12 @@ async def logged(scope: Scope, answer: Awaitable[Answered]) -> None:
     finally:
         if scope.get("state", {}).get(CLIENT_GONE):
             status = CLIENT_CLOSED_REQUEST
-        _finished(scope, status, refusal, time.perf_counter() - started)
+        finish_access(scope, status, refusal, time.perf_counter() - started)
         end_request(token)
 
 
-def _finished(scope: Scope, status: int, refusal: bytes, seconds: float) -> None:
+def finish_access(scope: Scope, status: int, refusal: bytes, seconds: float) -> None:
+    """The request's access line and metrics, within its begin_access."""
     request = current_request()
     assert request is not None  # set by _begin for the whole request
     if request.noted_errors:
@@ -112,7 +115,7 @@ class AccessLog:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] != self.path:
             return await self.app(scope, receive, send)
-        token = _begin(scope)
+        token = begin_access(scope)
         try:
             if scope["type"] == "http":
                 await self._http(scope, receive, send)
@@ -139,7 +142,7 @@ class AccessLog:
         finally:
             if scope.get("state", {}).get(CLIENT_GONE):
                 status = CLIENT_CLOSED_REQUEST
-            _finished(scope, status, bytes(refusal), time.perf_counter() - started)
+            finish_access(scope, status, bytes(refusal), time.perf_counter() - started)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()

@@ -142,4 +142,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.container = container
+    app.state.cache_front = graphql  # answers response cache hits ahead of the app (server/http_protocol.py)
     return app

@@ -69,8 +69,8 @@ def _serve(settings: Settings) -> None:
     from uvicorn.server import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
+    from server.http_protocol import server_options
     from server.listening import worker_sockets
-    from server.ws_protocol import websocket_options
 
     # Each worker process builds its Settings from the environment: give it what the flags chose.
     os.environ.update(RDFLOW_HOST=settings.host, RDFLOW_PORT=str(settings.port), RDFLOW_WORKERS=str(settings.workers))
@@ -95,7 +95,7 @@ def _serve(settings: Settings) -> None:
         access_log=False,
         proxy_headers=True,
         timeout_keep_alive=settings.http_keepalive_s,
-        **websocket_options(settings.max_body_bytes),
+        **server_options(settings.max_body_bytes),
     )
     try:
         if settings.workers > 1:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import itertools
 import json
 import logging
@@ -12,6 +11,7 @@ import os
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -46,12 +46,13 @@ from server.input_guard import check_request
 from server.logs import note_errors, note_operation, note_viewer
 from server.outages import RETRY_AFTER_S, WS_TRY_AGAIN_LATER, unavailable
 from server.raw_response import send_json
-from server.response_cache import SingleRequest, single_request
+from server.response_cache import Key, SingleRequest, single_request
 from server.ws_handlers import LegacyWSHandler, TransportWSHandler
 
 log = logging.getLogger("rdflow.ws")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+GRAPHQL_RESPONSE_BYTES = GRAPHQL_RESPONSE.encode()
 # Set in the request's scope state when its client disconnected before the request was read.
 CLIENT_GONE = "client_gone"
 # The access log's status for such a request (nginx's "client closed request"; no response was sent).
@@ -154,12 +155,38 @@ HTTP_STATUS = {
 
 
 HIT, MISS, BYPASS = "hit", "miss", "bypass"
+HIT_BYTES = HIT.encode()
+# What else a look-up can find: no response cache configured; a sign-in the normal path must refuse (or fail).
+OFF, REFUSED = "off", "refused"
+# The scope state's key for the request's Lookup.
+LOOKUP = "cache_lookup"
 # The scope state's keys for the request's reading of the data version (GraphQLView._data_version) and its sign-in.
 DATA_VERSION = "data_version"
 SIGN_IN = "sign_in"
 # The response cache's scope of an anonymous request: (user, role).
 ANONYMOUS: tuple[None, None] = (None, None)
 EMPTY_PARAMS: Mapping[str, str] = {}  # a POST's query string is not read (GraphQL over HTTP: the body is the request)
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What the response cache made of a request it does not answer: OFF, REFUSED, BYPASS, or MISS (then the key and
+    version to store the answer under)."""
+
+    outcome: str
+    single: SingleRequest | None
+    key: Key | None = None
+    version: Hashable = None
+
+
+def media_type_for(headers: Mapping[bytes, bytes]) -> bytes:
+    """The JSON media type of a response the client negotiated with `accept` (GraphQL over HTTP)."""
+    return GRAPHQL_RESPONSE_BYTES if GRAPHQL_RESPONSE_BYTES in headers.get(b"accept", b"") else b"application/json"
+
+
+def hit_headers(request_id: str) -> list[tuple[bytes, bytes]]:
+    """A response cache hit's own headers: what the cache did, and the request's id."""
+    return [(b"x-rdflow-cache", HIT_BYTES), (b"x-request-id", request_id.encode())]
 
 
 def _marked(response: Response, outcome: str) -> Response:
@@ -244,6 +271,10 @@ class GraphQLView(GraphQL[RequestContext, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
     websocket_adapter_class = OnceClosedWebSocket
+
+    # Where the server's front (server/http_protocol.py) asks this view for response cache hits.
+    path = "/graphql"
+    methods = frozenset(("GET", "POST"))
 
     def __init__(self, container: Container, schema: Any, *, max_body_bytes: int, **kwargs: Any):
         super().__init__(schema, **kwargs)
@@ -348,7 +379,6 @@ class GraphQLView(GraphQL[RequestContext, None]):
             refusal = too_large_body(self.max_body_bytes)
             await send_json(send, 413, refusal, [(b"x-request-id", request_id.encode())])
             return 413, refusal
-        wants_graphql_response = GRAPHQL_RESPONSE in headers.get(b"accept", b"").decode("latin-1")
         try:
             answered = await self._respond(scope, receive, headers, body)
         except HTTPException as exc:
@@ -363,11 +393,10 @@ class GraphQLView(GraphQL[RequestContext, None]):
                 raise
             answered = Response(error_body(outage), status_code=503, media_type="application/json")
         if isinstance(answered, bytes):
-            hit_headers = [(b"x-rdflow-cache", HIT.encode()), (b"x-request-id", request_id.encode())]
-            media_type = GRAPHQL_RESPONSE if wants_graphql_response else "application/json"
-            await send_json(send, 200, answered, hit_headers, media_type.encode())
+            await send_json(send, 200, answered, hit_headers(request_id), media_type_for(headers))
             return 200, b""
         response = answered
+        wants_graphql_response = GRAPHQL_RESPONSE in headers.get(b"accept", b"").decode("latin-1")
         if response.status_code == 503 or state.get("unavailable", False):
             response.status_code = 503
             response.headers["retry-after"] = str(RETRY_AFTER_S)
@@ -380,12 +409,20 @@ class GraphQLView(GraphQL[RequestContext, None]):
         # Strawberry answers with a body; a streamed response would have none to read error codes from.
         return response.status_code, bytes(getattr(response, "body", b"")) if response.status_code >= 400 else b""
 
-    async def _respond(
-        self, scope: Scope, receive: Receive, headers: Mapping[bytes, bytes], body: bytes
-    ) -> Response | bytes:
-        """From the response cache (the stored body) when the viewer's same request was answered since the last
-        write; else executed (and stored when it is a query answered without errors). Starlette's Request is made
-        only for a request that executes."""
+    async def look_up(self, scope: Scope, headers: Mapping[bytes, bytes], body: bytes) -> bytes | Lookup:
+        """The stored body when the viewer's same request was answered since the last write (a hit); else what the
+        cache made of the request, kept in its scope state: the server's front (server/http_protocol.py) looks
+        before the app, and the endpoint then does not look again."""
+        state = scope["state"]
+        looked: Lookup | None = state.get(LOOKUP)
+        if looked is not None:
+            return looked
+        found = await self._look_up(scope, headers, body)
+        if isinstance(found, Lookup):
+            state[LOOKUP] = found
+        return found
+
+    async def _look_up(self, scope: Scope, headers: Mapping[bytes, bytes], body: bytes) -> bytes | Lookup:
         method = scope["method"]
         single = single_request(
             method,
@@ -393,27 +430,25 @@ class GraphQLView(GraphQL[RequestContext, None]):
             body,
             QueryParams(scope["query_string"]) if method == "GET" else EMPTY_PARAMS,
         )
-        request = functools.partial(_executing, scope, body, receive)
         cache = self.container.responses
         if cache is None:
-            return await self._execute(request(), single)
+            return Lookup(OFF, single)
         if single is None or b"no-cache" in headers.get(b"cache-control", b"").lower():
-            return _marked(await self._execute(request(), single), BYPASS)
+            return Lookup(BYPASS, single)
         # Read BEFORE executing (server/response_cache.py); asked before the sign-in so that, in production, both
         # reads go to Redis in one MGET (integrations/redis_gets.py).
-        state = scope["state"]
-        version_read = cache.version(self._data_version(state))
+        version_read = cache.version(self._data_version(scope["state"]))
         try:
             sign_in = await self._sign_in(scope, headers.get(b"authorization"))
         except Exception:  # noqa: BLE001 - refused or an outage: the normal path answers it, in its own order
             await version_read
-            return _marked(await self.run(request()), BYPASS)
+            return Lookup(REFUSED, single)
         except BaseException:  # cancelled (the client left): the read is not awaited
             version_read.close()
             raise
         version = await version_read
         if version is None:
-            return _marked(await self._execute(request(), single), BYPASS)
+            return Lookup(BYPASS, single)
         viewer_scope = sign_in.scope if sign_in is not None else ANONYMOUS
         key = (*viewer_scope, *single.key)
         stored = cache.get(key, version)
@@ -422,10 +457,44 @@ class GraphQLView(GraphQL[RequestContext, None]):
             note_viewer(viewer_scope[0])
             metrics.response_cache(HIT)
             return stored
+        return Lookup(MISS, single, key, version)
+
+    async def hit(self, scope: Scope, body: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]] | None:
+        """The response to this request when the cache has it (its body and headers, the length included), for the
+        server's front; None when the app must answer it."""
+        headers = _headers_of(scope)
+        request_id = _settle_request_id(scope, headers)
+        found = await self.look_up(scope, headers, body)
+        if not isinstance(found, bytes):
+            return None
+        return found, [
+            (b"content-type", media_type_for(headers)),
+            (b"content-length", str(len(found)).encode()),
+            *hit_headers(request_id),
+        ]
+
+    async def _respond(
+        self, scope: Scope, receive: Receive, headers: Mapping[bytes, bytes], body: bytes
+    ) -> Response | bytes:
+        """From the response cache (the stored body) when it has the answer; else executed (and stored when it is a
+        query answered without errors). Starlette's Request is made only for a request that executes."""
+        found = await self.look_up(scope, headers, body)
+        if isinstance(found, bytes):
+            return found
+        request = _executing(scope, body, receive)
+        single = found.single
+        if found.outcome is OFF:
+            return await self._execute(request, single)
+        if found.outcome is REFUSED:
+            return _marked(await self.run(request), BYPASS)
+        if found.outcome is BYPASS:
+            return _marked(await self._execute(request, single), BYPASS)
+        state = scope["state"]
         state["cache_slot"] = True
-        response = await self._execute(request(), single)
-        if state.get("cacheable", False) and response.status_code == 200:
-            cache.put(key, version, bytes(response.body))
+        response = await self._execute(request, single)
+        cache = self.container.responses
+        if cache is not None and found.key is not None and state.get("cacheable") and response.status_code == 200:
+            cache.put(found.key, found.version, bytes(response.body))
         return _marked(response, MISS)
 
     async def _execute(self, request: Request, single: SingleRequest | None) -> Response:

@@ -16,8 +16,8 @@ import httpx
 import uvicorn
 import websockets
 
+from server.http_protocol import server_options
 from server.settings import Settings
-from server.ws_protocol import websocket_options
 from tests.jobstack import ALIASED, ROOT
 
 
@@ -37,7 +37,7 @@ class LiveServer:
                 port=self.port,
                 log_level="warning",
                 lifespan="off",
-                **websocket_options(max_message_bytes),
+                **server_options(max_message_bytes),
             )
         )
         self.task: asyncio.Task | None = None
