@@ -501,21 +501,22 @@ class GraphQLView(GraphQL[RequestContext, None]):
         """A known query (schema/known_queries.py) sent as a JSON POST runs without strawberry's per-request and
         per-operation layers; everything else through strawberry's view."""
         known: KnownQueries | None = getattr(self.schema, "known", None)
-        if known is None or single is None or request.method != "POST" or single.extensions is not None:
+        if known is None or single is None or request.method != "POST" or single.canonical_extensions:
             return await self.run(request)
         if single.operation_name == "":
             return await self.run(request)
-        document = known.prepare(single.query, single.operation_name, single.variables or {})
+        variables = single.variables
+        document = known.prepare(single.query, single.operation_name, variables or {})
         if document is None:
             return await self.run(request)
         # The order of strawberry's view: the viewer (401s) before the input's checks (400s).
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, response=sub_response)
-        check_request(single.query, single.variables)
+        check_request(single.query, variables)
         note_operation(single.operation_name)
         read_scope = getattr(self.container.services.deps.uow, "read_scope", None)
         async with read_scope() if read_scope is not None else contextlib.nullcontext():
-            result = await known.execute(document, single.operation_name, single.variables, context)
+            result = await known.execute(document, single.operation_name, variables, context)
         if getattr(request.state, "cache_slot", False):
             request.state.cacheable = not result.errors and result.data is not None
         return self.create_response(await self.process_result(request, result), sub_response)

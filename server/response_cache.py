@@ -141,12 +141,12 @@ def _json_param(raw: str | None) -> object:
 
 @dataclass(frozen=True, slots=True)
 class SingleRequest:
-    """One GraphQL request over HTTP, as sent (`variables`, `extensions`) and in the cache key's canonical form."""
+    """One GraphQL request over HTTP in the cache key's form. Immutable, so that one parsed body serves every request
+    that sends the same bytes: `variables` and `extensions` are fresh objects at each reading (parsed again from the
+    canonical JSON, which holds the same values), never shared between executions."""
 
     query: str
     operation_name: str | None
-    variables: dict[str, Any] | None
-    extensions: dict[str, Any] | None
     canonical_variables: bytes
     canonical_extensions: bytes
 
@@ -154,9 +154,17 @@ class SingleRequest:
     def key(self) -> tuple[str, str | None, bytes, bytes]:
         return self.query, self.operation_name or None, self.canonical_variables, self.canonical_extensions
 
+    @property
+    def variables(self) -> dict[str, Any] | None:
+        return orjson.loads(self.canonical_variables) if self.canonical_variables else None
 
-# POST bodies without variables or extensions, read once: a watched dashboard sends the same few bodies over and over,
-# and such a request holds nothing mutable that its executions could share. Bounded in entries and body size.
+    @property
+    def extensions(self) -> dict[str, Any] | None:
+        return orjson.loads(self.canonical_extensions) if self.canonical_extensions else None
+
+
+# POST bodies read once: a watched dashboard sends the same few bodies over and over (a refetch by id, the same few
+# ids). Bounded in entries and body size.
 REMEMBERED_BODIES = 1_000
 REMEMBERED_BODY_BYTES = 4_096
 _remembered: dict[bytes, SingleRequest] = {}
@@ -171,7 +179,7 @@ def single_request(method: str, content_type: str, body: bytes, params: Mapping[
         single = _remembered.get(body)
         if single is None:
             single = _read(method, body, params)
-            if single is not None and single.variables is None and single.extensions is None:
+            if single is not None:
                 _remember(body, single)
         return single
     return _read(method, body, params)
@@ -205,11 +213,4 @@ def _read(method: str, body: bytes, params: Mapping[str, str]) -> SingleRequest 
     canonical_variables, canonical_extensions = _canonical(variables), _canonical(extensions)
     if canonical_variables is None or canonical_extensions is None:
         return None
-    return SingleRequest(
-        query,
-        name,
-        variables or None,  # _canonical accepted it: an object or nothing
-        extensions or None,
-        canonical_variables,
-        canonical_extensions,
-    )
+    return SingleRequest(query, name, canonical_variables, canonical_extensions)

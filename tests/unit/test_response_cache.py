@@ -141,18 +141,25 @@ def test_request_keys_are_canonical_and_only_for_single_json_requests(method, co
     assert (single.key if single is not None else None) == expected
 
 
-def test_a_body_without_variables_is_read_once_and_one_with_variables_every_time():
+def test_a_body_is_read_once_and_its_variables_are_never_shared():
     plain = b'{"query": "{ remembered }"}'
     assert single_request("POST", "application/json", plain, {}) is single_request(
         "POST", "application/json", plain, {}
     )
     # The same bytes as a form are still not a single JSON request.
     assert single_request("POST", "multipart/form-data", plain, {}) is None
-    with_variables = b'{"query": "query Q($a: Int) { a(a: $a) }", "variables": {"a": 1}}'
+    with_variables = b'{"query": "query Q($a: In) { a(a: $a) }", "variables": {"b": {"c": [1, 2.5, "x"]}, "a": 1}}'
     first = single_request("POST", "application/json", with_variables, {})
     second = single_request("POST", "application/json", with_variables, {})
-    assert first is not None and second is not None and first.key == second.key
-    assert first.variables is not second.variables  # each execution gets its own variables
+    assert first is not None and first is second
+    given = first.variables
+    assert given == {"a": 1, "b": {"c": [1, 2.5, "x"]}}
+    given["b"]["c"].append("changed by an execution")
+    assert first.variables == {"a": 1, "b": {"c": [1, 2.5, "x"]}}  # each reading is its own, whatever was done
+    assert first.variables is not first.variables
+    assert single_request(
+        "POST", "application/json", b'{"query": "{ a }", "extensions": {"k": [1]}}', {}
+    ).extensions == {"k": [1]}
 
 
 def test_remembered_bodies_are_bounded(monkeypatch: pytest.MonkeyPatch):
