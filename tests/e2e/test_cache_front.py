@@ -14,10 +14,9 @@ import orjson
 import pytest
 
 from server.logs import RequestFields
-from server.settings import Settings
 from tests.api import Api
-from tests.e2e.conftest import running_api, sqlite_settings
-from tests.e2e.test_response_cache import CREATE, PROJECTS, outcome
+from tests.e2e.conftest import running_api
+from tests.e2e.test_response_cache import BACKENDS, CREATE, PROJECTS, backend_settings, outcome
 from tests.live import LiveServer
 
 BODY = orjson.dumps({"query": PROJECTS})
@@ -36,19 +35,9 @@ class Entered:
         await self.app(scope, receive, send)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres-redis", marks=[pytest.mark.postgres, pytest.mark.redis])])
+@pytest.fixture(params=BACKENDS)
 async def served(request, tmp_path) -> AsyncIterator[tuple[Api, Entered, httpx.AsyncClient]]:
-    settings = (
-        sqlite_settings(tmp_path)
-        if request.param == "sqlite"
-        else Settings(
-            database_url=request.getfixturevalue("fresh_postgres_url"),
-            redis_url=request.getfixturevalue("redis_url"),
-            redis_prefix=request.getfixturevalue("redis_prefix"),
-            data_dir=tmp_path,
-        )
-    )
-    async with running_api(settings) as api:
+    async with running_api(backend_settings(request, tmp_path)) as api:
         entered = Entered(api.app)
         live = LiveServer(entered)
         async with live, httpx.AsyncClient(base_url=f"http://127.0.0.1:{live.port}") as client:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,19 +22,24 @@ CREATE = "mutation($n: String!) { createProject(input: {name: $n}) { id } }"
 ADD_MEMBER = "mutation($p: ID!, $u: ID!) { addProjectMember(projectId: $p, userId: $u) { id } }"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres-redis", marks=[pytest.mark.postgres, pytest.mark.redis])])
-async def api(request, tmp_path):
-    settings = (
-        sqlite_settings(tmp_path)
-        if request.param == "sqlite"
-        else Settings(
-            database_url=request.getfixturevalue("fresh_postgres_url"),
-            redis_url=request.getfixturevalue("redis_url"),
-            redis_prefix=request.getfixturevalue("redis_prefix"),
-            data_dir=tmp_path,
-        )
+BACKENDS = ["sqlite", pytest.param("postgres-redis", marks=[pytest.mark.postgres, pytest.mark.redis])]
+
+
+def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """The embedded default, or PostgreSQL + Redis, as a fixture parametrized with BACKENDS asks."""
+    if request.param == "sqlite":
+        return sqlite_settings(tmp_path)
+    return Settings(
+        database_url=request.getfixturevalue("fresh_postgres_url"),
+        redis_url=request.getfixturevalue("redis_url"),
+        redis_prefix=request.getfixturevalue("redis_prefix"),
+        data_dir=tmp_path,
     )
-    async with running_api(settings) as api:
+
+
+@pytest.fixture(params=BACKENDS)
+async def api(request, tmp_path):
+    async with running_api(backend_settings(request, tmp_path)) as api:
         yield api
 
 
