@@ -8,7 +8,7 @@ import asyncio
 from dataclasses import dataclass
 
 import pytest
-from playwright.async_api import ConsoleMessage, Page, WebSocketRoute, expect
+from playwright.async_api import ConsoleMessage, Page, Request, WebSocketRoute, expect
 
 from tests.browser.conftest import ARTIFACTS, Browsing, Rdflow
 from tests.fuzz.server import ADMIN_PASSWORD
@@ -113,10 +113,26 @@ async def sign_in(page: Page, url: str, username: str, password: str) -> None:
 
 
 async def open_project(page: Page, name: str) -> None:
-    await page.get_by_role("navigation", name="Projects").get_by_role("link", name=name).click()
-    await expect(page.locator(".project h1")).to_contain_text(name)
-    await expect(page.locator(LIVE)).to_be_visible(timeout=15_000)
-    # The subscription's first (snapshot) event refetches; let that answer arrive before the test changes anything.
+    # The page reads the project when it opens and again after its subscription's first (snapshot) event (debounced):
+    # a test may change things only once that second answer is in, or the refetch could show its change early.
+    answered: list[Request] = []
+
+    def finished(request: Request) -> None:
+        if request.method == "POST" and "query Project(" in (request.post_data or ""):
+            answered.append(request)
+
+    page.on("requestfinished", finished)
+    try:
+        await page.get_by_role("navigation", name="Projects").get_by_role("link", name=name).click()
+        await expect(page.locator(".project h1")).to_contain_text(name)
+        await expect(page.locator(LIVE)).to_be_visible(timeout=15_000)
+        for _ in range(300):
+            if len(answered) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert len(answered) >= 2, f"the project was read {len(answered)} time(s): no refetch after the snapshot"
+    finally:
+        page.remove_listener("requestfinished", finished)
     await page.wait_for_load_state("networkidle")
 
 
