@@ -75,7 +75,7 @@ async def logged(scope: Scope, answer: Awaitable[Answered]) -> None:
 def finish_access(scope: Scope, status: int, refusal: bytes, seconds: float) -> None:
     """The request's access line and metrics, within its begin_access."""
     request = current_request()
-    assert request is not None  # set by _begin for the whole request
+    assert request is not None  # set by begin_access for the whole request
     if request.noted_errors:
         codes = request.error_codes
     elif status >= 400 and status != CLIENT_CLOSED_REQUEST:
