@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 import websockets
 
@@ -83,3 +84,15 @@ async def test_a_read_only_sqlite_answers_503_to_a_write(read_only_api: Api):
 async def test_a_read_only_sqlite_answers_503_from_a_resolver(read_only_api: Api):
     error = assert_unavailable(await read_only_api.post(REGISTER, as_=None))
     assert error["path"] == ["register"]
+
+
+async def test_a_request_over_a_socket_while_redis_is_down_is_503_through_the_cache_front(api_without_redis: Api):
+    """The server's cache front (server/http_protocol.py) looks up before the app; with Redis down it must hand the
+    request to the app, which answers 503, the same request twice (nothing stored, nothing served stale)."""
+    live = LiveServer(api_without_redis.app)
+    async with live, httpx.AsyncClient(base_url=f"http://127.0.0.1:{live.port}") as client:
+        headers = {"authorization": f"Bearer {api_without_redis.tokens['admin']}"}
+        for _ in range(2):
+            response = await client.post("/graphql", json={"query": PROJECTS}, headers=headers)
+            error = assert_unavailable(response)
+            assert "Redis" in error["message"]
