@@ -45,7 +45,7 @@ from server.container import Container
 from server.input_guard import check_request
 from server.logs import note_errors, note_operation, note_viewer
 from server.outages import RETRY_AFTER_S, WS_TRY_AGAIN_LATER, unavailable
-from server.raw_response import send_json
+from server.raw_response import json_headers, send_json
 from server.response_cache import Key, SingleRequest, single_request
 from server.ws_handlers import LegacyWSHandler, TransportWSHandler
 
@@ -467,11 +467,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         found = await self.look_up(scope, headers, body)
         if not isinstance(found, bytes):
             return None
-        return found, [
-            (b"content-type", media_type_for(headers)),
-            (b"content-length", str(len(found)).encode()),
-            *hit_headers(request_id),
-        ]
+        return found, json_headers(found, hit_headers(request_id), media_type_for(headers))
 
     async def _respond(
         self, scope: Scope, receive: Receive, headers: Mapping[bytes, bytes], body: bytes
