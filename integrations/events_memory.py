@@ -51,7 +51,24 @@ _MISSED = object()
 
 
 class Subscription:
-    """One subscriber's queue; overflow (or a bus that may have lost events) ends it instead of blocking anyone."""
+    """One subscriber's queue; overflow (or a bus that may have lost events) ends it instead of blocking anyone.
+
+    Slotted, with its own count of queued events: a publish reads this object for each of thousands of subscribers
+    in turn, and every other object it touches per subscriber is another cache miss on that hot loop."""
+
+    __slots__ = (
+        "_recent",
+        "_seen",
+        "direct",
+        "ended",
+        "idle",
+        "max_pending",
+        "observer",
+        "on_overflow",
+        "pending",
+        "queue",
+        "topics",
+    )
 
     def __init__(
         self,
@@ -60,43 +77,53 @@ class Subscription:
         on_overflow: Callable[[SubscriberOverflow], None] | None = None,
         observer: EventsObserver = UNOBSERVED,
         direct: Callable[[DomainEvent], bool] | None = None,
+        *,
+        deduplicate: bool = True,
     ):
+        """`deduplicate`: whether the bus may offer one event once per matching topic (a broker publishing per
+        topic); a bus that offers each event once per subscriber passes False."""
         self.topics = tuple(topics)
         self.direct = direct
         self.idle = False  # the reader waits in get(): nothing taken is still being handled
+        self.pending = 0  # events queued, not yet taken by the reader
         self.observer = observer
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=max_pending + 1)
         self.max_pending = max_pending
         self.on_overflow = on_overflow
         self.ended = False
-        # A broker that publishes one event per topic delivers it once per matching topic; keep the first (the
-        # set answers "seen?" without scanning the window, once per subscriber per event).
-        self._recent: deque[str] | None = deque() if len(self.topics) > 1 else None
+        # Keep the first of an event offered on several topics (the set answers "seen?" without scanning the window).
+        self._recent: deque[str] | None = deque() if deduplicate and len(self.topics) > 1 else None
         self._seen: set[str] = set()
 
     def offer(self, event: DomainEvent) -> bool:
         """Queue `event`; True when it was (the bus counts deliveries once per publish, not per subscriber)."""
         if self.ended:
             return False
-        if self._recent is not None:
-            if event.id in self._seen:
-                return False
-            self._recent.append(event.id)
-            self._seen.add(event.id)
-            if len(self._recent) > RECENT:
-                self._seen.discard(self._recent.popleft())
+        if self._recent is not None and self._already_seen(event.id):
+            return False
         # Straight to the client from here only when the reader holds nothing and nothing waits before this event.
-        if self.direct is not None and self.idle and self.queue.empty() and self._sent_directly(event):
+        if self.idle and not self.pending and self.direct is not None and self._sent_directly(event):
             return True
-        if self.queue.qsize() >= self.max_pending:
+        if self.pending >= self.max_pending:
             self.observer.dropped("subscriber_overflow")
             self._end(_OVERFLOWED)
             if self.on_overflow is not None:
                 # The reader may be stuck writing to its client; tell its owner now, not at its next read.
                 self.on_overflow(SubscriberOverflow(self.max_pending))
             return False
+        self.pending += 1
         self.queue.put_nowait(event)
         return True
+
+    def _already_seen(self, event_id: str) -> bool:
+        assert self._recent is not None
+        if event_id in self._seen:
+            return True
+        self._recent.append(event_id)
+        self._seen.add(event_id)
+        if len(self._recent) > RECENT:
+            self._seen.discard(self._recent.popleft())
+        return False
 
     def _sent_directly(self, event: DomainEvent) -> bool:
         try:
@@ -126,12 +153,16 @@ class Subscription:
                 raise SubscriberOverflow(self.max_pending)
             if item is _MISSED:
                 raise EventsMissed("the event broker connection dropped: events may have been missed; refetch")
+            self.pending -= 1
             yield item
 
 
 def fan_out(subscribers: Iterable[Subscription], event: DomainEvent, observer: EventsObserver) -> None:
     """Offer `event` to each subscriber; one metrics update for all of them."""
-    delivered = sum(sub.offer(event) for sub in tuple(subscribers))
+    delivered = 0
+    for sub in tuple(subscribers):
+        if sub.offer(event):
+            delivered += 1
     if delivered:
         observer.delivered(delivered)
 
@@ -156,9 +187,14 @@ class InProcessEventBus:
         self._by_topic: dict[str, set[Subscription]] = defaultdict(set)
 
     async def publish(self, event: DomainEvent) -> None:
+        """Each subscriber of any of the event's topics is offered it once (so its subscription need not
+        deduplicate)."""
         self.observer.published()
-        for topic in topics_of(event):
-            fan_out(self._by_topic.get(topic, ()), event, self.observer)
+        groups = [subs for topic in topics_of(event) if (subs := self._by_topic.get(topic))]
+        if len(groups) == 1:
+            fan_out(groups[0], event, self.observer)
+        elif groups:
+            fan_out(set().union(*groups), event, self.observer)
 
     @contextlib.asynccontextmanager
     async def subscribe(
@@ -167,7 +203,7 @@ class InProcessEventBus:
         on_overflow: Callable[[SubscriberOverflow], None] | None = None,
         direct: Callable[[DomainEvent], bool] | None = None,
     ) -> AsyncIterator[AsyncIterator[DomainEvent]]:
-        sub = Subscription(topics, self.max_pending, on_overflow, self.observer, direct)
+        sub = Subscription(topics, self.max_pending, on_overflow, self.observer, direct, deduplicate=False)
         for topic in sub.topics:
             self._by_topic[topic].add(sub)
         self.observer.subscribed(1)

@@ -67,16 +67,16 @@ class SharedResults:
             self._bound()
         return future
 
-    def now(self, key: str, event: DomainEvent, run: Callable[[], Any]) -> bytes | None:
+    def now(self, key: str, event: DomainEvent, run: Callable[[DomainEvent], Any]) -> bytes | None:
         """The result when it is ready or can be made without waiting (the publisher cannot wait), else None.
-        `run` returns the bytes, None, or an awaitable (some resolver is async): then it becomes the shared
+        `run(event)` returns the bytes, None, or an awaitable (some resolver is async): then it becomes the shared
         future that subscribers' own tasks await."""
         memo_key = (key, event.id)
         future = self._memo.get(memo_key)
         if future is None:
             self.executions += 1
             try:
-                result = run()
+                result = run(event)
             except Exception:  # noqa: BLE001 - not shared, as in _safely
                 result = None
             if isinstance(result, Awaitable):
@@ -191,16 +191,31 @@ def shared_sender(info: GraphQLResolveInfo, viewer_key: str, context: Any) -> Sh
     write = DIRECT_WRITER.get()
     if write is None:
         return SharedSender(send, None)
-    # The frame's text is `{"id":<id>,"type":"next","payload":<shared bytes>}`: only the id is this operation's.
-    head = b'{"id":' + orjson.dumps(operation.id) + b',"type":"next","payload":'
+    return SharedSender(send, _DirectWrite(operation, key, run_now, write).deliver)
 
-    def direct(event: DomainEvent) -> bool:
-        if operation.completed:
+
+class _DirectWrite:
+    """One operation's direct delivery from the publisher: the shared result under the operation's id. A bound
+    method of a slotted object rather than a closure: the publisher calls it for each of thousands of subscribers
+    in turn, and a closure's cells are so many more objects to fetch from memory."""
+
+    __slots__ = ("head", "key", "operation", "run_now", "write")
+
+    def __init__(
+        self, operation: StreamingOperation, key: str, run_now: Callable[[DomainEvent], Any], write: WriteText
+    ):
+        self.operation = operation
+        self.key = key
+        self.run_now = run_now
+        self.write = write
+        # The frame's text is `{"id":<id>,"type":"next","payload":<shared bytes>}`: only the id is this operation's.
+        self.head = b'{"id":' + orjson.dumps(operation.id) + b',"type":"next","payload":'
+
+    def deliver(self, event: DomainEvent) -> bool:
+        if self.operation.completed:
             return True  # the client completed it: nothing more is sent (its task is ending)
-        payload = SHARED.now(key, event, lambda: run_now(event))
-        return payload is not None and write(head + payload + b"}")
-
-    return SharedSender(send, direct)
+        payload = SHARED.now(self.key, event, self.run_now)
+        return payload is not None and self.write(self.head + payload + b"}")
 
 
 async def _then(result: Awaitable[Any], then: Callable[[Any], bytes | None]) -> bytes | None:

@@ -44,19 +44,22 @@ class TransportWSHandler(KeepAliveTransportWSHandler):
         await super().handle_task_exception(error)
 
     async def run_operation(self, operation: Any) -> None:
-        # The operation's own task: its subscription resolvers find it (to send shared event results under its id),
-        # and the connection's direct write while this operation is still the one registered under its id (a
-        # completed id may be reused at once by a new operation).
+        # The operation's own task: its subscription resolvers find it (to send shared event results under its id)
+        # and the connection's direct write (used while the operation is not completed: see cleanup_operation).
         fanout.OPERATION.set(operation)
         write = direct_writer(self.websocket.ws.scope) if isinstance(self.websocket, ASGIWebSocketAdapter) else None
         if write is not None:
-            operations = self.operations
-
-            def write_while_current(text: bytes) -> bool:
-                return operations.get(operation.id) is operation and write(text)
-
-            fanout.DIRECT_WRITER.set(write_while_current)
+            fanout.DIRECT_WRITER.set(write)
         await super().run_operation(operation)
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        # Strawberry forgets an operation the client completed (or the connection's end ended) and cancels its task,
+        # which stops it later; marked completed now, it sends nothing more in between, the publisher's direct
+        # writes included (its id may be reused at once by a new operation).
+        operation = self.operations.get(operation_id)
+        if operation is not None:
+            operation.completed = True
+        await super().cleanup_operation(operation_id)
 
     async def handle_subscribe(self, message: Any) -> None:
         full = _full_at(self.max_subscriptions_per_connection, len(self.operations))

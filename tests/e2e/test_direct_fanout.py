@@ -8,12 +8,14 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import websockets
 
 from domain.events import DomainEvent
 from resolvers.ids import from_global_id
+from server.ws_handlers import TransportWSHandler
 from server.ws_protocol import BoundedCloseWebSocketProtocol
 from tests.api import Api
 from tests.e2e.conftest import running_api, sqlite_settings
@@ -110,6 +112,48 @@ async def test_each_operation_gets_every_event_under_its_own_id_once_in_order(sq
     finally:
         for ws in (both, other):
             await ws.__aexit__(None, None, None)
+
+
+async def test_a_completed_operation_gets_nothing_from_an_event_published_before_its_task_ends(
+    sqlite_api: Api, live: LiveServer, monkeypatch
+):
+    """The client completes "a" and at once subscribes "a" again: an event published in that same turn of the loop
+    (the old operation's task is cancelled but has not run, so its subscription is still on the bus) reaches the
+    connection once, under the new operation, never under the completed one."""
+    pid, project_id = await project(sqlite_api, "Reused")
+    published: list[int] = []
+    real_complete = TransportWSHandler.handle_complete
+
+    async def complete_then_publish(self: TransportWSHandler, message: Any) -> None:
+        await real_complete(self, message)
+        published.append(len(published))
+        await sqlite_api.container.bus.publish(event(project_id, n=100 + published[-1]))
+
+    ws = await signed_in(live.ws_url, sqlite_api.tokens["admin"])
+    try:
+        await ws.subscribe("a", OWN_FIELDS, {"p": pid})
+        await ws.subscribe("b", OWN_FIELDS, {"p": pid})
+        await snapshots(ws, 2)
+        monkeypatch.setattr(TransportWSHandler, "handle_complete", complete_then_publish)
+        await ws.ws.send('{"id":"a","type":"complete"}')
+        await ws.subscribe("a", OWN_FIELDS, {"p": pid})
+        got: list[tuple[str, int]] = []  # (operation id, n), -1 for a snapshot
+        while ("a", -1) not in got:
+            message = await ws.recv()
+            fields = message["payload"]["data"]["projectEvents"]
+            got.append((message["id"], -1 if fields["action"] == "snapshot" else fields["data"]["n"]))
+        await sqlite_api.container.bus.publish(event(project_id, n=1))
+        while ("a", 1) not in got or ("b", 1) not in got:
+            message = await ws.recv()
+            got.append((message["id"], message["payload"]["data"]["projectEvents"]["data"]["n"]))
+        assert published == [0]
+        # "b" saw the event published at the completion; "a" saw it at most once (its new operation subscribed
+        # after it, so normally not at all), never twice.
+        assert got.count(("b", 100)) == 1
+        assert got.count(("a", 100)) == 0, got
+        assert got.count(("a", 1)) == 1 and got.count(("b", 1)) == 1, got
+    finally:
+        await ws.__aexit__(None, None, None)
 
 
 async def test_order_and_exactly_once_hold_when_some_events_take_the_queued_path(
