@@ -142,8 +142,9 @@ def _json_param(raw: str | None) -> object:
 @dataclass(frozen=True, slots=True)
 class SingleRequest:
     """One GraphQL request over HTTP in the cache key's form. Immutable, so that one parsed body serves every request
-    that sends the same bytes: `variables` and `extensions` are fresh objects at each reading (parsed again from the
-    canonical JSON, which holds the same values), never shared between executions."""
+    that sends the same bytes: `variables` is a fresh object at each reading (parsed again from the canonical JSON,
+    which holds the same values), never shared between executions. The extensions are kept only as their canonical
+    JSON: a request that has any takes strawberry's path, which reads them from the body."""
 
     query: str
     operation_name: str | None
@@ -157,10 +158,6 @@ class SingleRequest:
     @property
     def variables(self) -> dict[str, Any] | None:
         return orjson.loads(self.canonical_variables) if self.canonical_variables else None
-
-    @property
-    def extensions(self) -> dict[str, Any] | None:
-        return orjson.loads(self.canonical_extensions) if self.canonical_extensions else None
 
 
 # POST bodies read once: a watched dashboard sends the same few bodies over and over (a refetch by id, the same few
