@@ -1,6 +1,6 @@
 """Batched Redis reads for the request path: the GETs asked in one turn of the event loop, or while a read is on its
 way to Redis, go together in the next single MGET (one round trip for many requests and for the several keys of one
-request: its token's revocation and the data version).
+request: its token's revocation and the data version), which names each key once.
 
 A key is only ever answered by an MGET sent after it was asked: an answer already on its way may predate a write
 (a logout, a commit's version bump) that the asking request must see."""
@@ -54,8 +54,10 @@ class RedisGets:
             asyncio.get_running_loop().create_task(self._ask(batch), name="rdflow-redis-gets")
 
     async def _ask(self, batch: list[tuple[Sequence[str | bytes], asyncio.Future[Any], bool]]) -> None:
+        # Each key once: the requests of one turn mostly read the same data version, and a user's the same token.
+        unique = list(dict.fromkeys(name for names, _, _ in batch for name in names))
         try:
-            values = await self.redis.mget([name for names, _, _ in batch for name in names])
+            values = await self.redis.mget(unique)
         except BaseException as exc:  # every read of the batch fails as it would have alone (503 on an outage)
             for _, answer, _ in batch:
                 if not answer.done():
@@ -64,11 +66,10 @@ class RedisGets:
             if not isinstance(exc, Exception):
                 raise
         else:
-            at = 0
+            found = dict(zip(unique, values, strict=True))
             for names, answer, one in batch:
                 if not answer.done():  # its request may have been cancelled meanwhile
-                    answer.set_result(values[at] if one else values[at : at + len(names)])
-                at += len(names)
+                    answer.set_result(found[names[0]] if one else [found[name] for name in names])
         finally:
             self._send()
 

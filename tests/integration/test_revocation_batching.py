@@ -98,6 +98,40 @@ async def test_the_revocation_check_and_the_data_version_share_one_read(redis_ur
         await gets.aclose()
 
 
+async def test_a_key_many_requests_ask_in_one_turn_is_read_once_and_each_gets_its_answer(redis_url, redis_prefix):
+    gets = RedisGets.from_url(redis_url)
+    store = RedisTokenStore(redis_url, SettableClock(datetime.now(UTC)), prefix=redis_prefix, gets=gets)
+    versions = RedisDataVersion(redis_url, redis_prefix, gets)
+    try:
+        await versions.bump()
+        await store.revoke("jti:one-user-out", datetime.now(UTC) + timedelta(minutes=5))
+        counting = CountingMget(store)
+
+        async def request(jti: str) -> tuple[bool, bytes | None]:  # as the response cache's look-up reads them
+            version_read = versions.current()
+            return await store.is_revoked(jti), await version_read
+
+        answers = await asyncio.gather(
+            *(request("jti:one-user-out") for _ in range(10)), *(request("jti:other-user-in") for _ in range(10))
+        )
+
+        assert [revoked for revoked, _ in answers] == [True] * 10 + [False] * 10
+        version = answers[0][1]
+        assert version is not None and all(read == version for _, read in answers)
+        assert len(counting.calls) == 1  # the twenty requests of one turn: one read
+        assert sorted(counting.calls[0]) == sorted(
+            [
+                f"{redis_prefix}:data-version".encode(),
+                f"{redis_prefix}:token:blacklist:one-user-out".encode(),
+                f"{redis_prefix}:token:blacklist:other-user-in".encode(),
+            ]
+        )
+    finally:
+        await store.aclose()
+        await versions.aclose()
+        await gets.aclose()
+
+
 async def test_a_check_never_takes_the_answer_of_a_read_sent_before_it(store):
     counting = CountingMget(store, hold_first=True)
     first = asyncio.create_task(store.is_revoked("jti:logged-out"))
