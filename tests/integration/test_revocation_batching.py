@@ -26,6 +26,18 @@ async def store(redis_url, redis_prefix):
     await store.aclose()
 
 
+@pytest.fixture
+async def store_and_versions(redis_url, redis_prefix):
+    """A token store and the data version sharing one batched reader, as the container wires them."""
+    gets = RedisGets.from_url(redis_url)
+    store = RedisTokenStore(redis_url, SettableClock(datetime.now(UTC)), prefix=redis_prefix, gets=gets)
+    versions = RedisDataVersion(redis_url, redis_prefix, gets)
+    yield store, versions
+    await store.aclose()
+    await versions.aclose()
+    await gets.aclose()
+
+
 class CountingMget:
     """Wraps the client's MGET: how many reads went to Redis, and a gate that holds the first one's reply (Redis
     has answered it; the answer has not reached the store yet)."""
@@ -75,61 +87,49 @@ async def test_checks_asked_while_a_read_is_on_its_way_go_together_in_the_next_o
     assert [len(c) for c in counting.calls] == [1, 5]
 
 
-async def test_the_revocation_check_and_the_data_version_share_one_read(redis_url, redis_prefix):
-    gets = RedisGets.from_url(redis_url)
-    store = RedisTokenStore(redis_url, SettableClock(datetime.now(UTC)), prefix=redis_prefix, gets=gets)
-    versions = RedisDataVersion(redis_url, redis_prefix, gets)
-    try:
-        await versions.bump()
-        counting = CountingMget(store)
-        version_read = versions.current()  # asked first, awaited after the sign-in, as the response cache does
-        revoked = await store.is_revoked("jti:shared-read")
-        version = await version_read
-        assert revoked is False
-        assert version is not None and version == await versions.current()
-        # Both names as sent: bytes, formatted once.
-        assert counting.calls[0] == [
+async def test_the_revocation_check_and_the_data_version_share_one_read(store_and_versions, redis_prefix):
+    store, versions = store_and_versions
+    await versions.bump()
+    counting = CountingMget(store)
+    version_read = versions.current()  # asked first, awaited after the sign-in, as the response cache does
+    revoked = await store.is_revoked("jti:shared-read")
+    version = await version_read
+    assert revoked is False
+    assert version is not None and version == await versions.current()
+    # Both names as sent: bytes, formatted once.
+    assert counting.calls[0] == [
+        f"{redis_prefix}:data-version".encode(),
+        f"{redis_prefix}:token:blacklist:shared-read".encode(),
+    ]
+
+
+async def test_a_key_many_requests_ask_in_one_turn_is_read_once_and_each_gets_its_answer(
+    store_and_versions, redis_prefix
+):
+    store, versions = store_and_versions
+    await versions.bump()
+    await store.revoke("jti:one-user-out", datetime.now(UTC) + timedelta(minutes=5))
+    counting = CountingMget(store)
+
+    async def request(jti: str) -> tuple[bool, bytes | None]:  # as the response cache's look-up reads them
+        version_read = versions.current()
+        return await store.is_revoked(jti), await version_read
+
+    answers = await asyncio.gather(
+        *(request("jti:one-user-out") for _ in range(10)), *(request("jti:other-user-in") for _ in range(10))
+    )
+
+    assert [revoked for revoked, _ in answers] == [True] * 10 + [False] * 10
+    version = answers[0][1]
+    assert version is not None and all(read == version for _, read in answers)
+    assert len(counting.calls) == 1  # the twenty requests of one turn: one read
+    assert sorted(counting.calls[0]) == sorted(
+        [
             f"{redis_prefix}:data-version".encode(),
-            f"{redis_prefix}:token:blacklist:shared-read".encode(),
+            f"{redis_prefix}:token:blacklist:one-user-out".encode(),
+            f"{redis_prefix}:token:blacklist:other-user-in".encode(),
         ]
-    finally:
-        await store.aclose()
-        await versions.aclose()
-        await gets.aclose()
-
-
-async def test_a_key_many_requests_ask_in_one_turn_is_read_once_and_each_gets_its_answer(redis_url, redis_prefix):
-    gets = RedisGets.from_url(redis_url)
-    store = RedisTokenStore(redis_url, SettableClock(datetime.now(UTC)), prefix=redis_prefix, gets=gets)
-    versions = RedisDataVersion(redis_url, redis_prefix, gets)
-    try:
-        await versions.bump()
-        await store.revoke("jti:one-user-out", datetime.now(UTC) + timedelta(minutes=5))
-        counting = CountingMget(store)
-
-        async def request(jti: str) -> tuple[bool, bytes | None]:  # as the response cache's look-up reads them
-            version_read = versions.current()
-            return await store.is_revoked(jti), await version_read
-
-        answers = await asyncio.gather(
-            *(request("jti:one-user-out") for _ in range(10)), *(request("jti:other-user-in") for _ in range(10))
-        )
-
-        assert [revoked for revoked, _ in answers] == [True] * 10 + [False] * 10
-        version = answers[0][1]
-        assert version is not None and all(read == version for _, read in answers)
-        assert len(counting.calls) == 1  # the twenty requests of one turn: one read
-        assert sorted(counting.calls[0]) == sorted(
-            [
-                f"{redis_prefix}:data-version".encode(),
-                f"{redis_prefix}:token:blacklist:one-user-out".encode(),
-                f"{redis_prefix}:token:blacklist:other-user-in".encode(),
-            ]
-        )
-    finally:
-        await store.aclose()
-        await versions.aclose()
-        await gets.aclose()
+    )
 
 
 async def test_a_check_never_takes_the_answer_of_a_read_sent_before_it(store):
