@@ -147,8 +147,8 @@ async def test_a_completed_operation_gets_nothing_from_an_event_published_before
             message = await ws.recv()
             got.append((message["id"], message["payload"]["data"]["projectEvents"]["data"]["n"]))
         assert published == [0]
-        # "b" saw the event published at the completion; "a" saw it at most once (its new operation subscribed
-        # after it, so normally not at all), never twice.
+        # "b" saw the event published at the completion; "a" did not: the completed operation is marked so before
+        # the publish, and the new one subscribed after it.
         assert got.count(("b", 100)) == 1
         assert got.count(("a", 100)) == 0, got
         assert got.count(("a", 1)) == 1 and got.count(("b", 1)) == 1, got
