@@ -9,14 +9,16 @@ from typing import Any
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 
 from resolvers.context import RequestContext
-from server.ws_protocol import direct_writer
+from server.ws_protocol import direct_writer, sent_counter
 
 PING = b'{"type":"ping"}'
 
 
 class KeepAliveTransportWSHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
-    """After connection_ack, a `ping` every `view.keep_alive_interval` seconds (either side may ping in this
-    protocol; clients answer `pong`), so idle proxies keep the socket open and a dead peer is noticed."""
+    """After connection_ack, a `ping` whenever the connection has sent nothing for `view.keep_alive_interval`
+    seconds (either side may ping in this protocol; clients answer `pong`), so idle proxies keep the socket open
+    and a dead peer is noticed. A connection busy with events needs none: its frames are the traffic, and the
+    WebSocket ping (server/ws_protocol.py) still asks a client that stopped answering."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -33,11 +35,17 @@ class KeepAliveTransportWSHandler(BaseGraphQLTransportWSHandler[RequestContext, 
         # interval: the ASGI send path cost more than the ping); through the ASGI send otherwise or when refused.
         ws = getattr(self.websocket, "ws", None)
         write = direct_writer(ws.scope) if ws is not None else None
+        sent = sent_counter(ws.scope) if ws is not None else None
         with contextlib.suppress(Exception):  # the socket closed: shutdown() cancels us anyway
+            before = sent() if sent is not None else 0
             while interval is not None:
                 await asyncio.sleep(interval)
+                if sent is not None and sent() != before:  # messages went out meanwhile: no ping needed yet
+                    before = sent()
+                    continue
                 if write is None or not write(PING):
                     await self.send_message({"type": "ping"})
+                before = sent() if sent is not None else 0
 
     async def shutdown(self) -> None:
         if self._pinger is not None:

@@ -28,7 +28,10 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, app: Any, max_message_bytes: int = Settings.model_fields["max_body_bytes"].default):
+    def __init__(
+        self, app: Any, max_message_bytes: int = Settings.model_fields["max_body_bytes"].default, **options: Any
+    ):
+        """`options`: uvicorn settings over `rdflow serve`'s (e.g. a shorter `ws_ping_interval`)."""
         self.port = free_port()
         self.server = uvicorn.Server(
             uvicorn.Config(
@@ -37,7 +40,7 @@ class LiveServer:
                 port=self.port,
                 log_level="warning",
                 lifespan="off",
-                **server_options(max_message_bytes),
+                **{**server_options(max_message_bytes), **options},
             )
         )
         self.task: asyncio.Task | None = None
