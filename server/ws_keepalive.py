@@ -14,6 +14,11 @@ from server.ws_protocol import direct_writer, sent_counter
 PING = b'{"type":"ping"}'
 
 
+def _uncounted() -> int:
+    """The count of a connection whose server keeps none: always the same, so it is pinged every interval."""
+    return 0
+
+
 class KeepAliveTransportWSHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
     """After connection_ack, a `ping` whenever the connection has sent nothing for `view.keep_alive_interval`
     seconds (either side may ping in this protocol; clients answer `pong`), so idle proxies keep the socket open
@@ -35,17 +40,17 @@ class KeepAliveTransportWSHandler(BaseGraphQLTransportWSHandler[RequestContext, 
         # interval: the ASGI send path cost more than the ping); through the ASGI send otherwise or when refused.
         ws = getattr(self.websocket, "ws", None)
         write = direct_writer(ws.scope) if ws is not None else None
-        sent = sent_counter(ws.scope) if ws is not None else None
+        sent = (sent_counter(ws.scope) if ws is not None else None) or _uncounted
         with contextlib.suppress(Exception):  # the socket closed: shutdown() cancels us anyway
-            before = sent() if sent is not None else 0
+            before = sent()
             while interval is not None:
                 await asyncio.sleep(interval)
-                if sent is not None and sent() != before:  # messages went out meanwhile: no ping needed yet
+                if sent() != before:  # messages went out meanwhile: no ping needed yet
                     before = sent()
                     continue
                 if write is None or not write(PING):
                     await self.send_message({"type": "ping"})
-                before = sent() if sent is not None else 0
+                before = sent()
 
     async def shutdown(self) -> None:
         if self._pinger is not None:
