@@ -167,6 +167,12 @@ def fan_out(subscribers: Iterable[Subscription], event: DomainEvent, observer: E
         observer.delivered(delivered)
 
 
+def tell_missed(by_topic: dict[str, set[Subscription]]) -> None:
+    """Every subscriber in the topic index may have missed events (each is told once)."""
+    for sub in {id(s): s for subs in by_topic.values() for s in subs}.values():
+        sub.missed()
+
+
 def unindex(by_topic: dict[str, set[Subscription]], sub: Subscription) -> list[str]:
     """Remove `sub` from the topic index; returns the topics nobody is subscribed to any more (now dropped)."""
     emptied = []
@@ -187,14 +193,21 @@ class InProcessEventBus:
         self._by_topic: dict[str, set[Subscription]] = defaultdict(set)
 
     async def publish(self, event: DomainEvent) -> None:
+        self.observer.published()
+        self.deliver(event)
+
+    def deliver(self, event: DomainEvent) -> None:
         """Each subscriber of any of the event's topics is offered it once (so its subscription need not
         deduplicate)."""
-        self.observer.published()
         groups = [subs for topic in topics_of(event) if (subs := self._by_topic.get(topic))]
         if len(groups) == 1:
             fan_out(groups[0], event, self.observer)
         elif groups:
             fan_out(set().union(*groups), event, self.observer)
+
+    def missed(self) -> None:
+        """Events may have been lost on their way here: every subscriber is told (EventsMissed, then it refetches)."""
+        tell_missed(self._by_topic)
 
     @contextlib.asynccontextmanager
     async def subscribe(

@@ -18,7 +18,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from domain.errors import ServiceUnavailable
 from domain.events import DomainEvent, SubscriberOverflow, topics_of
-from integrations.events_memory import UNOBSERVED, EventsObserver, Subscription, fan_out, unindex
+from integrations.events_memory import UNOBSERVED, EventsObserver, Subscription, fan_out, tell_missed, unindex
 
 log = logging.getLogger("rdflow.events")
 
@@ -168,8 +168,7 @@ class RedisEventBus:
     def _lost(self) -> None:
         self._connected = False
         self._update_live()
-        for sub in {id(s): s for subs in self._by_topic.values() for s in subs}.values():
-            sub.missed()
+        tell_missed(self._by_topic)
 
     async def _reconnect(self) -> None:
         # Capped at 1 s: the sooner channels are subscribed again, the fewer events nobody hears.

@@ -78,6 +78,11 @@ def _event_bus(settings: Settings) -> EventBus:
         from integrations.events_redis import RedisEventBus
 
         return RedisEventBus(settings.redis_url, prefix=settings.redis_prefix, observer=EventMetrics())
+    if settings.workers > 1:
+        # Worker processes without Redis relay their events to each other (integrations/events_relay.py).
+        from integrations.events_relay import LocalRelayEventBus, relay_folder
+
+        return LocalRelayEventBus(relay_folder(settings.data_dir), observer=EventMetrics())
     from integrations.events_memory import InProcessEventBus
 
     return InProcessEventBus(observer=EventMetrics())

@@ -1,4 +1,5 @@
-"""One contract for both event buses: the in-process broadcaster and Redis pub/sub."""
+"""One contract for every event bus: the in-process broadcaster, its relay between local processes, and Redis
+pub/sub."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import redis.asyncio as redis
 from domain.events import DomainEvent, EventsMissed, SubscriberOverflow, entity_topic, project_topic
 from integrations.events_memory import InProcessEventBus
 from integrations.events_redis import RedisEventBus
+from integrations.events_relay import LocalRelayEventBus, relay_folder
 
 WAIT_S = 5
 
@@ -28,11 +30,19 @@ def event(entity_id: str = "t1", project_id: str | None = "p1", status: str = "T
     )
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=["memory", "relay", pytest.param("redis", marks=pytest.mark.redis)])
 async def bus_factory(request):
-    """Builds buses that share one broker (for Redis: one URL and prefix, like replicas do)."""
+    """Builds buses that share one broker (for Redis: one URL and prefix, like replicas do; for the relay: one
+    folder, like the worker processes of one server)."""
     made = []
-    if request.param == "memory":
+    if request.param == "relay":
+        folder = relay_folder(request.getfixturevalue("tmp_path"))
+
+        def make(max_pending: int = 1000):
+            bus = LocalRelayEventBus(folder, max_pending=max_pending)
+            made.append(bus)
+            return bus
+    elif request.param == "memory":
         shared = {}
 
         def make(max_pending: int = 1000):
@@ -148,18 +158,14 @@ async def eventually_no_channels(url: str, prefix: str) -> None:
         await client.aclose()
 
 
-@pytest.mark.redis
-async def test_an_event_published_on_one_replica_reaches_subscribers_on_another(redis_url, redis_prefix):
-    a, b = RedisEventBus(redis_url, prefix=redis_prefix), RedisEventBus(redis_url, prefix=redis_prefix)
-    try:
-        async with b.subscribe([project_topic("p1")]) as on_b, a.subscribe([project_topic("p1")]) as on_a:
-            sent = event("t9")
-            await a.publish(sent)
-            assert [e.id for e in await take(on_b, 1)] == [sent.id]
-            assert [e.id for e in await take(on_a, 1)] == [sent.id]
-    finally:
-        await a.aclose()
-        await b.aclose()
+async def test_an_event_published_on_one_replica_reaches_subscribers_on_another(bus_factory):
+    a, b = bus_factory(), bus_factory()
+    async with b.subscribe([project_topic("p1")]) as on_b, a.subscribe([project_topic("p1")]) as on_a:
+        sent = [event(f"t{i}") for i in range(20)]
+        for e in sent:
+            await a.publish(e)
+        assert await take(on_b, 20) == sent  # every field, in the order published
+        assert [e.id for e in await take(on_a, 20)] == [e.id for e in sent]
 
 
 async def kill_pubsub_connection(admin: redis.Redis, bus: RedisEventBus) -> None:
