@@ -313,7 +313,12 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.75, help="seconds between mutations")
     parser.add_argument("--drain", type=float, default=5.0, help="seconds to wait after the last mutation")
-    parser.add_argument("--workers", type=int, default=None, help="production uvicorn workers (default: per core)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="uvicorn workers (default: 1 embedded, as `rdflow serve`; one per core in production)",
+    )
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument(
@@ -339,7 +344,7 @@ def main() -> int:
         data.mkdir()
         database_url = f"sqlite:///{data}/bench.db"
         token = asyncio.run(seed(database_url, data, projects=1, requirements=0, tasks=0))
-        env = {"DATABASE_URL": database_url, "RDFLOW_DATA_DIR": str(data), "RDFLOW_WORKERS": "1"}
+        env = {"DATABASE_URL": database_url, "RDFLOW_DATA_DIR": str(data), "RDFLOW_WORKERS": str(args.workers or 1)}
         ok &= run("embedded", env, token, args, folder)
     if args.mode in ("production", "both"):
         from bench.read_vs_postgraphile import throwaway_database

@@ -175,12 +175,13 @@ class LocalRelayEventBus(InProcessEventBus):
         self._starting = asyncio.Lock()
 
     async def publish(self, event: DomainEvent) -> None:
-        await super().publish(event)
+        # Peers first: each starts on its own subscribers while this process goes through its own.
         frame: bytes | None = None
         for path in self._peer_paths():
             peer = self._peers.get(path) or self._connect(path)
             frame = frame or _frame(event)
             peer.send(frame)
+        await super().publish(event)
 
     @contextlib.asynccontextmanager
     async def subscribe(
