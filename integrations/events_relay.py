@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import socket
 import stat
 import struct
 import tempfile
@@ -200,8 +201,21 @@ class LocalRelayEventBus(InProcessEventBus):
             return
         async with self._starting:
             if self._server is None and not self.closed:
-                loop = asyncio.get_running_loop()
-                self._server = await loop.create_unix_server(lambda: _Inbound(self), self.path, backlog=128)
+                # Bound under another name and renamed once listening: a peer that finds a socket in the folder
+                # and is refused takes it for a dead process's, and removes it.
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                unready = self.path.removesuffix(SUFFIX)
+                try:
+                    sock.bind(unready)
+                    sock.listen(128)
+                    os.rename(unready, self.path)
+                    loop = asyncio.get_running_loop()
+                    self._server = await loop.create_unix_server(lambda: _Inbound(self), sock=sock)
+                except BaseException:
+                    sock.close()
+                    with contextlib.suppress(OSError):
+                        os.unlink(unready)
+                    raise
 
     def received(self, body: bytes) -> None:
         try:

@@ -1,27 +1,8 @@
-"""Fixed-window attempt counters: in memory (embedded mode) and in Redis (shared by every replica)."""
+"""Fixed-window attempt counters in Redis, shared by every replica (without Redis: persistence/rate_limits.py)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import redis.asyncio as redis
-
-
-class MemoryRateLimiter:
-    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._windows: dict[str, tuple[float, int]] = {}
-        self._monotonic = monotonic
-
-    async def hit(self, key: str, limit: int, window_s: int) -> int:
-        now = self._monotonic()
-        start, count = self._windows.get(key, (now, 0))
-        if now - start >= window_s:
-            start, count = now, 0
-        self._windows[key] = (start, count + 1)
-        if len(self._windows) > 100_000:  # forget finished windows so memory stays bounded
-            self._windows = {k: v for k, v in self._windows.items() if now - v[0] < window_s}
-        return max(1, int(window_s - (now - start))) if count + 1 > limit else 0
 
 
 class RedisRateLimiter:

@@ -368,6 +368,15 @@ token_revocations = Table(
     Column("expires_at", Ts(), nullable=False, index=True),
 )
 
+# Attempt counters (login throttling) shared by every process using the database when there is no Redis.
+rate_limit_windows = Table(
+    "rate_limit_windows",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("hits", Integer, nullable=False),
+    Column("ends_at", Ts(), nullable=False, index=True),
+)
+
 conversations = Table(
     "conversations",
     metadata,

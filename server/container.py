@@ -164,7 +164,8 @@ def _redis_gets(settings: Settings) -> RedisGets | None:
 def _sessions(
     settings: Settings, engine: AsyncEngine, clock: Clock, gets: RedisGets | None
 ) -> tuple[TokenStore, RateLimiter]:
-    """Revocations and login counters: Redis when configured (shared by replicas), else database and memory."""
+    """Revocations and login counters: in Redis when configured, else in the database (either way shared by every
+    process and replica)."""
     if settings.redis_url:
         from integrations.rate_limit import RedisRateLimiter
         from integrations.tokens_redis import RedisTokenStore
@@ -173,10 +174,10 @@ def _sessions(
             RedisTokenStore(settings.redis_url, clock, settings.redis_prefix, gets),
             RedisRateLimiter(settings.redis_url, settings.redis_prefix),
         )
-    from integrations.rate_limit import MemoryRateLimiter
+    from persistence.rate_limits import SqlRateLimiter
     from persistence.tokens import SqlTokenStore
 
-    return SqlTokenStore(engine, clock), MemoryRateLimiter()
+    return SqlTokenStore(engine, clock), SqlRateLimiter(engine, clock)
 
 
 def _data_version(settings: Settings, gets: RedisGets | None) -> tuple[DataVersion, bool]:

@@ -13,7 +13,7 @@ from domain.enums import Role, UserStatus
 from domain.errors import InvalidInput, RateLimited, Unauthenticated
 from domain.model import User
 from domain.permissions import Viewer
-from domain.ports import PasswordHasher, RateLimiter, TokenCodecPort, TokenStore
+from domain.ports import PasswordHasher, RateLimiter, TokenCodecPort, TokenStore, UnitOfWork
 from domain.services.base import Deps, Tx
 from domain.services.users import UserService, check_password
 
@@ -52,6 +52,11 @@ def password_version(password_hash: str) -> str:
 def _revocation_keys(jti: str, family: str | None) -> tuple[str, ...]:
     """What revokes an access token (asked on every signed-in request): its own logout, or its sign-in's."""
     return (f"jti:{jti}", f"family:{family}") if family else (f"jti:{jti}",)
+
+
+async def _login_account(uow: UnitOfWork, identifier: str, raw_identifier: str) -> User | None:
+    """The account a login names: by email (lowercase), else by username as typed."""
+    return await uow.users.find_one(email=identifier) or await uow.users.find_one(username=raw_identifier.strip())
 
 
 def _expiry(claims: dict[str, Any]) -> datetime:
@@ -111,12 +116,13 @@ class AuthService:
         if not identifier or not password:
             raise InvalidInput("username (or email) and password are required", field="username")
         await self._hit(f"login:address:{viewer.client_address or 'unknown'}", self.limits.per_address)
+        async with self.deps.uow() as uow:
+            account = await _login_account(uow, identifier, raw_identifier)
+        # One counter per account however it is spelled (username or email); unknown names per lowercase name.
+        # Counted before the write transaction: on SQLite that holds the one write lock the counter needs too.
+        await self._hit(f"login:account:{account.id if account else identifier}", self.limits.per_account)
         async with Tx(self.deps, viewer, "auth.login") as tx:
-            user = await tx.uow.users.find_one(email=identifier) or await tx.uow.users.find_one(
-                username=raw_identifier.strip()
-            )
-            # One counter per account however it is spelled (username or email); unknown names per lowercase name.
-            await self._hit(f"login:account:{user.id if user else identifier}", self.limits.per_account)
+            user = await _login_account(tx.uow, identifier, raw_identifier)
             # Same work and the same answer whether or not the user exists; the refusal is audited by Tx.
             ok = self.hasher.verify(password, user.password_hash if user else self._dummy_hash)
             if user is None or not ok or user.status is not UserStatus.ACTIVE:

@@ -1,20 +1,22 @@
-"""One contract for the session adapters: TokenStore (SQL on SQLite and PostgreSQL, Redis) and RateLimiter
-(memory, Redis): revocation and its expiry, single-use claims under concurrency, fixed-window counting."""
+"""One contract for the session adapters: TokenStore and RateLimiter (SQL on SQLite and PostgreSQL, Redis):
+revocation and its expiry, single-use claims under concurrency, fixed-window counting under concurrency."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from integrations.rate_limit import MemoryRateLimiter, RedisRateLimiter
+from integrations.rate_limit import RedisRateLimiter
 from integrations.tokens_redis import RedisTokenStore
 from persistence.engine import create_engine
 from persistence.migrations import upgrade
+from persistence.rate_limits import SqlRateLimiter
 from persistence.tokens import SqlTokenStore
 from tests.fakes.clock import SettableClock
 
@@ -70,6 +72,7 @@ class LimiterUnderTest:
     limiter: Any
     clock: SettableClock
     real_time: bool  # Redis expires windows by its own clock: time must really pass
+    another: Callable[[], Any]  # a second limiter on the same store, as another worker process has
 
     async def hit(self, key: str, limit: int, window_s: int) -> int:
         return await self.limiter.hit(key, limit, window_s)
@@ -80,15 +83,42 @@ class LimiterUnderTest:
             await asyncio.sleep(seconds)
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-async def limiter(request):
-    clock = SettableClock()
-    if request.param == "memory":
-        yield LimiterUnderTest(MemoryRateLimiter(clock.monotonic), clock, real_time=False)
+@pytest.fixture(
+    params=[
+        "sql-sqlite",
+        pytest.param("sql-postgres", marks=pytest.mark.postgres),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ]
+)
+async def limiter(request, tmp_path):
+    clock = SettableClock(datetime.now(UTC))
+    if request.param.startswith("sql"):
+        url = (
+            f"sqlite:///{tmp_path}/limits.db"
+            if request.param == "sql-sqlite"
+            else request.getfixturevalue("postgres_url")
+        )
+        engines = []
+
+        def on_the_database() -> SqlRateLimiter:
+            engines.append(create_engine(migrated(url)))
+            return SqlRateLimiter(engines[-1], clock)
+
+        yield LimiterUnderTest(on_the_database(), clock, real_time=False, another=on_the_database)
+        for engine in engines:
+            await engine.dispose()
         return
-    made = RedisRateLimiter(request.getfixturevalue("redis_url"), prefix=request.getfixturevalue("redis_prefix"))
-    yield LimiterUnderTest(made, clock, real_time=True)
-    await made.aclose()
+    made: list[RedisRateLimiter] = []
+
+    def on_redis() -> RedisRateLimiter:
+        made.append(
+            RedisRateLimiter(request.getfixturevalue("redis_url"), prefix=request.getfixturevalue("redis_prefix"))
+        )
+        return made[-1]
+
+    yield LimiterUnderTest(on_redis(), clock, real_time=True, another=on_redis)
+    for limiter in made:
+        await limiter.aclose()
 
 
 def key(kind: str = "jti") -> str:
@@ -216,6 +246,12 @@ async def test_concurrent_hits_let_exactly_the_limit_through(limiter):
     k = f"login:address:{uuid.uuid4().hex}"
     waits = await asyncio.gather(*(limiter.hit(k, 5, 60) for _ in range(20)))
     assert waits.count(0) == 5 and all(0 < w <= 60 for w in waits if w)
+
+
+async def test_another_process_counts_the_same_attempts(limiter):
+    k, other = f"login:account:{uuid.uuid4().hex}", limiter.another()
+    assert [await limiter.hit(k, 3, 60), await other.hit(k, 3, 60), await limiter.hit(k, 3, 60)] == [0, 0, 0]
+    assert await other.hit(k, 3, 60) > 0 and await limiter.hit(k, 3, 60) > 0
 
 
 async def test_a_later_revocation_never_shortens_an_earlier_one(tokens: StoreUnderTest):
