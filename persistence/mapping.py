@@ -42,10 +42,12 @@ ENTITY_TABLES = {
 
 
 def start_mappers() -> None:
-    """Map every entity once per process (idempotent)."""
+    """Map every entity once per process (idempotent), configured at once: the light reads build instances without
+    an ORM query, and an attribute of a mapper not yet configured (no ORM query has run) cannot be read."""
     for cls, table in ENTITY_TABLES.items():
         if not hasattr(cls, "__mapper__"):
             mapper_registry.map_imperatively(cls, table)
+    mapper_registry.configure()
 
 
 def light_reader(cls: type[T], table: Table) -> Callable[[Sequence[Any]], T]:

@@ -42,8 +42,8 @@ def _migrate(settings: Settings, *, hint: bool = True) -> None:
 def serving_settings(
     settings: Settings, *, host: str | None = None, port: int | None = None, workers: int | None = None
 ) -> Settings:
-    """The flags over the environment. In production the workers default to one per core, but only with
-    REDIS_URL: without it every process has its own login rate limits and simulated cluster."""
+    """The flags over the environment. In production with REDIS_URL the workers default to one per core; else to
+    one, as on the embedded default (several work there too: they meet in the database and the data folder)."""
     update: dict[str, object] = {"host": host, "port": port, "workers": workers}
     update = {name: value for name, value in update.items() if value is not None}
     shared = settings.redis_url is not None
@@ -77,11 +77,6 @@ def _serve(settings: Settings) -> None:
     url = f"http://{settings.host}:{settings.port}/graphql"
     plural = "worker process" if settings.workers == 1 else "worker processes"
     print(f"rdflow serving GraphQL at {url} with {settings.workers} {plural} (GraphiQL in the browser)")
-    if settings.workers > 1 and not settings.redis_url:
-        print(
-            "warning: without REDIS_URL the worker processes relay live events to each other over local sockets,"
-            " but each has its own login rate limits and (simulated) cluster"
-        )
     print("first time? create a super admin: rdflow create-admin --username admin --email admin@example.com")
     # Set before any process imports prometheus_client: the worker processes write their metrics into files
     # there and /metrics, whichever process answers it, sums them.

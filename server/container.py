@@ -149,7 +149,8 @@ def _cluster(settings: Settings) -> Cluster:
         return KubernetesCluster(api_client(settings.kubeconfig, settings.kube_context))
     from integrations.cluster_simulated import SimulatedCluster
 
-    return SimulatedCluster(step_s=settings.simulated_step_s)
+    # In the data folder: every worker process watches, rolls back and supersedes the same rollouts.
+    return SimulatedCluster(step_s=settings.simulated_step_s, state=settings.data_dir / "simulated-cluster.db")
 
 
 def _redis_gets(settings: Settings) -> RedisGets | None:

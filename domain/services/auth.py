@@ -116,11 +116,12 @@ class AuthService:
         if not identifier or not password:
             raise InvalidInput("username (or email) and password are required", field="username")
         await self._hit(f"login:address:{viewer.client_address or 'unknown'}", self.limits.per_address)
-        async with self.deps.uow() as uow:
-            account = await _login_account(uow, identifier, raw_identifier)
         # One counter per account however it is spelled (username or email); unknown names per lowercase name.
         # Counted before the write transaction: on SQLite that holds the one write lock the counter needs too.
-        await self._hit(f"login:account:{account.id if account else identifier}", self.limits.per_account)
+        async with self.deps.uow() as uow:
+            account = await _login_account(uow, identifier, raw_identifier)
+            counter = f"login:account:{account.id if account else identifier}"
+        await self._hit(counter, self.limits.per_account)
         async with Tx(self.deps, viewer, "auth.login") as tx:
             user = await _login_account(tx.uow, identifier, raw_identifier)
             # Same work and the same answer whether or not the user exists; the refusal is audited by Tx.

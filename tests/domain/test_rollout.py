@@ -323,7 +323,7 @@ async def test_a_rollout_stopped_with_its_worker_is_taken_over_by_the_next_attem
     assert log_lines(done).count("applying registry.test/shop:1.0.0 to namespace rdflow-staging") == 2
 
 
-async def test_secrets_reach_the_cluster_but_no_log_event_or_audit_entry(world):
+async def test_secrets_reach_the_cluster_but_no_log_event_or_audit_entry(world, monkeypatch):
     project = world.project("Shop")
     admin = world.user(Role.PROJECT_ADMIN, project)
     canary = "canary-7f3a9d-never-printed"
@@ -340,10 +340,18 @@ async def test_secrets_reach_the_cluster_but_no_log_event_or_audit_entry(world):
         )
 
     rollouts.rollout.environments = configured
+    specs: list[DeploySpec] = []
+    apply = rollouts.cluster.apply
+
+    async def recorded(spec: DeploySpec) -> list[str]:
+        specs.append(spec)
+        return await apply(spec)
+
+    monkeypatch.setattr(rollouts.cluster, "apply", recorded)
     done = await rollouts.deploy(admin, project, "1.0.0")
     assert done.status is DeploymentStatus.SUCCEEDED
     assert "applying registry.test/shop:1.0.0 to namespace shop-dev" in log_lines(done)
-    applied = rollouts.cluster._workloads[("shop-dev", "shop")].spec
+    (applied,) = specs
     assert applied.environment.secrets == {"API_TOKEN": canary} and applied.environment.replicas == 2
     assert canary not in done.logs
     assert all(canary not in repr(event) for event in world.bus.published)

@@ -30,22 +30,34 @@ class ManualMonotonic:
 class Harness:
     cluster: Cluster
     tick: Callable[[], None]  # time passes between two polls
+    another: Callable[[], Cluster] | None  # the same cluster as another worker process sees it (None: in memory)
 
 
-@pytest.fixture(params=["simulated", "kubernetes"])
+@pytest.fixture(params=["simulated", "simulated-in-a-file", "kubernetes"])
 def harness(request, tmp_path) -> Iterator[Harness]:
-    if request.param == "simulated":
+    if request.param.startswith("simulated"):
         clock = ManualMonotonic()
+        state = tmp_path / "cluster.db" if request.param == "simulated-in-a-file" else None
 
         def tick() -> None:
             clock.now += 1.0
 
-        yield Harness(SimulatedCluster(step_s=1.0, monotonic=clock), tick)
+        def another() -> Cluster:
+            return SimulatedCluster(step_s=1.0, monotonic=clock, state=state)
+
+        yield Harness(SimulatedCluster(step_s=1.0, monotonic=clock, state=state), tick, another if state else None)
         return
     with FakeKubernetes(ready_after_polls=3) as k8s:
-        client = api_client(kubeconfig=str(k8s.kubeconfig(tmp_path / "kubeconfig")), context="fake")
-        yield Harness(KubernetesCluster(client), lambda: None)
-        client.close()
+        kubeconfig = str(k8s.kubeconfig(tmp_path / "kubeconfig"))
+        clients = [api_client(kubeconfig=kubeconfig, context="fake")]
+
+        def another() -> Cluster:
+            clients.append(api_client(kubeconfig=kubeconfig, context="fake"))
+            return KubernetesCluster(clients[-1])
+
+        yield Harness(KubernetesCluster(clients[0]), lambda: None, another)
+        for client in clients:
+            client.close()
 
 
 def spec(revision: str = "1.0.0", replicas: int = 3, namespace: str = "rdflow-staging") -> DeploySpec:
@@ -138,3 +150,17 @@ async def test_environments_live_in_their_own_namespaces(harness):
 async def test_an_unknown_deployment_is_refused(harness):
     with pytest.raises(ClusterRefused, match="shop"):
         await harness.cluster.rollout("rdflow-staging", "shop")
+
+
+async def test_another_process_watches_supersedes_and_sees_what_one_applied(harness):
+    if harness.another is None:
+        pytest.skip("a cluster in memory is one process's own")
+    first = spec("1.0.0")
+    await harness.cluster.apply(first)
+    other = harness.another()
+    states = await watch(replace(harness, cluster=other))
+    assert states[-1].complete and states[-1].deployment_id == str(first.deployment_id)
+    second = spec("1.1.0")
+    assert "Deployment/shop configured" in await other.apply(second)  # it knows what the first one created
+    assert await harness.cluster.live_revision("rdflow-staging", "shop") == "1.1.0"
+    assert (await harness.cluster.rollout("rdflow-staging", "shop")).deployment_id == str(second.deployment_id)
