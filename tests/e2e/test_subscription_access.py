@@ -1,6 +1,6 @@
 """Live subscriptions end when the viewer's access does: membership removal (4403), logout, deactivation, another
 sign-in's password change and a role change that removes access (4401), on the embedded bus and across two replicas
-on Redis; missed events close with 4009."""
+(relayed between embedded worker processes, or on Redis); missed events close with 4009."""
 
 from __future__ import annotations
 
@@ -254,17 +254,24 @@ async def test_missed_events_close_the_subscription_with_4009_and_the_reason(
         await ws.__aexit__(None, None, None)
 
 
-@pytest.fixture
-async def replicas(fresh_postgres_url, redis_url, redis_prefix, tmp_path):
+def _replica_settings(request, tmp_path, name: str) -> Settings:
+    if request.param == "embedded":
+        # Two worker processes' worth of the embedded default: one SQLite file and data folder, the events relayed.
+        return Settings(database_url=f"sqlite:///{tmp_path}/rdflow.db", data_dir=tmp_path, workers=2)
+    return Settings(
+        database_url=request.getfixturevalue("fresh_postgres_url"),
+        redis_url=request.getfixturevalue("redis_url"),
+        redis_prefix=request.getfixturevalue("redis_prefix"),
+        data_dir=tmp_path / name,
+    )
+
+
+@pytest.fixture(params=["embedded", pytest.param("redis", marks=[pytest.mark.postgres, pytest.mark.redis])])
+async def replicas(request, tmp_path):
     async with contextlib.AsyncExitStack() as stack:
         made = []
         for name in ("a", "b"):
-            settings = Settings(
-                database_url=fresh_postgres_url,
-                redis_url=redis_url,
-                redis_prefix=redis_prefix,
-                data_dir=tmp_path / name,
-            )
+            settings = _replica_settings(request, tmp_path, name)
             api = await stack.enter_async_context(running_api(settings, first=not made))
             api.server = await stack.enter_async_context(LiveServer(api.app))
             made.append(api)
@@ -272,8 +279,6 @@ async def replicas(fresh_postgres_url, redis_url, redis_prefix, tmp_path):
         yield made
 
 
-@pytest.mark.postgres
-@pytest.mark.redis
 async def test_grants_ended_on_one_replica_end_subscriptions_on_the_other(replicas: list[Api]):
     a, b = replicas
     pid, maria = await project_with_member(a)

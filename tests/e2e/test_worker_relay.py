@@ -1,27 +1,13 @@
 """Two worker processes of `rdflow serve` on the embedded default (SQLite, no Redis): a change made through either
-reaches live subscribers on both, relayed over local sockets; and, in one process, grants ended on one replica end
-subscriptions on the other."""
+reaches live subscribers on both, relayed over local sockets (grants ended across them: test_subscription_access)."""
 
 from __future__ import annotations
 
-import contextlib
-
 import httpx
-import pytest
 
-from server.settings import Settings
-from tests.api import Api
-from tests.e2e.conftest import running_api
 from tests.e2e.test_crud_api import CREATE_PROJECT, CREATE_REQ
-from tests.e2e.test_subscription_access import (
-    PROJECT_EVENTS,
-    REMOVE_MEMBER,
-    closed_with,
-    logout,
-    project_with_member,
-    subscribed,
-)
-from tests.live import LiveServer, ServeProcess
+from tests.e2e.test_subscription_access import subscribed
+from tests.live import ServeProcess
 
 EVENTS_WITH_IDS = "subscription($p: ID!) { projectEvents(projectId: $p) { entityType action entityId } }"
 LOGIN = 'mutation($p: String!) { login(username: "admin", password: $p) { accessToken } }'
@@ -54,33 +40,3 @@ async def test_changes_through_either_worker_reach_subscribers_on_both(tmp_path)
             for ws in sockets:
                 await ws.__aexit__(None, None, None)
         assert len(list((tmp_path / "live-events").glob("*.sock"))) == 2  # each worker listened
-
-
-@pytest.fixture
-async def embedded_replicas(tmp_path):
-    """Two replicas in this process on one SQLite file, as the workers of one server: their buses relay."""
-    async with contextlib.AsyncExitStack() as stack:
-        made = []
-        for _ in ("a", "b"):
-            settings = Settings(database_url=f"sqlite:///{tmp_path}/rdflow.db", data_dir=tmp_path, workers=2)
-            api = await stack.enter_async_context(running_api(settings, first=not made))
-            api.server = await stack.enter_async_context(LiveServer(api.app))
-            made.append(api)
-        made[1].tokens = made[0].tokens
-        yield made
-
-
-async def test_grants_ended_on_one_embedded_replica_end_subscriptions_on_the_other(embedded_replicas: list[Api]):
-    a, b = embedded_replicas
-    pid, maria = await project_with_member(a)
-    other_pid, kept = await project_with_member(a, "kept")
-    removed = await subscribed(b.server.ws_url, maria["accessToken"], PROJECT_EVENTS, {"p": pid})
-    signed_out = await subscribed(b.server.ws_url, kept["accessToken"], PROJECT_EVENTS, {"p": other_pid})
-    try:
-        await a.gql(REMOVE_MEMBER, {"p": pid, "u": maria["id"]})
-        assert (await closed_with(removed))[0] == 4403
-        await logout(a, kept)
-        assert (await closed_with(signed_out))[0] == 4401
-    finally:
-        for ws in (removed, signed_out):
-            await ws.__aexit__(None, None, None)
