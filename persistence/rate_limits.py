@@ -3,6 +3,7 @@ every worker process and replica sharing the database counts the same attempts."
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from sqlalchemy import case, delete
@@ -14,6 +15,12 @@ from domain.ports import Clock
 from persistence.tables import rate_limit_windows as t
 
 PURGE_EVERY = timedelta(minutes=5)
+# Keys hold what a client typed (a login's unknown name): a longer one is stored as its digest.
+MAX_KEY = 200
+
+
+def _stored(key: str) -> str:
+    return key if len(key) <= MAX_KEY else f"sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 class SqlRateLimiter:
@@ -29,7 +36,7 @@ class SqlRateLimiter:
 
     async def hit(self, key: str, limit: int, window_s: int) -> int:
         now = self.clock.now()
-        insert = self._insert(t).values(key=key, hits=1, ends_at=now + timedelta(seconds=window_s))
+        insert = self._insert(t).values(key=_stored(key), hits=1, ends_at=now + timedelta(seconds=window_s))
         over = t.c.ends_at <= now  # the stored window has ended: this hit starts the next
         upsert = insert.on_conflict_do_update(
             index_elements=[t.c.key],

@@ -372,7 +372,7 @@ token_revocations = Table(
 rate_limit_windows = Table(
     "rate_limit_windows",
     metadata,
-    Column("key", String(200), primary_key=True),
+    Column("key", String(200), primary_key=True),  # persistence/rate_limits.py MAX_KEY
     Column("hits", Integer, nullable=False),
     Column("ends_at", Ts(), nullable=False, index=True),
 )

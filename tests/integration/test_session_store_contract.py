@@ -248,6 +248,12 @@ async def test_concurrent_hits_let_exactly_the_limit_through(limiter):
     assert waits.count(0) == 5 and all(0 < w <= 60 for w in waits if w)
 
 
+async def test_a_key_as_long_as_a_client_cares_to_type_is_counted(limiter):
+    k = f"login:account:{uuid.uuid4().hex}{'x' * 5000}"
+    assert [await limiter.hit(k, 1, 60), await limiter.hit(k[:-1], 1, 60)] == [0, 0]  # two keys, not one
+    assert await limiter.hit(k, 1, 60) > 0
+
+
 async def test_another_process_counts_the_same_attempts(limiter):
     k, other = f"login:account:{uuid.uuid4().hex}", limiter.another()
     assert [await limiter.hit(k, 3, 60), await other.hit(k, 3, 60), await limiter.hit(k, 3, 60)] == [0, 0, 0]
