@@ -43,13 +43,25 @@ def migrated(url: str) -> str:
     return url
 
 
-@pytest.fixture(
-    params=[
-        "sql-sqlite",
-        pytest.param("sql-postgres", marks=pytest.mark.postgres),
-        pytest.param("redis", marks=pytest.mark.redis),
-    ]
-)
+# Every session adapter runs on SQLite, PostgreSQL and Redis.
+BACKENDS = [
+    "sql-sqlite",
+    pytest.param("sql-postgres", marks=pytest.mark.postgres),
+    pytest.param("redis", marks=pytest.mark.redis),
+]
+
+
+def sql_url(request, tmp_path) -> str:
+    """The migrated database of a `sql-*` parameter."""
+    url = (
+        f"sqlite:///{tmp_path}/sessions.db"
+        if request.param == "sql-sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    return migrated(url)
+
+
+@pytest.fixture(params=BACKENDS)
 async def tokens(request, tmp_path):
     clock = SettableClock(datetime.now(UTC))
     if request.param == "redis":
@@ -59,10 +71,7 @@ async def tokens(request, tmp_path):
         yield StoreUnderTest(store, clock, real_time=True)
         await store.aclose()
         return
-    url = (
-        f"sqlite:///{tmp_path}/tokens.db" if request.param == "sql-sqlite" else request.getfixturevalue("postgres_url")
-    )
-    engine = create_engine(migrated(url))
+    engine = create_engine(sql_url(request, tmp_path))
     yield StoreUnderTest(SqlTokenStore(engine, clock), clock, real_time=False)
     await engine.dispose()
 
@@ -83,25 +92,15 @@ class LimiterUnderTest:
             await asyncio.sleep(seconds)
 
 
-@pytest.fixture(
-    params=[
-        "sql-sqlite",
-        pytest.param("sql-postgres", marks=pytest.mark.postgres),
-        pytest.param("redis", marks=pytest.mark.redis),
-    ]
-)
+@pytest.fixture(params=BACKENDS)
 async def limiter(request, tmp_path):
     clock = SettableClock(datetime.now(UTC))
     if request.param.startswith("sql"):
-        url = (
-            f"sqlite:///{tmp_path}/limits.db"
-            if request.param == "sql-sqlite"
-            else request.getfixturevalue("postgres_url")
-        )
+        url = sql_url(request, tmp_path)
         engines = []
 
         def on_the_database() -> SqlRateLimiter:
-            engines.append(create_engine(migrated(url)))
+            engines.append(create_engine(url))
             return SqlRateLimiter(engines[-1], clock)
 
         yield LimiterUnderTest(on_the_database(), clock, real_time=False, another=on_the_database)
