@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint
@@ -76,16 +77,28 @@ def conflict_for(exc: IntegrityError) -> Conflict | None:
     return None
 
 
+@contextlib.contextmanager
+def _lost_races_as_conflicts() -> Iterator[None]:
+    try:
+        yield
+    except IntegrityError as exc:
+        mapped = conflict_for(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+    except StaleDataError as exc:
+        raise Conflict(CHANGED) from exc
+
+
 class ConflictMappingSession(Session):
-    """Every flush (explicit, before a query, at commit) reports a lost race as a Conflict, never a 500."""
+    """Every flush (explicit, before a query, at commit) and the commit itself report a lost race as a Conflict,
+    never a 500. The commit is where PostgreSQL checks the foreign keys (they are deferred, persistence/tables.py):
+    a row that refers to one deleted by a concurrent request passes its flush and fails there."""
 
     def flush(self, objects: Sequence[Any] | None = None) -> None:
-        try:
+        with _lost_races_as_conflicts():
             super().flush(objects)
-        except IntegrityError as exc:
-            mapped = conflict_for(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
-        except StaleDataError as exc:
-            raise Conflict(CHANGED) from exc
+
+    def commit(self) -> None:
+        with _lost_races_as_conflicts():
+            super().commit()
