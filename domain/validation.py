@@ -41,6 +41,12 @@ def text(value: str | None, field: str, *, max_length: int, required: bool = Tru
     return stripped
 
 
+def lowercase(value: str | None, field: str, *, max_length: int) -> str:
+    """`text`, lowercased before its length is checked: lowercasing can lengthen a string ("İ" becomes two
+    characters)."""
+    return text(value.lower() if value is not None else None, field, max_length=max_length)
+
+
 @overload
 def hours(value: float | Decimal, field: str) -> Decimal: ...
 @overload

@@ -190,7 +190,8 @@ class AuthService:
         """Every other sign-in of the user ends (its tokens carry the old password version); this one goes on,
         its current tokens accepted until they are refreshed into tokens of the new version."""
         async with Tx(self.deps, viewer, "auth.password") as tx:
-            user = await tx.uow.users.get(viewer.require_login())
+            # Locked: two changes from the same current password must not both pass its check.
+            user = await tx.uow.users.get_for_update(viewer.require_login())
             if user is None or not self.hasher.verify(current, user.password_hash):
                 raise InvalidInput("current password is wrong", field="currentPassword")
             check_password(new, "newPassword")

@@ -80,7 +80,7 @@ class PipelineService:
             if task.status is TaskStatus.CANCELLED:
                 raise InvalidInput("task is CANCELLED", field="taskId", details={"currentStatus": "CANCELLED"})
             payload = {
-                "language": (v.text(language, "language", max_length=30) or "").lower(),
+                "language": v.lowercase(language, "language", max_length=30),
                 "framework": v.text(framework, "framework", max_length=50, required=False),
                 "includeTests": include_tests,
                 "includeDocs": include_docs,

@@ -15,8 +15,8 @@ from domain.ports import PasswordHasher
 from domain.services.access import load
 from domain.services.base import Deps, Tx
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,50}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,50}\Z")
 MIN_PASSWORD = 10
 COMMON_PASSWORDS = frozenset(
     {
@@ -58,7 +58,7 @@ def check_identity(username: str, email: str) -> tuple[str, str]:
     username = v.text(username, "username", max_length=50) or ""
     if not USERNAME.match(username):
         raise InvalidInput("username must be 3-50 letters, digits, dot, dash or underscore", field="username")
-    email = (v.text(email, "email", max_length=100) or "").lower()
+    email = v.lowercase(email, "email", max_length=100)
     if not EMAIL.match(email):
         raise InvalidInput(f"email {email!r} is not a valid address", field="email")
     return username, email
@@ -125,7 +125,7 @@ class UserService:
     async def update_role(self, viewer: Viewer, user_id: uuid.UUID, role: Role) -> User:
         async with Tx(self.deps, viewer, "user.role") as tx:
             viewer.require(Permission.USER_MANAGE)
-            user = await load(tx.uow.users, "User", user_id)
+            user = await load(tx.uow.users, "User", user_id, for_update=True)
             if user.id == viewer.user_id and role is not Role.SUPER_ADMIN:
                 raise InvalidInput("you cannot demote yourself", field="role")
             old = user.role
@@ -138,7 +138,7 @@ class UserService:
     async def deactivate(self, viewer: Viewer, user_id: uuid.UUID) -> User:
         async with Tx(self.deps, viewer, "user.deactivate") as tx:
             viewer.require(Permission.USER_MANAGE)
-            user = await load(tx.uow.users, "User", user_id)
+            user = await load(tx.uow.users, "User", user_id, for_update=True)
             if user.id == viewer.user_id:
                 raise InvalidInput("you cannot deactivate yourself", field="userId")
             user.status = UserStatus.INACTIVE

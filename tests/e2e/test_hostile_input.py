@@ -100,6 +100,23 @@ async def test_a_file_name_longer_than_its_column_is_refused(api: Api):
     assert await count(api, "code_artifacts") == 0
 
 
+async def test_an_email_that_lengthens_when_lowercased_is_refused_naming_the_field(api: Api):
+    email = "\u0130" * 90 + "@ex.com"  # 97 characters; lowercased, each "İ" becomes two: 187, past the column's 100
+    response = await api.post(REGISTER, {"u": "newcomer", "e": email, "p": "long enough 123"}, as_=None)
+    assert "100" in assert_refused(response, field="email", status=200)["message"]
+    assert await count(api, "users") == 1
+
+
+@pytest.mark.parametrize("name", ["A" * 128 + "\n", "TOKEN\n"], ids=["past-the-column", "short"])
+async def test_an_environment_secret_name_ending_in_a_newline_is_refused(api: Api, name: str):
+    from tests.e2e.test_environments_api import SET_SECRET
+
+    pid = await project(api)
+    response = await api.post(SET_SECRET, {"p": pid, "e": "DEV", "n": name, "v": "s3cret value"})
+    assert_refused(response, field="name", status=200)
+    assert await count(api, "environment_secrets") == 0
+
+
 async def test_a_filter_list_is_capped(api: Api):
     query = "query($s: [ProjectStatus!]) { projects(filter: {status: $s}) { totalCount } }"
     response = await api.post(query, {"s": ["ACTIVE"] * 32_768})

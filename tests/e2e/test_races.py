@@ -311,6 +311,23 @@ async def test_creating_one_username_concurrently_succeeds_once_and_names_the_fi
     assert {b["errors"][0]["extensions"].get("field") for b in bodies if b.get("errors")} == {"username"}, bodies
 
 
+async def test_changing_one_password_concurrently_from_the_same_current_one_succeeds_once(cluster: Cluster):
+    name = f"p{uuid.uuid4().hex[:8]}"
+    await cluster.ok(
+        "mutation($u: String!, $e: String!, $p: String!) { createUser(input: {username: $u, email: $e, "
+        "password: $p, role: DEVELOPER}) { id } }",
+        {"u": name, "e": f"{name}@example.com", "p": PASSWORD},
+    )
+    token = (await login(cluster, name))["accessToken"]
+    change = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }"
+    news = [f"{PASSWORD} {i}" for i in range(N)]
+    bodies = await cluster.burst([(change, {"c": PASSWORD, "n": new}) for new in news], token=token)
+    assert Counter(codes(bodies)) == {None: 1, "BAD_USER_INPUT": N - 1}, bodies
+    assert {b["errors"][0]["extensions"].get("field") for b in bodies if b.get("errors")} == {"currentPassword"}
+    (winner,) = [new for new, body in zip(news, bodies, strict=True) if not body.get("errors")]
+    assert (await cluster.ok(ME, token=(await login(cluster, name, winner))["accessToken"]))["me"]["username"] == name
+
+
 async def test_concurrent_default_models_leave_exactly_one_default(cluster: Cluster):
     create = (
         'mutation($n: String!) { createAiModel(input: {name: $n, provider: "offline", model: "offline", '
