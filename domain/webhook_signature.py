@@ -12,7 +12,8 @@ from datetime import datetime
 from domain.errors import InvalidInput, Unauthenticated
 
 SIGNATURE_PREFIX = "sha256="
-DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}\Z")
+TIMESTAMP = re.compile(r"^[0-9]{1,12}\Z")  # ASCII digits: str.isdigit() also takes "²", which int() refuses
 DEFAULT_WINDOW_S = 300
 
 
@@ -47,7 +48,7 @@ class SignedDelivery:
             raise InvalidInput("the X-Rdflow-Timestamp header is missing", field="X-Rdflow-Timestamp")
         if not self.delivery_id:
             raise InvalidInput("the X-Rdflow-Delivery header is missing", field="X-Rdflow-Delivery")
-        if not self.timestamp.isdigit() or len(self.timestamp) > 12:
+        if not TIMESTAMP.match(self.timestamp):
             raise InvalidInput("X-Rdflow-Timestamp must be Unix seconds", field="X-Rdflow-Timestamp")
         if not DELIVERY_ID.match(self.delivery_id):
             raise InvalidInput("X-Rdflow-Delivery must be 1-100 letters, digits or . _ : -", field="X-Rdflow-Delivery")

@@ -3,6 +3,7 @@ each delivery id accepted once."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import timedelta
 
@@ -19,6 +20,17 @@ from domain.webhook_signature import DEFAULT_WINDOW_S, SignedDelivery, new_secre
 NOT_CONFIGURED = "no pipeline webhook is configured for this project"
 # Beyond the replay window on both sides, for replicas whose clocks disagree by up to this much.
 CLOCK_MARGIN_S = 300
+# A request id's length in the audit log (a delivery id may be up to 100 characters).
+MAX_REQUEST_ID = 64
+
+
+def delivery_request_id(delivery_id: str) -> str:
+    """The request id a delivery's audit rows carry: `webhook-<delivery id>`, or for an id too long for the audit
+    log a digest of it (the run keeps the whole id as its trigger_ref)."""
+    request_id = f"webhook-{delivery_id}"
+    if len(request_id) <= MAX_REQUEST_ID:
+        return request_id
+    return f"webhook-sha256-{hashlib.sha256(delivery_id.encode()).hexdigest()[:32]}"
 
 
 class PipelineWebhooks:
@@ -59,7 +71,9 @@ class PipelineWebhooks:
             owner = await uow.users.get(definition.webhook_owner_id) if definition else None
         if owner is None:
             raise Unauthenticated(f"{NOT_CONFIGURED} (its owner is gone: rotate the secret)")
-        actor = Viewer(user_id=owner.id, role=owner.role, username=owner.username, request_id=f"webhook-{delivery_id}")
+        actor = Viewer(
+            user_id=owner.id, role=owner.role, username=owner.username, request_id=delivery_request_id(delivery_id)
+        )
         async with Tx(self.deps, actor, "pipeline.webhook") as tx:
             project = await load(tx.uow.projects, "Project", project_id, for_update=True)
             definition = await tx.uow.pipelines.find_one(project_id=project.id)

@@ -205,6 +205,29 @@ async def test_bad_signatures_stale_timestamps_and_replayed_deliveries_are_refus
     assert runs["pipelineRuns"] == {"totalCount": 1, "nodes": [{"triggerRef": "delivery-42"}]}
 
 
+async def test_a_non_ascii_timestamp_is_refused_and_the_longest_delivery_id_starts_a_run(papi: Api):
+    pid, _ = await approved_project(papi)
+    path = f"/hooks/pipelines/{pid}"
+    secret = (await papi.gql(ROTATE, {"p": pid}, as_="lead"))["rotatePipelineWebhookSecret"]["secret"]
+    body = b'{"version": "2.1.0"}'
+
+    superscript = {**signed(secret, body), "x-rdflow-timestamp": "\u00b2".encode("latin-1")}  # a digit to isdigit()
+    answer = await papi.client.post(path, content=body, headers=superscript)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["errors"][0]["extensions"]["field"] == "X-Rdflow-Timestamp"
+
+    longest = "d" * 100  # longer than the audit log's request id, once prefixed
+    answer = await papi.client.post(path, content=body, headers=signed(secret, body, delivery=longest))
+    assert answer.status_code == 202, answer.text
+    run = await settle(papi, answer.json()["runId"])
+    assert run["triggerRef"] == longest
+    log = await papi.gql(
+        """query($e: String!) { auditLog(first: 5, filter: {entityId: $e}) { nodes { action requestId } } }""",
+        {"e": str(from_global_id(run["id"])[1])},
+    )
+    assert any((row["requestId"] or "").startswith("webhook-sha256-") for row in log["auditLog"]["nodes"]), log
+
+
 async def test_a_failing_test_stage_stops_the_run(papi: Api):
     pid, _ = await approved_project(papi, "assert total([1, 2]) == 4")
     run = (await papi.gql(START, {"p": pid, "v": "3.0.0"}, as_="lead"))["startPipelineRun"]

@@ -60,6 +60,9 @@ def test_a_timestamp_outside_the_window_is_refused():
         ({"signature": None}, "X-Rdflow-Signature"),
         ({"timestamp": ""}, "X-Rdflow-Timestamp"),
         ({"timestamp": "yesterday"}, "X-Rdflow-Timestamp"),
+        ({"timestamp": "\u00b2"}, "X-Rdflow-Timestamp"),  # "²".isdigit() holds, int("²") raises
+        ({"timestamp": TS + "\n"}, "X-Rdflow-Timestamp"),
+        ({"delivery_id": "d-1\n"}, "X-Rdflow-Delivery"),
         ({"delivery_id": None}, "X-Rdflow-Delivery"),
         ({"delivery_id": "a b"}, "X-Rdflow-Delivery"),
         ({"delivery_id": "x" * 101}, "X-Rdflow-Delivery"),
