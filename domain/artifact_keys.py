@@ -7,7 +7,7 @@ import re
 
 from domain.errors import InvalidInput
 
-KEY = re.compile(r"^sha256/([0-9a-f]{2})/([0-9a-f]{64})$")
+KEY = re.compile(r"^sha256/([0-9a-f]{2})/([0-9a-f]{64})\Z")
 
 
 def key_for(content: bytes) -> str:

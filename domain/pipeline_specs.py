@@ -11,7 +11,7 @@ from domain.enums import Environment, StageKind, TestType
 from domain.errors import InvalidInput
 
 MAX_STAGES = 20
-STAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,49}$")
+STAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,49}\Z")
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 else:
     anthropic = _lazy("anthropic")
 
-TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}\Z")
 SHOWN_VIOLATIONS = 3
 R = TypeVar("R")
 

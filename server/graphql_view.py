@@ -68,7 +68,7 @@ def error_body(error: DomainError) -> bytes:
     return orjson.dumps({"errors": [{"message": error.message, "extensions": extensions}]})
 
 
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}\Z")
 
 
 class RequestIds:

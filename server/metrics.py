@@ -20,7 +20,7 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # Labels stay bounded: an operation name is kept only when it looks like one, and only the first MAX_OPERATIONS
 # distinct names (per process); the rest are "other", a request without a name is "anonymous".
-OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 MAX_OPERATIONS = 100
 
 REQUEST_SECONDS = Histogram(

@@ -21,7 +21,7 @@ from domain.services.base import Deps, Tx
 from domain.services.jobs import TERMINAL as JOB_TERMINAL
 from domain.services.jobs import request_job
 
-VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,49}$")
+VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,49}\Z")
 _K8S_NAME = re.compile(r"[^a-z0-9-]+")
 MAX_ARTIFACTS = 1_000
 ROLLOUT_KIND = "deploy.rollout"

@@ -19,10 +19,10 @@ from domain.services.access import load, require_member
 from domain.services.base import Deps, Tx, snapshot
 from domain.services.deployments import k8s_name
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-CPU = re.compile(r"^(\d{1,6}(?:\.\d{1,3})?)(m?)$")
-MEMORY = re.compile(r"^(\d{1,12}(?:\.\d{1,3})?)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
+CPU = re.compile(r"^([0-9]{1,6}(?:\.[0-9]{1,3})?)(m?)\Z")
+MEMORY = re.compile(r"^([0-9]{1,12}(?:\.[0-9]{1,3})?)(Ki|Mi|Gi|Ti|k|M|G|T)?\Z")
 MEMORY_UNITS = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 MEMORY_UNITS.update({"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40})
 SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
