@@ -5,8 +5,13 @@ from __future__ import annotations
 import logging
 import socket
 
+from asyncpg.exceptions import (
+    InsufficientResourcesError,
+    OperatorInterventionError,
+    PostgresConnectionError,
+    ReadOnlySQLTransactionError,
+)
 from asyncpg.exceptions import InterfaceError as AsyncpgInterfaceError
-from asyncpg.exceptions import OperatorInterventionError, PostgresConnectionError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -22,8 +27,18 @@ WS_TRY_AGAIN_LATER = 1013
 # What is down, by the exception a client library raises; OperationalError also covers a locked or read-only SQLite.
 _DOWN: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
     ((OperationalError, InterfaceError, PoolTimeout), "the database"),
-    # Under SQLAlchemy's generic DBAPIError: "the database system is shutting down", "... is starting up", ...
-    ((PostgresConnectionError, OperatorInterventionError, AsyncpgInterfaceError), "the database"),
+    # Under SQLAlchemy's generic DBAPIError: "the database system is shutting down", "... is starting up", ...; too
+    # many connections, a full disk, out of memory (class 53); a server that became a read-only standby (25006).
+    (
+        (
+            PostgresConnectionError,
+            OperatorInterventionError,
+            AsyncpgInterfaceError,
+            InsufficientResourcesError,
+            ReadOnlySQLTransactionError,
+        ),
+        "the database",
+    ),
     ((RedisConnectionError, RedisTimeoutError), "Redis"),
     ((ConnectionError, TimeoutError, socket.gaierror), "a dependency"),
 )

@@ -65,7 +65,12 @@ def create_database() -> tuple[str, str]:
 
 
 def drop_database(name: str) -> None:
-    _pg_exec(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def admin_sql(sql: str) -> None:
+    """One statement as the test server's admin (a role, a database's settings)."""
+    _pg_exec(PG_ADMIN_URL, sql)
 
 
 def check_redis() -> str:
