@@ -40,8 +40,18 @@ class LogPage:
     complete: bool
 
 
+def k8s_slug(text: str) -> str:
+    """`text` lowercased, each run of characters a Kubernetes name cannot hold made one dash."""
+    return _K8S_NAME.sub("-", text.lower()).strip("-")
+
+
 def k8s_name(text: str) -> str:
-    return (_K8S_NAME.sub("-", text.lower()).strip("-") or "app")[:50]
+    """The workload's name in Kubernetes: a DNS-1035 label (a Service's name starts with a letter) of at most 50
+    characters, leaving room for the `-env` and `-hpa` of its Secret and autoscaler. A valid name is kept as it is."""
+    slug = k8s_slug(text)
+    if not slug[:1].isalpha():
+        slug = f"app-{slug}"
+    return slug[:50].rstrip("-")
 
 
 class DeploymentService(EntityReads[Deployment]):

@@ -17,7 +17,7 @@ from domain.ports import SecretBox, UnitOfWork
 from domain.repos import ENVIRONMENT_SECRETS, ENVIRONMENTS
 from domain.services.access import load, require_member
 from domain.services.base import Deps, Tx, snapshot
-from domain.services.deployments import k8s_name
+from domain.services.deployments import k8s_slug
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
@@ -29,12 +29,17 @@ SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-no
 MAX_REPLICAS = 100
 MAX_ENTRIES = 100  # variables, and secrets, per environment
 MAX_VALUE = 32_768  # characters of one variable or secret value
+# All of an environment's values together, in UTF-8 bytes. Its secrets become one Kubernetes Secret, which holds at
+# most 1 MiB once base64-encoded; its variables are written into the Deployment, which the API server and etcd
+# refuse past about 1.5 MB. Past these, every deploy of the environment would fail; the edit is refused instead.
+MAX_SECRET_BYTES = 512 * 1024
+MAX_VARIABLE_BYTES = 256 * 1024
 REPLICAS = {Environment.DEV: (1, 1, 3), Environment.STAGING: (2, 2, 5), Environment.PROD: (3, 3, 10)}
 
 
 def default_namespace(project: Project, environment: Environment) -> str:
     """`rdflow-<name>-<id prefix>-<env>`: readable, unique per project, a DNS-1123 label (at most 63 characters)."""
-    slug = k8s_name(project.name)[:36].strip("-") or "app"
+    slug = k8s_slug(project.name)[:36].strip("-") or "app"
     return f"rdflow-{slug}-{project.id.hex[:8]}-{environment.value.lower()}"
 
 
@@ -119,6 +124,13 @@ def check_variables(variables: Sequence[tuple[str, str]]) -> dict[str, str]:
         if len(value) > MAX_VALUE:
             raise InvalidInput(f"variable {name} is longer than {MAX_VALUE} characters", field="variables.value")
         checked[name] = value
+    size = sum(len(value.encode()) for value in checked.values())
+    if size > MAX_VARIABLE_BYTES:
+        raise InvalidInput(
+            f"the variables' values take {size} bytes; at most {MAX_VARIABLE_BYTES} in all (keep large values in "
+            "secrets)",
+            field="variables.value",
+        )
     return checked
 
 
@@ -205,6 +217,15 @@ class EnvironmentService:
                 raise InvalidInput(f"{name} is already a variable of {environment.value}", field="name")
             secrets = await tx.uow.environment_secrets.find(environment_id=env.id)
             secret = next((s for s in secrets if s.name == name), None)
+            size = len(value.encode()) + sum(
+                len(self.box.decrypt(s.value_encrypted).encode()) for s in secrets if s is not secret
+            )
+            if size > MAX_SECRET_BYTES:
+                raise InvalidInput(
+                    f"the secrets of {environment.value} would take {size} bytes; at most {MAX_SECRET_BYTES} in all "
+                    "(one Kubernetes Secret)",
+                    field="value",
+                )
             now = tx.now()
             before = None if secret is None else _audited(secret, environment)
             if secret is None:

@@ -119,7 +119,8 @@ class RolloutService:
             environment = await self.environments(deployment.project_id, deployment.environment)
         else:
             environment = default_environment(deployment)
-        name = deployment.k8s_deployment_name or k8s_name(str(deployment.project_id))
+        # Named again: a name stored before names had to start with a letter is made one (rollbacks reuse it).
+        name = k8s_name(deployment.k8s_deployment_name or str(deployment.project_id))
         image = self.settings.image.format(
             project=name, version=deployment.version, environment=deployment.environment.value.lower()
         )

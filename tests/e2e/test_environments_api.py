@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from auth.secrets import FernetSecretBox, development_key
 from domain.enums import Environment, Role
+from domain.services.environments import MAX_SECRET_BYTES, MAX_VALUE, MAX_VARIABLE_BYTES
 from persistence.tables import environment_secrets
 from persistence.tables import environments as environments_table
 from resolvers.ids import from_global_id
@@ -140,6 +141,25 @@ async def test_refusals_and_bad_input_name_the_rule_or_the_field(api: Api):
     assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", "name")
     assert CANARY not in response.text
     assert (await api.gql(ENVIRONMENTS, {"p": pid}, as_="lead"))["environments"][0]["updatedAt"] is None
+
+
+async def test_values_past_what_one_kubernetes_object_holds_are_refused_when_set(api: Api):
+    pid = await team(api)
+    value = "v" * MAX_VALUE  # 32 KiB: 16 fill the 512 KiB of one environment's secrets, 8 its 256 KiB of variables
+    for i in range(MAX_SECRET_BYTES // MAX_VALUE):
+        await api.gql(SET_SECRET, {"p": pid, "e": "DEV", "n": f"S{i}", "v": value})
+    error = await api.error(SET_SECRET, {"p": pid, "e": "DEV", "n": "ONE_MORE", "v": "v"})
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", "value")
+    assert str(MAX_SECRET_BYTES) in error["message"]
+    await api.gql(SET_SECRET, {"p": pid, "e": "DEV", "n": "S0", "v": value})  # replacing one keeps the total
+    await api.gql(SET_SECRET, {"p": pid, "e": "PROD", "n": "ONE_MORE", "v": value})  # another environment's own
+
+    variables = [{"name": f"V{i}", "value": value} for i in range(MAX_VARIABLE_BYTES // MAX_VALUE + 1)]
+    update = {"input": {"projectId": pid, "environment": "STAGING", "variables": variables}}
+    error = await api.error(UPDATE, update)
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", "variables.value")
+    update["input"]["variables"] = variables[:-1]
+    assert len((await api.gql(UPDATE, update))["updateEnvironment"]["variables"]) == len(variables) - 1
 
 
 async def test_prod_needs_a_second_admin_and_a_super_admin_override_is_audited(api: Api):

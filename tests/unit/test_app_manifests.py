@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import uuid
 
 import kubernetes_validate
@@ -9,6 +11,7 @@ import pytest
 
 from domain.enums import Environment
 from domain.environments import Autoscaling, DeploySpec, EnvironmentConfig, Resources
+from domain.services.deployments import k8s_name
 from integrations import manifests
 from tests.unit.test_deploy_manifests import KUBERNETES_VERSION
 
@@ -116,3 +119,27 @@ def test_hpa_scales_on_cpu_70_and_memory_80_never_below_the_environment_size():
 def test_label_values_stay_within_kubernetes_rules():
     assert manifests.label_value("1.0+rc/1") == "1.0_rc_1"
     assert manifests.label_value("-" + "a" * 80) == "a" * 62
+
+
+# What the API server requires of each object's name (apimachinery's validation): a Service's name is a DNS-1035
+# label, the others' DNS-1123 subdomains; label values at most 63 characters, alphanumeric at both ends.
+DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+DNS_1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\Z")
+LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?\Z")
+
+
+@pytest.mark.parametrize(
+    "project_name",
+    ["Shop", "2024 Roadmap", "a" * 49 + " x", "", "!!!", "Ünïcødé façade", "x" * 200, str(uuid.UUID(int=1))],
+)
+def test_any_project_name_gives_objects_the_api_server_accepts(project_name):
+    name = k8s_name(project_name)
+    assert k8s_name(name) == name  # a valid name is kept (rollbacks name a stored one again)
+    for obj in manifests.render(dataclasses.replace(spec(), name=name)):
+        checked = DNS_1035_LABEL if obj["kind"] == "Service" else DNS_1123_SUBDOMAIN
+        assert checked.match(obj["metadata"]["name"]), obj["metadata"]
+        assert all(LABEL_VALUE.match(v) for v in obj["metadata"]["labels"].values()), obj["metadata"]
+
+
+def test_a_name_starting_with_a_digit_gets_a_letter_and_a_valid_one_is_kept():
+    assert (k8s_name("Shop"), k8s_name("2024 Roadmap"), k8s_name("")) == ("shop", "app-2024-roadmap", "app")
