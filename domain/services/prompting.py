@@ -11,22 +11,42 @@ from domain.ai.schema_check import SchemaValidator
 from domain.errors import InvalidInput
 from domain.ports import LLM, LLMFactory, LLMResult, SecretBox, UnitOfWork
 
+LITERAL_BRACES = "write {{ and }} for a literal brace"
 
-def placeholders(content: str) -> set[str]:
+
+def placeholders(content: str) -> list[tuple[str, str | None, str | None]]:
+    """Each `{...}` of `content`: (field name, conversion, format spec)."""
     try:
-        return {name for _, name, _, _ in string.Formatter().parse(content) if name}
+        return [
+            (name, conversion, spec)
+            for _, name, spec, conversion in string.Formatter().parse(content)
+            if name is not None
+        ]
     except ValueError as exc:
-        raise InvalidInput(f"content is not a valid template: {exc}", field="content") from exc
+        raise InvalidInput(f"content is not a valid template ({exc}); {LITERAL_BRACES}", field="content") from exc
 
 
 def check_template(content: str, variables: list[str]) -> None:
-    used = placeholders(content)
+    """A template renders with any values of its declared variables: plain `{name}` placeholders only (a `{}`, a
+    conversion or a format would fail the AI job that renders it, not the save)."""
+    fields = placeholders(content)
+    if any(name == "" for name, _, _ in fields):
+        raise InvalidInput(
+            f"content has an empty placeholder {{}}; name a variable, or {LITERAL_BRACES}", field="content"
+        )
+    used = {name for name, _, _ in fields}
+    bad = sorted(name for name in used if not name.isidentifier())
+    if bad:
+        raise InvalidInput(f"placeholders must be plain names, got: {', '.join(bad)}", field="content")
+    formatted = sorted({name for name, conversion, spec in fields if conversion or spec})
+    if formatted:
+        raise InvalidInput(
+            f"placeholders take no conversion or format (!r, :d): {', '.join(formatted)}; {LITERAL_BRACES}",
+            field="content",
+        )
     undeclared = sorted(used - set(variables))
     if undeclared:
         raise InvalidInput(f"content uses undeclared variables: {', '.join(undeclared)}", field="variables")
-    bad = [v for v in used if not v.isidentifier()]
-    if bad:
-        raise InvalidInput(f"placeholders must be plain names, got: {', '.join(sorted(bad))}", field="content")
 
 
 def render(content: str, values: Mapping[str, Any]) -> str:

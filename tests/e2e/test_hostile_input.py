@@ -117,6 +117,18 @@ async def test_an_environment_secret_name_ending_in_a_newline_is_refused(api: Ap
     assert await count(api, "environment_secrets") == 0
 
 
+@pytest.mark.parametrize(
+    "content",
+    ["Reply as {} JSON for {title}", "Draft {title!z}", "Draft {title:d}", "Draft {title!r}", "Draft {title:>{title}}"],
+    ids=["empty", "bad-conversion", "bad-format", "conversion", "nested-format"],
+)
+async def test_a_prompt_template_that_could_not_render_is_refused_when_saved(api: Api, content: str):
+    save = """mutation($c: String!) { savePromptTemplate(input: {identifier: "prd.default", category: "prd",
+      content: $c, variables: ["title"]}) { id } }"""
+    assert "{{" in assert_refused(await api.post(save, {"c": content}), field="content", status=200)["message"]
+    assert await count(api, "prompt_templates") == 0
+
+
 async def test_a_filter_list_is_capped(api: Api):
     query = "query($s: [ProjectStatus!]) { projects(filter: {status: $s}) { totalCount } }"
     response = await api.post(query, {"s": ["ACTIVE"] * 32_768})
