@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Literal, TypeVar, overload
@@ -22,6 +23,8 @@ UNSET = Unset.UNSET  # an update's argument that was not given, where None is a 
 # Widths of columns that hold a client's text, shared with persistence/tables.py so the two cannot disagree.
 FILE_PATH_LENGTH = 500
 FILE_NAME_LENGTH = 200
+# Characters no database stores in text or JSON: NUL (PostgreSQL) and lone surrogates (not UTF-8).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @overload

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from domain.ports import CoverageTotals, FailedTest
+from domain.validation import UNSTORABLE  # the XML parser already refuses both in the JUnit report
 
 MAX_REPORT_BYTES = 5_000_000
 MAX_MESSAGE = 2_000
 MAX_DETAIL = 4_000
 MAX_FAILURES = 200
+MAX_COUNT = 2**31 - 1  # an INTEGER column
 
 
 def read_untrusted(path: Path, limit: int = MAX_REPORT_BYTES, *, tail: bool = False) -> bytes | None:
@@ -83,23 +85,40 @@ def parse_junit(data: bytes) -> JUnitTotals:
     return totals
 
 
+def _count(summary: dict[str, Any], key: str) -> int:
+    value = summary[key]
+    if type(value) is not int or not 0 <= value <= MAX_COUNT:
+        raise ValueError(f"{key} is not a line count")
+    return value
+
+
+def _percent(summary: dict[str, Any]) -> float:
+    value = summary["percent_covered"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:  # NaN fails too
+        raise ValueError("percent_covered is not a percentage")
+    return round(float(value), 2)
+
+
+def _summary(summary: dict[str, Any]) -> CoverageTotals:
+    """One coverage summary, refused unless it fits its columns: the tests can overwrite the report."""
+    return CoverageTotals(_count(summary, "covered_lines"), _count(summary, "num_statements"), _percent(summary))
+
+
+def _path(path: str) -> str:
+    if UNSTORABLE.search(path):
+        raise ValueError("a file path holds a NUL character or a lone surrogate")
+    return path
+
+
 def parse_coverage(data: bytes) -> tuple[CoverageTotals, dict[str, Any]]:
-    """coverage.py's JSON report: the totals, and each measured file's summary."""
+    """coverage.py's JSON report: the totals, and each measured file's summary (errors never quote the report)."""
     report = json.loads(data)
-    totals = report["totals"]
-    files = {
-        path: {
-            "coveredLines": int(entry["summary"]["covered_lines"]),
-            "numStatements": int(entry["summary"]["num_statements"]),
-            "percent": round(float(entry["summary"]["percent_covered"]), 2),
+    files = {}
+    for path, entry in report.get("files", {}).items():
+        summary = _summary(entry["summary"])
+        files[_path(path)] = {
+            "coveredLines": summary.covered_lines,
+            "numStatements": summary.num_statements,
+            "percent": summary.percent,
         }
-        for path, entry in report.get("files", {}).items()
-    }
-    return (
-        CoverageTotals(
-            covered_lines=int(totals["covered_lines"]),
-            num_statements=int(totals["num_statements"]),
-            percent=round(float(totals["percent_covered"]), 2),
-        ),
-        files,
-    )
+    return _summary(report["totals"]), files

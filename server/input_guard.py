@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from typing import Any
 
 from graphql import ArgumentNode, GraphQLError, GraphQLFormattedError, StringValueNode, VariableNode, parse, visit
 from graphql.language import Visitor
 
 from domain.errors import InvalidInput
+from domain.validation import UNSTORABLE
 
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # A GraphQL string literal can only carry NUL through an escape (the lexer refuses a raw one).
 ESCAPE = "\\u"
 
