@@ -354,8 +354,13 @@ class SandboxTestRunner:
             target = (work / f.path).resolve()
             if not target.is_relative_to(work.resolve()):
                 raise RunnerUnavailable(f"file path {f.path!r} leaves the sandbox")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(f.content)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(f.content)
+            except OSError as exc:  # a name too long, a file where a folder is needed (or the reverse)
+                # Its strerror alone: the error's own text names the worker's directory.
+                reason = exc.strerror or type(exc).__name__
+                raise RunnerUnavailable(f"file path {f.path!r} cannot be written for the tests: {reason}") from exc
         if not any((work / name).is_file() for name in PYTEST_CONFIGS):
             (sandbox / "out" / "pytest.ini").write_text("[pytest]\n")
         # The run's own directory stays the worker's (the reports' parent cannot be swapped); its parts are the user's.

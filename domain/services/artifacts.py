@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import uuid
+from collections.abc import Iterable
 
 from domain import status as machines
 from domain import validation as v
@@ -18,6 +19,9 @@ from domain.services.access import EntityReads, load, require_member
 from domain.services.base import Deps, Tx
 
 MAX_CONTENT_BYTES = 1_000_000
+# The longest folder or file name a file system takes (NAME_MAX on Linux, counted in bytes): the test sandbox writes
+# every file of a task under its path, so a longer segment would only fail when its tests run.
+MAX_SEGMENT_BYTES = 255
 
 
 def clean_path(file_path: str) -> str:
@@ -28,7 +32,24 @@ def clean_path(file_path: str) -> str:
         raise InvalidInput(f"filePath {file_path!r} must be a relative path inside the project", field="filePath")
     if len(posixpath.basename(norm)) > v.FILE_NAME_LENGTH:
         raise InvalidInput(f"the file name in filePath is over {v.FILE_NAME_LENGTH} characters", field="filePath")
+    for segment in norm.split("/"):
+        if (size := len(segment.encode())) > MAX_SEGMENT_BYTES:
+            raise InvalidInput(
+                f"a folder or file name in filePath is {size} bytes in UTF-8; at most {MAX_SEGMENT_BYTES} allowed",
+                field="filePath",
+            )
     return norm
+
+
+def path_clash(path: str, others: Iterable[str]) -> str | None:
+    """Why `path` cannot join `others` (the file paths of a task) in one folder tree, if it cannot: one path would be
+    both a file and a folder."""
+    for other in sorted(set(others)):
+        if other.startswith(path + "/"):
+            return f"filePath {path!r} is a folder of the task's file {other!r}; a path cannot be both file and folder"
+        if path.startswith(other + "/"):
+            return f"filePath {path!r} is under the task's file {other!r}; a path cannot be both file and folder"
+    return None
 
 
 async def store_artifact(
@@ -47,8 +68,12 @@ async def store_artifact(
     data = content.encode()
     if len(data) > MAX_CONTENT_BYTES:
         raise InvalidInput(f"content is {len(data)} bytes; at most {MAX_CONTENT_BYTES} allowed", field="content")
+    # Every stored version's path counts: the tests materialise the task's files into one folder tree.
+    stored = await tx.uow.artifacts.find(task_id=task_id)
+    if (clash := path_clash(path, (a.file_path for a in stored))) is not None:
+        raise InvalidInput(clash, field="filePath")
+    previous = [a for a in stored if a.file_path == path]
     key = await store.put(data)
-    previous = await tx.uow.artifacts.find(task_id=task_id, file_path=path)
     now = tx.now()
     artifact = CodeArtifact(
         task_id=task_id,
