@@ -96,6 +96,13 @@ def request_id_of(given: str) -> str:
     return given if REQUEST_ID.match(given) else fresh_request_id()
 
 
+def _client_address(scope: Scope) -> str | None:
+    """The client's address as the audit log's column holds it (64 characters): behind a proxy trusted for every
+    address (FORWARDED_ALLOW_IPS="*"), it is whatever the request's X-Forwarded-For says."""
+    client = scope.get("client")
+    return client[0][:64] if client and client[0] else None
+
+
 def _settle_request_id(scope: Scope, headers: Mapping[bytes, bytes]) -> str:
     """The request's id: the one the access line chose (so every log line of the request carries it), else chosen
     now from the client's header."""
@@ -609,8 +616,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             headers = _headers_of(request.scope)
             request_id = _settle_request_id(request.scope, headers)
             sign_in = await self._sign_in(request.scope, headers.get(b"authorization"))
-            client = request.scope.get("client")
-            client_address = client[0] if client else None
+            client_address = _client_address(request.scope)
             if sign_in is None:
                 viewer = Viewer(request_id=request_id, client_address=client_address)
             else:
@@ -621,7 +627,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
                 self.container.tokens,
                 None,
                 request_id=_settle_request_id(request.scope, _headers_of(request.scope)),
-                client_address=request.client.host if request.client else None,
+                client_address=_client_address(request.scope),
                 users=self.users,
             )
         note_viewer(viewer.user_id)

@@ -176,6 +176,26 @@ async def test_an_unusable_request_id_is_replaced_and_audited_writes_still_work(
     assert [r.outcome for r in rows] == ["DENIED", "OK"] and rows[0].request_id == used
 
 
+async def test_a_client_address_longer_than_its_column_is_cut_to_fit(api: Api):
+    """Behind a proxy trusted for every address, the client's address is what its X-Forwarded-For says."""
+    import httpx
+
+    forwarded = "f" * 70
+    transport = httpx.ASGITransport(app=api.app, client=(forwarded, 4242))
+    async with httpx.AsyncClient(transport=transport, base_url="http://rdflow.test") as client:
+        response = await client.post(
+            "/graphql",
+            json={"query": CREATE_PROJECT, "variables": {"input": {"name": "Forwarded"}}},
+            headers={"authorization": f"Bearer {api.tokens['admin']}"},
+        )
+    assert not response.json().get("errors"), response.json()
+    async with api.container.engine.connect() as conn:
+        from sqlalchemy import text
+
+        stored = (await conn.execute(text("SELECT client_address FROM audit_log"))).scalars().all()
+    assert stored == [forwarded[:64]]
+
+
 async def test_a_well_formed_request_id_is_kept_and_echoed(sqlite_api: Api):
     response = await sqlite_api.post("{ __typename }", headers={"x-request-id": "abc.DEF_123-" + "x" * 52})
     assert response.headers["x-request-id"] == "abc.DEF_123-" + "x" * 52
