@@ -7,10 +7,10 @@ import uuid
 
 from domain import validation as v
 from domain.enums import Role, UserStatus
-from domain.errors import Conflict, InvalidInput
+from domain.errors import Conflict, Forbidden, InvalidInput
 from domain.model import User
 from domain.paging import ListQuery, Page
-from domain.permissions import Permission, Viewer
+from domain.permissions import Permission, Viewer, permissions_of
 from domain.ports import PasswordHasher
 from domain.services.access import load
 from domain.services.base import Deps, Tx
@@ -64,6 +64,17 @@ def check_identity(username: str, email: str) -> tuple[str, str]:
     return username, email
 
 
+async def require_manager_now(tx: Tx, viewer: Viewer) -> None:
+    """User management runs one change at a time, by a caller who may still manage users. The caller's role comes
+    from its sign-in, read before the transaction: two admins demoting (or deactivating) each other at once would
+    otherwise both succeed and leave nobody who may manage users."""
+    viewer.require(Permission.USER_MANAGE)
+    await tx.uow.lock("users.manage")
+    me = await tx.uow.users.get(viewer.require_login())
+    if me is None or me.status is not UserStatus.ACTIVE or Permission.USER_MANAGE not in permissions_of(me.role):
+        raise Forbidden(Permission.USER_MANAGE.value, "your role or status changed meanwhile; you may not manage users")
+
+
 class UserService:
     def __init__(self, deps: Deps, hasher: PasswordHasher):
         self.deps = deps
@@ -96,7 +107,7 @@ class UserService:
         self, viewer: Viewer, *, username: str, email: str, password: str, role: Role, department: str | None = None
     ) -> User:
         async with Tx(self.deps, viewer, "user.create") as tx:
-            viewer.require(Permission.USER_MANAGE)
+            await require_manager_now(tx, viewer)
             return await self.new_user(tx, username, email, password, role, department)
 
     async def bootstrap_admin(self, *, username: str, email: str, password: str) -> User:
@@ -124,7 +135,7 @@ class UserService:
 
     async def update_role(self, viewer: Viewer, user_id: uuid.UUID, role: Role) -> User:
         async with Tx(self.deps, viewer, "user.role") as tx:
-            viewer.require(Permission.USER_MANAGE)
+            await require_manager_now(tx, viewer)
             user = await load(tx.uow.users, "User", user_id, for_update=True)
             if user.id == viewer.user_id and role is not Role.SUPER_ADMIN:
                 raise InvalidInput("you cannot demote yourself", field="role")
@@ -137,7 +148,7 @@ class UserService:
 
     async def deactivate(self, viewer: Viewer, user_id: uuid.UUID) -> User:
         async with Tx(self.deps, viewer, "user.deactivate") as tx:
-            viewer.require(Permission.USER_MANAGE)
+            await require_manager_now(tx, viewer)
             user = await load(tx.uow.users, "User", user_id, for_update=True)
             if user.id == viewer.user_id:
                 raise InvalidInput("you cannot deactivate yourself", field="userId")

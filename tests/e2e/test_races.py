@@ -328,6 +328,31 @@ async def test_changing_one_password_concurrently_from_the_same_current_one_succ
     assert (await cluster.ok(ME, token=(await login(cluster, name, winner))["accessToken"]))["me"]["username"] == name
 
 
+async def test_super_admins_demoting_each_other_at_once_leave_one_of_each_pair(cluster: Cluster):
+    create = (
+        "mutation($u: String!, $e: String!, $p: String!) { createUser(input: {username: $u, email: $e, "
+        "password: $p, role: SUPER_ADMIN}) { id } }"
+    )
+    pairs = []
+    for _ in range(N // 2):
+        pair = []
+        for _ in range(2):
+            name = f"a{uuid.uuid4().hex[:8]}"
+            made = await cluster.ok(create, {"u": name, "e": f"{name}@example.com", "p": PASSWORD})
+            pair.append((made["createUser"]["id"], (await login(cluster, name))["accessToken"]))
+        pairs.append(pair)
+    demote = "mutation($u: ID!) { updateUserRole(userId: $u, role: DEVELOPER) { role } }"
+    calls = [(me[1], other[0]) for a, b in pairs for me, other in ((a, b), (b, a))]
+    bodies = await asyncio.gather(
+        *(cluster.post(demote, {"u": other}, token=token, server=i) for i, (token, other) in enumerate(calls))
+    )
+    for i in range(0, len(bodies), 2):  # each pair: one demoted the other, who was refused
+        assert sorted(codes(list(bodies[i : i + 2])), key=str) == ["FORBIDDEN", None], bodies[i : i + 2]
+    roles = await cluster.ok("{ users(first: 100) { nodes { id role } } }")
+    role_of = {u["id"]: u["role"] for u in roles["users"]["nodes"]}
+    assert all({role_of[a[0]], role_of[b[0]]} == {"SUPER_ADMIN", "DEVELOPER"} for a, b in pairs), role_of
+
+
 async def test_concurrent_default_models_leave_exactly_one_default(cluster: Cluster):
     create = (
         'mutation($n: String!) { createAiModel(input: {name: $n, provider: "offline", model: "offline", '
