@@ -1,4 +1,5 @@
-"""Job rows straight in a SQLite database, for tests of the executor, the queues and the reconciler without a server."""
+"""Job rows straight in a database (SQLite unless told), for tests of the executor, the queues and the reconciler
+without a server."""
 
 from __future__ import annotations
 
@@ -18,7 +19,13 @@ from persistence.uow import SqlUnitOfWorkFactory
 @asynccontextmanager
 async def sqlite_deps(directory: Path, clock: Clock) -> AsyncIterator[Deps]:
     """Deps over a migrated SQLite database in `directory`, its engine disposed on exit."""
-    url = f"sqlite:///{directory}/jobs.db"
+    async with database_deps(f"sqlite:///{directory}/jobs.db", clock) as deps:
+        yield deps
+
+
+@asynccontextmanager
+async def database_deps(url: str, clock: Clock) -> AsyncIterator[Deps]:
+    """Deps over the database at `url`, migrated, its engine disposed on exit."""
     upgrade(url)
     engine = create_engine(url)
     try:

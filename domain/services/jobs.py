@@ -222,9 +222,14 @@ class JobLifecycle:
         now = self.deps.clock.now()
         to_enqueue: list[Job] = []
         async with self._tx() as tx:
-            for job in await tx.uow.jobs.find_in("status", [JobStatus.RUNNING, JobStatus.QUEUED]):
-                seen = job.heartbeat_at or job.updated_at or job.created_at
-                if seen is None or now - seen < stale_after:
+            for candidate in await tx.uow.jobs.find_in("status", [JobStatus.RUNNING, JobStatus.QUEUED]):
+                if _last_seen(candidate, now, stale_after) is None:
+                    continue
+                # Locked and read again: its worker may have finished it since it was read (a worker whose
+                # heartbeats failed during an outage goes on), and a finished job must stay finished.
+                job = await tx.uow.jobs.get_for_update(candidate.id)
+                seen = _last_seen(job, now, stale_after) if job is not None else None
+                if job is None or seen is None or job.status not in (JobStatus.RUNNING, JobStatus.QUEUED):
                     continue
                 old = job.status
                 if job.status is JobStatus.RUNNING:
@@ -240,3 +245,9 @@ class JobLifecycle:
                 if job.status is not old:
                     _emit(tx, job, "reconciled", old)
         return to_enqueue
+
+
+def _last_seen(job: Job, now: datetime, stale_after: timedelta) -> datetime | None:
+    """When `job` was last heard of, if that is `stale_after` or more ago; else None."""
+    seen = job.heartbeat_at or job.updated_at or job.created_at
+    return seen if seen is not None and now - seen >= stale_after else None

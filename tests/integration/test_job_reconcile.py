@@ -3,6 +3,7 @@ are handed back to the queue, and everything else is left alone."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +18,7 @@ from jobs.executor import JobExecutor
 from jobs.inprocess import InProcessJobQueue
 from jobs.reconciler import reconcile_once
 from tests.jobkinds import HANDLERS, traced
-from tests.jobrows import reload, sqlite_deps, store
+from tests.jobrows import database_deps, reload, sqlite_deps, store
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 STALE = timedelta(seconds=60)
@@ -122,3 +123,22 @@ async def test_reconcile_once_hands_the_lost_job_to_a_queue_that_runs_it(deps, t
     assert (after.status, after.attempts, after.result) == (JobStatus.SUCCEEDED, 2, {"slept": 0.01, "attempt": 2})
     assert traced(log) == ["started attempt 2", "finished"]
     assert await reconcile_once(JobLifecycle(deps), queue, STALE) == 0
+
+
+@pytest.mark.postgres
+async def test_a_job_its_worker_finishes_while_the_reconciler_looks_stays_finished(fresh_postgres_url):
+    """The worker's heartbeats failed (an outage), so the job looks lost, but its worker goes on and finishes it
+    while the reconciler runs: the reconciler must not put it back (it would run twice) or fail it."""
+    async with database_deps(fresh_postgres_url, SettableClock(NOW)) as deps:
+        job = await add(deps, JobStatus.RUNNING, timedelta(minutes=5))
+        async with deps.uow() as worker:  # the finishing worker, holding the job's row meanwhile
+            worker.begin_write()
+            finishing = await worker.jobs.get_for_update(job.id)
+            assert finishing is not None
+            reconciling = asyncio.create_task(JobLifecycle(deps).reconcile(STALE))
+            await asyncio.sleep(1)  # the reconciler has read the job as RUNNING and waits for its row
+            finishing.status, finishing.finished_at = JobStatus.SUCCEEDED, NOW
+            await worker.commit()
+        assert await reconciling == []
+        after = await reload(deps, job)
+        assert (after.status, after.finished_at, after.message) == (JobStatus.SUCCEEDED, NOW, job.message)
