@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from domain import validation as v
-from domain.enums import RequirementStatus, Strategy, TaskStatus, TaskType
+from domain.enums import RequirementStatus, Strategy, TaskType
 from domain.errors import Conflict, InvalidInput
 from domain.model import Job, PrdDocument
 from domain.permissions import Permission, Viewer, require_code_access, require_task_execution
@@ -13,6 +13,7 @@ from domain.repos import PRDS, REQUIREMENTS
 from domain.services.access import EntityReads, load, load_in_project, require_member
 from domain.services.base import Deps, Tx
 from domain.services.jobs import request_job
+from domain.services.pipeline_steps import require_not_cancelled, require_open
 from domain.services.requirements import set_requirement_status
 
 MAX_SPEC_TEXT = 5_000
@@ -45,12 +46,7 @@ class PipelineService:
             req = await load_in_project(
                 tx.uow, viewer, REQUIREMENTS, requirement_id, Permission.REQUIREMENT_WRITE, for_update=True
             )
-            if req.status in (RequirementStatus.REJECTED, RequirementStatus.DONE):
-                raise InvalidInput(
-                    f"requirement is {req.status.value}; decompose an open requirement",
-                    field="requirementId",
-                    details={"currentStatus": req.status.value},
-                )
+            require_open(req)
             roles = list(dict.fromkeys(target_roles or DEFAULT_ROLES))
             return await request_job(
                 tx,
@@ -77,8 +73,7 @@ class PipelineService:
             require_task_execution(viewer, task.task_type, task.assigned_to)
             require_code_access(viewer, None)
             await require_member(tx.uow, viewer, task.project_id)
-            if task.status is TaskStatus.CANCELLED:
-                raise InvalidInput("task is CANCELLED", field="taskId", details={"currentStatus": "CANCELLED"})
+            require_not_cancelled(task)
             payload = {
                 "language": v.lowercase(language, "language", max_length=30),
                 "framework": v.text(framework, "framework", max_length=50, required=False),

@@ -10,7 +10,8 @@ from typing import Any
 from domain.ai.schema_check import SchemaValidator
 from domain.ai_cost import estimate_cost
 from domain.enums import Priority, RequirementStatus, TaskStatus, TaskType
-from domain.model import CodeArtifact, Job, PrdDocument, Task, TaskDependency
+from domain.errors import InvalidInput
+from domain.model import CodeArtifact, Job, PrdDocument, Requirement, Task, TaskDependency
 from domain.permissions import Viewer
 from domain.ports import LLM, LLMFactory, LLMResult, SecretBox
 from domain.services.access import load
@@ -29,6 +30,23 @@ class StepOutcome:
 
 def _unstarted_ai(task: Task | None) -> bool:
     return task is not None and task.meta.get("source") == "ai" and task.status is TaskStatus.PENDING
+
+
+def require_open(req: Requirement) -> None:
+    """Tasks are planned for an open requirement only: checked when asked, and again when the plan is stored (the
+    requirement may have been rejected or finished while the model worked)."""
+    if req.status in (RequirementStatus.REJECTED, RequirementStatus.DONE):
+        raise InvalidInput(
+            f"requirement is {req.status.value}; decompose an open requirement",
+            field="requirementId",
+            details={"currentStatus": req.status.value},
+        )
+
+
+def require_not_cancelled(task: Task) -> None:
+    """Code is generated for a task that is not cancelled: checked when asked, and again when the files are stored."""
+    if task.status is TaskStatus.CANCELLED:
+        raise InvalidInput("task is CANCELLED", field="taskId", details={"currentStatus": "CANCELLED"})
 
 
 def job_viewer(job: Job) -> Viewer:
@@ -123,6 +141,7 @@ class PipelineSteps:
 
         async with Tx(self.deps, job_viewer(job), "ai.decompose") as tx:
             req = await load(tx.uow.requirements, "Requirement", job.subject_id, for_update=True)
+            require_open(req)
             replaced = await self._drop_unstarted_ai_tasks(tx, req.id)
             now = tx.now()
             created: dict[str, Task] = {}
@@ -203,6 +222,7 @@ class PipelineSteps:
         assert store is not None, "an artifact store is wired by the composition root"
         async with Tx(self.deps, job_viewer(job), "ai.code") as tx:
             task = await load(tx.uow.tasks, "Task", job.subject_id, for_update=True)
+            require_not_cancelled(task)
             artifacts: list[CodeArtifact] = [
                 await store_artifact(
                     tx,

@@ -187,6 +187,30 @@ async def test_code_for_a_cancelled_task_is_refused(pipeline):
     assert world.db.rows("jobs") == []
 
 
+@pytest.mark.parametrize("closed", [RequirementStatus.REJECTED, RequirementStatus.DONE])
+async def test_a_requirement_closed_while_its_tasks_are_planned_gets_none(pipeline, closed):
+    world, service, steps, admin, req, _ = pipeline
+    job = await service.decompose(admin, req.id, Strategy.ROLE_BASED, None)
+    req = world.row("requirements", req.id)
+    req.status = closed  # rejected or finished while the model worked
+    world.db.put("requirements", req)
+    with pytest.raises(InvalidInput, match=closed.value):
+        await steps.decompose(world.row("jobs", job.id))
+    assert world.db.rows("tasks") == []
+
+
+async def test_a_task_cancelled_while_its_code_is_generated_gets_no_files(pipeline):
+    world, service, steps, admin, req, _ = pipeline
+    task = world.task(req, "Reset endpoint")
+    job = await service.generate_code(admin, task.id, language="python", framework=None)
+    task = world.row("tasks", task.id)
+    task.status = TaskStatus.CANCELLED
+    world.db.put("tasks", task)
+    with pytest.raises(InvalidInput, match="CANCELLED"):
+        await steps.code(world.row("jobs", job.id))
+    assert world.db.rows("artifacts") == [] and world.row("tasks", task.id).status is TaskStatus.CANCELLED
+
+
 async def test_a_malformed_answer_fails_the_step_and_writes_nothing(pipeline):
     world, service, _, admin, req, _ = pipeline
     llm = ScriptedLLM({"sections": [{"title": "no id, no content"}]})
