@@ -23,6 +23,8 @@ UNSET = Unset.UNSET  # an update's argument that was not given, where None is a 
 # Widths of columns that hold a client's text, shared with persistence/tables.py so the two cannot disagree.
 FILE_PATH_LENGTH = 500
 FILE_NAME_LENGTH = 200
+REQUEST_ID_LENGTH = 64  # the audit log's request id: a client's X-Request-ID, a job's or a webhook delivery's
+CLIENT_ADDRESS_LENGTH = 64  # the audit log's client address
 # Characters no database stores in text or JSON: NUL (PostgreSQL) and lone surrogates (not UTF-8).
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
 from domain import enums
-from domain.validation import FILE_NAME_LENGTH, FILE_PATH_LENGTH
+from domain.validation import CLIENT_ADDRESS_LENGTH, FILE_NAME_LENGTH, FILE_PATH_LENGTH, REQUEST_ID_LENGTH
 
 metadata = MetaData(
     naming_convention={
@@ -326,8 +326,8 @@ audit_log = Table(
     Column("entity_id", String(64)),
     Column("before", Json),
     Column("after", Json),
-    Column("request_id", String(64)),
-    Column("client_address", String(64)),
+    Column("request_id", String(REQUEST_ID_LENGTH)),
+    Column("client_address", String(CLIENT_ADDRESS_LENGTH)),
     Column("at", Ts(), nullable=False),
     Index("ix_audit_log_entity", "entity_type", "entity_id"),
     Index("ix_audit_log_at_id", "at", "id"),  # the log's order, newest first: a page reads its rows off the index

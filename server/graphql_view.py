@@ -37,6 +37,7 @@ from auth.user_cache import UserCache
 from domain.errors import DomainError, InvalidInput, Unauthenticated
 from domain.permissions import Viewer
 from domain.services.shared_reads import BatchedReads
+from domain.validation import CLIENT_ADDRESS_LENGTH, REQUEST_ID_LENGTH
 from resolvers.context import RequestContext
 from schema.known_queries import KnownQueries
 from server import graphiql, metrics
@@ -68,7 +69,7 @@ def error_body(error: DomainError) -> bytes:
     return orjson.dumps({"errors": [{"message": error.message, "extensions": extensions}]})
 
 
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}\Z")
+REQUEST_ID = re.compile(rf"^[A-Za-z0-9._-]{{1,{REQUEST_ID_LENGTH}}}\Z")
 
 
 class RequestIds:
@@ -97,10 +98,10 @@ def request_id_of(given: str) -> str:
 
 
 def _client_address(scope: Scope) -> str | None:
-    """The client's address as the audit log's column holds it (64 characters): behind a proxy trusted for every
-    address (FORWARDED_ALLOW_IPS="*"), it is whatever the request's X-Forwarded-For says."""
+    """The client's address as the audit log's column holds it: behind a proxy trusted for every address
+    (FORWARDED_ALLOW_IPS="*"), it is whatever the request's X-Forwarded-For says."""
     client = scope.get("client")
-    return client[0][:64] if client and client[0] else None
+    return client[0][:CLIENT_ADDRESS_LENGTH] if client and client[0] else None
 
 
 def _settle_request_id(scope: Scope, headers: Mapping[bytes, bytes]) -> str:

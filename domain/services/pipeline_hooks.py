@@ -15,20 +15,19 @@ from domain.ports import SecretBox
 from domain.services.access import load
 from domain.services.base import Deps, Tx
 from domain.services.pipeline_runs import PipelineRunService, require_may_run, specs_of
+from domain.validation import REQUEST_ID_LENGTH
 from domain.webhook_signature import DEFAULT_WINDOW_S, SignedDelivery, new_secret
 
 NOT_CONFIGURED = "no pipeline webhook is configured for this project"
 # Beyond the replay window on both sides, for replicas whose clocks disagree by up to this much.
 CLOCK_MARGIN_S = 300
-# A request id's length in the audit log (a delivery id may be up to 100 characters).
-MAX_REQUEST_ID = 64
 
 
 def delivery_request_id(delivery_id: str) -> str:
     """The request id a delivery's audit rows carry: `webhook-<delivery id>`, or for an id too long for the audit
     log a digest of it (the run keeps the whole id as its trigger_ref)."""
     request_id = f"webhook-{delivery_id}"
-    if len(request_id) <= MAX_REQUEST_ID:
+    if len(request_id) <= REQUEST_ID_LENGTH:  # a delivery id may be up to 100 characters
         return request_id
     return f"webhook-sha256-{hashlib.sha256(delivery_id.encode()).hexdigest()[:32]}"
 
